@@ -1,0 +1,198 @@
+// The ergonomic layer over the generated stubs: one object, promise-returning
+// calls with deadlines, the token sent on every call, typed AWS credentials.
+import { ChannelCredentials, Metadata, credentials as grpcCredentials, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { LeaseServiceClient, type LeaseInfo } from "./gen/lessor/v1/leases.js";
+import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
+import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
+import { LessorClientError } from "./errors.js";
+
+export const DEFAULT_ADDRESS = "127.0.0.1:8200";
+
+export interface LessorClientOptions {
+  /** host:port, or http(s)://host:port. Default: LESSOR_ADDR, else 127.0.0.1:8200. */
+  address?: string;
+  /** Token. Default: LESSOR_TOKEN, else the contents of ~/.lessor-token. */
+  token?: string;
+  /** Per-call deadline in milliseconds (default 30 s). */
+  deadlineMs?: number;
+  /** TLS: CA bundle (PEM) to trust; default LESSOR_CACERT. An https:// address enables TLS. */
+  caCert?: Buffer;
+  clientCert?: Buffer;
+  clientKey?: Buffer;
+}
+
+/** What a read or write returned. */
+export interface SecretResult {
+  /** Present when a dynamic secret was issued. */
+  lease: Lease | undefined;
+  data: Record<string, unknown>;
+  warnings: string[];
+}
+
+export interface AwsCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** Set for STS credentials. */
+  sessionToken: string | undefined;
+  lease: Lease;
+}
+
+type Unary<Req, Res> = (
+  request: Req,
+  metadata: Metadata,
+  options: Partial<CallOptions>,
+  callback: (error: ServiceError | null, response: Res) => void,
+) => ClientUnaryCall;
+
+/** Reads the token the CLI would use: LESSOR_TOKEN, else ~/.lessor-token. */
+export function defaultToken(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.LESSOR_TOKEN) return env.LESSOR_TOKEN.trim();
+  try {
+    return readFileSync(join(env.HOME ?? homedir(), ".lessor-token"), "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readOptionalFile(path: string | undefined): Buffer | undefined {
+  return path ? readFileSync(path) : undefined;
+}
+
+/** Parses an address into a gRPC target and whether it asks for TLS. */
+export function parseAddress(address: string): { target: string; tls: boolean } {
+  const m = /^(https?):\/\/([^/]+)\/?$/.exec(address.trim());
+  if (m) return { target: m[2] as string, tls: m[1] === "https" };
+  return { target: address.trim(), tls: false };
+}
+
+export class LessorClient {
+  readonly address: string;
+  readonly raw: { secrets: SecretsServiceClient; leases: LeaseServiceClient; mounts: MountServiceClient };
+  private readonly token: string | undefined;
+  private readonly deadlineMs: number;
+
+  constructor(options: LessorClientOptions = {}) {
+    const env = process.env;
+    this.address = options.address ?? env.LESSOR_ADDR ?? DEFAULT_ADDRESS;
+    this.token = options.token ?? defaultToken(env);
+    this.deadlineMs = options.deadlineMs ?? 30_000;
+    const { target, tls } = parseAddress(this.address);
+    const ca = options.caCert ?? readOptionalFile(env.LESSOR_CACERT);
+    const cert = options.clientCert ?? readOptionalFile(env.LESSOR_CLIENT_CERT);
+    const key = options.clientKey ?? readOptionalFile(env.LESSOR_CLIENT_KEY);
+    const channel: ChannelCredentials =
+      tls || ca ? grpcCredentials.createSsl(ca ?? null, key ?? null, cert ?? null) : grpcCredentials.createInsecure();
+    const secrets = new SecretsServiceClient(target, channel);
+    const shared = { channelOverride: secrets.getChannel() };
+    this.raw = {
+      secrets,
+      leases: new LeaseServiceClient(target, channel, shared),
+      mounts: new MountServiceClient(target, channel, shared),
+    };
+  }
+
+  /** Calls a generated unary method with the token and a deadline, as a promise. */
+  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
+    const metadata = new Metadata();
+    if (this.token) metadata.set("authorization", `Bearer ${this.token}`);
+    return new Promise<Res>((resolve, reject) => {
+      fn.call(self, request, metadata, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+        if (err) reject(LessorClientError.from(err, method));
+        else resolve(res);
+      });
+    });
+  }
+
+  async read(path: string, data?: Record<string, unknown>): Promise<SecretResult> {
+    const s = this.raw.secrets;
+    const res = await this.call("SecretsService/Read", s.read, s, { path, data });
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings };
+  }
+
+  async write(path: string, data: Record<string, unknown>): Promise<SecretResult> {
+    const s = this.raw.secrets;
+    const res = await this.call("SecretsService/Write", s.write, s, { path, data });
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings };
+  }
+
+  async delete(path: string): Promise<{ warnings: string[] }> {
+    const s = this.raw.secrets;
+    return this.call("SecretsService/Delete", s.delete, s, { path });
+  }
+
+  async list(path: string): Promise<string[]> {
+    const s = this.raw.secrets;
+    return (await this.call("SecretsService/List", s.list, s, { path })).keys;
+  }
+
+  async pathHelp(path: string): Promise<PathHelpResponse> {
+    const s = this.raw.secrets;
+    return this.call("SecretsService/PathHelp", s.pathHelp, s, { path });
+  }
+
+  readonly leases = {
+    lookup: async (leaseId: string): Promise<LeaseInfo> => {
+      const l = this.raw.leases;
+      const res = await this.call("LeaseService/LookupLease", l.lookupLease, l, { leaseId });
+      if (!res.lease) throw new LessorClientError(2, "server sent no lease", "LeaseService/LookupLease");
+      return res.lease;
+    },
+    revoke: async (leaseId: string): Promise<{ leaseId: string; revokedNow: boolean }> => {
+      const l = this.raw.leases;
+      return this.call("LeaseService/RevokeLease", l.revokeLease, l, { leaseId });
+    },
+  };
+
+  readonly mounts = {
+    enable: async (
+      type: string,
+      options: { path?: string; description?: string; defaultLeaseTtlSeconds?: number; maxLeaseTtlSeconds?: number } = {},
+    ): Promise<Mount> => {
+      const m = this.raw.mounts;
+      const res = await this.call("MountService/EnableMount", m.enableMount, m, {
+        type,
+        path: options.path ?? "",
+        description: options.description ?? "",
+        defaultLeaseTtlSeconds: options.defaultLeaseTtlSeconds ?? 0,
+        maxLeaseTtlSeconds: options.maxLeaseTtlSeconds ?? 0,
+      });
+      if (!res.mount) throw new LessorClientError(2, "server sent no mount", "MountService/EnableMount");
+      return res.mount;
+    },
+    disable: async (path: string): Promise<{ revokedLeases: number }> => {
+      const m = this.raw.mounts;
+      return this.call("MountService/DisableMount", m.disableMount, m, { path });
+    },
+    list: async (): Promise<Mount[]> => {
+      const m = this.raw.mounts;
+      return (await this.call("MountService/ListMounts", m.listMounts, m, {})).mounts;
+    },
+  };
+
+  readonly aws = {
+    /** Issues AWS credentials for a role (reads `<mount>/creds/<role>`). */
+    creds: async (role: string, options: { mount?: string } = {}): Promise<AwsCredentials> => {
+      const mount = (options.mount ?? "aws").replace(/\/+$/, "");
+      const res = await this.read(`${mount}/creds/${role}`);
+      const { access_key, secret_key, security_token } = res.data;
+      if (typeof access_key !== "string" || typeof secret_key !== "string" || !res.lease) {
+        throw new LessorClientError(2, `${mount}/creds/${role} did not return AWS credentials with a lease`, "SecretsService/Read");
+      }
+      return {
+        accessKeyId: access_key,
+        secretAccessKey: secret_key,
+        sessionToken: typeof security_token === "string" && security_token !== "" ? security_token : undefined,
+        lease: res.lease,
+      };
+    },
+  };
+
+  close(): void {
+    this.raw.secrets.close();
+    this.raw.leases.close();
+    this.raw.mounts.close();
+  }
+}

@@ -1,0 +1,133 @@
+// read, write, delete, list, path-help: the path commands.
+import type { Argv } from "yargs";
+import { formatValue, columns, secretJson, secretTable, warningsBlock } from "../output.js";
+import { parseKeyValues, UsageError } from "../input.js";
+import { asFormat, processIo as io, withClient } from "../context.js";
+import type { LessorClient, SecretResult } from "@lessor/client";
+
+function printSecret(res: SecretResult, format: string | undefined, field: string | undefined): void {
+  if (field !== undefined) {
+    const value =
+      field === "lease_id" ? res.lease?.id : field === "lease_duration" ? res.lease?.durationSeconds : res.data[field];
+    if (value === undefined) throw new UsageError(`field "${field}" not present in the response`);
+    io.out(typeof value === "string" ? value : formatValue(value));
+    return;
+  }
+  if (asFormat(format) === "json") {
+    io.out(secretJson(res.lease, res.data, res.warnings));
+    return;
+  }
+  if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
+  io.out(secretTable(res.lease, res.data));
+}
+
+const pathOptions = <T>(y: Argv<T>) =>
+  y
+    .positional("path", { type: "string", demandOption: true, describe: "Path, e.g. aws/creds/my-role" })
+    .option("format", { type: "string", describe: "Output format: table or json" })
+    .option("field", { type: "string", describe: "Print only this field's value" });
+
+export function pathCommands<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      "read <path> [data..]",
+      "Read a path (reading aws/creds/<role> issues credentials)",
+      (b) => pathOptions(b).positional("data", { type: "string", array: true, describe: "key=value request fields" }),
+      (argv) =>
+        withClient({ address: argv.address as string | undefined, format: "table" }, `reading ${argv.path}`, async (c) => {
+          const res = await c.read(argv.path, parseKeyValues(argv.data ?? [], io.stdin));
+          if (Object.keys(res.data).length === 0 && !res.lease && argv.field === undefined) {
+            io.out(`No value found at ${argv.path}`);
+            return;
+          }
+          printSecret(res, argv.format, argv.field);
+        }),
+    )
+    .command(
+      "write <path> [data..]",
+      "Write fields to a path: key=value, key=@file, key=- (stdin), or - (a JSON object on stdin)",
+      (b) => pathOptions(b).positional("data", { type: "string", array: true, describe: "key=value fields" }),
+      (argv) =>
+        withClient({ address: argv.address as string | undefined, format: "table" }, `writing to ${argv.path}`, async (c) => {
+          const res = await c.write(argv.path, parseKeyValues(argv.data ?? [], io.stdin));
+          if (Object.keys(res.data).length === 0 && !res.lease) {
+            if (asFormat(argv.format) === "json") io.out(secretJson(undefined, {}, res.warnings));
+            else {
+              if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
+              io.out(`Success! Data written to: ${argv.path}`);
+            }
+            return;
+          }
+          printSecret(res, argv.format, argv.field);
+        }),
+    )
+    .command(
+      "delete <path>",
+      "Delete a path",
+      (b) => b.positional("path", { type: "string", demandOption: true }),
+      (argv) =>
+        withClient({ address: argv.address as string | undefined, format: "table" }, `deleting ${argv.path}`, async (c) => {
+          const res = await c.delete(argv.path);
+          if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
+          io.out(`Success! Data deleted (if it existed) at: ${argv.path}`);
+        }),
+    )
+    .command(
+      "list <path>",
+      "List the keys under a path",
+      (b) => b.positional("path", { type: "string", demandOption: true }).option("format", { type: "string" }),
+      (argv) =>
+        withClient({ address: argv.address as string | undefined, format: "table" }, `listing ${argv.path}`, async (c) => {
+          const keys = await c.list(argv.path);
+          if (asFormat(argv.format) === "json") io.out(JSON.stringify(keys, null, 2));
+          else if (keys.length === 0) io.out(`No value found at ${argv.path}`);
+          else io.out(columns(["Keys"], keys.map((k) => [k])));
+        }),
+    )
+    .command(
+      "path-help <path>",
+      "Show what a path accepts (from the engine's declarations)",
+      (b) => b.positional("path", { type: "string", demandOption: true }).option("format", { type: "string" }),
+      (argv) =>
+        withClient({ address: argv.address as string | undefined, format: "table" }, `retrieving help for ${argv.path}`, async (c) => {
+          await printHelp(c, argv.path, argv.format);
+        }),
+    ) as unknown as Argv<T>;
+}
+
+async function printHelp(c: LessorClient, path: string, format: string | undefined): Promise<void> {
+  const help = await c.pathHelp(path);
+  if (asFormat(format) === "json") {
+    io.out(JSON.stringify(help, null, 2));
+    return;
+  }
+  const lines = [`Request:        ${path}`, `Matching Route: ${help.pattern}`, "", help.synopsis];
+  if (help.fields.length > 0) {
+    lines.push("", "## PARAMETERS", "");
+    for (const f of help.fields) {
+      const notes = [f.type, f.required ? "required" : "", f.writeOnly ? "write-only" : "", f.defaultValue ? `default: ${f.defaultValue}` : ""]
+        .filter(Boolean)
+        .join(", ");
+      lines.push(`    ${f.name} (${notes})`, `        ${f.description}`);
+      if (f.deprecation) lines.push(`        Deprecated: ${f.deprecation}`);
+      lines.push("");
+    }
+  } else lines.push("");
+  lines.push("## OPERATIONS", "", `    ${help.operations.join(", ")}`, "");
+  if (help.description) lines.push("## DESCRIPTION", "", ...wrap(help.description, 76).map((l) => `    ${l}`), "");
+  lines.push(`## PATHS OF THIS ${help.engineType.toUpperCase()} ENGINE`, "", ...help.enginePaths.map((p) => `    ${p}`));
+  io.out(lines.join("\n"));
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + word.length + 1 > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}

@@ -1,0 +1,106 @@
+// `lessor server`: run the server. `-dev` is the easy start: a throw-away data
+// directory, kv at secret/, and the root token printed and saved for the CLI.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Argv } from "yargs";
+import pino from "pino";
+import { DEFAULT_LISTEN_ADDRESS, startLessor } from "../../server/app.js";
+import { processIo as io } from "../context.js";
+
+export function serverCommand<T>(y: Argv<T>): Argv<T> {
+  return y.command(
+    "server",
+    "Run a Lessor server",
+    (b) =>
+      b
+        .option("dev", { type: "boolean", default: false, describe: "Development mode: throw-away data, root token printed and saved" })
+        .option("dev-listen-address", { type: "string", describe: "Listen address in dev mode" })
+        .option("listen-address", { type: "string", describe: `host:port to serve gRPC on (default ${DEFAULT_LISTEN_ADDRESS})` })
+        .option("data-dir", { type: "string", describe: "Directory for lessor.db (and lessor.key unless -key-file)" })
+        .option("key-file", { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key)" })
+        .option("log-level", { type: "string", default: "info", choices: ["trace", "debug", "info", "warn", "error"] })
+        .option("no-expire", { type: "boolean", default: false, describe: "Start with lease expiry paused (after restoring a backup)" })
+        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address" }),
+    async (argv) => {
+      const dev = argv.dev === true;
+      if (!dev && !argv["data-dir"]) {
+        io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
+        process.exitCode = 1;
+        return;
+      }
+      const dataDir = dev ? mkdtempSync(join(tmpdir(), "lessor-dev-")) : resolve(argv["data-dir"] as string);
+      const listenAddress = (dev ? argv["dev-listen-address"] : undefined) ?? argv["listen-address"] ?? process.env.LESSOR_LISTEN_ADDRESS ?? DEFAULT_LISTEN_ADDRESS;
+      const logger = pino({ name: "lessor", level: argv["log-level"] as string });
+      let server;
+      try {
+        server = await startLessor({
+          dataDir,
+          listenAddress,
+          keyFile: argv["key-file"] as string | undefined,
+          sealKey: process.env.LESSOR_SEAL_KEY,
+          mountDefaultKv: dev,
+          noExpire: argv["no-expire"] === true,
+          allowPlaintextNonLoopback: argv["tls-disable"] === true,
+          logger,
+        });
+      } catch (err) {
+        io.err(`Error starting the server: ${err instanceof Error ? err.message : String(err)}`);
+        if (dev) rmSync(dataDir, { recursive: true, force: true });
+        process.exitCode = 1;
+        return;
+      }
+      io.out(banner(dev, server.address, dataDir, server.rootToken));
+
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, "shutting down");
+        void server.stop().finally(() => {
+          if (dev) rmSync(dataDir, { recursive: true, force: true });
+          process.exit(0);
+        });
+      };
+      process.on("SIGINT", () => stop("SIGINT"));
+      process.on("SIGTERM", () => stop("SIGTERM"));
+    },
+  ) as unknown as Argv<T>;
+}
+
+function banner(dev: boolean, address: string, dataDir: string, rootToken: string | undefined): string {
+  const lines = [
+    `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
+    "",
+    `          Listener: ${address} (gRPC, plaintext, loopback)`,
+    `           Storage: sqlite (${join(dataDir, "lessor.db")})`,
+  ];
+  if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
+  lines.push("");
+  if (dev) {
+    let saved = true;
+    if (rootToken !== undefined) {
+      try {
+        writeFileSync(join(process.env.HOME ?? homedir(), ".lessor-token"), `${rootToken}\n`, { mode: 0o600 });
+      } catch {
+        saved = false;
+      }
+    }
+    lines.push(
+      "WARNING! Dev mode is enabled: data lives in a throw-away directory that is",
+      "deleted on exit, and the root token is printed. Never run dev mode in production.",
+      "",
+      saved ? "The root token was saved to ~/.lessor-token, so the CLI is already signed in. Point it here with:" : "Point the CLI here with:",
+      "",
+      `    $ export LESSOR_ADDR='${address}'`,
+      "",
+    );
+  } else if (rootToken !== undefined) {
+    lines.push(
+      "This is the first start: the root token above is shown once and never again.",
+      "Store it safely; Lessor keeps only its hash.",
+      "",
+    );
+  }
+  return lines.join("\n");
+}

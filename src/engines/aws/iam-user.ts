@@ -1,0 +1,214 @@
+// The iam_user credential type: a fresh IAM user with the role's policies and
+// one access key per lease. Issuance records an intent before the first IAM
+// call; revocation removes everything a user can hold that blocks DeleteUser,
+// treating "already gone" as done, so it can run any number of times.
+import {
+  AddUserToGroupCommand,
+  AttachUserPolicyCommand,
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeactivateMFADeviceCommand,
+  DeleteAccessKeyCommand,
+  DeleteLoginProfileCommand,
+  DeleteServiceSpecificCredentialCommand,
+  DeleteSigningCertificateCommand,
+  DeleteSSHPublicKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  DetachUserPolicyCommand,
+  type IAMClient,
+  ListAccessKeysCommand,
+  ListAttachedUserPoliciesCommand,
+  ListGroupsForUserCommand,
+  ListMFADevicesCommand,
+  ListServiceSpecificCredentialsCommand,
+  ListSigningCertificatesCommand,
+  ListSSHPublicKeysCommand,
+  ListUserPoliciesCommand,
+  PutUserPolicyCommand,
+  RemoveUserFromGroupCommand,
+} from "@aws-sdk/client-iam";
+import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
+
+/** Tag put on every IAM user Lessor makes; its value is the lease id. */
+export const LEASE_TAG = "lessor-lease-id";
+/** Name of the inline policy holding the role's policy_document. */
+export const INLINE_POLICY_NAME = "lessor-role-policy";
+
+export interface IamUserPlan {
+  username: string;
+  path: string;
+  leaseId: string;
+  policyDocument?: string;
+  policyArns: string[];
+  groups: string[];
+  tags: Record<string, string>;
+  permissionsBoundaryArn?: string;
+}
+
+/** What revocation needs to know (stored, sealed, in the lease). */
+export interface IamUserInternal {
+  username: string;
+  access_key_id: string;
+  inline_policy: boolean;
+  policy_arns: string[];
+  groups: string[];
+  [key: string]: string | boolean | string[];
+}
+
+export interface IssuedKey {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+export async function createIamUser(
+  iam: IAMClient,
+  plan: IamUserPlan,
+  mountPath: string,
+): Promise<{ key: IssuedKey; internal: IamUserInternal }> {
+  const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      throw mapAwsError(err, action, mountPath);
+    }
+  };
+  const tags = [{ Key: LEASE_TAG, Value: plan.leaseId }, ...Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value }))];
+  await call("iam:CreateUser", () =>
+    iam.send(
+      new CreateUserCommand({
+        UserName: plan.username,
+        Path: plan.path,
+        Tags: tags,
+        ...(plan.permissionsBoundaryArn ? { PermissionsBoundary: plan.permissionsBoundaryArn } : {}),
+      }),
+    ),
+  );
+  if (plan.policyDocument) {
+    await call("iam:PutUserPolicy", () =>
+      iam.send(
+        new PutUserPolicyCommand({ UserName: plan.username, PolicyName: INLINE_POLICY_NAME, PolicyDocument: plan.policyDocument }),
+      ),
+    );
+  }
+  for (const arn of plan.policyArns) {
+    await call("iam:AttachUserPolicy", () => iam.send(new AttachUserPolicyCommand({ UserName: plan.username, PolicyArn: arn })));
+  }
+  for (const group of plan.groups) {
+    await call("iam:AddUserToGroup", () => iam.send(new AddUserToGroupCommand({ UserName: plan.username, GroupName: group })));
+  }
+  const created = await call("iam:CreateAccessKey", () => iam.send(new CreateAccessKeyCommand({ UserName: plan.username })));
+  const key = created.AccessKey;
+  if (!key?.AccessKeyId || !key.SecretAccessKey) {
+    throw mapAwsError(new Error("CreateAccessKey returned no key"), "iam:CreateAccessKey", mountPath);
+  }
+  return {
+    key: { accessKeyId: key.AccessKeyId, secretAccessKey: key.SecretAccessKey },
+    internal: {
+      username: plan.username,
+      access_key_id: key.AccessKeyId,
+      inline_policy: plan.policyDocument !== undefined,
+      policy_arns: plan.policyArns,
+      groups: plan.groups,
+    },
+  };
+}
+
+/** Runs an IAM call where "already gone" counts as done. */
+async function ignoreGone(action: string, mountPath: string, run: () => Promise<unknown>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    if (!isNoSuchEntity(err)) throw mapAwsError(err, action, mountPath);
+  }
+}
+
+/**
+ * Deletes the user and everything it holds. The fast path removes what Lessor
+ * gave it and deletes the user (three calls for a plain lease); if IAM says
+ * the user still holds something (DeleteConflict: someone added a login
+ * profile, a group, a key by hand), the full sweep lists and removes it all.
+ */
+export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInternal> & { username: string }, mountPath: string): Promise<void> {
+  const user = internal.username;
+  if (internal.access_key_id) {
+    await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
+      iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id })),
+    );
+  }
+  if (internal.inline_policy) {
+    await ignoreGone("iam:DeleteUserPolicy", mountPath, () =>
+      iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME })),
+    );
+  }
+  for (const arn of internal.policy_arns ?? []) {
+    await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })));
+  }
+  for (const group of internal.groups ?? []) {
+    await ignoreGone("iam:RemoveUserFromGroup", mountPath, () =>
+      iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: group })),
+    );
+  }
+  try {
+    await iam.send(new DeleteUserCommand({ UserName: user }));
+    return;
+  } catch (err) {
+    if (isNoSuchEntity(err)) return;
+    if (awsErrorCode(err) !== "DeleteConflict") throw mapAwsError(err, "iam:DeleteUser", mountPath);
+  }
+  await sweepUser(iam, user, mountPath);
+  await ignoreGone("iam:DeleteUser", mountPath, () => iam.send(new DeleteUserCommand({ UserName: user })));
+}
+
+/** Removes everything IAM lets a user hold that blocks DeleteUser. */
+async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promise<void> {
+  const gone = (action: string, run: () => Promise<unknown>) => ignoreGone(action, mountPath, run);
+  const list = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
+    try {
+      return await run();
+    } catch (err) {
+      if (isNoSuchEntity(err)) return undefined;
+      throw mapAwsError(err, action, mountPath);
+    }
+  };
+
+  const keys = await list("iam:ListAccessKeys", () => iam.send(new ListAccessKeysCommand({ UserName: user })));
+  for (const k of keys?.AccessKeyMetadata ?? []) {
+    await gone("iam:DeleteAccessKey", () => iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: k.AccessKeyId })));
+  }
+  const inline = await list("iam:ListUserPolicies", () => iam.send(new ListUserPoliciesCommand({ UserName: user })));
+  for (const name of inline?.PolicyNames ?? []) {
+    await gone("iam:DeleteUserPolicy", () => iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name })));
+  }
+  const attached = await list("iam:ListAttachedUserPolicies", () => iam.send(new ListAttachedUserPoliciesCommand({ UserName: user })));
+  for (const p of attached?.AttachedPolicies ?? []) {
+    await gone("iam:DetachUserPolicy", () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: p.PolicyArn })));
+  }
+  const groups = await list("iam:ListGroupsForUser", () => iam.send(new ListGroupsForUserCommand({ UserName: user })));
+  for (const g of groups?.Groups ?? []) {
+    await gone("iam:RemoveUserFromGroup", () => iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: g.GroupName })));
+  }
+  await gone("iam:DeleteLoginProfile", () => iam.send(new DeleteLoginProfileCommand({ UserName: user })));
+  const mfa = await list("iam:ListMFADevices", () => iam.send(new ListMFADevicesCommand({ UserName: user })));
+  for (const d of mfa?.MFADevices ?? []) {
+    await gone("iam:DeactivateMFADevice", () => iam.send(new DeactivateMFADeviceCommand({ UserName: user, SerialNumber: d.SerialNumber })));
+  }
+  const certs = await list("iam:ListSigningCertificates", () => iam.send(new ListSigningCertificatesCommand({ UserName: user })));
+  for (const c of certs?.Certificates ?? []) {
+    await gone("iam:DeleteSigningCertificate", () =>
+      iam.send(new DeleteSigningCertificateCommand({ UserName: user, CertificateId: c.CertificateId })),
+    );
+  }
+  const ssh = await list("iam:ListSSHPublicKeys", () => iam.send(new ListSSHPublicKeysCommand({ UserName: user })));
+  for (const k of ssh?.SSHPublicKeys ?? []) {
+    await gone("iam:DeleteSSHPublicKey", () => iam.send(new DeleteSSHPublicKeyCommand({ UserName: user, SSHPublicKeyId: k.SSHPublicKeyId })));
+  }
+  const service = await list("iam:ListServiceSpecificCredentials", () =>
+    iam.send(new ListServiceSpecificCredentialsCommand({ UserName: user })),
+  );
+  for (const c of service?.ServiceSpecificCredentials ?? []) {
+    await gone("iam:DeleteServiceSpecificCredential", () =>
+      iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId })),
+    );
+  }
+}

@@ -1,0 +1,217 @@
+// The lease manager: records leases for issued secrets, revokes them (on
+// request, on expiry, with retries), and rolls back issuance that never
+// became a lease. Every change of state is committed before the external
+// call it leads to, so a crash at any point loses nothing and the next start
+// picks up where this one stopped.
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
+import { LessorError, describeError, isLessorError } from "../errors.js";
+import type { IssuedSecret } from "../engines/framework/types.js";
+import type { MountTable } from "../router/mounts.js";
+import type { IntentRecord, JsonObject, LeaseRecord, Store } from "../store/types.js";
+import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
+
+export interface LeaseGrant {
+  id: string;
+  durationSeconds: number;
+  renewable: boolean;
+}
+
+export interface RevokeOutcome {
+  leaseId: string;
+  /** False when the lease was already revoked. */
+  revokedNow: boolean;
+}
+
+export interface LeaseManagerOptions {
+  retry?: RetryPolicy;
+  /** An intent older than this is presumed abandoned and rolled back. */
+  intentTimeoutMs?: number;
+  now?: () => number;
+}
+
+export class LeaseManager {
+  private readonly retry: RetryPolicy;
+  readonly intentTimeoutMs: number;
+  private readonly now: () => number;
+  /** Revocations under way in this process, so two callers share one. */
+  private readonly inFlight = new Map<string, Promise<RevokeOutcome>>();
+
+  constructor(
+    private readonly store: Store,
+    private readonly mounts: MountTable,
+    private readonly logger: Logger,
+    options: LeaseManagerOptions = {},
+  ) {
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.intentTimeoutMs = options.intentTimeoutMs ?? 120_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Durably notes that external work for lease `leaseId` is about to start. */
+  async recordIntent(mountAccessor: string, leaseId: string, secretType: string, data: JsonObject): Promise<string> {
+    const id = randomUUID();
+    await this.store.intents.insert({ id, leaseId, mountAccessor, secretType, data, createdAt: this.now() });
+    return id;
+  }
+
+  /** Records the lease for an issued secret, ending its intent in the same transaction. */
+  async register(
+    mountAccessor: string,
+    leaseId: string,
+    secret: IssuedSecret,
+    intentId: string | null,
+    tokenAccessor: string,
+  ): Promise<LeaseGrant> {
+    const mounted = this.mounts.byMountAccessor(mountAccessor);
+    if (!mounted) throw LessorError.notFound("the mount went away while the secret was issued", "MOUNT_GONE");
+    const { ttlSeconds, maxTtlSeconds } = leaseTimes(
+      secret.ttlSeconds,
+      secret.maxTtlSeconds,
+      mounted.mount.defaultTtlSeconds,
+      mounted.mount.maxTtlSeconds,
+    );
+    const now = this.now();
+    const recorded = await this.store.leases.insertFromIntent(
+      {
+        id: leaseId,
+        mountAccessor,
+        secretType: secret.type,
+        internal: secret.internal,
+        issueTime: now,
+        expireTime: now + ttlSeconds * 1000,
+        maxExpireTime: now + maxTtlSeconds * 1000,
+        renewable: secret.renewable,
+        tokenAccessor,
+      },
+      intentId,
+    );
+    if (!recorded) {
+      throw LessorError.unavailable(
+        "issuing the secret took too long and it was rolled back; try again",
+        "ISSUANCE_ROLLED_BACK",
+      );
+    }
+    return { id: leaseId, durationSeconds: ttlSeconds, renewable: secret.renewable };
+  }
+
+  /** Undoes one intent now (the request that made it failed). */
+  async rollbackIntent(intent: IntentRecord): Promise<void> {
+    const now = this.now();
+    if (!(await this.store.intents.claim(intent.id, now, now - this.intentTimeoutMs))) return;
+    const mounted = this.mounts.byMountAccessor(intent.mountAccessor);
+    try {
+      await mounted?.engine.rollback?.({
+        leaseId: intent.leaseId,
+        secretType: intent.secretType,
+        data: intent.data,
+        createdAt: intent.createdAt,
+      });
+      await this.store.intents.delete(intent.id);
+    } catch (err) {
+      await this.store.intents.release(intent.id);
+      this.logger.warn({ lease_id: intent.leaseId, err: describeError(err) }, "rollback of an unfinished issuance failed; will retry");
+    }
+  }
+
+  /**
+   * Rolls back intents older than `olderThanMs` (0 at start-up, when every
+   * intent belongs to a process that died). Returns how many were undone.
+   */
+  async rollbackAbandoned(olderThanMs: number): Promise<number> {
+    let done = 0;
+    for (;;) {
+      const batch = await this.store.intents.olderThan(this.now() - olderThanMs, 100);
+      if (batch.length === 0) return done;
+      for (const intent of batch) await this.rollbackIntent(intent);
+      done += batch.length;
+      if (batch.length < 100) return done;
+    }
+  }
+
+  async lookup(id: string): Promise<LeaseRecord> {
+    const lease = await this.store.leases.get(id);
+    if (!lease) throw await this.notFound(id);
+    return lease;
+  }
+
+  /** Revokes a lease now, waiting for the external revocation. */
+  async revoke(id: string): Promise<RevokeOutcome> {
+    const lease = await this.store.leases.get(id);
+    if (!lease) throw await this.notFound(id);
+    return this.revokeRecord(lease);
+  }
+
+  /** Revokes a known lease record (request, expiry or retry); one at a time per lease. */
+  revokeRecord(lease: LeaseRecord): Promise<RevokeOutcome> {
+    if (lease.state === "revoked") return Promise.resolve({ leaseId: lease.id, revokedNow: false });
+    const running = this.inFlight.get(lease.id);
+    if (running) return running;
+    const work = this.doRevoke(lease).finally(() => this.inFlight.delete(lease.id));
+    this.inFlight.set(lease.id, work);
+    return work;
+  }
+
+  private async doRevoke(lease: LeaseRecord): Promise<RevokeOutcome> {
+    const now = this.now();
+    // Committed first: if the process dies during the external call, the
+    // scheduler retries this lease at that time.
+    const claimed = await this.store.leases.markRevoking(lease.id, now + retryDelayMs(this.retry, lease.attempts));
+    if (!claimed) return { leaseId: lease.id, revokedNow: false };
+    const mounted = this.mounts.byMountAccessor(lease.mountAccessor);
+    const secretType = mounted?.engine.secrets[lease.secretType];
+    try {
+      if (!mounted || !secretType) {
+        throw LessorError.failedPrecondition(
+          `no engine can revoke this lease (mount ${lease.mountAccessor}, secret type ${lease.secretType}); revoke it with -force once its secret is gone`,
+          "REVOKER_MISSING",
+        );
+      }
+      await secretType.revoke(lease);
+    } catch (err) {
+      const attempts = lease.attempts + 1;
+      const irrevocable = attempts >= this.retry.maxAttempts;
+      const message = isLessorError(err) ? err.message : "internal error during revocation";
+      await this.store.leases.recordRevokeFailure(
+        lease.id,
+        message,
+        irrevocable ? null : this.now() + retryDelayMs(this.retry, attempts),
+        irrevocable,
+      );
+      this.logger.warn({ lease_id: lease.id, attempts, irrevocable, err: describeError(err) }, "lease revocation failed");
+      throw err;
+    }
+    await this.store.leases.markRevoked(lease.id, this.now());
+    this.logger.info({ lease_id: lease.id }, "lease revoked");
+    return { leaseId: lease.id, revokedNow: true };
+  }
+
+  /** Revokes every live lease of a mount (before the mount is removed). */
+  async revokeMount(mountAccessor: string, mountPath: string): Promise<number> {
+    let revoked = 0;
+    let after: string | null = null;
+    for (;;) {
+      const page = await this.store.leases.page(mountPath, after, 200);
+      for (const lease of page.leases) {
+        if (lease.mountAccessor !== mountAccessor || lease.state === "revoked") continue;
+        await this.revokeRecord(lease);
+        revoked++;
+      }
+      if (page.next === null) return revoked;
+      after = page.next;
+    }
+  }
+
+  /** NOT_FOUND, naming the one live lease the id is a prefix of (a truncated paste). */
+  private async notFound(id: string): Promise<LessorError> {
+    const candidates = id.length >= 8 ? await this.store.leases.idsWithPrefix(id, ["active", "revoking", "irrevocable"], 2) : [];
+    if (candidates.length === 1) {
+      const match = candidates[0] as string;
+      return LessorError.notFound(`lease not found: ${id} (did you mean ${match}? the id looks truncated)`, "LEASE_NOT_FOUND", {
+        lease_id: id,
+        did_you_mean: match,
+      });
+    }
+    return LessorError.notFound(`lease not found: ${id}`, "LEASE_NOT_FOUND", { lease_id: id });
+  }
+}

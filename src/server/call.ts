@@ -1,0 +1,65 @@
+// The wrapper every RPC goes through: authenticate the bearer token, run the
+// handler, map errors to gRPC statuses, log the outcome. Handlers get a
+// CallContext and plain request objects; they never see grpc-js.
+import type { handleUnaryCall, sendUnaryData, ServerUnaryCall } from "@grpc/grpc-js";
+import { status as Code } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import type { AuthenticatedToken, TokenAuthority } from "../auth/tokens.js";
+import { describeError } from "../errors.js";
+import { toServiceError } from "./status.js";
+
+export interface CallContext {
+  caller: AuthenticatedToken;
+  method: string;
+  peer: string;
+}
+
+export interface CallDeps {
+  tokens: TokenAuthority;
+  logger: Logger;
+}
+
+export function bearerToken(call: ServerUnaryCall<unknown, unknown>): string | undefined {
+  const header = call.metadata.get("authorization")[0];
+  if (typeof header !== "string") return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m ? m[1] : undefined;
+}
+
+/** Adapts an async handler to grpc-js, with authentication and error mapping. */
+export function unary<Req, Res>(
+  deps: CallDeps,
+  method: string,
+  handler: (request: Req, ctx: CallContext) => Promise<Res>,
+): handleUnaryCall<Req, Res> {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    const started = performance.now();
+    const peer = call.getPeer();
+    void (async () => {
+      const caller = await deps.tokens.authenticate(bearerToken(call as ServerUnaryCall<unknown, unknown>), Date.now());
+      return handler(call.request, { caller, method, peer });
+    })().then(
+      (response) => {
+        callback(null, response);
+        if (deps.logger.isLevelEnabled("debug")) {
+          deps.logger.debug({ method, peer, code: "OK", ms: round(performance.now() - started) }, "rpc");
+        }
+      },
+      (err: unknown) => {
+        const mapped = toServiceError(err);
+        callback(mapped.error, null);
+        const fields = { method, peer, code: Code[mapped.code], ms: round(performance.now() - started) };
+        if (mapped.reference) {
+          // Internal errors: the detail goes to the log only, under the reference the caller saw.
+          deps.logger.error({ ...fields, reference: mapped.reference, err: describeError(err) }, "rpc failed with an internal error");
+        } else {
+          deps.logger.info({ ...fields, error: mapped.error.details }, "rpc failed");
+        }
+      },
+    );
+  };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100;
+}

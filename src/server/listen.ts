@@ -1,0 +1,15 @@
+// Listen addresses: "host:port", "[v6]:port". Plaintext is for loopback only.
+import { isIP } from "node:net";
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
+  if (!m) throw new Error(`listen address "${address}" is not host:port`);
+  return { host: m[1] as string, port: Number(m[2]) };
+}
+
+export function isLoopbackAddress(host: string): boolean {
+  if (host === "localhost") return true;
+  if (isIP(host) === 4) return host.startsWith("127.");
+  if (isIP(host) === 6) return host === "::1";
+  return false;
+}

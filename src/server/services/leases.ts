@@ -1,0 +1,47 @@
+// lessor.v1.LeaseService: look up and revoke leases. Permissions are checked
+// on sys/leases/<verb>/<lease id>, as Vault's ACL paths for leases.
+import type { LeaseInfo, LeaseServiceServer } from "../../gen/lessor/v1/leases.js";
+import { LeaseState } from "../../gen/lessor/v1/leases.js";
+import type { Acl } from "../../auth/acl.js";
+import type { LeaseManager } from "../../leases/manager.js";
+import { normalizeRequestPath } from "../../router/paths.js";
+import type { LeaseRecord } from "../../store/types.js";
+import { unary, type CallDeps } from "../call.js";
+
+const STATES: Record<LeaseRecord["state"], LeaseState> = {
+  active: LeaseState.LEASE_STATE_ACTIVE,
+  revoking: LeaseState.LEASE_STATE_REVOKING,
+  revoked: LeaseState.LEASE_STATE_REVOKED,
+  irrevocable: LeaseState.LEASE_STATE_IRREVOCABLE,
+};
+
+export function leaseInfo(lease: LeaseRecord, now: number): LeaseInfo {
+  return {
+    id: lease.id,
+    issueTime: new Date(lease.issueTime),
+    expireTime: new Date(lease.expireTime),
+    ttlSeconds: lease.state === "active" ? Math.max(0, Math.floor((lease.expireTime - now) / 1000)) : 0,
+    renewable: lease.renewable && lease.state === "active",
+    lastRenewalTime: lease.lastRenewalTime === null ? undefined : new Date(lease.lastRenewalTime),
+    state: STATES[lease.state],
+    revokeAttempts: lease.attempts,
+    lastError: lease.lastError ?? "",
+    maxExpireTime: new Date(lease.maxExpireTime),
+  };
+}
+
+export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl): LeaseServiceServer {
+  return {
+    lookupLease: unary(deps, "LeaseService/LookupLease", async (req, ctx) => {
+      const id = normalizeRequestPath(req.leaseId, "lease_id");
+      acl.check(ctx.caller.policies, `sys/leases/lookup/${id}`, "update");
+      return { lease: leaseInfo(await leases.lookup(id), Date.now()) };
+    }),
+    revokeLease: unary(deps, "LeaseService/RevokeLease", async (req, ctx) => {
+      const id = normalizeRequestPath(req.leaseId, "lease_id");
+      acl.check(ctx.caller.policies, `sys/leases/revoke/${id}`, "update");
+      const outcome = await leases.revoke(id);
+      return { leaseId: outcome.leaseId, revokedNow: outcome.revokedNow };
+    }),
+  };
+}

@@ -1,0 +1,81 @@
+// Versioned schema for the SQLite store. Each entry runs once, in order, inside
+// a transaction; PRAGMA user_version records how far a database has come.
+// Never edit a migration that has shipped: add a new one.
+
+export const SQLITE_MIGRATIONS: readonly string[] = [
+  // 1: mounts, engine entries, leases, intents, tokens, meta.
+  `
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE mounts (
+    path         TEXT PRIMARY KEY,
+    accessor     TEXT NOT NULL UNIQUE,
+    type         TEXT NOT NULL,
+    description  TEXT NOT NULL DEFAULT '',
+    default_ttl  INTEGER NOT NULL DEFAULT 0,
+    max_ttl      INTEGER NOT NULL DEFAULT 0,
+    created_at   INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE engine_entries (
+    mount_accessor TEXT NOT NULL,
+    key            TEXT NOT NULL,
+    value          BLOB NOT NULL,
+    PRIMARY KEY (mount_accessor, key)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE leases (
+    id                TEXT PRIMARY KEY,
+    mount_accessor    TEXT NOT NULL,
+    secret_type       TEXT NOT NULL,
+    internal          BLOB NOT NULL,
+    issue_time        INTEGER NOT NULL,
+    expire_time       INTEGER NOT NULL,
+    max_expire_time   INTEGER NOT NULL,
+    last_renewal_time INTEGER,
+    renewable         INTEGER NOT NULL,
+    state             TEXT NOT NULL CHECK (state IN ('active', 'revoking', 'revoked', 'irrevocable')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_time INTEGER,
+    last_error        TEXT,
+    token_accessor    TEXT,
+    revoke_time       INTEGER,
+    -- When the expiry scheduler must next look at this lease: the expiry of an
+    -- active lease, the next retry of a revoking one, NULL otherwise.
+    due_time          INTEGER
+  );
+  CREATE INDEX leases_by_due_time ON leases (due_time) WHERE due_time IS NOT NULL;
+  CREATE INDEX leases_by_token ON leases (token_accessor) WHERE token_accessor IS NOT NULL;
+
+  CREATE TABLE intents (
+    id             TEXT PRIMARY KEY,
+    lease_id       TEXT NOT NULL,
+    mount_accessor TEXT NOT NULL,
+    secret_type    TEXT NOT NULL,
+    data           BLOB NOT NULL,
+    created_at     INTEGER NOT NULL,
+    -- Set while a rollback owns the intent; a lease can no longer claim it.
+    claimed_at     INTEGER
+  ) WITHOUT ROWID;
+  CREATE INDEX intents_by_created_at ON intents (created_at);
+
+  CREATE TABLE tokens (
+    accessor        TEXT PRIMARY KEY,
+    hash            BLOB NOT NULL UNIQUE,
+    policies        TEXT NOT NULL,
+    display_name    TEXT NOT NULL,
+    parent_accessor TEXT,
+    created_at      INTEGER NOT NULL,
+    expire_time     INTEGER,
+    ttl             INTEGER NOT NULL,
+    max_expire_time INTEGER,
+    renewable       INTEGER NOT NULL,
+    num_uses        INTEGER NOT NULL,
+    uses_left       INTEGER NOT NULL,
+    meta            TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];

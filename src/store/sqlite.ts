@@ -1,0 +1,525 @@
+// The embedded store: one SQLite file (better-sqlite3) in WAL mode.
+// better-sqlite3 is synchronous; the async interface exists so another store
+// (PostgreSQL) can stand in without its callers changing.
+import Database from "better-sqlite3";
+import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { Keyring } from "./encryption.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+import type {
+  EngineEntryStore,
+  IntentRecord,
+  IntentStore,
+  JsonObject,
+  JsonValue,
+  LeasePage,
+  LeaseRecord,
+  LeaseState,
+  LeaseStore,
+  MountRecord,
+  MountStore,
+  NewLease,
+  Store,
+  TokenRecord,
+  TokenStore,
+} from "./types.js";
+
+export interface SqliteStoreOptions {
+  /** Path of the database file. */
+  path: string;
+  keyring: Keyring;
+}
+
+interface LeaseRow {
+  id: string;
+  mount_accessor: string;
+  secret_type: string;
+  internal: Buffer;
+  issue_time: number;
+  expire_time: number;
+  max_expire_time: number;
+  last_renewal_time: number | null;
+  renewable: number;
+  state: LeaseState;
+  attempts: number;
+  next_attempt_time: number | null;
+  last_error: string | null;
+  token_accessor: string | null;
+  revoke_time: number | null;
+}
+
+interface TokenRow {
+  accessor: string;
+  policies: string;
+  display_name: string;
+  parent_accessor: string | null;
+  created_at: number;
+  expire_time: number | null;
+  ttl: number;
+  max_expire_time: number | null;
+  renewable: number;
+  num_uses: number;
+  uses_left: number;
+  meta: string;
+}
+
+interface IntentRow {
+  id: string;
+  lease_id: string;
+  mount_accessor: string;
+  secret_type: string;
+  data: Buffer;
+  created_at: number;
+}
+
+const KEY_CHECK = "keyring-check";
+
+/** Opens (creating and migrating as needed) the SQLite store. */
+export function openSqliteStore(options: SqliteStoreOptions): Store {
+  mkdirSync(dirname(options.path), { recursive: true });
+  const db = new Database(options.path);
+  db.pragma("journal_mode = WAL");
+  // NORMAL: a committed transaction survives a process crash (the case that
+  // matters for leases); only an OS crash or power loss can lose the last few.
+  db.pragma("synchronous = NORMAL");
+  db.pragma("busy_timeout = 5000");
+  db.pragma("foreign_keys = ON");
+  migrate(db);
+  verifyKeyring(db, options.keyring);
+  return new SqliteStore(db, options.keyring);
+}
+
+function migrate(db: SqliteDatabase): void {
+  const current = db.pragma("user_version", { simple: true }) as number;
+  if (current > SQLITE_MIGRATIONS.length) {
+    throw new Error(
+      `database schema version ${current} is newer than this Lessor knows (${SQLITE_MIGRATIONS.length}); upgrade Lessor`,
+    );
+  }
+  for (let v = current; v < SQLITE_MIGRATIONS.length; v++) {
+    db.transaction(() => {
+      db.exec(SQLITE_MIGRATIONS[v] as string);
+      db.pragma(`user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+/** Refuses to run with a key that did not seal this database, before writing anything. */
+function verifyKeyring(db: SqliteDatabase, keyring: Keyring): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(KEY_CHECK) as { value: string } | undefined;
+  if (!row) {
+    const sealed = keyring.seal(Buffer.from("lessor"), KEY_CHECK).toString("base64");
+    db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(KEY_CHECK, sealed);
+    return;
+  }
+  try {
+    keyring.open(Buffer.from(row.value, "base64"), KEY_CHECK);
+  } catch {
+    db.close();
+    throw new Error(
+      "the encryption key does not match this database (it was sealed with another key); start with the key file this data directory was created with",
+    );
+  }
+}
+
+class SqliteStore implements Store {
+  readonly mounts: MountStore;
+  readonly entries: EngineEntryStore;
+  readonly leases: LeaseStore;
+  readonly intents: IntentStore;
+  readonly tokens: TokenStore;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    keyring: Keyring,
+  ) {
+    this.mounts = new SqliteMounts(db);
+    this.entries = new SqliteEntries(db, keyring);
+    this.leases = new SqliteLeases(db, keyring);
+    this.intents = new SqliteIntents(db, keyring);
+    this.tokens = new SqliteTokens(db);
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+      this.db.close();
+    }
+  }
+}
+
+class SqliteMounts implements MountStore {
+  private readonly selectAll: Statement;
+  private readonly insertOne: Statement;
+  private readonly deleteOne: Statement;
+  private readonly deleteEntries: Statement;
+
+  constructor(private readonly db: SqliteDatabase) {
+    this.selectAll = db.prepare("SELECT * FROM mounts ORDER BY path");
+    this.insertOne = db.prepare(
+      `INSERT INTO mounts (path, accessor, type, description, default_ttl, max_ttl, created_at)
+       VALUES (@path, @accessor, @type, @description, @defaultTtlSeconds, @maxTtlSeconds, @createdAt)`,
+    );
+    this.deleteOne = db.prepare("DELETE FROM mounts WHERE path = ? RETURNING accessor");
+    this.deleteEntries = db.prepare("DELETE FROM engine_entries WHERE mount_accessor = ?");
+  }
+
+  async list(): Promise<MountRecord[]> {
+    const rows = this.selectAll.all() as Array<{
+      path: string;
+      accessor: string;
+      type: string;
+      description: string;
+      default_ttl: number;
+      max_ttl: number;
+      created_at: number;
+    }>;
+    return rows.map((r) => ({
+      path: r.path,
+      accessor: r.accessor,
+      type: r.type,
+      description: r.description,
+      defaultTtlSeconds: r.default_ttl,
+      maxTtlSeconds: r.max_ttl,
+      createdAt: r.created_at,
+    }));
+  }
+
+  async insert(mount: MountRecord): Promise<void> {
+    this.insertOne.run(mount);
+  }
+
+  async delete(path: string): Promise<void> {
+    this.db.transaction(() => {
+      const row = this.deleteOne.get(path) as { accessor: string } | undefined;
+      if (row) this.deleteEntries.run(row.accessor);
+    })();
+  }
+}
+
+class SqliteEntries implements EngineEntryStore {
+  private readonly getOne: Statement;
+  private readonly putOne: Statement;
+  private readonly deleteOne: Statement;
+  private readonly listRange: Statement;
+
+  constructor(
+    db: SqliteDatabase,
+    private readonly keyring: Keyring,
+  ) {
+    this.getOne = db.prepare("SELECT value FROM engine_entries WHERE mount_accessor = ? AND key = ?");
+    this.putOne = db.prepare(
+      `INSERT INTO engine_entries (mount_accessor, key, value) VALUES (?, ?, ?)
+       ON CONFLICT (mount_accessor, key) DO UPDATE SET value = excluded.value`,
+    );
+    this.deleteOne = db.prepare("DELETE FROM engine_entries WHERE mount_accessor = ? AND key = ?");
+    this.listRange = db.prepare(
+      "SELECT key FROM engine_entries WHERE mount_accessor = ? AND key >= ? AND key < ? ORDER BY key",
+    );
+  }
+
+  private aad(mountAccessor: string, key: string): string {
+    return `engine_entries:${mountAccessor}:${key}`;
+  }
+
+  async get(mountAccessor: string, key: string): Promise<JsonValue | undefined> {
+    const row = this.getOne.get(mountAccessor, key) as { value: Buffer } | undefined;
+    return row ? this.keyring.openJson<JsonValue>(row.value, this.aad(mountAccessor, key)) : undefined;
+  }
+
+  async put(mountAccessor: string, key: string, value: JsonValue): Promise<void> {
+    this.putOne.run(mountAccessor, key, this.keyring.sealJson(value, this.aad(mountAccessor, key)));
+  }
+
+  async delete(mountAccessor: string, key: string): Promise<boolean> {
+    return this.deleteOne.run(mountAccessor, key).changes > 0;
+  }
+
+  async list(mountAccessor: string, prefix: string): Promise<string[]> {
+    const rows = this.listRange.all(mountAccessor, prefix, upperBound(prefix)) as Array<{ key: string }>;
+    return foldKeys(
+      rows.map((r) => r.key),
+      prefix,
+    );
+  }
+}
+
+/** Turns full keys under a prefix into the next level: files, and folders with a trailing "/". */
+export function foldKeys(keys: string[], prefix: string): string[] {
+  const out = new Set<string>();
+  for (const key of keys) {
+    const rest = key.slice(prefix.length);
+    if (rest === "") continue;
+    const slash = rest.indexOf("/");
+    out.add(slash === -1 ? rest : rest.slice(0, slash + 1));
+  }
+  return [...out].sort();
+}
+
+/** Smallest string greater than every string that starts with prefix. */
+function upperBound(prefix: string): string {
+  return prefix + "\u{10FFFF}";
+}
+
+class SqliteLeases implements LeaseStore {
+  private readonly getOne: Statement;
+  private readonly insertOne: Statement;
+  private readonly deleteIntent: Statement;
+  private readonly dueRows: Statement;
+  private readonly nextDue: Statement;
+  private readonly toRevoking: Statement;
+  private readonly toRevoked: Statement;
+  private readonly failure: Statement;
+  private readonly renewOne: Statement;
+  private readonly pageFirst: Statement;
+  private readonly pageAfter: Statement;
+  private readonly byState: Statement;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly keyring: Keyring,
+  ) {
+    this.getOne = db.prepare("SELECT * FROM leases WHERE id = ?");
+    this.insertOne = db.prepare(
+      `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+                           renewable, state, token_accessor, due_time)
+       VALUES (@id, @mountAccessor, @secretType, @internal, @issueTime, @expireTime, @maxExpireTime,
+               @renewable, 'active', @tokenAccessor, @expireTime)`,
+    );
+    this.deleteIntent = db.prepare("DELETE FROM intents WHERE id = ? AND claimed_at IS NULL");
+    this.dueRows = db.prepare("SELECT * FROM leases WHERE due_time <= ? ORDER BY due_time LIMIT ?");
+    this.nextDue = db.prepare("SELECT MIN(due_time) AS t FROM leases WHERE due_time IS NOT NULL");
+    this.toRevoking = db.prepare(
+      `UPDATE leases SET state = 'revoking', due_time = @next, next_attempt_time = @next
+       WHERE id = @id AND state IN ('active', 'revoking', 'irrevocable')`,
+    );
+    this.toRevoked = db.prepare(
+      `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = @now, last_error = NULL
+       WHERE id = @id`,
+    );
+    this.failure = db.prepare(
+      `UPDATE leases SET attempts = attempts + 1, last_error = @error, next_attempt_time = @next, due_time = @next,
+              state = CASE WHEN @irrevocable THEN 'irrevocable' ELSE state END
+       WHERE id = @id`,
+    );
+    this.renewOne = db.prepare(
+      `UPDATE leases SET expire_time = @expire, due_time = @expire, last_renewal_time = @now
+       WHERE id = @id AND state = 'active'`,
+    );
+    this.pageFirst = db.prepare("SELECT * FROM leases WHERE id >= ? AND id < ? ORDER BY id LIMIT ?");
+    this.pageAfter = db.prepare("SELECT * FROM leases WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
+    this.byState = db.prepare("SELECT state, COUNT(*) AS n FROM leases GROUP BY state");
+  }
+
+  private row(r: LeaseRow): LeaseRecord {
+    return {
+      id: r.id,
+      mountAccessor: r.mount_accessor,
+      secretType: r.secret_type,
+      internal: this.keyring.openJson<JsonObject>(r.internal, `leases:${r.id}`),
+      issueTime: r.issue_time,
+      expireTime: r.expire_time,
+      maxExpireTime: r.max_expire_time,
+      lastRenewalTime: r.last_renewal_time,
+      renewable: r.renewable === 1,
+      state: r.state,
+      attempts: r.attempts,
+      nextAttemptTime: r.next_attempt_time,
+      lastError: r.last_error,
+      tokenAccessor: r.token_accessor,
+      revokeTime: r.revoke_time,
+    };
+  }
+
+  async get(id: string): Promise<LeaseRecord | undefined> {
+    const r = this.getOne.get(id) as LeaseRow | undefined;
+    return r ? this.row(r) : undefined;
+  }
+
+  async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
+    const internal = this.keyring.sealJson(lease.internal, `leases:${lease.id}`);
+    return this.db.transaction(() => {
+      if (intentId !== null && this.deleteIntent.run(intentId).changes === 0) return false;
+      this.insertOne.run({ ...lease, internal, renewable: lease.renewable ? 1 : 0 });
+      return true;
+    })();
+  }
+
+  async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
+    const placeholders = states.map(() => "?").join(", ");
+    const rows = this.db
+      .prepare(`SELECT id FROM leases WHERE id >= ? AND id < ? AND state IN (${placeholders}) ORDER BY id LIMIT ?`)
+      .all(prefix, upperBound(prefix), ...states, limit) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
+  async due(now: number, limit: number): Promise<LeaseRecord[]> {
+    return (this.dueRows.all(now, limit) as LeaseRow[]).map((r) => this.row(r));
+  }
+
+  async nextDueTime(): Promise<number | null> {
+    return (this.nextDue.get() as { t: number | null }).t;
+  }
+
+  async markRevoking(id: string, nextAttemptTime: number): Promise<boolean> {
+    return this.toRevoking.run({ id, next: nextAttemptTime }).changes > 0;
+  }
+
+  async markRevoked(id: string, now: number): Promise<void> {
+    this.toRevoked.run({ id, now });
+  }
+
+  async recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void> {
+    this.failure.run({ id, error, next: nextAttemptTime, irrevocable: irrevocable ? 1 : 0 });
+  }
+
+  async renew(id: string, expireTime: number, now: number): Promise<void> {
+    this.renewOne.run({ id, expire: expireTime, now });
+  }
+
+  async page(prefix: string, after: string | null, limit: number): Promise<LeasePage> {
+    // Keyset paging on the primary key: a lease added or removed between pages
+    // neither shifts nor repeats the others.
+    const rows = (
+      after !== null && after >= prefix
+        ? this.pageAfter.all(after, upperBound(prefix), limit + 1)
+        : this.pageFirst.all(prefix, upperBound(prefix), limit + 1)
+    ) as LeaseRow[];
+    const more = rows.length > limit;
+    const leases = rows.slice(0, limit).map((r) => this.row(r));
+    return { leases, next: more && leases.length > 0 ? (leases[leases.length - 1] as LeaseRecord).id : null };
+  }
+
+  async countByState(): Promise<Record<LeaseState, number>> {
+    const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
+    for (const r of this.byState.all() as Array<{ state: LeaseState; n: number }>) counts[r.state] = r.n;
+    return counts;
+  }
+}
+
+class SqliteIntents implements IntentStore {
+  private readonly insertOne: Statement;
+  private readonly deleteOne: Statement;
+  private readonly older: Statement;
+  private readonly claimOne: Statement;
+  private readonly releaseOne: Statement;
+
+  constructor(
+    db: SqliteDatabase,
+    private readonly keyring: Keyring,
+  ) {
+    this.insertOne = db.prepare(
+      `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at)
+       VALUES (@id, @leaseId, @mountAccessor, @secretType, @data, @createdAt)`,
+    );
+    this.deleteOne = db.prepare("DELETE FROM intents WHERE id = ?");
+    this.older = db.prepare("SELECT * FROM intents WHERE created_at <= ? ORDER BY created_at LIMIT ?");
+    this.claimOne = db.prepare(
+      "UPDATE intents SET claimed_at = @now WHERE id = @id AND (claimed_at IS NULL OR claimed_at <= @stale)",
+    );
+    this.releaseOne = db.prepare("UPDATE intents SET claimed_at = NULL WHERE id = ?");
+  }
+
+  async claim(id: string, now: number, staleClaimBefore: number): Promise<boolean> {
+    return this.claimOne.run({ id, now, stale: staleClaimBefore }).changes > 0;
+  }
+
+  async release(id: string): Promise<void> {
+    this.releaseOne.run(id);
+  }
+
+  async insert(intent: IntentRecord): Promise<void> {
+    this.insertOne.run({ ...intent, data: this.keyring.sealJson(intent.data, `intents:${intent.id}`) });
+  }
+
+  async delete(id: string): Promise<void> {
+    this.deleteOne.run(id);
+  }
+
+  async olderThan(time: number, limit: number): Promise<IntentRecord[]> {
+    return (this.older.all(time, limit) as IntentRow[]).map((r) => ({
+      id: r.id,
+      leaseId: r.lease_id,
+      mountAccessor: r.mount_accessor,
+      secretType: r.secret_type,
+      data: this.keyring.openJson<JsonObject>(r.data, `intents:${r.id}`),
+      createdAt: r.created_at,
+    }));
+  }
+}
+
+class SqliteTokens implements TokenStore {
+  private readonly insertOne: Statement;
+  private readonly byHash: Statement;
+  private readonly byAccessor: Statement;
+  private readonly useOne: Statement;
+  private readonly deleteOne: Statement;
+  private readonly countAll: Statement;
+
+  constructor(db: SqliteDatabase) {
+    this.insertOne = db.prepare(
+      `INSERT INTO tokens (accessor, hash, policies, display_name, parent_accessor, created_at, expire_time, ttl,
+                           max_expire_time, renewable, num_uses, uses_left, meta)
+       VALUES (@accessor, @hash, @policies, @displayName, @parentAccessor, @createdAt, @expireTime, @ttlSeconds,
+               @maxExpireTime, @renewable, @numUses, @usesLeft, @meta)`,
+    );
+    this.byHash = db.prepare("SELECT * FROM tokens WHERE hash = ?");
+    this.byAccessor = db.prepare("SELECT * FROM tokens WHERE accessor = ?");
+    this.useOne = db.prepare(
+      "UPDATE tokens SET uses_left = uses_left - 1 WHERE accessor = ? AND uses_left > 0 RETURNING uses_left",
+    );
+    this.deleteOne = db.prepare("DELETE FROM tokens WHERE accessor = ?");
+    this.countAll = db.prepare("SELECT COUNT(*) AS n FROM tokens");
+  }
+
+  private row(r: TokenRow): TokenRecord {
+    return {
+      accessor: r.accessor,
+      policies: JSON.parse(r.policies) as string[],
+      displayName: r.display_name,
+      parentAccessor: r.parent_accessor,
+      createdAt: r.created_at,
+      expireTime: r.expire_time,
+      ttlSeconds: r.ttl,
+      maxExpireTime: r.max_expire_time,
+      renewable: r.renewable === 1,
+      numUses: r.num_uses,
+      usesLeft: r.uses_left,
+      meta: JSON.parse(r.meta) as Record<string, string>,
+    };
+  }
+
+  async insert(hash: Buffer, token: TokenRecord): Promise<void> {
+    this.insertOne.run({
+      ...token,
+      hash,
+      policies: JSON.stringify(token.policies),
+      renewable: token.renewable ? 1 : 0,
+      meta: JSON.stringify(token.meta),
+    });
+  }
+
+  async getByHash(hash: Buffer): Promise<TokenRecord | undefined> {
+    const r = this.byHash.get(hash) as TokenRow | undefined;
+    return r ? this.row(r) : undefined;
+  }
+
+  async getByAccessor(accessor: string): Promise<TokenRecord | undefined> {
+    const r = this.byAccessor.get(accessor) as TokenRow | undefined;
+    return r ? this.row(r) : undefined;
+  }
+
+  async consumeUse(accessor: string): Promise<number> {
+    const r = this.useOne.get(accessor) as { uses_left: number } | undefined;
+    return r ? r.uses_left : -1;
+  }
+
+  async delete(accessor: string): Promise<void> {
+    this.deleteOne.run(accessor);
+  }
+
+  async count(): Promise<number> {
+    return (this.countAll.get() as { n: number }).n;
+  }
+}

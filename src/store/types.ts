@@ -1,0 +1,149 @@
+// The store's interface: everything Lessor keeps, in narrow, intention-named
+// operations. Callers never see SQL or better-sqlite3, and nothing here
+// assumes SQLite, so a PostgreSQL store can implement the same interface.
+// Secret values cross this interface in plaintext; the store seals them.
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+export type JsonObject = { [key: string]: JsonValue };
+
+export interface MountRecord {
+  /** With trailing slash: "aws/". */
+  path: string;
+  accessor: string;
+  type: string;
+  description: string;
+  defaultTtlSeconds: number;
+  maxTtlSeconds: number;
+  createdAt: number;
+}
+
+export type LeaseState = "active" | "revoking" | "revoked" | "irrevocable";
+
+export interface LeaseRecord {
+  id: string;
+  mountAccessor: string;
+  /** Which of the engine's secret kinds, e.g. "access_keys". */
+  secretType: string;
+  /** What revoke needs (IAM user name, key id); never the secret itself. */
+  internal: JsonObject;
+  issueTime: number;
+  expireTime: number;
+  maxExpireTime: number;
+  lastRenewalTime: number | null;
+  renewable: boolean;
+  state: LeaseState;
+  /** Failed revocation attempts. */
+  attempts: number;
+  nextAttemptTime: number | null;
+  lastError: string | null;
+  tokenAccessor: string | null;
+  revokeTime: number | null;
+}
+
+/** A lease about to be recorded, before any revocation bookkeeping. */
+export type NewLease = Pick<
+  LeaseRecord,
+  "id" | "mountAccessor" | "secretType" | "internal" | "issueTime" | "expireTime" | "maxExpireTime" | "renewable" | "tokenAccessor"
+>;
+
+/** External work begun but not yet covered by a lease (see leases/manager). */
+export interface IntentRecord {
+  id: string;
+  leaseId: string;
+  mountAccessor: string;
+  secretType: string;
+  data: JsonObject;
+  createdAt: number;
+}
+
+export interface TokenRecord {
+  accessor: string;
+  policies: string[];
+  displayName: string;
+  parentAccessor: string | null;
+  createdAt: number;
+  /** null: never expires (root). */
+  expireTime: number | null;
+  ttlSeconds: number;
+  maxExpireTime: number | null;
+  renewable: boolean;
+  /** 0: unlimited. */
+  numUses: number;
+  usesLeft: number;
+  meta: Record<string, string>;
+}
+
+export interface MountStore {
+  list(): Promise<MountRecord[]>;
+  insert(mount: MountRecord): Promise<void>;
+  /** Removes the mount and every engine entry under it. */
+  delete(path: string): Promise<void>;
+}
+
+/** Per-mount key/value storage handed to engines (values sealed). */
+export interface EngineEntryStore {
+  get(mountAccessor: string, key: string): Promise<JsonValue | undefined>;
+  put(mountAccessor: string, key: string, value: JsonValue): Promise<void>;
+  delete(mountAccessor: string, key: string): Promise<boolean>;
+  /** Keys directly under prefix: "a/b" → "b"; "a/c/d" → "c/". */
+  list(mountAccessor: string, prefix: string): Promise<string[]>;
+}
+
+export interface LeasePage {
+  leases: LeaseRecord[];
+  /** Id to continue after, or null at the end. */
+  next: string | null;
+}
+
+export interface LeaseStore {
+  get(id: string): Promise<LeaseRecord | undefined>;
+  /**
+   * Records the lease and ends its intent in one transaction. Returns false,
+   * recording nothing, when the intent was meanwhile claimed by a rollback.
+   */
+  insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean>;
+  /** Ids of leases in the given states whose id starts with prefix, at most limit. */
+  idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]>;
+  /** Leases whose expiry or next retry is due at `now`, oldest first. */
+  due(now: number, limit: number): Promise<LeaseRecord[]>;
+  /** Earliest time any lease will be due, or null. */
+  nextDueTime(): Promise<number | null>;
+  /** active|revoking → revoking, retry scheduled at nextAttemptTime. False if not in those states. */
+  markRevoking(id: string, nextAttemptTime: number): Promise<boolean>;
+  markRevoked(id: string, now: number): Promise<void>;
+  recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void>;
+  renew(id: string, expireTime: number, now: number): Promise<void>;
+  /** Leases whose id starts with prefix, ordered by id, after `after`. */
+  page(prefix: string, after: string | null, limit: number): Promise<LeasePage>;
+  countByState(): Promise<Record<LeaseState, number>>;
+}
+
+export interface IntentStore {
+  insert(intent: IntentRecord): Promise<void>;
+  /** Takes the intent for a rollback; false if a lease or another rollback has it. */
+  claim(id: string, now: number, staleClaimBefore: number): Promise<boolean>;
+  /** Gives a claimed intent back (its rollback failed; try again later). */
+  release(id: string): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Intents created at or before `time`, oldest first. */
+  olderThan(time: number, limit: number): Promise<IntentRecord[]>;
+}
+
+export interface TokenStore {
+  insert(hash: Buffer, token: TokenRecord): Promise<void>;
+  getByHash(hash: Buffer): Promise<TokenRecord | undefined>;
+  getByAccessor(accessor: string): Promise<TokenRecord | undefined>;
+  /** Counts one use; returns the uses left, or -1 when none were left. */
+  consumeUse(accessor: string): Promise<number>;
+  delete(accessor: string): Promise<void>;
+  count(): Promise<number>;
+}
+
+export interface Store {
+  readonly mounts: MountStore;
+  readonly entries: EngineEntryStore;
+  readonly leases: LeaseStore;
+  readonly intents: IntentStore;
+  readonly tokens: TokenStore;
+  close(): Promise<void>;
+}
