@@ -1,0 +1,111 @@
+// Real processes for tests: the `lessor` server and CLI, run exactly as a
+// user runs them (node bin/lessor.js), on free loopback ports.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { LessorClient } from "@lessor/client";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
+export const LESSOR_BIN = join(REPO_ROOT, "bin", "lessor.js");
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `lessor-test-${prefix}-`));
+}
+
+export interface ServerProcess {
+  address: string;
+  /** Present on the start that created it. */
+  rootToken: string | undefined;
+  dataDir: string;
+  proc: ChildProcess;
+  /** Everything the server printed so far (banner and logs). */
+  output(): string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait for exit: a crash. */
+  kill(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  dataDir?: string;
+  dev?: boolean;
+  env?: NodeJS.ProcessEnv;
+  args?: string[];
+  /** HOME for the server (dev mode writes ~/.lessor-token there). */
+  home?: string;
+}
+
+/** Starts `lessor server` on 127.0.0.1:0 and waits for its banner. */
+export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
+  const dataDir = options.dataDir ?? tempDir("data");
+  const args = options.dev
+    ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
+    : ["server", `-data-dir=${dataDir}`, "-listen-address=127.0.0.1:0"];
+  const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
+    env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  proc.stderr?.on("data", (chunk: Buffer) => (out += chunk.toString()));
+  const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
+
+  const deadline = Date.now() + 20_000;
+  while (!/Listener: \S+/.test(out)) {
+    if (proc.exitCode !== null || Date.now() > deadline) {
+      proc.kill("SIGKILL");
+      throw new Error(`server did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  const address = (/Listener: (\S+)/.exec(out) as RegExpExecArray)[1] as string;
+  const rootToken = /Root Token: (\S+)/.exec(out)?.[1];
+  return {
+    address,
+    rootToken,
+    dataDir,
+    proc,
+    output: () => out,
+    async stop() {
+      if (proc.exitCode === null) proc.kill("SIGTERM");
+      await exited;
+    },
+    async kill() {
+      if (proc.exitCode === null) proc.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real `lessor` CLI with the given environment and standard input. */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [LESSOR_BIN, ...args], {
+      env: { ...process.env, ...options.env },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    proc.on("error", reject);
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 30_000);
+    proc.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    proc.stdin.end(options.stdin ?? "");
+  });
+}
+
+export function clientFor(server: ServerProcess, token = server.rootToken): LessorClient {
+  return new LessorClient({ address: server.address, token });
+}
