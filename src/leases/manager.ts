@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { LessorError, describeError, isLessorError } from "../errors.js";
 import type { IssuedSecret } from "../engines/framework/types.js";
 import type { MountTable } from "../router/mounts.js";
-import type { IntentRecord, JsonObject, LeaseRecord, Store } from "../store/types.js";
+import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from "../store/types.js";
 import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
 
 export interface LeaseGrant {
@@ -139,20 +139,20 @@ export class LeaseManager {
   async revoke(id: string): Promise<RevokeOutcome> {
     const lease = await this.store.leases.get(id);
     if (!lease) throw await this.notFound(id);
-    return this.revokeRecord(lease);
+    return this.revokeRecord(lease, "revoked");
   }
 
   /** Revokes a known lease record (request, expiry or retry); one at a time per lease. */
-  revokeRecord(lease: LeaseRecord): Promise<RevokeOutcome> {
+  revokeRecord(lease: LeaseRecord, reason?: RevokeReason): Promise<RevokeOutcome> {
     if (lease.state === "revoked") return Promise.resolve({ leaseId: lease.id, revokedNow: false });
     const running = this.inFlight.get(lease.id);
     if (running) return running;
-    const work = this.doRevoke(lease).finally(() => this.inFlight.delete(lease.id));
+    const work = this.doRevoke(lease, reason).finally(() => this.inFlight.delete(lease.id));
     this.inFlight.set(lease.id, work);
     return work;
   }
 
-  private async doRevoke(lease: LeaseRecord): Promise<RevokeOutcome> {
+  private async doRevoke(lease: LeaseRecord, reason: RevokeReason | undefined): Promise<RevokeOutcome> {
     const now = this.now();
     // Committed first: if the process dies during the external call, the
     // scheduler retries this lease at that time.
@@ -181,7 +181,8 @@ export class LeaseManager {
       this.logger.warn({ lease_id: lease.id, attempts, irrevocable, err: describeError(err) }, "lease revocation failed");
       throw err;
     }
-    await this.store.leases.markRevoked(lease.id, this.now());
+    const now2 = this.now();
+    await this.store.leases.markRevoked(lease.id, now2, reason ?? (lease.expireTime <= now2 ? "expired" : "revoked"));
     this.logger.info({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
   }

@@ -62,6 +62,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ) WITHOUT ROWID;
   CREATE INDEX intents_by_created_at ON intents (created_at);
 
+  -- Every change of a lease's state, in order, for WatchLeases. Written in the
+  -- same transaction as the change itself.
+  CREATE TABLE lease_events (
+    sequence    INTEGER PRIMARY KEY AUTOINCREMENT,
+    type        TEXT NOT NULL,
+    lease_id    TEXT NOT NULL,
+    time        INTEGER NOT NULL,
+    expire_time INTEGER,
+    detail      TEXT
+  );
+  CREATE INDEX lease_events_by_time ON lease_events (time);
+
   CREATE TABLE tokens (
     accessor        TEXT PRIMARY KEY,
     hash            BLOB NOT NULL UNIQUE,

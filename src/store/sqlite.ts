@@ -13,6 +13,9 @@ import type {
   IntentStore,
   JsonObject,
   JsonValue,
+  LeaseEventRecord,
+  LeaseEventStore,
+  LeaseEventType,
   LeasePage,
   LeaseRecord,
   LeaseState,
@@ -20,6 +23,7 @@ import type {
   MountRecord,
   MountStore,
   NewLease,
+  RevokeReason,
   Store,
   TokenRecord,
   TokenStore,
@@ -127,6 +131,7 @@ class SqliteStore implements Store {
   readonly mounts: MountStore;
   readonly entries: EngineEntryStore;
   readonly leases: LeaseStore;
+  readonly events: LeaseEventStore;
   readonly intents: IntentStore;
   readonly tokens: TokenStore;
 
@@ -137,6 +142,7 @@ class SqliteStore implements Store {
     this.mounts = new SqliteMounts(db);
     this.entries = new SqliteEntries(db, keyring);
     this.leases = new SqliteLeases(db, keyring);
+    this.events = new SqliteEvents(db);
     this.intents = new SqliteIntents(db, keyring);
     this.tokens = new SqliteTokens(db);
   }
@@ -275,11 +281,15 @@ class SqliteLeases implements LeaseStore {
   private readonly pageFirst: Statement;
   private readonly pageAfter: Statement;
   private readonly byState: Statement;
+  private readonly addEvent: Statement;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly keyring: Keyring,
   ) {
+    this.addEvent = db.prepare(
+      "INSERT INTO lease_events (type, lease_id, time, expire_time, detail) VALUES (@type, @leaseId, @time, @expireTime, @detail)",
+    );
     this.getOne = db.prepare("SELECT * FROM leases WHERE id = ?");
     this.insertOne = db.prepare(
       `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
@@ -296,7 +306,7 @@ class SqliteLeases implements LeaseStore {
     );
     this.toRevoked = db.prepare(
       `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = @now, last_error = NULL
-       WHERE id = @id`,
+       WHERE id = @id AND state != 'revoked'`,
     );
     this.failure = db.prepare(
       `UPDATE leases SET attempts = attempts + 1, last_error = @error, next_attempt_time = @next, due_time = @next,
@@ -337,11 +347,16 @@ class SqliteLeases implements LeaseStore {
     return r ? this.row(r) : undefined;
   }
 
+  private event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
+    this.addEvent.run({ type, leaseId, time, expireTime, detail });
+  }
+
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
     const internal = this.keyring.sealJson(lease.internal, `leases:${lease.id}`);
     return this.db.transaction(() => {
       if (intentId !== null && this.deleteIntent.run(intentId).changes === 0) return false;
       this.insertOne.run({ ...lease, internal, renewable: lease.renewable ? 1 : 0 });
+      this.event("created", lease.id, lease.issueTime, lease.expireTime);
       return true;
     })();
   }
@@ -366,16 +381,23 @@ class SqliteLeases implements LeaseStore {
     return this.toRevoking.run({ id, next: nextAttemptTime }).changes > 0;
   }
 
-  async markRevoked(id: string, now: number): Promise<void> {
-    this.toRevoked.run({ id, now });
+  async markRevoked(id: string, now: number, reason: RevokeReason): Promise<void> {
+    this.db.transaction(() => {
+      if (this.toRevoked.run({ id, now }).changes > 0) this.event(reason, id, now);
+    })();
   }
 
   async recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void> {
-    this.failure.run({ id, error, next: nextAttemptTime, irrevocable: irrevocable ? 1 : 0 });
+    this.db.transaction(() => {
+      this.failure.run({ id, error, next: nextAttemptTime, irrevocable: irrevocable ? 1 : 0 });
+      if (irrevocable) this.event("irrevocable", id, Date.now(), null, error);
+    })();
   }
 
   async renew(id: string, expireTime: number, now: number): Promise<void> {
-    this.renewOne.run({ id, expire: expireTime, now });
+    this.db.transaction(() => {
+      if (this.renewOne.run({ id, expire: expireTime, now }).changes > 0) this.event("renewed", id, now, expireTime);
+    })();
   }
 
   async page(prefix: string, after: string | null, limit: number): Promise<LeasePage> {
@@ -395,6 +417,44 @@ class SqliteLeases implements LeaseStore {
     const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
     for (const r of this.byState.all() as Array<{ state: LeaseState; n: number }>) counts[r.state] = r.n;
     return counts;
+  }
+}
+
+class SqliteEvents implements LeaseEventStore {
+  private readonly afterAll: Statement;
+  private readonly afterPrefix: Statement;
+  private readonly latest: Statement;
+  private readonly pruneOld: Statement;
+
+  constructor(db: SqliteDatabase) {
+    this.afterAll = db.prepare("SELECT * FROM lease_events WHERE sequence > ? ORDER BY sequence LIMIT ?");
+    this.afterPrefix = db.prepare(
+      "SELECT * FROM lease_events WHERE sequence > ? AND lease_id >= ? AND lease_id < ? ORDER BY sequence LIMIT ?",
+    );
+    this.latest = db.prepare("SELECT COALESCE(MAX(sequence), 0) AS s FROM lease_events");
+    this.pruneOld = db.prepare("DELETE FROM lease_events WHERE time < ?");
+  }
+
+  async after(sequence: number, prefix: string, limit: number): Promise<LeaseEventRecord[]> {
+    const rows = (
+      prefix === "" ? this.afterAll.all(sequence, limit) : this.afterPrefix.all(sequence, prefix, upperBound(prefix), limit)
+    ) as Array<{ sequence: number; type: LeaseEventType; lease_id: string; time: number; expire_time: number | null; detail: string | null }>;
+    return rows.map((r) => ({
+      sequence: r.sequence,
+      type: r.type,
+      leaseId: r.lease_id,
+      time: r.time,
+      expireTime: r.expire_time,
+      detail: r.detail,
+    }));
+  }
+
+  async latestSequence(): Promise<number> {
+    return (this.latest.get() as { s: number }).s;
+  }
+
+  async prune(time: number): Promise<number> {
+    return this.pruneOld.run(time).changes;
   }
 }
 

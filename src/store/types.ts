@@ -89,6 +89,20 @@ export interface EngineEntryStore {
   list(mountAccessor: string, prefix: string): Promise<string[]>;
 }
 
+export type LeaseEventType = "created" | "renewed" | "revoked" | "expired" | "irrevocable" | "force_revoked";
+
+export interface LeaseEventRecord {
+  sequence: number;
+  type: LeaseEventType;
+  leaseId: string;
+  time: number;
+  expireTime: number | null;
+  detail: string | null;
+}
+
+/** How a lease came to be revoked (for its event). */
+export type RevokeReason = "revoked" | "expired" | "force_revoked";
+
 export interface LeasePage {
   leases: LeaseRecord[];
   /** Id to continue after, or null at the end. */
@@ -110,12 +124,21 @@ export interface LeaseStore {
   nextDueTime(): Promise<number | null>;
   /** active|revoking → revoking, retry scheduled at nextAttemptTime. False if not in those states. */
   markRevoking(id: string, nextAttemptTime: number): Promise<boolean>;
-  markRevoked(id: string, now: number): Promise<void>;
+  markRevoked(id: string, now: number, reason: RevokeReason): Promise<void>;
   recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void>;
   renew(id: string, expireTime: number, now: number): Promise<void>;
   /** Leases whose id starts with prefix, ordered by id, after `after`. */
   page(prefix: string, after: string | null, limit: number): Promise<LeasePage>;
   countByState(): Promise<Record<LeaseState, number>>;
+}
+
+export interface LeaseEventStore {
+  /** Events after `sequence` whose lease id starts with prefix, oldest first. */
+  after(sequence: number, prefix: string, limit: number): Promise<LeaseEventRecord[]>;
+  /** Sequence number of the newest event, 0 when there are none. */
+  latestSequence(): Promise<number>;
+  /** Forgets events older than `time`; returns how many. */
+  prune(time: number): Promise<number>;
 }
 
 export interface IntentStore {
@@ -143,6 +166,7 @@ export interface Store {
   readonly mounts: MountStore;
   readonly entries: EngineEntryStore;
   readonly leases: LeaseStore;
+  readonly events: LeaseEventStore;
   readonly intents: IntentStore;
   readonly tokens: TokenStore;
   close(): Promise<void>;

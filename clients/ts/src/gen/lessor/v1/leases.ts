@@ -11,7 +11,9 @@ import {
   type ChannelCredentials,
   Client,
   type ClientOptions,
+  type ClientReadableStream,
   type ClientUnaryCall,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   makeGenericClientConstructor,
   type Metadata,
@@ -76,6 +78,73 @@ export function leaseStateToJSON(object: LeaseState): string {
   }
 }
 
+/** LeaseEventType is what happened to a lease. */
+export enum LeaseEventType {
+  LEASE_EVENT_TYPE_UNSPECIFIED = 0,
+  LEASE_EVENT_TYPE_CREATED = 1,
+  LEASE_EVENT_TYPE_RENEWED = 2,
+  /** LEASE_EVENT_TYPE_REVOKED - Revoked on request. */
+  LEASE_EVENT_TYPE_REVOKED = 3,
+  /** LEASE_EVENT_TYPE_EXPIRED - Revoked because it expired. */
+  LEASE_EVENT_TYPE_EXPIRED = 4,
+  LEASE_EVENT_TYPE_IRREVOCABLE = 5,
+  /** LEASE_EVENT_TYPE_FORCE_REVOKED - Dropped without revoking the secret (force). */
+  LEASE_EVENT_TYPE_FORCE_REVOKED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function leaseEventTypeFromJSON(object: any): LeaseEventType {
+  switch (object) {
+    case 0:
+    case "LEASE_EVENT_TYPE_UNSPECIFIED":
+      return LeaseEventType.LEASE_EVENT_TYPE_UNSPECIFIED;
+    case 1:
+    case "LEASE_EVENT_TYPE_CREATED":
+      return LeaseEventType.LEASE_EVENT_TYPE_CREATED;
+    case 2:
+    case "LEASE_EVENT_TYPE_RENEWED":
+      return LeaseEventType.LEASE_EVENT_TYPE_RENEWED;
+    case 3:
+    case "LEASE_EVENT_TYPE_REVOKED":
+      return LeaseEventType.LEASE_EVENT_TYPE_REVOKED;
+    case 4:
+    case "LEASE_EVENT_TYPE_EXPIRED":
+      return LeaseEventType.LEASE_EVENT_TYPE_EXPIRED;
+    case 5:
+    case "LEASE_EVENT_TYPE_IRREVOCABLE":
+      return LeaseEventType.LEASE_EVENT_TYPE_IRREVOCABLE;
+    case 6:
+    case "LEASE_EVENT_TYPE_FORCE_REVOKED":
+      return LeaseEventType.LEASE_EVENT_TYPE_FORCE_REVOKED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return LeaseEventType.UNRECOGNIZED;
+  }
+}
+
+export function leaseEventTypeToJSON(object: LeaseEventType): string {
+  switch (object) {
+    case LeaseEventType.LEASE_EVENT_TYPE_UNSPECIFIED:
+      return "LEASE_EVENT_TYPE_UNSPECIFIED";
+    case LeaseEventType.LEASE_EVENT_TYPE_CREATED:
+      return "LEASE_EVENT_TYPE_CREATED";
+    case LeaseEventType.LEASE_EVENT_TYPE_RENEWED:
+      return "LEASE_EVENT_TYPE_RENEWED";
+    case LeaseEventType.LEASE_EVENT_TYPE_REVOKED:
+      return "LEASE_EVENT_TYPE_REVOKED";
+    case LeaseEventType.LEASE_EVENT_TYPE_EXPIRED:
+      return "LEASE_EVENT_TYPE_EXPIRED";
+    case LeaseEventType.LEASE_EVENT_TYPE_IRREVOCABLE:
+      return "LEASE_EVENT_TYPE_IRREVOCABLE";
+    case LeaseEventType.LEASE_EVENT_TYPE_FORCE_REVOKED:
+      return "LEASE_EVENT_TYPE_FORCE_REVOKED";
+    case LeaseEventType.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 /** LeaseInfo is what Lessor records about a lease (never the secret itself). */
 export interface LeaseInfo {
   id: string;
@@ -104,8 +173,34 @@ export interface LookupLeaseResponse {
   lease: LeaseInfo | undefined;
 }
 
+export interface RenewLeaseRequest {
+  leaseId: string;
+  /** Requested new TTL from now, in seconds; 0 means the lease's own duration. */
+  incrementSeconds: number;
+}
+
+export interface RenewLeaseResponse {
+  lease:
+    | LeaseInfo
+    | undefined;
+  /** Seconds the lease now has left. */
+  durationSeconds: number;
+  /** True when the increment was cut short by the lease's max TTL. */
+  clamped: boolean;
+}
+
 export interface RevokeLeaseRequest {
   leaseId: string;
+  /**
+   * Drop the lease without revoking its secret (for a secret already destroyed
+   * by hand). Needs sudo; the secret, if it still exists, is left alive.
+   */
+  force: boolean;
+  /**
+   * Queue the revocation and return at once instead of waiting for it
+   * (`lessor lease revoke -sync=false`).
+   */
+  enqueue: boolean;
 }
 
 export interface RevokeLeaseResponse {
@@ -113,6 +208,86 @@ export interface RevokeLeaseResponse {
   leaseId: string;
   /** False when the lease had already been revoked before this call. */
   revokedNow: boolean;
+  /** True when the revocation was queued (enqueue) rather than done. */
+  queued: boolean;
+}
+
+export interface RevokeLeasePrefixRequest {
+  /** Lease id prefix, e.g. `aws/creds/deploy/`. */
+  prefix: string;
+  /** Drop the leases without revoking their secrets. Needs sudo. */
+  force: boolean;
+  /** Return after the leases are marked for revocation, without waiting for them. */
+  enqueue: boolean;
+}
+
+export interface RevokeLeasePrefixResponse {
+  /** Leases found under the prefix so far. */
+  matched: number;
+  /** Leases revoked (or dropped, with force) so far. */
+  revoked: number;
+  /** Leases whose revocation failed and is being retried. */
+  failed: number;
+  /** Set on the last message. */
+  done: boolean;
+}
+
+export interface ListLeasesRequest {
+  /** Lease id prefix; empty lists every lease. */
+  prefix: string;
+  /** Page size: default 50, at most 1000. */
+  pageSize: number;
+  /** Token from a previous response's next_page_token. */
+  pageToken: string;
+  /** Only leases in this state; unspecified lists all. */
+  state: LeaseState;
+}
+
+export interface ListLeasesResponse {
+  leases: LeaseInfo[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+export interface TidyLeasesRequest {
+}
+
+export interface TidyLeasesResponse {
+  /** Unfinished issuances rolled back. */
+  intentsRolledBack: number;
+  /** Old revoked lease records removed. */
+  revokedRecordsPurged: number;
+  /** Leases whose index entry was repaired. */
+  indexEntriesRepaired: number;
+  /** Leases whose mount no longer exists, now marked irrevocable. */
+  orphanedLeases: number;
+}
+
+export interface LeaseEvent {
+  /** Increases by one for every event; resume from the last one seen. */
+  sequence: number;
+  type: LeaseEventType;
+  leaseId: string;
+  time:
+    | Date
+    | undefined;
+  /** Expiry time after the event (created, renewed). */
+  expireTime:
+    | Date
+    | undefined;
+  /** Error text for irrevocable. */
+  detail: string;
+}
+
+export interface WatchLeasesRequest {
+  /** Lease id prefix; empty watches every lease. */
+  prefix: string;
+  /** Deliver events after this sequence number (0: only new events). */
+  afterSequence: number;
+}
+
+export interface WatchLeasesResponse {
+  event: LeaseEvent | undefined;
 }
 
 function createBaseLeaseInfo(): LeaseInfo {
@@ -509,14 +684,220 @@ export const LookupLeaseResponse: MessageFns<LookupLeaseResponse> = {
   },
 };
 
+function createBaseRenewLeaseRequest(): RenewLeaseRequest {
+  return { leaseId: "", incrementSeconds: 0 };
+}
+
+export const RenewLeaseRequest: MessageFns<RenewLeaseRequest> = {
+  encode(message: RenewLeaseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.leaseId !== "") {
+      writer.uint32(10).string(message.leaseId);
+    }
+    if (message.incrementSeconds !== 0) {
+      writer.uint32(16).int64(message.incrementSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewLeaseRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewLeaseRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.incrementSeconds = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewLeaseRequest {
+    return {
+      leaseId: isSet(object.leaseId)
+        ? globalThis.String(object.leaseId)
+        : isSet(object.lease_id)
+        ? globalThis.String(object.lease_id)
+        : "",
+      incrementSeconds: isSet(object.incrementSeconds)
+        ? globalThis.Number(object.incrementSeconds)
+        : isSet(object.increment_seconds)
+        ? globalThis.Number(object.increment_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: RenewLeaseRequest): unknown {
+    const obj: any = {};
+    if (message.leaseId !== "") {
+      obj.leaseId = message.leaseId;
+    }
+    if (message.incrementSeconds !== 0) {
+      obj.incrementSeconds = Math.round(message.incrementSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewLeaseRequest>, I>>(base?: I): RenewLeaseRequest {
+    return RenewLeaseRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewLeaseRequest>, I>>(object: I): RenewLeaseRequest {
+    const message = createBaseRenewLeaseRequest();
+    message.leaseId = object.leaseId ?? "";
+    message.incrementSeconds = object.incrementSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseRenewLeaseResponse(): RenewLeaseResponse {
+  return { lease: undefined, durationSeconds: 0, clamped: false };
+}
+
+export const RenewLeaseResponse: MessageFns<RenewLeaseResponse> = {
+  encode(message: RenewLeaseResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.lease !== undefined) {
+      LeaseInfo.encode(message.lease, writer.uint32(10).fork()).join();
+    }
+    if (message.durationSeconds !== 0) {
+      writer.uint32(16).int64(message.durationSeconds);
+    }
+    if (message.clamped !== false) {
+      writer.uint32(24).bool(message.clamped);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RenewLeaseResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRenewLeaseResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.lease = LeaseInfo.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.durationSeconds = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.clamped = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RenewLeaseResponse {
+    return {
+      lease: isSet(object.lease) ? LeaseInfo.fromJSON(object.lease) : undefined,
+      durationSeconds: isSet(object.durationSeconds)
+        ? globalThis.Number(object.durationSeconds)
+        : isSet(object.duration_seconds)
+        ? globalThis.Number(object.duration_seconds)
+        : 0,
+      clamped: isSet(object.clamped) ? globalThis.Boolean(object.clamped) : false,
+    };
+  },
+
+  toJSON(message: RenewLeaseResponse): unknown {
+    const obj: any = {};
+    if (message.lease !== undefined) {
+      obj.lease = LeaseInfo.toJSON(message.lease);
+    }
+    if (message.durationSeconds !== 0) {
+      obj.durationSeconds = Math.round(message.durationSeconds);
+    }
+    if (message.clamped !== false) {
+      obj.clamped = message.clamped;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RenewLeaseResponse>, I>>(base?: I): RenewLeaseResponse {
+    return RenewLeaseResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RenewLeaseResponse>, I>>(object: I): RenewLeaseResponse {
+    const message = createBaseRenewLeaseResponse();
+    message.lease = (object.lease !== undefined && object.lease !== null)
+      ? LeaseInfo.fromPartial(object.lease)
+      : undefined;
+    message.durationSeconds = object.durationSeconds ?? 0;
+    message.clamped = object.clamped ?? false;
+    return message;
+  },
+};
+
 function createBaseRevokeLeaseRequest(): RevokeLeaseRequest {
-  return { leaseId: "" };
+  return { leaseId: "", force: false, enqueue: false };
 }
 
 export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
   encode(message: RevokeLeaseRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.leaseId !== "") {
       writer.uint32(10).string(message.leaseId);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    if (message.enqueue !== false) {
+      writer.uint32(24).bool(message.enqueue);
     }
     return writer;
   },
@@ -542,6 +923,22 @@ export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
             message.leaseId = reader.string();
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.enqueue = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -561,6 +958,8 @@ export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
         : isSet(object.lease_id)
         ? globalThis.String(object.lease_id)
         : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      enqueue: isSet(object.enqueue) ? globalThis.Boolean(object.enqueue) : false,
     };
   },
 
@@ -568,6 +967,12 @@ export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
     const obj: any = {};
     if (message.leaseId !== "") {
       obj.leaseId = message.leaseId;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.enqueue !== false) {
+      obj.enqueue = message.enqueue;
     }
     return obj;
   },
@@ -578,12 +983,14 @@ export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
   fromPartial<I extends Exact<DeepPartial<RevokeLeaseRequest>, I>>(object: I): RevokeLeaseRequest {
     const message = createBaseRevokeLeaseRequest();
     message.leaseId = object.leaseId ?? "";
+    message.force = object.force ?? false;
+    message.enqueue = object.enqueue ?? false;
     return message;
   },
 };
 
 function createBaseRevokeLeaseResponse(): RevokeLeaseResponse {
-  return { leaseId: "", revokedNow: false };
+  return { leaseId: "", revokedNow: false, queued: false };
 }
 
 export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
@@ -593,6 +1000,9 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     }
     if (message.revokedNow !== false) {
       writer.uint32(16).bool(message.revokedNow);
+    }
+    if (message.queued !== false) {
+      writer.uint32(24).bool(message.queued);
     }
     return writer;
   },
@@ -626,6 +1036,14 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
             message.revokedNow = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.queued = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -650,6 +1068,7 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
         : isSet(object.revoked_now)
         ? globalThis.Boolean(object.revoked_now)
         : false,
+      queued: isSet(object.queued) ? globalThis.Boolean(object.queued) : false,
     };
   },
 
@@ -661,6 +1080,9 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     if (message.revokedNow !== false) {
       obj.revokedNow = message.revokedNow;
     }
+    if (message.queued !== false) {
+      obj.queued = message.queued;
+    }
     return obj;
   },
 
@@ -671,11 +1093,944 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     const message = createBaseRevokeLeaseResponse();
     message.leaseId = object.leaseId ?? "";
     message.revokedNow = object.revokedNow ?? false;
+    message.queued = object.queued ?? false;
     return message;
   },
 };
 
-/** LeaseService inspects and ends the leases dynamic secrets are issued under. */
+function createBaseRevokeLeasePrefixRequest(): RevokeLeasePrefixRequest {
+  return { prefix: "", force: false, enqueue: false };
+}
+
+export const RevokeLeasePrefixRequest: MessageFns<RevokeLeasePrefixRequest> = {
+  encode(message: RevokeLeasePrefixRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prefix !== "") {
+      writer.uint32(10).string(message.prefix);
+    }
+    if (message.force !== false) {
+      writer.uint32(16).bool(message.force);
+    }
+    if (message.enqueue !== false) {
+      writer.uint32(24).bool(message.enqueue);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeLeasePrefixRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeLeasePrefixRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.force = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.enqueue = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeLeasePrefixRequest {
+    return {
+      prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : "",
+      force: isSet(object.force) ? globalThis.Boolean(object.force) : false,
+      enqueue: isSet(object.enqueue) ? globalThis.Boolean(object.enqueue) : false,
+    };
+  },
+
+  toJSON(message: RevokeLeasePrefixRequest): unknown {
+    const obj: any = {};
+    if (message.prefix !== "") {
+      obj.prefix = message.prefix;
+    }
+    if (message.force !== false) {
+      obj.force = message.force;
+    }
+    if (message.enqueue !== false) {
+      obj.enqueue = message.enqueue;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeLeasePrefixRequest>, I>>(base?: I): RevokeLeasePrefixRequest {
+    return RevokeLeasePrefixRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeLeasePrefixRequest>, I>>(object: I): RevokeLeasePrefixRequest {
+    const message = createBaseRevokeLeasePrefixRequest();
+    message.prefix = object.prefix ?? "";
+    message.force = object.force ?? false;
+    message.enqueue = object.enqueue ?? false;
+    return message;
+  },
+};
+
+function createBaseRevokeLeasePrefixResponse(): RevokeLeasePrefixResponse {
+  return { matched: 0, revoked: 0, failed: 0, done: false };
+}
+
+export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = {
+  encode(message: RevokeLeasePrefixResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.matched !== 0) {
+      writer.uint32(8).int64(message.matched);
+    }
+    if (message.revoked !== 0) {
+      writer.uint32(16).int64(message.revoked);
+    }
+    if (message.failed !== 0) {
+      writer.uint32(24).int64(message.failed);
+    }
+    if (message.done !== false) {
+      writer.uint32(32).bool(message.done);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevokeLeasePrefixResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevokeLeasePrefixResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.matched = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revoked = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.failed = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.done = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevokeLeasePrefixResponse {
+    return {
+      matched: isSet(object.matched) ? globalThis.Number(object.matched) : 0,
+      revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0,
+      failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
+      done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+    };
+  },
+
+  toJSON(message: RevokeLeasePrefixResponse): unknown {
+    const obj: any = {};
+    if (message.matched !== 0) {
+      obj.matched = Math.round(message.matched);
+    }
+    if (message.revoked !== 0) {
+      obj.revoked = Math.round(message.revoked);
+    }
+    if (message.failed !== 0) {
+      obj.failed = Math.round(message.failed);
+    }
+    if (message.done !== false) {
+      obj.done = message.done;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevokeLeasePrefixResponse>, I>>(base?: I): RevokeLeasePrefixResponse {
+    return RevokeLeasePrefixResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevokeLeasePrefixResponse>, I>>(object: I): RevokeLeasePrefixResponse {
+    const message = createBaseRevokeLeasePrefixResponse();
+    message.matched = object.matched ?? 0;
+    message.revoked = object.revoked ?? 0;
+    message.failed = object.failed ?? 0;
+    message.done = object.done ?? false;
+    return message;
+  },
+};
+
+function createBaseListLeasesRequest(): ListLeasesRequest {
+  return { prefix: "", pageSize: 0, pageToken: "", state: 0 };
+}
+
+export const ListLeasesRequest: MessageFns<ListLeasesRequest> = {
+  encode(message: ListLeasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prefix !== "") {
+      writer.uint32(10).string(message.prefix);
+    }
+    if (message.pageSize !== 0) {
+      writer.uint32(16).int32(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      writer.uint32(26).string(message.pageToken);
+    }
+    if (message.state !== 0) {
+      writer.uint32(32).int32(message.state);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLeasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLeasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.pageSize = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pageToken = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.state = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLeasesRequest {
+    return {
+      prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : "",
+      pageSize: isSet(object.pageSize)
+        ? globalThis.Number(object.pageSize)
+        : isSet(object.page_size)
+        ? globalThis.Number(object.page_size)
+        : 0,
+      pageToken: isSet(object.pageToken)
+        ? globalThis.String(object.pageToken)
+        : isSet(object.page_token)
+        ? globalThis.String(object.page_token)
+        : "",
+      state: isSet(object.state) ? leaseStateFromJSON(object.state) : 0,
+    };
+  },
+
+  toJSON(message: ListLeasesRequest): unknown {
+    const obj: any = {};
+    if (message.prefix !== "") {
+      obj.prefix = message.prefix;
+    }
+    if (message.pageSize !== 0) {
+      obj.pageSize = Math.round(message.pageSize);
+    }
+    if (message.pageToken !== "") {
+      obj.pageToken = message.pageToken;
+    }
+    if (message.state !== 0) {
+      obj.state = leaseStateToJSON(message.state);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLeasesRequest>, I>>(base?: I): ListLeasesRequest {
+    return ListLeasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLeasesRequest>, I>>(object: I): ListLeasesRequest {
+    const message = createBaseListLeasesRequest();
+    message.prefix = object.prefix ?? "";
+    message.pageSize = object.pageSize ?? 0;
+    message.pageToken = object.pageToken ?? "";
+    message.state = object.state ?? 0;
+    return message;
+  },
+};
+
+function createBaseListLeasesResponse(): ListLeasesResponse {
+  return { leases: [], nextPageToken: "" };
+}
+
+export const ListLeasesResponse: MessageFns<ListLeasesResponse> = {
+  encode(message: ListLeasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.leases) {
+      LeaseInfo.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.nextPageToken !== "") {
+      writer.uint32(18).string(message.nextPageToken);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListLeasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListLeasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.leases.push(LeaseInfo.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.nextPageToken = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListLeasesResponse {
+    return {
+      leases: globalThis.Array.isArray(object?.leases) ? object.leases.map((e: any) => LeaseInfo.fromJSON(e)) : [],
+      nextPageToken: isSet(object.nextPageToken)
+        ? globalThis.String(object.nextPageToken)
+        : isSet(object.next_page_token)
+        ? globalThis.String(object.next_page_token)
+        : "",
+    };
+  },
+
+  toJSON(message: ListLeasesResponse): unknown {
+    const obj: any = {};
+    if (message.leases?.length) {
+      obj.leases = message.leases.map((e) => LeaseInfo.toJSON(e));
+    }
+    if (message.nextPageToken !== "") {
+      obj.nextPageToken = message.nextPageToken;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListLeasesResponse>, I>>(base?: I): ListLeasesResponse {
+    return ListLeasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListLeasesResponse>, I>>(object: I): ListLeasesResponse {
+    const message = createBaseListLeasesResponse();
+    message.leases = object.leases?.map((e) => LeaseInfo.fromPartial(e)) || [];
+    message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseTidyLeasesRequest(): TidyLeasesRequest {
+  return {};
+}
+
+export const TidyLeasesRequest: MessageFns<TidyLeasesRequest> = {
+  encode(_: TidyLeasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TidyLeasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTidyLeasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): TidyLeasesRequest {
+    return {};
+  },
+
+  toJSON(_: TidyLeasesRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TidyLeasesRequest>, I>>(base?: I): TidyLeasesRequest {
+    return TidyLeasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TidyLeasesRequest>, I>>(_: I): TidyLeasesRequest {
+    const message = createBaseTidyLeasesRequest();
+    return message;
+  },
+};
+
+function createBaseTidyLeasesResponse(): TidyLeasesResponse {
+  return { intentsRolledBack: 0, revokedRecordsPurged: 0, indexEntriesRepaired: 0, orphanedLeases: 0 };
+}
+
+export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
+  encode(message: TidyLeasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.intentsRolledBack !== 0) {
+      writer.uint32(8).int64(message.intentsRolledBack);
+    }
+    if (message.revokedRecordsPurged !== 0) {
+      writer.uint32(16).int64(message.revokedRecordsPurged);
+    }
+    if (message.indexEntriesRepaired !== 0) {
+      writer.uint32(24).int64(message.indexEntriesRepaired);
+    }
+    if (message.orphanedLeases !== 0) {
+      writer.uint32(32).int64(message.orphanedLeases);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TidyLeasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTidyLeasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.intentsRolledBack = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.revokedRecordsPurged = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.indexEntriesRepaired = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.orphanedLeases = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TidyLeasesResponse {
+    return {
+      intentsRolledBack: isSet(object.intentsRolledBack)
+        ? globalThis.Number(object.intentsRolledBack)
+        : isSet(object.intents_rolled_back)
+        ? globalThis.Number(object.intents_rolled_back)
+        : 0,
+      revokedRecordsPurged: isSet(object.revokedRecordsPurged)
+        ? globalThis.Number(object.revokedRecordsPurged)
+        : isSet(object.revoked_records_purged)
+        ? globalThis.Number(object.revoked_records_purged)
+        : 0,
+      indexEntriesRepaired: isSet(object.indexEntriesRepaired)
+        ? globalThis.Number(object.indexEntriesRepaired)
+        : isSet(object.index_entries_repaired)
+        ? globalThis.Number(object.index_entries_repaired)
+        : 0,
+      orphanedLeases: isSet(object.orphanedLeases)
+        ? globalThis.Number(object.orphanedLeases)
+        : isSet(object.orphaned_leases)
+        ? globalThis.Number(object.orphaned_leases)
+        : 0,
+    };
+  },
+
+  toJSON(message: TidyLeasesResponse): unknown {
+    const obj: any = {};
+    if (message.intentsRolledBack !== 0) {
+      obj.intentsRolledBack = Math.round(message.intentsRolledBack);
+    }
+    if (message.revokedRecordsPurged !== 0) {
+      obj.revokedRecordsPurged = Math.round(message.revokedRecordsPurged);
+    }
+    if (message.indexEntriesRepaired !== 0) {
+      obj.indexEntriesRepaired = Math.round(message.indexEntriesRepaired);
+    }
+    if (message.orphanedLeases !== 0) {
+      obj.orphanedLeases = Math.round(message.orphanedLeases);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TidyLeasesResponse>, I>>(base?: I): TidyLeasesResponse {
+    return TidyLeasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TidyLeasesResponse>, I>>(object: I): TidyLeasesResponse {
+    const message = createBaseTidyLeasesResponse();
+    message.intentsRolledBack = object.intentsRolledBack ?? 0;
+    message.revokedRecordsPurged = object.revokedRecordsPurged ?? 0;
+    message.indexEntriesRepaired = object.indexEntriesRepaired ?? 0;
+    message.orphanedLeases = object.orphanedLeases ?? 0;
+    return message;
+  },
+};
+
+function createBaseLeaseEvent(): LeaseEvent {
+  return { sequence: 0, type: 0, leaseId: "", time: undefined, expireTime: undefined, detail: "" };
+}
+
+export const LeaseEvent: MessageFns<LeaseEvent> = {
+  encode(message: LeaseEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sequence !== 0) {
+      writer.uint32(8).uint64(message.sequence);
+    }
+    if (message.type !== 0) {
+      writer.uint32(16).int32(message.type);
+    }
+    if (message.leaseId !== "") {
+      writer.uint32(26).string(message.leaseId);
+    }
+    if (message.time !== undefined) {
+      Timestamp.encode(toTimestamp(message.time), writer.uint32(34).fork()).join();
+    }
+    if (message.expireTime !== undefined) {
+      Timestamp.encode(toTimestamp(message.expireTime), writer.uint32(42).fork()).join();
+    }
+    if (message.detail !== "") {
+      writer.uint32(50).string(message.detail);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): LeaseEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLeaseEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.type = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.time = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.expireTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.detail = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): LeaseEvent {
+    return {
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      type: isSet(object.type) ? leaseEventTypeFromJSON(object.type) : 0,
+      leaseId: isSet(object.leaseId)
+        ? globalThis.String(object.leaseId)
+        : isSet(object.lease_id)
+        ? globalThis.String(object.lease_id)
+        : "",
+      time: isSet(object.time) ? fromJsonTimestamp(object.time) : undefined,
+      expireTime: isSet(object.expireTime)
+        ? fromJsonTimestamp(object.expireTime)
+        : isSet(object.expire_time)
+        ? fromJsonTimestamp(object.expire_time)
+        : undefined,
+      detail: isSet(object.detail) ? globalThis.String(object.detail) : "",
+    };
+  },
+
+  toJSON(message: LeaseEvent): unknown {
+    const obj: any = {};
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.type !== 0) {
+      obj.type = leaseEventTypeToJSON(message.type);
+    }
+    if (message.leaseId !== "") {
+      obj.leaseId = message.leaseId;
+    }
+    if (message.time !== undefined) {
+      obj.time = message.time.toISOString();
+    }
+    if (message.expireTime !== undefined) {
+      obj.expireTime = message.expireTime.toISOString();
+    }
+    if (message.detail !== "") {
+      obj.detail = message.detail;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<LeaseEvent>, I>>(base?: I): LeaseEvent {
+    return LeaseEvent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<LeaseEvent>, I>>(object: I): LeaseEvent {
+    const message = createBaseLeaseEvent();
+    message.sequence = object.sequence ?? 0;
+    message.type = object.type ?? 0;
+    message.leaseId = object.leaseId ?? "";
+    message.time = object.time ?? undefined;
+    message.expireTime = object.expireTime ?? undefined;
+    message.detail = object.detail ?? "";
+    return message;
+  },
+};
+
+function createBaseWatchLeasesRequest(): WatchLeasesRequest {
+  return { prefix: "", afterSequence: 0 };
+}
+
+export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
+  encode(message: WatchLeasesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.prefix !== "") {
+      writer.uint32(10).string(message.prefix);
+    }
+    if (message.afterSequence !== 0) {
+      writer.uint32(16).uint64(message.afterSequence);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchLeasesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchLeasesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.prefix = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.afterSequence = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchLeasesRequest {
+    return {
+      prefix: isSet(object.prefix) ? globalThis.String(object.prefix) : "",
+      afterSequence: isSet(object.afterSequence)
+        ? globalThis.Number(object.afterSequence)
+        : isSet(object.after_sequence)
+        ? globalThis.Number(object.after_sequence)
+        : 0,
+    };
+  },
+
+  toJSON(message: WatchLeasesRequest): unknown {
+    const obj: any = {};
+    if (message.prefix !== "") {
+      obj.prefix = message.prefix;
+    }
+    if (message.afterSequence !== 0) {
+      obj.afterSequence = Math.round(message.afterSequence);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchLeasesRequest>, I>>(base?: I): WatchLeasesRequest {
+    return WatchLeasesRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchLeasesRequest>, I>>(object: I): WatchLeasesRequest {
+    const message = createBaseWatchLeasesRequest();
+    message.prefix = object.prefix ?? "";
+    message.afterSequence = object.afterSequence ?? 0;
+    return message;
+  },
+};
+
+function createBaseWatchLeasesResponse(): WatchLeasesResponse {
+  return { event: undefined };
+}
+
+export const WatchLeasesResponse: MessageFns<WatchLeasesResponse> = {
+  encode(message: WatchLeasesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== undefined) {
+      LeaseEvent.encode(message.event, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchLeasesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchLeasesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = LeaseEvent.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchLeasesResponse {
+    return { event: isSet(object.event) ? LeaseEvent.fromJSON(object.event) : undefined };
+  },
+
+  toJSON(message: WatchLeasesResponse): unknown {
+    const obj: any = {};
+    if (message.event !== undefined) {
+      obj.event = LeaseEvent.toJSON(message.event);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchLeasesResponse>, I>>(base?: I): WatchLeasesResponse {
+    return WatchLeasesResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchLeasesResponse>, I>>(object: I): WatchLeasesResponse {
+    const message = createBaseWatchLeasesResponse();
+    message.event = (object.event !== undefined && object.event !== null)
+      ? LeaseEvent.fromPartial(object.event)
+      : undefined;
+    return message;
+  },
+};
+
+/** LeaseService inspects, renews and ends the leases dynamic secrets are issued under. */
 export type LeaseServiceService = typeof LeaseServiceService;
 export const LeaseServiceService = {
   /** Look up a lease by id. */
@@ -688,6 +2043,16 @@ export const LeaseServiceService = {
     responseSerialize: (value: LookupLeaseResponse): Buffer => Buffer.from(LookupLeaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupLeaseResponse => LookupLeaseResponse.decode(value),
   },
+  /** Extend a lease, never past its issue time plus its max TTL. */
+  renewLease: {
+    path: "/lessor.v1.LeaseService/RenewLease" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RenewLeaseRequest): Buffer => Buffer.from(RenewLeaseRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RenewLeaseRequest => RenewLeaseRequest.decode(value),
+    responseSerialize: (value: RenewLeaseResponse): Buffer => Buffer.from(RenewLeaseResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RenewLeaseResponse => RenewLeaseResponse.decode(value),
+  },
   /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
   revokeLease: {
     path: "/lessor.v1.LeaseService/RevokeLease" as const,
@@ -698,13 +2063,77 @@ export const LeaseServiceService = {
     responseSerialize: (value: RevokeLeaseResponse): Buffer => Buffer.from(RevokeLeaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeLeaseResponse => RevokeLeaseResponse.decode(value),
   },
+  /**
+   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
+   * The work is recorded: after a restart it continues by itself.
+   */
+  revokeLeasePrefix: {
+    path: "/lessor.v1.LeaseService/RevokeLeasePrefix" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: RevokeLeasePrefixRequest): Buffer =>
+      Buffer.from(RevokeLeasePrefixRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevokeLeasePrefixRequest => RevokeLeasePrefixRequest.decode(value),
+    responseSerialize: (value: RevokeLeasePrefixResponse): Buffer =>
+      Buffer.from(RevokeLeasePrefixResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevokeLeasePrefixResponse => RevokeLeasePrefixResponse.decode(value),
+  },
+  /** List leases under a prefix, a page at a time. */
+  listLeases: {
+    path: "/lessor.v1.LeaseService/ListLeases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListLeasesRequest): Buffer => Buffer.from(ListLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListLeasesRequest => ListLeasesRequest.decode(value),
+    responseSerialize: (value: ListLeasesResponse): Buffer => Buffer.from(ListLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListLeasesResponse => ListLeasesResponse.decode(value),
+  },
+  /** Repair the lease index and dangling entries. */
+  tidyLeases: {
+    path: "/lessor.v1.LeaseService/TidyLeases" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: TidyLeasesRequest): Buffer => Buffer.from(TidyLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TidyLeasesRequest => TidyLeasesRequest.decode(value),
+    responseSerialize: (value: TidyLeasesResponse): Buffer => Buffer.from(TidyLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TidyLeasesResponse => TidyLeasesResponse.decode(value),
+  },
+  /**
+   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
+   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   */
+  watchLeases: {
+    path: "/lessor.v1.LeaseService/WatchLeases" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchLeasesRequest): Buffer => Buffer.from(WatchLeasesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchLeasesRequest => WatchLeasesRequest.decode(value),
+    responseSerialize: (value: WatchLeasesResponse): Buffer => Buffer.from(WatchLeasesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchLeasesResponse => WatchLeasesResponse.decode(value),
+  },
 } as const;
 
 export interface LeaseServiceServer extends UntypedServiceImplementation {
   /** Look up a lease by id. */
   lookupLease: handleUnaryCall<LookupLeaseRequest, LookupLeaseResponse>;
+  /** Extend a lease, never past its issue time plus its max TTL. */
+  renewLease: handleUnaryCall<RenewLeaseRequest, RenewLeaseResponse>;
   /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
   revokeLease: handleUnaryCall<RevokeLeaseRequest, RevokeLeaseResponse>;
+  /**
+   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
+   * The work is recorded: after a restart it continues by itself.
+   */
+  revokeLeasePrefix: handleServerStreamingCall<RevokeLeasePrefixRequest, RevokeLeasePrefixResponse>;
+  /** List leases under a prefix, a page at a time. */
+  listLeases: handleUnaryCall<ListLeasesRequest, ListLeasesResponse>;
+  /** Repair the lease index and dangling entries. */
+  tidyLeases: handleUnaryCall<TidyLeasesRequest, TidyLeasesResponse>;
+  /**
+   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
+   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   */
+  watchLeases: handleServerStreamingCall<WatchLeasesRequest, WatchLeasesResponse>;
 }
 
 export interface LeaseServiceClient extends Client {
@@ -724,6 +2153,22 @@ export interface LeaseServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupLeaseResponse) => void,
   ): ClientUnaryCall;
+  /** Extend a lease, never past its issue time plus its max TTL. */
+  renewLease(
+    request: RenewLeaseRequest,
+    callback: (error: ServiceError | null, response: RenewLeaseResponse) => void,
+  ): ClientUnaryCall;
+  renewLease(
+    request: RenewLeaseRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RenewLeaseResponse) => void,
+  ): ClientUnaryCall;
+  renewLease(
+    request: RenewLeaseRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RenewLeaseResponse) => void,
+  ): ClientUnaryCall;
   /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
   revokeLease(
     request: RevokeLeaseRequest,
@@ -740,6 +2185,61 @@ export interface LeaseServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevokeLeaseResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
+   * The work is recorded: after a restart it continues by itself.
+   */
+  revokeLeasePrefix(
+    request: RevokeLeasePrefixRequest,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RevokeLeasePrefixResponse>;
+  revokeLeasePrefix(
+    request: RevokeLeasePrefixRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<RevokeLeasePrefixResponse>;
+  /** List leases under a prefix, a page at a time. */
+  listLeases(
+    request: ListLeasesRequest,
+    callback: (error: ServiceError | null, response: ListLeasesResponse) => void,
+  ): ClientUnaryCall;
+  listLeases(
+    request: ListLeasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListLeasesResponse) => void,
+  ): ClientUnaryCall;
+  listLeases(
+    request: ListLeasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListLeasesResponse) => void,
+  ): ClientUnaryCall;
+  /** Repair the lease index and dangling entries. */
+  tidyLeases(
+    request: TidyLeasesRequest,
+    callback: (error: ServiceError | null, response: TidyLeasesResponse) => void,
+  ): ClientUnaryCall;
+  tidyLeases(
+    request: TidyLeasesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: TidyLeasesResponse) => void,
+  ): ClientUnaryCall;
+  tidyLeases(
+    request: TidyLeasesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: TidyLeasesResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
+   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   */
+  watchLeases(request: WatchLeasesRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchLeasesResponse>;
+  watchLeases(
+    request: WatchLeasesRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<WatchLeasesResponse>;
 }
 
 export const LeaseServiceClient = makeGenericClientConstructor(
