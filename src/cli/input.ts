@@ -6,6 +6,12 @@ import { readFileSync } from "node:fs";
 
 export class UsageError extends Error {}
 
+/**
+ * Stands for a lone "-" argument. yargs drops "-" from variadic positionals,
+ * so main() swaps it for this before parsing; no real argument can contain NUL.
+ */
+export const STDIN_ARG = "\u0000-";
+
 function readStdin(): string {
   try {
     return readFileSync(0, "utf8");
@@ -23,7 +29,7 @@ export function parseKeyValues(args: readonly string[], stdin: () => string = re
     return stdin();
   };
   for (const arg of args) {
-    if (arg === "-") {
+    if (arg === STDIN_ARG || arg === "-") {
       let parsed: unknown;
       try {
         parsed = JSON.parse(takeStdin());

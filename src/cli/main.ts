@@ -9,11 +9,12 @@ import { mountCommands } from "./commands/mounts.js";
 import { pathCommands } from "./commands/paths.js";
 import { serverCommand } from "./commands/server.js";
 import { EXIT_USAGE } from "./output.js";
+import { STDIN_ARG } from "./input.js";
 
 processIo.stdin = () => readFileSync(0, "utf8");
 
 export async function main(argv: string[]): Promise<void> {
-  let cli = yargs(argv)
+  let cli = yargs(argv.map((a) => (a === "-" ? STDIN_ARG : a)))
     .scriptName("lessor")
     .parserConfiguration({ "short-option-groups": false, "camel-case-expansion": false, "strip-aliased": true })
     .option("address", { type: "string", global: true, describe: "Server address (default LESSOR_ADDR, else 127.0.0.1:8200)" })

@@ -19,12 +19,10 @@ import { Keyring } from "../store/encryption.js";
 import { openSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
-import { isLoopbackAddress, splitHostPort } from "./listen.js";
+import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 import { leaseService } from "./services/leases.js";
 import { mountService } from "./services/mounts.js";
 import { secretsService } from "./services/secrets.js";
-
-export const DEFAULT_LISTEN_ADDRESS = "127.0.0.1:8200";
 
 export interface LessorServerOptions {
   /** Where the database (lessor.db) and, by default, the key file live. */

@@ -4,7 +4,7 @@ import { ChannelCredentials, Metadata, credentials as grpcCredentials, type Call
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { LeaseServiceClient, type LeaseInfo } from "./gen/lessor/v1/leases.js";
+import { LeaseServiceClient, RevokeLeaseRequest, type LeaseInfo } from "./gen/lessor/v1/leases.js";
 import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
 import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
 import { LessorClientError } from "./errors.js";
@@ -142,7 +142,7 @@ export class LessorClient {
     },
     revoke: async (leaseId: string): Promise<{ leaseId: string; revokedNow: boolean }> => {
       const l = this.raw.leases;
-      return this.call("LeaseService/RevokeLease", l.revokeLease, l, { leaseId });
+      return this.call("LeaseService/RevokeLease", l.revokeLease, l, RevokeLeaseRequest.fromPartial({ leaseId }));
     },
   };
 

@@ -4,8 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
-import pino from "pino";
-import { DEFAULT_LISTEN_ADDRESS, startLessor } from "../../server/app.js";
+import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
 import { processIo as io } from "../context.js";
 
 export function serverCommand<T>(y: Argv<T>): Argv<T> {
@@ -31,7 +30,10 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
       }
       const dataDir = dev ? mkdtempSync(join(tmpdir(), "lessor-dev-")) : resolve(argv["data-dir"] as string);
       const listenAddress = (dev ? argv["dev-listen-address"] : undefined) ?? argv["listen-address"] ?? process.env.LESSOR_LISTEN_ADDRESS ?? DEFAULT_LISTEN_ADDRESS;
+      const { default: pino } = await import("pino");
       const logger = pino({ name: "lessor", level: argv["log-level"] as string });
+      // Loaded only when this command runs, so the other commands start fast.
+      const { startLessor } = await import("../../server/app.js");
       let server;
       try {
         server = await startLessor({
