@@ -88,7 +88,8 @@ test("bad input is refused with the right code and a message naming the problem"
 test("a call without a valid token is UNAUTHENTICATED", async (t) => {
   const server = await startServer();
   t.after(() => server.stop());
-  for (const token of [undefined, "", "lsr.not-a-real-token"]) {
+  // "" sends no token at all (undefined would fall back to LESSOR_TOKEN / ~/.lessor-token).
+  for (const token of ["", "lsr.not-a-real-token", server.rootToken + "x"]) {
     const client = clientFor(server, token);
     const err = await failure(client.mounts.list());
     client.close();

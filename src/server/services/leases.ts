@@ -7,6 +7,16 @@ import type { LeaseManager } from "../../leases/manager.js";
 import { normalizeRequestPath } from "../../router/paths.js";
 import type { LeaseRecord } from "../../store/types.js";
 import { unary, type CallDeps } from "../call.js";
+import { LessorError } from "../../errors.js";
+import { status as Code, type handleUnaryCall } from "@grpc/grpc-js";
+
+function notImplemented(method: string): LessorError {
+  return new LessorError(Code.UNIMPLEMENTED, `${method} is not implemented yet`, { reason: "NOT_IMPLEMENTED" });
+}
+
+function notYet<Req, Res>(method: string): handleUnaryCall<Req, Res> {
+  return (_call, callback) => callback({ code: Code.UNIMPLEMENTED, details: notImplemented(method).message }, null);
+}
 
 const STATES: Record<LeaseRecord["state"], LeaseState> = {
   active: LeaseState.LEASE_STATE_ACTIVE,
@@ -41,7 +51,12 @@ export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl): Le
       const id = normalizeRequestPath(req.leaseId, "lease_id");
       acl.check(ctx.caller.policies, `sys/leases/revoke/${id}`, "update");
       const outcome = await leases.revoke(id);
-      return { leaseId: outcome.leaseId, revokedNow: outcome.revokedNow };
+      return { leaseId: outcome.leaseId, revokedNow: outcome.revokedNow, queued: false };
     }),
+    renewLease: notYet("RenewLease"),
+    listLeases: notYet("ListLeases"),
+    tidyLeases: notYet("TidyLeases"),
+    revokeLeasePrefix: (call) => call.destroy(notImplemented("RevokeLeasePrefix")),
+    watchLeases: (call) => call.destroy(notImplemented("WatchLeases")),
   };
 }
