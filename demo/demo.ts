@@ -3,32 +3,15 @@
 // dev server and the real `lessor` CLI do the rest. Every step's output is
 // shown and checked; the demo exits non-zero if any step differs.
 import { rmSync } from "node:fs";
-import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
-import { startAwsEmulator, type AwsEmulator } from "../tools/aws-emulator/index.js";
 import { startServer, tempDir } from "../test/helpers/processes.js";
+import { awsEnv, startAwsEmulator, whoAmI } from "../test/helpers/aws.js";
 import { makeBinDir, runStep, type Shell } from "./runner.js";
 import { SEED_ROOT_ACCESS_KEY, SEED_ROOT_SECRET_KEY, WALKTHROUGHS } from "./walkthroughs.js";
 
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const dim = (s: string) => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[0m` : s);
 const say = (s = "") => process.stdout.write(`${s}\n`);
-
-/** Environment that sends the AWS SDK to the emulator and nowhere else. */
-export function awsEnvFor(emulator: AwsEmulator): NodeJS.ProcessEnv {
-  const env = { ...process.env };
-  for (const key of Object.keys(env)) if (key.startsWith("AWS_")) delete env[key];
-  return { ...env, AWS_ENDPOINT_URL: emulator.endpoint, AWS_EC2_METADATA_DISABLED: "true" };
-}
-
-async function callerArn(emulator: AwsEmulator, accessKeyId: string, secretAccessKey: string): Promise<string> {
-  const sts = new STSClient({ endpoint: emulator.endpoint, region: "us-east-1", credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
-  try {
-    const id = await sts.send(new GetCallerIdentityCommand({}));
-    return id.Arn ?? "";
-  } finally {
-    sts.destroy();
-  }
-}
 
 async function main(): Promise<number> {
   const emulator = await startAwsEmulator({ port: 0, rootAccessKeyId: SEED_ROOT_ACCESS_KEY, rootSecretAccessKey: SEED_ROOT_SECRET_KEY });
@@ -41,11 +24,11 @@ async function main(): Promise<number> {
       say();
       say(bold(`=== ${walkthrough.name} (${walkthrough.seed})`));
       const home = tempDir("demo-home");
-      const server = await startServer({ dev: true, home, env: awsEnvFor(emulator) });
+      const server = await startServer({ dev: true, home, env: awsEnv(emulator) });
       say(dim(`lessor server -dev is listening on ${server.address}; its root token is in ~/.lessor-token`));
       const shell: Shell = {
         cwd: work,
-        env: { ...awsEnvFor(emulator), HOME: home, LESSOR_ADDR: server.address, PATH: `${makeBinDir(`${work}/bin`)}:${process.env.PATH ?? ""}` },
+        env: { ...process.env, ...awsEnv(emulator), HOME: home, LESSOR_ADDR: server.address, PATH: `${makeBinDir(`${work}/bin`)}:${process.env.PATH ?? ""}` },
         vars: {},
       };
       try {
@@ -65,18 +48,19 @@ async function main(): Promise<number> {
           const secret = /^secret_key\s+(\S+)$/m.exec(result.stdout)?.[1];
           if (akid && secret) {
             issued = { akid, secret };
-            const arn = await callerArn(emulator, akid, secret);
-            say(dim(`# The new key works: sts:GetCallerIdentity says ${arn}`));
+            const who = await whoAmI(emulator, akid, secret);
+            if ("arn" in who) say(dim(`# The new key works: sts:GetCallerIdentity says ${who.arn}`));
+            else {
+              failures++;
+              say(`!! the new key does not work: ${who.error}`);
+            }
           }
           if (issued && /revoke/.test(step.command) && result.status === 0) {
-            const rejected = await callerArn(emulator, issued.akid, issued.secret).then(
-              () => undefined,
-              (err: Error) => err.name,
-            );
-            if (rejected === undefined) {
+            const who = await whoAmI(emulator, issued.akid, issued.secret);
+            if ("arn" in who) {
               failures++;
               say("!! the revoked key still works");
-            } else say(dim(`# After revocation the key is refused: ${rejected}`));
+            } else say(dim(`# After revocation the key is refused: ${who.error}`));
             issued = undefined;
           }
         }

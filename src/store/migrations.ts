@@ -74,6 +74,34 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX lease_events_by_time ON lease_events (time);
 
+  -- A revoke-prefix in progress: resumed after a restart from its cursor.
+  CREATE TABLE revocation_jobs (
+    id         TEXT PRIMARY KEY,
+    prefix     TEXT NOT NULL,
+    force      INTEGER NOT NULL,
+    cursor     TEXT,
+    created_at INTEGER NOT NULL,
+    done_at    INTEGER
+  ) WITHOUT ROWID;
+
+  -- ACL policies by name, as written (HCL or JSON).
+  CREATE TABLE policies (
+    name       TEXT PRIMARY KEY,
+    text       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+
+  -- Rate limit quotas and audit devices: small configuration records.
+  CREATE TABLE quotas (
+    name   TEXT PRIMARY KEY,
+    config TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE audit_devices (
+    path   TEXT PRIMARY KEY,
+    config BLOB NOT NULL
+  ) WITHOUT ROWID;
+
   CREATE TABLE tokens (
     accessor        TEXT PRIMARY KEY,
     hash            BLOB NOT NULL UNIQUE,

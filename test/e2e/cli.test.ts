@@ -68,7 +68,7 @@ test("the CLI against a dev server", async (t) => {
   assert.equal(r.stdout, "Success! Disabled the secrets engine (if it existed) at: team/kv/\n");
 
   r = await cli(["path-help", "secret/anything"]);
-  assert.match(r.stdout, /^Request:        secret\/anything\nMatching Route: secret\/\*path\?\n/);
+  assert.match(r.stdout, /^Request: {8}secret\/anything\nMatching Route: secret\/\*path\?\n/);
 
   r = await cli(["write", "secret/x", "novalue"]);
   assert.equal(r.code, 1);

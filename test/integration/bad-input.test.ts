@@ -2,7 +2,7 @@
 // serving and what was stored stays stored.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Code, LessorClientError } from "@lessor/client";
+import { LessorClientError } from "@lessor/client";
 import { clientFor, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
 

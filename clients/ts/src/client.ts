@@ -6,6 +6,9 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { LeaseServiceClient, RevokeLeaseRequest, type LeaseInfo } from "./gen/lessor/v1/leases.js";
 import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
+import { PolicyServiceClient } from "./gen/lessor/v1/policies.js";
+import { SysServiceClient } from "./gen/lessor/v1/sys.js";
+import { TokenServiceClient } from "./gen/lessor/v1/tokens.js";
 import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
 import { LessorClientError } from "./errors.js";
 
@@ -40,7 +43,8 @@ export interface AwsCredentials {
   lease: Lease;
 }
 
-type Unary<Req, Res> = (
+/** A generated unary method, e.g. `client.raw.leases.lookupLease`. */
+export type Unary<Req, Res> = (
   request: Req,
   metadata: Metadata,
   options: Partial<CallOptions>,
@@ -70,7 +74,15 @@ export function parseAddress(address: string): { target: string; tls: boolean } 
 
 export class LessorClient {
   readonly address: string;
-  readonly raw: { secrets: SecretsServiceClient; leases: LeaseServiceClient; mounts: MountServiceClient };
+  /** The generated stubs, for calls the typed layer does not wrap (see `invoke`). */
+  readonly raw: {
+    secrets: SecretsServiceClient;
+    leases: LeaseServiceClient;
+    mounts: MountServiceClient;
+    tokens: TokenServiceClient;
+    policies: PolicyServiceClient;
+    sys: SysServiceClient;
+  };
   private readonly token: string | undefined;
   private readonly deadlineMs: number;
 
@@ -91,15 +103,31 @@ export class LessorClient {
       secrets,
       leases: new LeaseServiceClient(target, channel, shared),
       mounts: new MountServiceClient(target, channel, shared),
+      tokens: new TokenServiceClient(target, channel, shared),
+      policies: new PolicyServiceClient(target, channel, shared),
+      sys: new SysServiceClient(target, channel, shared),
     };
   }
 
-  /** Calls a generated unary method with the token and a deadline, as a promise. */
-  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
+  /** Metadata for a call: the bearer token. */
+  metadata(): Metadata {
     const metadata = new Metadata();
     if (this.token) metadata.set("authorization", `Bearer ${this.token}`);
+    return metadata;
+  }
+
+  /**
+   * Calls any generated unary method with the token and a deadline:
+   * `client.invoke("TokenService/CreateToken", client.raw.tokens.createToken, client.raw.tokens, request)`.
+   * Failures are LessorClientError.
+   */
+  invoke<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
+    return this.call(method, fn, self, request);
+  }
+
+  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
-      fn.call(self, request, metadata, { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+      fn.call(self, request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
         if (err) reject(LessorClientError.from(err, method));
         else resolve(res);
       });
@@ -191,8 +219,6 @@ export class LessorClient {
   };
 
   close(): void {
-    this.raw.secrets.close();
-    this.raw.leases.close();
-    this.raw.mounts.close();
+    for (const stub of Object.values(this.raw)) stub.close();
   }
 }

@@ -1,6 +1,6 @@
 // @lessor/client: the TypeScript client for Lessor.
 export { LessorClient, DEFAULT_ADDRESS, defaultToken, parseAddress } from "./client.js";
-export type { LessorClientOptions, SecretResult, AwsCredentials } from "./client.js";
+export type { LessorClientOptions, SecretResult, AwsCredentials, Unary } from "./client.js";
 export { LessorClientError, Code } from "./errors.js";
 export type { FieldViolation } from "./errors.js";
 export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets.js";
