@@ -23,6 +23,14 @@ export interface RevokeOutcome {
   revokedNow: boolean;
 }
 
+export interface RenewOutcome {
+  lease: LeaseRecord;
+  /** Seconds the lease now has left. */
+  durationSeconds: number;
+  /** True when the max TTL cut the requested increment short. */
+  clamped: boolean;
+}
+
 export interface LeaseManagerOptions {
   retry?: RetryPolicy;
   /** An intent older than this is presumed abandoned and rolled back. */
@@ -133,6 +141,40 @@ export class LeaseManager {
     const lease = await this.store.leases.get(id);
     if (!lease) throw await this.notFound(id);
     return lease;
+  }
+
+  /**
+   * Extends a lease by `incrementSeconds` from now (0: by its own duration),
+   * never past its issue time plus max TTL; the engine is told when it needs to be.
+   */
+  async renew(id: string, incrementSeconds: number): Promise<RenewOutcome> {
+    const lease = await this.lookup(id);
+    if (lease.state !== "active") {
+      throw LessorError.failedPrecondition(`lease ${id} is ${lease.state}; only an active lease can be renewed`, "LEASE_NOT_ACTIVE", {
+        lease_id: id,
+        state: lease.state,
+      });
+    }
+    if (!lease.renewable) {
+      throw LessorError.failedPrecondition(`lease ${id} is not renewable`, "LEASE_NOT_RENEWABLE", { lease_id: id });
+    }
+    const now = this.now();
+    const ownDuration = Math.round((lease.expireTime - (lease.lastRenewalTime ?? lease.issueTime)) / 1000);
+    let ttlSeconds = incrementSeconds > 0 ? incrementSeconds : ownDuration;
+    const secretType = this.mounts.byMountAccessor(lease.mountAccessor)?.engine.secrets[lease.secretType];
+    if (secretType?.renew) {
+      const result = await secretType.renew(lease, ttlSeconds);
+      if (result.ttlSeconds !== undefined) ttlSeconds = result.ttlSeconds;
+    }
+    let expireTime = now + ttlSeconds * 1000;
+    const clamped = expireTime > lease.maxExpireTime;
+    if (clamped) expireTime = Math.max(lease.maxExpireTime, lease.expireTime);
+    await this.store.leases.renew(id, expireTime, now);
+    return {
+      lease: { ...lease, expireTime, lastRenewalTime: now },
+      durationSeconds: Math.max(0, Math.floor((expireTime - now) / 1000)),
+      clamped,
+    };
   }
 
   /** Revokes a lease now, waiting for the external revocation. */

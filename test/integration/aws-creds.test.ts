@@ -128,3 +128,32 @@ test("leases survive a restart, and revoking after it deletes the IAM user", asy
   await client.leases.revoke(creds.lease.id);
   assert.deepEqual(emulator.listUsers(), []);
 });
+
+test("renew extends a lease but never past its max TTL", async (t) => {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const server = await startServer({ env: awsEnv(emulator) });
+  const client = clientFor(server);
+  t.after(async () => {
+    client.close();
+    await server.stop();
+    await emulator.close();
+  });
+  await client.mounts.enable("aws", { defaultLeaseTtlSeconds: 60, maxLeaseTtlSeconds: 120 });
+  await client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey });
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  const creds = await client.aws.creds("deploy");
+  assert.equal(creds.lease.durationSeconds, 60);
+
+  const within = await client.leases.renew(creds.lease.id, 90);
+  assert.equal(within.clamped, false);
+  assert.ok(within.durationSeconds >= 89 && within.durationSeconds <= 90, String(within.durationSeconds));
+  assert.ok(within.lease?.lastRenewalTime);
+
+  const beyond = await client.leases.renew(creds.lease.id, 3600);
+  assert.equal(beyond.clamped, true);
+  assert.ok(beyond.durationSeconds <= 120 && beyond.durationSeconds >= 118, String(beyond.durationSeconds));
+  assert.equal(beyond.lease?.expireTime?.getTime(), beyond.lease?.maxExpireTime?.getTime());
+
+  await client.leases.revoke(creds.lease.id);
+  await rejects(client.leases.renew(creds.lease.id, 10), Code.FAILED_PRECONDITION, /is revoked; only an active lease can be renewed/);
+});

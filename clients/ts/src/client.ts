@@ -4,7 +4,7 @@ import { ChannelCredentials, Metadata, credentials as grpcCredentials, type Call
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { LeaseServiceClient, RevokeLeaseRequest, type LeaseInfo } from "./gen/lessor/v1/leases.js";
+import { LeaseServiceClient, RevokeLeaseRequest, type LeaseInfo, type RenewLeaseResponse } from "./gen/lessor/v1/leases.js";
 import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
 import { PolicyServiceClient } from "./gen/lessor/v1/policies.js";
 import { SysServiceClient } from "./gen/lessor/v1/sys.js";
@@ -167,6 +167,11 @@ export class LessorClient {
       const res = await this.call("LeaseService/LookupLease", l.lookupLease, l, { leaseId });
       if (!res.lease) throw new LessorClientError(2, "server sent no lease", "LeaseService/LookupLease");
       return res.lease;
+    },
+    /** Extends a lease by `incrementSeconds` from now (0: its own duration); `clamped` says the max TTL cut it short. */
+    renew: async (leaseId: string, incrementSeconds = 0): Promise<RenewLeaseResponse> => {
+      const l = this.raw.leases;
+      return this.call("LeaseService/RenewLease", l.renewLease, l, { leaseId, incrementSeconds });
     },
     revoke: async (leaseId: string): Promise<{ leaseId: string; revokedNow: boolean }> => {
       const l = this.raw.leases;

@@ -53,7 +53,15 @@ export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl): Le
       const outcome = await leases.revoke(id);
       return { leaseId: outcome.leaseId, revokedNow: outcome.revokedNow, queued: false };
     }),
-    renewLease: notYet("RenewLease"),
+    renewLease: unary(deps, "LeaseService/RenewLease", async (req, ctx) => {
+      const id = normalizeRequestPath(req.leaseId, "lease_id");
+      if (!Number.isSafeInteger(req.incrementSeconds) || req.incrementSeconds < 0) {
+        throw LessorError.invalidField("increment_seconds", "must be zero (the lease's own duration) or a positive number of seconds");
+      }
+      acl.check(ctx.caller.policies, `sys/leases/renew/${id}`, "update");
+      const outcome = await leases.renew(id, req.incrementSeconds);
+      return { lease: leaseInfo(outcome.lease, Date.now()), durationSeconds: outcome.durationSeconds, clamped: outcome.clamped };
+    }),
     listLeases: notYet("ListLeases"),
     tidyLeases: notYet("TidyLeases"),
     revokeLeasePrefix: (call) => call.destroy(notImplemented("RevokeLeasePrefix")),
