@@ -30,7 +30,9 @@ function sink(record: AuditDeviceRecord): { write(line: string): void } {
 
 function loggerFor(record: AuditDeviceRecord): Logger {
   return pino(
-    { base: null, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: () => ({}) }, messageKey: "__message" },
+    // No level (an audit line is not a log line); the time comes first. With the
+    // level formatted away, pino expects the timestamp without its leading comma.
+    { base: null, timestamp: () => `"time":"${new Date().toISOString()}"`, formatters: { level: () => ({}) }, messageKey: "__message" },
     sink(record),
   );
 }
@@ -114,7 +116,7 @@ export class AuditBroker {
         device.logger.info(entry);
       } catch (err) {
         throw LessorError.unavailable(
-          `the request was refused because audit device ${device.record.path} could not record it (${errorCode(err)})`,
+          `the request was refused because audit device ${device.record.path} could not record it (${errorCode(err)}); requests are served again as soon as it can write (restore its file's directory or permissions)`,
           "AUDIT_FAILED",
           { device: device.record.path },
           err,
