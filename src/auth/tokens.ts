@@ -118,6 +118,13 @@ export class TokenAuthority {
     return record;
   }
 
+  /** The caller's own token record (its last allowed use included). */
+  async lookupSelf(caller: AuthenticatedToken): Promise<TokenRecord> {
+    const record = await this.store.tokens.getByAccessor(caller.accessor);
+    if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
+    return record;
+  }
+
   /** Extends a token by `incrementSeconds` (0: its own TTL) from now, never past its max TTL. */
   async renew(record: TokenRecord, incrementSeconds: number, now: number): Promise<{ record: TokenRecord; clamped: boolean }> {
     const increment = checkSeconds("increment", incrementSeconds);

@@ -44,7 +44,7 @@ async function target(
     return tokens.lookupByAccessor(req.accessor, now);
   }
   acl.check(caller.policies, paths.self, "update");
-  return tokens.lookupByAccessor(caller.accessor, now);
+  return tokens.lookupSelf(caller);
 }
 
 export function tokenService(deps: CallDeps, tokens: TokenAuthority, acl: Acl, leases: LeaseRevoker): TokenServiceServer {
@@ -74,14 +74,14 @@ export function tokenService(deps: CallDeps, tokens: TokenAuthority, acl: Acl, l
       const paths = { plain: tokenPaths.lookup, accessor: tokenPaths.lookupAccessor, self: tokenPaths.lookupSelf };
       if (req.token === "" && req.accessor === "") {
         acl.check(ctx.caller.policies, tokenPaths.lookupSelf, "read");
-        return { info: tokenInfo(await tokens.lookupByAccessor(ctx.caller.accessor, now), now) };
+        return { info: tokenInfo(await tokens.lookupSelf(ctx.caller), now) };
       }
       return { info: tokenInfo(await target(tokens, acl, ctx.caller, req, paths, now), now) };
     }),
     lookupSelfToken: unary(deps, "TokenService/LookupSelfToken", async (_req, ctx) => {
       acl.check(ctx.caller.policies, tokenPaths.lookupSelf, "read");
       const now = Date.now();
-      return { info: tokenInfo(await tokens.lookupByAccessor(ctx.caller.accessor, now), now) };
+      return { info: tokenInfo(await tokens.lookupSelf(ctx.caller), now) };
     }),
     renewToken: unary(deps, "TokenService/RenewToken", async (req, ctx) => {
       const now = Date.now();
