@@ -16,6 +16,7 @@ import { TokenServiceService } from "../gen/lessor/v1/tokens.js";
 import { policyService } from "./services/policies.js";
 import { sysService } from "./services/sys.js";
 import { tokenService } from "./services/tokens.js";
+import { withSafeDecoding } from "./decode.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { ENGINE_FACTORIES } from "../engines/index.js";
 import { LeaseServiceService } from "../gen/lessor/v1/leases.js";
@@ -143,12 +144,12 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  server.addService(SecretsServiceService, secretsService(deps, router));
-  server.addService(LeaseServiceService, leaseService(deps, leases, acl));
-  server.addService(MountServiceService, mountService(deps, mounts, leases, acl));
-  server.addService(TokenServiceService, tokenService(deps, tokens, acl, leases));
-  server.addService(PolicyServiceService, policyService(deps, policies, acl));
-  server.addService(SysServiceService, sysService(deps, acl, audit, quotas, keys));
+  server.addService(withSafeDecoding(SecretsServiceService), secretsService(deps, router));
+  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl));
+  server.addService(withSafeDecoding(MountServiceService), mountService(deps, mounts, leases, acl));
+  server.addService(withSafeDecoding(TokenServiceService), tokenService(deps, tokens, acl, leases));
+  server.addService(withSafeDecoding(PolicyServiceService), policyService(deps, policies, acl));
+  server.addService(withSafeDecoding(SysServiceService), sysService(deps, acl, audit, quotas, keys));
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listenAddress, tls.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));

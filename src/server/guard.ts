@@ -10,6 +10,7 @@ import { isLessorError } from "../errors.js";
 import type { RateLimiter } from "../quotas/rate-limits.js";
 import { bearerToken, type CallDeps } from "./call.js";
 import { requestTarget } from "./request-paths.js";
+import { assertDecoded } from "./decode.js";
 
 export interface RequestGuard {
   audit: AuditBroker;
@@ -23,8 +24,12 @@ export async function runGuarded<Res>(
   peer: string,
   metadata: Metadata,
   request: unknown,
-  run: (caller: AuthenticatedToken) => Promise<Res>,
+  handler: (caller: AuthenticatedToken) => Promise<Res>,
 ): Promise<Res> {
+  const run = (caller: AuthenticatedToken): Promise<Res> => {
+    assertDecoded(request);
+    return handler(caller);
+  };
   const guard = deps.guard;
   const token = bearerToken(metadata);
   if (!guard || (!guard.audit.enabled && !guard.quotas.active)) {
