@@ -128,7 +128,7 @@ test("quotas: per path prefix and per token, RESOURCE_EXHAUSTED with a retry del
   let r = await runCli(["quota", "write", "kv-reads", "rate=3", "interval=1h", "path=secret/"], { env });
   assert.deepEqual([r.code, r.stdout], [0, "Success! Data written to: sys/quotas/rate-limit/kv-reads\n"], r.stderr);
   r = await runCli(["quota", "read", "kv-reads"], { env });
-  assert.match(r.stdout, /\ninterval     1h\nname         kv-reads\npath         secret\/\nper_token    false\nrate         3\n/);
+  assert.match(r.stdout, /\ninterval {5}1h\nname {9}kv-reads\npath {9}secret\/\nper_token {4}false\nrate {9}3\n/);
 
   for (let i = 0; i < 3; i++) await client.read("secret/a");
   const err = await failure(client.read("secret/a"));
