@@ -3,6 +3,8 @@
 import { createHash, randomBytes } from "node:crypto";
 import { LessorError } from "../errors.js";
 import type { Store, TokenRecord } from "../store/types.js";
+import { MAX_DURATION_SECONDS } from "../util/duration.js";
+import { POLICY_NAME } from "./policy.js";
 
 export const TOKEN_PREFIX = "lsr.";
 
@@ -65,4 +67,182 @@ export class TokenAuthority {
     }
     return { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
   }
+
+  /** Makes a token for `caller`; the token is returned here and never again. */
+  async create(caller: AuthenticatedToken, request: TokenCreateRequest, now: number): Promise<{ token: string; record: TokenRecord }> {
+    const policies = childPolicies(caller, request.policies);
+    const ttl = checkSeconds("ttl", request.ttlSeconds);
+    const explicitMax = checkSeconds("explicit_max_ttl", request.explicitMaxTtlSeconds);
+    if (!Number.isSafeInteger(request.numUses) || request.numUses < 0) {
+      throw LessorError.invalidField("num_uses", "must be zero (unlimited) or a positive number of uses");
+    }
+    const displayName = checkText("display_name", request.displayName, 256);
+    const meta = checkMeta(request.meta);
+    const neverExpires = policies.includes("root") && ttl === 0 && explicitMax === 0;
+    const maxTtl = explicitMax > 0 ? Math.min(explicitMax, MAX_TOKEN_TTL_SECONDS) : MAX_TOKEN_TTL_SECONDS;
+    const effectiveTtl = Math.min(ttl > 0 ? ttl : DEFAULT_TOKEN_TTL_SECONDS, maxTtl);
+    const token = newToken();
+    const record: TokenRecord = {
+      accessor: randomBytes(12).toString("base64url"),
+      policies,
+      displayName: displayName === "" ? "token" : displayName.startsWith("token-") ? displayName : `token-${displayName}`,
+      parentAccessor: request.orphan ? null : caller.accessor,
+      createdAt: now,
+      expireTime: neverExpires ? null : now + effectiveTtl * 1000,
+      ttlSeconds: neverExpires ? 0 : effectiveTtl,
+      maxExpireTime: neverExpires ? null : now + maxTtl * 1000,
+      renewable: neverExpires ? false : request.renewable,
+      numUses: request.numUses,
+      usesLeft: request.numUses,
+      meta,
+    };
+    await this.store.tokens.insert(hashToken(token), record);
+    return { token, record };
+  }
+
+  /** The live token with this value, or NOT_FOUND. */
+  async lookupByToken(token: string, now: number): Promise<TokenRecord> {
+    const record = token === "" ? undefined : await this.store.tokens.getByHash(hashToken(token));
+    if (!record || isDead(record, now)) throw LessorError.notFound("token not found (it may have expired or been revoked)", "TOKEN_NOT_FOUND");
+    return record;
+  }
+
+  /** The live token with this accessor, or NOT_FOUND. */
+  async lookupByAccessor(accessor: string, now: number): Promise<TokenRecord> {
+    const record = accessor === "" ? undefined : await this.store.tokens.getByAccessor(accessor);
+    if (!record || isDead(record, now)) {
+      throw LessorError.notFound("no token has this accessor (it may have expired or been revoked)", "TOKEN_NOT_FOUND", {
+        accessor: accessor.slice(0, 64),
+      });
+    }
+    return record;
+  }
+
+  /** The caller's own token record (its last allowed use included). */
+  async lookupSelf(caller: AuthenticatedToken): Promise<TokenRecord> {
+    const record = await this.store.tokens.getByAccessor(caller.accessor);
+    if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
+    return record;
+  }
+
+  /** Extends a token by `incrementSeconds` (0: its own TTL) from now, never past its max TTL. */
+  async renew(record: TokenRecord, incrementSeconds: number, now: number): Promise<{ record: TokenRecord; clamped: boolean }> {
+    const increment = checkSeconds("increment", incrementSeconds);
+    if (record.expireTime === null) return { record, clamped: false };
+    if (!record.renewable) {
+      throw LessorError.failedPrecondition("the token is not renewable", "TOKEN_NOT_RENEWABLE", { accessor: record.accessor });
+    }
+    let expireTime = now + (increment > 0 ? increment : record.ttlSeconds) * 1000;
+    const clamped = record.maxExpireTime !== null && expireTime > record.maxExpireTime;
+    if (clamped) expireTime = Math.max(record.maxExpireTime as number, record.expireTime);
+    await this.store.tokenTree.setExpireTime(record.accessor, expireTime);
+    return { record: { ...record, expireTime }, clamped };
+  }
+
+  /**
+   * Revokes a token and, unless `orphan`, every token under it; each token's
+   * leases are revoked before the token itself is forgotten.
+   */
+  async revoke(accessor: string, leases: LeaseRevoker, orphan: boolean): Promise<{ tokens: number; leases: number }> {
+    const order: string[] = [];
+    if (orphan) order.push(accessor);
+    else {
+      // Depth first, children before parents: a crash midway leaves no orphan behind.
+      const visit = async (a: string, depth: number): Promise<void> => {
+        if (depth > 10_000) return;
+        for (const child of await this.store.tokenTree.children(a)) await visit(child, depth + 1);
+        order.push(a);
+      };
+      await visit(accessor, 0);
+    }
+    let leaseCount = 0;
+    for (const a of order) {
+      leaseCount += await leases.revokeByToken(a);
+      if (orphan) await this.store.tokenTree.orphanChildren(a);
+      await this.store.tokens.delete(a);
+    }
+    return { tokens: order.length, leases: leaseCount };
+  }
+
+  /** Revokes tokens that expired or ran out of uses (and their trees and leases); returns how many. */
+  async revokeDead(leases: LeaseRevoker, now: number): Promise<number> {
+    let revoked = 0;
+    for (;;) {
+      const batch = await this.store.tokenTree.dead(now, 100);
+      if (batch.length === 0) return revoked;
+      for (const accessor of batch) revoked += (await this.revoke(accessor, leases, false)).tokens;
+      if (batch.length < 100) return revoked;
+    }
+  }
+}
+
+/** What revoking a token needs from the lease manager. */
+export interface LeaseRevoker {
+  revokeByToken(accessor: string): Promise<number>;
+}
+
+export interface TokenCreateRequest {
+  policies: string[];
+  ttlSeconds: number;
+  explicitMaxTtlSeconds: number;
+  renewable: boolean;
+  numUses: number;
+  displayName: string;
+  orphan: boolean;
+  meta: Record<string, string>;
+}
+
+/** Vault's defaults: tokens live 768h unless told otherwise, and never longer. */
+export const DEFAULT_TOKEN_TTL_SECONDS = 768 * 3600;
+export const MAX_TOKEN_TTL_SECONDS = 768 * 3600;
+
+function isDead(record: TokenRecord, now: number): boolean {
+  return (record.expireTime !== null && record.expireTime <= now) || (record.numUses > 0 && record.usesLeft <= 0);
+}
+
+/** A child's policies: as asked (plus default), else the caller's; never more than the caller holds. */
+function childPolicies(caller: AuthenticatedToken, requested: readonly string[]): string[] {
+  if (requested.length > 64) throw LessorError.invalidField("policies", "has more than 64 policies");
+  const asked = [...new Set(requested.map((p) => p.trim().toLowerCase()).filter((p) => p !== ""))];
+  for (const p of asked) {
+    if (!POLICY_NAME.test(p)) throw LessorError.invalidField("policies", `"${p.slice(0, 64).replace(/[^\x20-\x7e]/g, "?")}" is not a policy name`);
+  }
+  if (asked.length === 0) return [...caller.policies];
+  const isRoot = caller.policies.includes("root");
+  if (!isRoot) {
+    const missing = asked.filter((p) => p !== "default" && !caller.policies.includes(p));
+    if (missing.length > 0) {
+      throw LessorError.permissionDenied(
+        `a token can be given only policies its creator holds; the caller lacks [${missing.join(", ")}]`,
+        "CHILD_POLICIES_NOT_SUBSET",
+        { policies: missing.join(",") },
+      );
+    }
+  }
+  if (asked.includes("root")) return ["root"];
+  return [...new Set(["default", ...asked])].sort();
+}
+
+function checkSeconds(field: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw LessorError.invalidField(field, "must be zero or a positive whole number of seconds");
+  if (value > MAX_DURATION_SECONDS) throw LessorError.invalidField(field, "is longer than 100 years");
+  return value;
+}
+
+function checkText(field: string, value: string, max: number): string {
+  if (value.length > max) throw LessorError.invalidField(field, `is longer than ${max} characters`);
+  if (/[\u0000-\u001f\u007f\uFFFD]/.test(value)) throw LessorError.invalidField(field, "contains control characters or invalid UTF-8");
+  return value;
+}
+
+function checkMeta(meta: Record<string, string>): Record<string, string> {
+  const entries = Object.entries(meta);
+  if (entries.length > 64) throw LessorError.invalidField("meta", "has more than 64 entries");
+  for (const [k, v] of entries) {
+    if (k === "" || k.length > 128 || /[\u0000-\u001f\u007f\uFFFD]/.test(k)) {
+      throw LessorError.invalidField("meta", "keys must be 1-128 printable characters");
+    }
+    checkText(`meta.${k}`, v, 512);
+  }
+  return { ...meta };
 }

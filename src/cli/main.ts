@@ -8,6 +8,9 @@ import { leaseCommands } from "./commands/leases.js";
 import { mountCommands } from "./commands/mounts.js";
 import { pathCommands } from "./commands/paths.js";
 import { serverCommand } from "./commands/server.js";
+import { tokenCommands } from "./commands/tokens.js";
+import { policyCommands } from "./commands/policies.js";
+import { sysCommands } from "./commands/sys.js";
 import { EXIT_USAGE } from "./output.js";
 import { STDIN_ARG } from "./input.js";
 
@@ -34,6 +37,9 @@ export async function main(argv: string[]): Promise<void> {
   cli = mountCommands(cli);
   cli = pathCommands(cli);
   cli = leaseCommands(cli);
+  cli = tokenCommands(cli);
+  cli = policyCommands(cli);
+  cli = sysCommands(cli);
   await cli.parseAsync();
 }
 

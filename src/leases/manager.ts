@@ -257,4 +257,29 @@ export class LeaseManager {
     }
     return LessorError.notFound(`lease not found: ${id}`, "LEASE_NOT_FOUND", { lease_id: id });
   }
+
+  /**
+   * Revokes every live lease a token created (the token is being revoked).
+   * A lease whose revocation fails stays in "revoking" and the scheduler
+   * retries it; it still counts, as nothing may outlive the token's intent.
+   */
+  async revokeByToken(accessor: string): Promise<number> {
+    let revoked = 0;
+    let after: string | null = null;
+    for (;;) {
+      const ids = await this.store.tokenTree.leaseIds(accessor, after, 100);
+      if (ids.length === 0) return revoked;
+      for (const id of ids) {
+        const lease = await this.store.leases.get(id);
+        if (!lease || lease.state === "revoked") continue;
+        try {
+          await this.revokeRecord(lease, "revoked");
+        } catch (err) {
+          this.logger.warn({ lease_id: id, err: describeError(err) }, "revoking a lease of a revoked token failed; it will be retried");
+        }
+        revoked++;
+      }
+      after = ids[ids.length - 1] as string;
+    }
+  }
 }

@@ -72,7 +72,9 @@ export class Router {
     const handler = spec.operations[req.operation];
     if (!handler) throw LessorError.unsupported(req.operation, fullPath);
     // Permission first: a caller without it learns nothing about the fields.
-    this.acl.check(req.caller.policies, fullPath, await capability(req.operation, spec, params));
+    const needed = await capability(req.operation, spec, params);
+    if (isRootPath(mounted.factory.rootPaths, rest)) this.acl.checkSudo(req.caller.policies, fullPath, needed);
+    else this.acl.check(req.caller.policies, fullPath, needed);
 
     const validated = validateFields(spec.fields, req.data, req.operation === "write", spec.freeForm);
     if ("violations" in validated) throw LessorError.invalidFields(validated.violations);
@@ -130,4 +132,10 @@ async function capability(operation: Operation, spec: PathSpec, params: Record<s
   if (operation !== "write") return operation;
   if (!spec.exists) return "update";
   return (await spec.exists(params)) ? "update" : "create";
+}
+
+/** Is `rest` (the path inside the mount) one of the engine's root-protected paths? */
+function isRootPath(rootPaths: readonly string[] | undefined, rest: string): boolean {
+  if (!rootPaths) return false;
+  return rootPaths.some((p) => (p.endsWith("*") ? rest.startsWith(p.slice(0, -1)) : rest === p || rest === `${p}/`));
 }

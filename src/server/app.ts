@@ -1,10 +1,22 @@
 // Assembles one Lessor server: store → mount table → lease manager → router
 // → gRPC services, and the background work (expiry, abandoned-intent
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Server, ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
+import { PolicyBook } from "../auth/policies.js";
+import { AuditBroker } from "../audit/audit.js";
+import { RateLimiter } from "../quotas/rate-limits.js";
+import { KeyRotator } from "../store/rotation.js";
+import { PolicyServiceService } from "../gen/lessor/v1/policies.js";
+import { SysServiceService } from "../gen/lessor/v1/sys.js";
+import { TokenServiceService } from "../gen/lessor/v1/tokens.js";
+import { policyService } from "./services/policies.js";
+import { sysService } from "./services/sys.js";
+import { tokenService } from "./services/tokens.js";
+import { withSafeDecoding } from "./decode.js";
 import { TokenAuthority } from "../auth/tokens.js";
 import { ENGINE_FACTORIES } from "../engines/index.js";
 import { LeaseServiceService } from "../gen/lessor/v1/leases.js";
@@ -43,6 +55,13 @@ export interface LessorServerOptions {
   retry?: RetryPolicy;
   expiry?: ExpiryOptions;
   intentTimeoutMs?: number;
+  /** TLS: the server's certificate chain and private key (PEM files). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
+  tlsClientCaFile?: string;
+  /** How often expired and used-up tokens are revoked (default 30 s). */
+  tokenSweepIntervalMs?: number;
 }
 
 export interface LessorServer {
@@ -53,19 +72,29 @@ export interface LessorServer {
   store: Store;
   logger: Logger;
   stop(): Promise<void>;
+  /** "mTLS", "TLS" or "plaintext": what the banner says. */
+  transport: "mTLS" | "TLS" | "plaintext";
 }
 
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
   const listenAddress = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(listenAddress);
-  if (!isLoopbackAddress(host) && !options.allowPlaintextNonLoopback) {
-    throw new Error(
-      `refusing to serve plaintext gRPC on ${listenAddress}, which is not a loopback address; listen on 127.0.0.1 or pass -tls-disable to accept the risk`,
+  const tls = transportCredentials(options);
+  if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
+    if (!options.allowPlaintextNonLoopback) {
+      throw new Error(
+        `refusing to serve plaintext gRPC on ${listenAddress}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
+      );
+    }
+    logger.warn(
+      { address: listenAddress },
+      "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext",
     );
   }
 
-  const keyring = options.sealKey ? Keyring.fromBase64(options.sealKey) : Keyring.loadOrCreate(options.keyFile ?? join(options.dataDir, "lessor.key"));
+  const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
+  const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey as string) : Keyring.loadOrCreate(keyFile);
   const store = openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring });
   const now = Date.now();
 
@@ -79,6 +108,13 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   }
 
   const acl = new Acl();
+  const policies = new PolicyBook(store.policies, acl);
+  await policies.load(now);
+  const audit = await AuditBroker.open(store.auditDevices, store.settings);
+  const quotas = new RateLimiter(store.quotas);
+  await quotas.load();
+  const keys = new KeyRotator(keyring, keyFile, store.sealed, logger);
+  await keys.start();
   const leases = new LeaseManager(store, mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
   const router = new Router(mounts, leases, acl);
 
@@ -94,22 +130,32 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
   else expiry.start();
 
-  const deps: CallDeps = { tokens, logger };
+  // Expired and used-up tokens are revoked with their children and leases.
+  const sweepTokens = () =>
+    void tokens.revokeDead(leases, Date.now()).catch((err: unknown) => logger.error({ err: String(err) }, "token sweep failed"));
+  sweepTokens();
+  const tokenSweeper = setInterval(sweepTokens, options.tokenSweepIntervalMs ?? 30_000);
+  tokenSweeper.unref();
+
+  const deps: CallDeps = { tokens, logger, guard: { audit, quotas } };
   const server = new Server({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  server.addService(SecretsServiceService, secretsService(deps, router));
-  server.addService(LeaseServiceService, leaseService(deps, leases, acl));
-  server.addService(MountServiceService, mountService(deps, mounts, leases, acl));
+  server.addService(withSafeDecoding(SecretsServiceService), secretsService(deps, router));
+  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl));
+  server.addService(withSafeDecoding(MountServiceService), mountService(deps, mounts, leases, acl));
+  server.addService(withSafeDecoding(TokenServiceService), tokenService(deps, tokens, acl, leases));
+  server.addService(withSafeDecoding(PolicyServiceService), policyService(deps, policies, acl));
+  server.addService(withSafeDecoding(SysServiceService), sysService(deps, acl, audit, quotas, keys));
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listenAddress, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
+    server.bindAsync(listenAddress, tls.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   const address = `${splitHostPort(listenAddress).host}:${port}`;
-  logger.info({ address, data_dir: options.dataDir }, "lessor listening");
+  logger.info({ address, data_dir: options.dataDir, transport: tls.transport }, "lessor listening");
 
   let stopped = false;
   return {
@@ -117,10 +163,13 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     rootToken,
     store,
     logger,
+    transport: tls.transport,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(sweeper);
+      clearInterval(tokenSweeper);
+      await keys.stop();
       await expiry.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 5_000);
@@ -131,5 +180,29 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       });
       await store.close();
     },
+  };
+}
+
+/** The listener's credentials from the TLS options; plaintext when none are given. */
+function transportCredentials(options: LessorServerOptions): { credentials: ServerCredentials; transport: LessorServer["transport"] } {
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
+  if (!tlsCertFile && !tlsKeyFile) {
+    if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
+    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext" };
+  }
+  if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const cert = read("-tls-cert-file", tlsCertFile);
+  const key = read("-tls-key-file", tlsKeyFile);
+  const ca = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
+  return {
+    credentials: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null),
+    transport: ca ? "mTLS" : "TLS",
   };
 }

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { AuthenticatedToken, TokenAuthority } from "../auth/tokens.js";
 import { describeError } from "../errors.js";
 import { toServiceError } from "./status.js";
+import { runGuarded, type RequestGuard } from "./guard.js";
 
 export interface CallContext {
   caller: AuthenticatedToken;
@@ -24,6 +25,8 @@ export interface CallContext {
 export interface CallDeps {
   tokens: TokenAuthority;
   logger: Logger;
+  /** Audit devices and quotas, around every handler. */
+  guard?: RequestGuard;
 }
 
 export function bearerToken(metadata: Metadata): string | undefined {
@@ -42,10 +45,9 @@ export function unary<Req, Res>(
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const peer = call.getPeer();
-    void (async () => {
-      const caller = await deps.tokens.authenticate(bearerToken(call.metadata), Date.now());
-      return handler(call.request, { caller, method, peer });
-    })().then(
+    void runGuarded(deps, method, peer, call.metadata, call.request, (caller) =>
+      handler(call.request, { caller, method, peer }),
+    ).then(
       (response) => {
         callback(null, response);
         if (deps.logger.isLevelEnabled("debug")) {
@@ -93,10 +95,9 @@ export function serverStream<Req, Res>(
         if (call.write(message)) resolve();
         else call.once("drain", () => resolve());
       });
-    void (async () => {
-      const caller = await deps.tokens.authenticate(bearerToken(call.metadata), Date.now());
-      await handler(call.request, { caller, method, peer, send, signal: abort.signal });
-    })().then(
+    void runGuarded(deps, method, peer, call.metadata, call.request, (caller) =>
+      handler(call.request, { caller, method, peer, send, signal: abort.signal }),
+    ).then(
       () => {
         if (!abort.signal.aborted) call.end();
       },

@@ -3,7 +3,7 @@
 // belongs to is its additional authenticated data, so a sealed value copied to
 // another row fails to open.
 import { createCipheriv, createDecipheriv, randomBytes, createHash } from "node:crypto";
-import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { LessorError, Code } from "../errors.js";
 
 const VERSION = 1;
@@ -20,7 +20,12 @@ export interface KeyringFile {
 
 export class Keyring {
   private readonly keys = new Map<number, Buffer>();
-  readonly activeId: number;
+  private active: number;
+
+  /** Key id used for new writes. */
+  get activeId(): number {
+    return this.active;
+  }
 
   constructor(file: KeyringFile) {
     for (const [id, b64] of Object.entries(file.keys)) {
@@ -29,7 +34,7 @@ export class Keyring {
       this.keys.set(Number(id), key);
     }
     if (!this.keys.has(file.active)) throw new Error(`active key ${file.active} is not in the keyring`);
-    this.activeId = file.active;
+    this.active = file.active;
   }
 
   static generate(): Keyring {
@@ -120,4 +125,44 @@ export class Keyring {
   static keyIdOf(sealed: Uint8Array): number {
     return Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength).readUInt32BE(1);
   }
+
+  /** Key ids held, oldest first. */
+  keyIds(): number[] {
+    return [...this.keys.keys()].sort((a, b) => a - b);
+  }
+
+  /**
+   * Adds a fresh random key and makes it the one new writes use; returns its id.
+   * With a path, the key file is written first: nothing is sealed with a key
+   * that is not safely on disk.
+   */
+  rotate(saveTo?: string): number {
+    const id = Math.max(0, ...this.keys.keys()) + 1;
+    const key = randomBytes(32);
+    if (saveTo !== undefined) {
+      const file = this.toFile();
+      file.keys[String(id)] = key.toString("base64");
+      file.active = id;
+      writeKeyFile(saveTo, file);
+    }
+    this.keys.set(id, key);
+    this.active = id;
+    return id;
+  }
+
+  /** Forgets keys no sealed value uses any more; the active key is never dropped. */
+  drop(ids: readonly number[], saveTo?: string): void {
+    const file = this.toFile();
+    for (const id of ids) if (id !== this.active) delete file.keys[String(id)];
+    if (saveTo !== undefined) writeKeyFile(saveTo, file);
+    for (const id of ids) if (id !== this.active) this.keys.delete(id);
+  }
+}
+
+/** Writes a key file owner-only, replacing the old one atomically. */
+function writeKeyFile(path: string, file: KeyringFile): void {
+  const temp = `${path}.tmp-${process.pid}`;
+  writeFileSync(temp, JSON.stringify(file, null, 2) + "\n", { mode: 0o600 });
+  chmodSync(temp, 0o600);
+  renameSync(temp, path);
 }

@@ -118,4 +118,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     meta            TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 2: the token tree and token expiry, and a token's leases in id order.
+  `
+  CREATE INDEX tokens_by_parent ON tokens (parent_accessor) WHERE parent_accessor IS NOT NULL;
+  CREATE INDEX tokens_by_expire_time ON tokens (expire_time) WHERE expire_time IS NOT NULL;
+  CREATE INDEX tokens_used_up ON tokens (accessor) WHERE num_uses > 0 AND uses_left = 0;
+  CREATE INDEX leases_by_token_and_id ON leases (token_accessor, id) WHERE token_accessor IS NOT NULL;
+  `,
 ];

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Keyring } from "./encryption.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { SqliteAuditDevices, SqlitePolicies, SqliteQuotas, SqliteSealedData, SqliteSettings, SqliteTokenTree } from "./sqlite-security.js";
 import type {
   EngineEntryStore,
   IntentRecord,
@@ -27,6 +28,12 @@ import type {
   Store,
   TokenRecord,
   TokenStore,
+  PolicyStore,
+  QuotaStore,
+  AuditDeviceStore,
+  SealedSettingStore,
+  TokenTreeStore,
+  SealedDataStore,
 } from "./types.js";
 
 export interface SqliteStoreOptions {
@@ -134,6 +141,12 @@ class SqliteStore implements Store {
   readonly events: LeaseEventStore;
   readonly intents: IntentStore;
   readonly tokens: TokenStore;
+  readonly policies: PolicyStore;
+  readonly quotas: QuotaStore;
+  readonly auditDevices: AuditDeviceStore;
+  readonly settings: SealedSettingStore;
+  readonly tokenTree: TokenTreeStore;
+  readonly sealed: SealedDataStore;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -145,6 +158,12 @@ class SqliteStore implements Store {
     this.events = new SqliteEvents(db);
     this.intents = new SqliteIntents(db, keyring);
     this.tokens = new SqliteTokens(db);
+    this.policies = new SqlitePolicies(db);
+    this.quotas = new SqliteQuotas(db);
+    this.auditDevices = new SqliteAuditDevices(db, keyring);
+    this.settings = new SqliteSettings(db, keyring);
+    this.tokenTree = new SqliteTokenTree(db);
+    this.sealed = new SqliteSealedData(db, keyring);
   }
 
   async close(): Promise<void> {

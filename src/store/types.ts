@@ -169,5 +169,89 @@ export interface Store {
   readonly events: LeaseEventStore;
   readonly intents: IntentStore;
   readonly tokens: TokenStore;
+  readonly policies: PolicyStore;
+  readonly quotas: QuotaStore;
+  readonly auditDevices: AuditDeviceStore;
+  readonly settings: SealedSettingStore;
+  readonly tokenTree: TokenTreeStore;
+  readonly sealed: SealedDataStore;
   close(): Promise<void>;
+}
+
+// --- Security: policies, quotas, audit devices, sealed settings, token tree, key rotation.
+
+export interface PolicyRecord {
+  /** Lower-case name. */
+  name: string;
+  /** As written (HCL or JSON). */
+  text: string;
+  updatedAt: number;
+}
+
+export interface PolicyStore {
+  get(name: string): Promise<PolicyRecord | undefined>;
+  list(): Promise<PolicyRecord[]>;
+  put(policy: PolicyRecord): Promise<void>;
+  delete(name: string): Promise<boolean>;
+}
+
+export interface QuotaRecord {
+  name: string;
+  /** Path prefix; "" for every path. */
+  path: string;
+  rate: number;
+  intervalSeconds: number;
+  perToken: boolean;
+}
+
+export interface QuotaStore {
+  list(): Promise<QuotaRecord[]>;
+  put(quota: QuotaRecord): Promise<void>;
+  delete(name: string): Promise<boolean>;
+}
+
+export interface AuditDeviceRecord {
+  /** With trailing slash: "file/". */
+  path: string;
+  type: string;
+  description: string;
+  options: Record<string, string>;
+}
+
+/** Audit device configuration (sealed at rest). */
+export interface AuditDeviceStore {
+  list(): Promise<AuditDeviceRecord[]>;
+  insert(device: AuditDeviceRecord): Promise<void>;
+  delete(path: string): Promise<boolean>;
+}
+
+/** Small secret values of the installation itself (the audit HMAC key), sealed. */
+export interface SealedSettingStore {
+  get(name: string): Promise<Buffer | undefined>;
+  /** Stores the value unless one exists; returns the value that is stored. */
+  putIfAbsent(name: string, value: Buffer): Promise<Buffer>;
+}
+
+/** The token tree and token lifetimes (beyond TokenStore's lookups). */
+export interface TokenTreeStore {
+  children(parentAccessor: string): Promise<string[]>;
+  /** Makes the children of a token orphans (revoke -mode=orphan). */
+  orphanChildren(parentAccessor: string): Promise<number>;
+  setExpireTime(accessor: string, expireTime: number): Promise<void>;
+  /** Tokens past their expiry or out of uses at `now`, at most limit. */
+  dead(now: number, limit: number): Promise<string[]>;
+  /** Lease ids a token created that are not yet revoked, after `after`, at most limit (keyset paging). */
+  leaseIds(accessor: string, after: string | null, limit: number): Promise<string[]>;
+}
+
+export interface KeyUsage {
+  /** Key id → sealed values that use it. */
+  byKey: Record<number, number>;
+}
+
+/** Re-encryption for key rotation. */
+export interface SealedDataStore {
+  usage(): Promise<KeyUsage>;
+  /** Re-seals up to `limit` values not sealed with the active key; returns how many. */
+  resealBatch(limit: number): Promise<number>;
 }

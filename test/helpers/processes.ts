@@ -35,6 +35,8 @@ export interface StartServerOptions {
   args?: string[];
   /** HOME for the server (dev mode writes ~/.lessor-token there). */
   home?: string;
+  /** Instead of 127.0.0.1:0. */
+  listenAddress?: string;
 }
 
 /** Starts `lessor server` on 127.0.0.1:0 and waits for its banner. */
@@ -42,7 +44,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const dataDir = options.dataDir ?? tempDir("data");
   const args = options.dev
     ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
-    : ["server", `-data-dir=${dataDir}`, "-listen-address=127.0.0.1:0"];
+    : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
   const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
     env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,9 +1,11 @@
 // No secret value in the database file, its WAL, or the logs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { clientFor, startServer } from "../helpers/processes.js";
+import Database from "better-sqlite3";
+import { LessorClientError } from "@lessor/client";
+import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
 
 test("the root secret key and issued secret keys are never stored or logged in plaintext", async (t) => {
@@ -43,4 +45,90 @@ test("the root secret key and issued secret keys are never stored or logged in p
   assert.ok(whileRunning.includes("aws/creds/deploy/") || afterStop.includes("aws/creds/deploy/"));
   assert.ok(logs.includes("lessor listening"));
   assert.ok(server.output().includes(server.rootToken!), "the banner did show the root token once");
+});
+
+test("a sealed value copied to another row fails to open; the row it belongs to still reads", async (t) => {
+  const server = await startServer({ dev: false });
+  const client = clientFor(server);
+  await client.mounts.enable("kv", { path: "secret" });
+  await client.write("secret/a", { password: "value-of-a" });
+  await client.write("secret/b", { password: "value-of-b" });
+  client.close();
+  await server.stop();
+
+  const db = new Database(join(server.dataDir, "lessor.db"));
+  const rows = db.prepare("SELECT key, value FROM engine_entries ORDER BY key").all() as Array<{ key: string; value: Buffer }>;
+  assert.deepEqual(rows.map((r) => r.key), ["a", "b"]);
+  db.prepare("UPDATE engine_entries SET value = ? WHERE key = 'b'").run(rows[0]!.value);
+  db.close();
+
+  const again = await startServer({ dataDir: server.dataDir });
+  const c2 = clientFor(again, server.rootToken);
+  t.after(async () => {
+    c2.close();
+    await again.stop();
+  });
+  assert.deepEqual((await c2.read("secret/a")).data, { password: "value-of-a" });
+  await assert.rejects(c2.read("secret/b"), (err: unknown) => {
+    assert.ok(err instanceof LessorClientError);
+    assert.equal(err.codeName, "DATA_LOSS");
+    assert.match(err.message, /failed authentication \(wrong key, or moved between rows\)/);
+    return true;
+  });
+});
+
+test("key rotation: new writes use the new key, old rows are re-encrypted, the old key can be dropped", async (t) => {
+  const server = await startServer();
+  const client = clientFor(server);
+  const env = { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken };
+  await client.mounts.enable("kv", { path: "secret" });
+  for (let i = 0; i < 450; i++) await client.write(`secret/k${i}`, { value: `rotation-secret-${i}` });
+  const child = await client.tokens.create({ ttlSeconds: 600 });
+  await client.sys.enableAudit("file", { options: { file_path: join(server.dataDir, "audit.log") } });
+
+  const keyFile = join(server.dataDir, "lessor.key");
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  let r = await runCli(["operator", "rotate-key"], { env });
+  assert.equal(r.stdout, "Success! Rotated key: new writes are sealed with key 2; older values are re-encrypted in the background.\n", r.stderr);
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(keyFile, "utf8")) as { keys: object }).keys), ["1", "2"]);
+  assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+  await client.write("secret/new", { value: "written-after-rotation" });
+
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const status = await client.sys.keyStatus();
+    const old = status.keys.find((k) => k.id === 1);
+    if (old && old.sealedValues === 0 && !status.reencrypting) break;
+    assert.ok(Date.now() < deadline, `re-encryption did not finish: ${JSON.stringify(status)}`);
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  r = await runCli(["operator", "key-status"], { env });
+  assert.match(r.stdout, /^Key ID {4}Active {4}Sealed Values\n------ {4}------ {4}-------------\n1 {9}false {5}0\n2 {9}true {6}\d+\n/);
+  r = await runCli(["operator", "prune-keys"], { env });
+  assert.equal(r.stdout, "Success! Dropped keys: 1\n");
+  assert.deepEqual(Object.keys((JSON.parse(readFileSync(keyFile, "utf8")) as { keys: object }).keys), ["2"]);
+
+  const files = ["lessor.db", "lessor.db-wal"].map((f) => join(server.dataDir, f));
+  const bytes = () => files.filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("");
+  const running = bytes();
+  client.close();
+  await server.stop();
+  const stopped = bytes();
+  for (const text of [running, stopped]) {
+    for (const secret of ["rotation-secret-0", "rotation-secret-449", "written-after-rotation", child.token, server.rootToken!]) {
+      assert.ok(!text.includes(secret), "a secret value appears in the database or its WAL");
+    }
+  }
+
+  // Only key 2 is left, and everything reads after a restart.
+  const again = await startServer({ dataDir: server.dataDir });
+  const c2 = clientFor(again, server.rootToken);
+  t.after(async () => {
+    c2.close();
+    await again.stop();
+  });
+  assert.deepEqual((await c2.read("secret/k0")).data, { value: "rotation-secret-0" });
+  assert.deepEqual((await c2.read("secret/k449")).data, { value: "rotation-secret-449" });
+  assert.deepEqual((await c2.read("secret/new")).data, { value: "written-after-rotation" });
+  assert.equal((await c2.sys.listAudit())[0]?.path, "file/");
 });

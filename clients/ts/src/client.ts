@@ -9,6 +9,8 @@ import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
 import { PolicyServiceClient } from "./gen/lessor/v1/policies.js";
 import { SysServiceClient } from "./gen/lessor/v1/sys.js";
 import { TokenServiceClient } from "./gen/lessor/v1/tokens.js";
+import type { AuditDevice, GetEncryptionKeyStatusResponse, RateLimitQuota } from "./gen/lessor/v1/sys.js";
+import type { CreateTokenRequest, RevokeTokenResponse, TokenInfo } from "./gen/lessor/v1/tokens.js";
 import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
 import { LessorClientError } from "./errors.js";
 
@@ -220,6 +222,134 @@ export class LessorClient {
         sessionToken: typeof security_token === "string" && security_token !== "" ? security_token : undefined,
         lease: res.lease,
       };
+    },
+  };
+
+  /** Tokens: create (a child of this client's token unless orphan), look up, renew, revoke. */
+  readonly tokens = {
+    create: async (options: Partial<CreateTokenRequest> = {}): Promise<{ token: string; info: TokenInfo }> => {
+      const t = this.raw.tokens;
+      const res = await this.call("TokenService/CreateToken", t.createToken, t, {
+        policies: options.policies ?? [],
+        ttlSeconds: options.ttlSeconds ?? 0,
+        explicitMaxTtlSeconds: options.explicitMaxTtlSeconds ?? 0,
+        renewable: options.renewable ?? true,
+        numUses: options.numUses ?? 0,
+        displayName: options.displayName ?? "",
+        orphan: options.orphan ?? false,
+        meta: options.meta ?? {},
+      });
+      if (!res.info) throw new LessorClientError(2, "server sent no token info", "TokenService/CreateToken");
+      return { token: res.token, info: res.info };
+    },
+    /** By token value or accessor; neither: this client's own token. */
+    lookup: async (which: { token?: string; accessor?: string } = {}): Promise<TokenInfo> => {
+      const t = this.raw.tokens;
+      const res = await this.call("TokenService/LookupToken", t.lookupToken, t, { token: which.token ?? "", accessor: which.accessor ?? "" });
+      if (!res.info) throw new LessorClientError(2, "server sent no token info", "TokenService/LookupToken");
+      return res.info;
+    },
+    lookupSelf: async (): Promise<TokenInfo> => {
+      const t = this.raw.tokens;
+      const res = await this.call("TokenService/LookupSelfToken", t.lookupSelfToken, t, {});
+      if (!res.info) throw new LessorClientError(2, "server sent no token info", "TokenService/LookupSelfToken");
+      return res.info;
+    },
+    /** Extends by `incrementSeconds` (0: the token's own TTL), never past its max TTL. */
+    renew: async (which: { token?: string; accessor?: string; incrementSeconds?: number } = {}): Promise<TokenInfo> => {
+      const t = this.raw.tokens;
+      const res = await this.call("TokenService/RenewToken", t.renewToken, t, {
+        token: which.token ?? "",
+        accessor: which.accessor ?? "",
+        incrementSeconds: which.incrementSeconds ?? 0,
+      });
+      if (!res.info) throw new LessorClientError(2, "server sent no token info", "TokenService/RenewToken");
+      return res.info;
+    },
+    /** Revokes a token, its children (unless orphan) and the leases they created. */
+    revoke: async (which: { token?: string; accessor?: string; orphan?: boolean } = {}): Promise<RevokeTokenResponse> => {
+      const t = this.raw.tokens;
+      return this.call("TokenService/RevokeToken", t.revokeToken, t, {
+        token: which.token ?? "",
+        accessor: which.accessor ?? "",
+        orphan: which.orphan ?? false,
+      });
+    },
+  };
+
+  /** ACL policies in Vault's language (HCL or JSON). */
+  readonly policies = {
+    write: async (name: string, policy: string): Promise<void> => {
+      const p = this.raw.policies;
+      await this.call("PolicyService/WritePolicy", p.writePolicy, p, { name, policy });
+    },
+    read: async (name: string): Promise<string> => {
+      const p = this.raw.policies;
+      return (await this.call("PolicyService/ReadPolicy", p.readPolicy, p, { name })).policy;
+    },
+    list: async (): Promise<string[]> => {
+      const p = this.raw.policies;
+      return (await this.call("PolicyService/ListPolicies", p.listPolicies, p, {})).names;
+    },
+    delete: async (name: string): Promise<void> => {
+      const p = this.raw.policies;
+      await this.call("PolicyService/DeletePolicy", p.deletePolicy, p, { name });
+    },
+  };
+
+  /** Operator functions: audit devices, rate limit quotas, encryption keys. */
+  readonly sys = {
+    enableAudit: async (type: string, options: { path?: string; description?: string; options?: Record<string, string> } = {}): Promise<void> => {
+      const s = this.raw.sys;
+      await this.call("SysService/EnableAuditDevice", s.enableAuditDevice, s, {
+        device: { type, path: options.path ?? "", description: options.description ?? "", options: options.options ?? {} },
+      });
+    },
+    disableAudit: async (path: string): Promise<void> => {
+      const s = this.raw.sys;
+      await this.call("SysService/DisableAuditDevice", s.disableAuditDevice, s, { path });
+    },
+    listAudit: async (): Promise<AuditDevice[]> => {
+      const s = this.raw.sys;
+      return (await this.call("SysService/ListAuditDevices", s.listAuditDevices, s, {})).devices;
+    },
+    /** The `hmac-sha256:` digest audit records hold for `input`. */
+    hashAudit: async (input: string): Promise<string> => {
+      const s = this.raw.sys;
+      return (await this.call("SysService/HashAuditValue", s.hashAuditValue, s, { input })).hash;
+    },
+    writeQuota: async (quota: { name: string; rate: number; path?: string; intervalSeconds?: number; perToken?: boolean }): Promise<void> => {
+      const s = this.raw.sys;
+      await this.call("SysService/WriteRateLimitQuota", s.writeRateLimitQuota, s, {
+        quota: { name: quota.name, rate: quota.rate, path: quota.path ?? "", intervalSeconds: quota.intervalSeconds ?? 1, perToken: quota.perToken ?? false },
+      });
+    },
+    readQuota: async (name: string): Promise<RateLimitQuota> => {
+      const s = this.raw.sys;
+      const res = await this.call("SysService/ReadRateLimitQuota", s.readRateLimitQuota, s, { name });
+      if (!res.quota) throw new LessorClientError(2, "server sent no quota", "SysService/ReadRateLimitQuota");
+      return res.quota;
+    },
+    listQuotas: async (): Promise<RateLimitQuota[]> => {
+      const s = this.raw.sys;
+      return (await this.call("SysService/ListRateLimitQuotas", s.listRateLimitQuotas, s, {})).quotas;
+    },
+    deleteQuota: async (name: string): Promise<void> => {
+      const s = this.raw.sys;
+      await this.call("SysService/DeleteRateLimitQuota", s.deleteRateLimitQuota, s, { name });
+    },
+    /** Adds a new encryption key for new writes; older values are re-encrypted in the background. */
+    rotateKey: async (): Promise<number> => {
+      const s = this.raw.sys;
+      return (await this.call("SysService/RotateEncryptionKey", s.rotateEncryptionKey, s, {})).activeKeyId;
+    },
+    keyStatus: async (): Promise<GetEncryptionKeyStatusResponse> => {
+      const s = this.raw.sys;
+      return this.call("SysService/GetEncryptionKeyStatus", s.getEncryptionKeyStatus, s, {});
+    },
+    pruneKeys: async (): Promise<number[]> => {
+      const s = this.raw.sys;
+      return (await this.call("SysService/PruneEncryptionKeys", s.pruneEncryptionKeys, s, {})).droppedKeyIds;
     },
   };
 

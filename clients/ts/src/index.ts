@@ -7,3 +7,5 @@ export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets
 export type { LeaseInfo } from "./gen/lessor/v1/leases.js";
 export { LeaseState } from "./gen/lessor/v1/leases.js";
 export type { Mount } from "./gen/lessor/v1/mounts.js";
+export type { TokenInfo, CreateTokenRequest, RevokeTokenResponse } from "./gen/lessor/v1/tokens.js";
+export type { AuditDevice, RateLimitQuota, EncryptionKey, GetEncryptionKeyStatusResponse } from "./gen/lessor/v1/sys.js";

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
-import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
+import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
 import { processIo as io } from "../context.js";
 
 export function serverCommand<T>(y: Argv<T>): Argv<T> {
@@ -20,7 +20,10 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("key-file", { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key)" })
         .option("log-level", { type: "string", default: "info", choices: ["trace", "debug", "info", "warn", "error"] })
         .option("no-expire", { type: "boolean", default: false, describe: "Start with lease expiry paused (after restoring a backup)" })
-        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address" }),
+        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address (dangerous: tokens and secrets in clear)" })
+        .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
+        .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
+        .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" }),
     async (argv) => {
       const dev = argv.dev === true;
       if (!dev && !argv["data-dir"]) {
@@ -44,6 +47,9 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           mountDefaultKv: dev,
           noExpire: argv["no-expire"] === true,
           allowPlaintextNonLoopback: argv["tls-disable"] === true,
+          tlsCertFile: argv["tls-cert-file"] as string | undefined,
+          tlsKeyFile: argv["tls-key-file"] as string | undefined,
+          tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
           logger,
         });
       } catch (err) {
@@ -52,7 +58,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
-      io.out(banner(dev, server.address, dataDir, server.rootToken));
+      io.out(banner(dev, server.address, dataDir, server.rootToken, server.transport));
 
       let stopping = false;
       const stop = (signal: string) => {
@@ -70,11 +76,14 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
   ) as unknown as Argv<T>;
 }
 
-function banner(dev: boolean, address: string, dataDir: string, rootToken: string | undefined): string {
+function banner(dev: boolean, address: string, dataDir: string, rootToken: string | undefined, transport: string): string {
+  const loopback = isLoopbackAddress(splitHostPort(address).host);
+  const listener =
+    transport === "plaintext" ? `gRPC, plaintext, ${loopback ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}` : `gRPC, ${transport}`;
   const lines = [
     `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
     "",
-    `          Listener: ${address} (gRPC, plaintext, loopback)`,
+    `          Listener: ${address} (${listener})`,
     `           Storage: sqlite (${join(dataDir, "lessor.db")})`,
   ];
   if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
@@ -94,7 +103,7 @@ function banner(dev: boolean, address: string, dataDir: string, rootToken: strin
       "",
       saved ? "The root token was saved to ~/.lessor-token, so the CLI is already signed in. Point it here with:" : "Point the CLI here with:",
       "",
-      `    $ export LESSOR_ADDR='${address}'`,
+      `    $ export LESSOR_ADDR='${transport === "plaintext" ? "" : "https://"}${address}'`,
       "",
     );
   } else if (rootToken !== undefined) {

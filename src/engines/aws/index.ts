@@ -54,6 +54,7 @@ export class AwsBackend {
 export const awsEngine: EngineFactory = {
   type: "aws",
   synopsis: "Dynamic AWS credentials: an IAM user and access key made when read, deleted when the lease ends.",
+  rootPaths: ["config/root", "config/rotate-root"],
   create({ storage, mount }): Engine {
     const backend = new AwsBackend(storage, mount.path);
     const revokeUser = async (internal: JsonObject): Promise<void> => {

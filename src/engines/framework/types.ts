@@ -172,6 +172,12 @@ export interface EngineFactory {
   type: string;
   synopsis: string;
   create(ctx: EngineContext): Engine;
+  /**
+   * Root-protected paths inside the mount (Vault's PathsSpecial.Root): a
+   * caller needs sudo as well as the operation's capability. Exact, or a
+   * prefix ending in "*".
+   */
+  rootPaths?: readonly string[];
 }
 
 /** Declares a path, inferring its field types for the handlers. */

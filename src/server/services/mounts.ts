@@ -29,7 +29,7 @@ export function mountService(deps: CallDeps, mounts: MountTable, leases: LeaseMa
     enableMount: unary(deps, "MountService/EnableMount", async (req, ctx) => {
       if (req.type === "") throw LessorError.invalidField("type", `is required; available: ${mounts.engineTypes().join(", ")}`);
       const path = normalizeMountPath(req.path === "" ? req.type : req.path);
-      acl.check(ctx.caller.policies, `sys/mounts/${path}`, "update");
+      acl.checkSudo(ctx.caller.policies, `sys/mounts/${path}`, "update");
       const mount = await mounts.enable(
         req.type,
         path,
@@ -45,7 +45,7 @@ export function mountService(deps: CallDeps, mounts: MountTable, leases: LeaseMa
     disableMount: unary(deps, "MountService/DisableMount", async (req, ctx) => {
       if (req.path === "") throw LessorError.invalidField("path", "is required");
       const path = normalizeMountPath(req.path);
-      acl.check(ctx.caller.policies, `sys/mounts/${path}`, "delete");
+      acl.checkSudo(ctx.caller.policies, `sys/mounts/${path}`, "delete");
       const mounted = mounts.get(path);
       if (!mounted) throw LessorError.notFound(`no secrets engine is mounted at ${path}`, "MOUNT_NOT_FOUND", { path });
       const revoked = await leases.revokeMount(mounted.mount.accessor, mounted.mount.path);

@@ -104,6 +104,39 @@ export interface DeleteRateLimitQuotaRequest {
 export interface DeleteRateLimitQuotaResponse {
 }
 
+export interface EncryptionKey {
+  id: number;
+  /** New writes are sealed with the active key. */
+  active: boolean;
+  /** Sealed values that still use this key. */
+  sealedValues: number;
+}
+
+export interface RotateEncryptionKeyRequest {
+}
+
+export interface RotateEncryptionKeyResponse {
+  activeKeyId: number;
+}
+
+export interface GetEncryptionKeyStatusRequest {
+}
+
+export interface GetEncryptionKeyStatusResponse {
+  keys: EncryptionKey[];
+  /** True while older values are being re-encrypted with the active key. */
+  reencrypting: boolean;
+  /** Where the keys are kept: the key file's path, or "LESSOR_SEAL_KEY". */
+  keySource: string;
+}
+
+export interface PruneEncryptionKeysRequest {
+}
+
+export interface PruneEncryptionKeysResponse {
+  droppedKeyIds: number[];
+}
+
 function createBaseAuditDevice(): AuditDevice {
   return { path: "", type: "", options: {}, description: "" };
 }
@@ -1469,6 +1502,534 @@ export const DeleteRateLimitQuotaResponse: MessageFns<DeleteRateLimitQuotaRespon
   },
 };
 
+function createBaseEncryptionKey(): EncryptionKey {
+  return { id: 0, active: false, sealedValues: 0 };
+}
+
+export const EncryptionKey: MessageFns<EncryptionKey> = {
+  encode(message: EncryptionKey, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.active !== false) {
+      writer.uint32(16).bool(message.active);
+    }
+    if (message.sealedValues !== 0) {
+      writer.uint32(24).int64(message.sealedValues);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): EncryptionKey {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncryptionKey();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.active = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.sealedValues = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): EncryptionKey {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      active: isSet(object.active) ? globalThis.Boolean(object.active) : false,
+      sealedValues: isSet(object.sealedValues)
+        ? globalThis.Number(object.sealedValues)
+        : isSet(object.sealed_values)
+        ? globalThis.Number(object.sealed_values)
+        : 0,
+    };
+  },
+
+  toJSON(message: EncryptionKey): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.active !== false) {
+      obj.active = message.active;
+    }
+    if (message.sealedValues !== 0) {
+      obj.sealedValues = Math.round(message.sealedValues);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<EncryptionKey>, I>>(base?: I): EncryptionKey {
+    return EncryptionKey.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<EncryptionKey>, I>>(object: I): EncryptionKey {
+    const message = createBaseEncryptionKey();
+    message.id = object.id ?? 0;
+    message.active = object.active ?? false;
+    message.sealedValues = object.sealedValues ?? 0;
+    return message;
+  },
+};
+
+function createBaseRotateEncryptionKeyRequest(): RotateEncryptionKeyRequest {
+  return {};
+}
+
+export const RotateEncryptionKeyRequest: MessageFns<RotateEncryptionKeyRequest> = {
+  encode(_: RotateEncryptionKeyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateEncryptionKeyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateEncryptionKeyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): RotateEncryptionKeyRequest {
+    return {};
+  },
+
+  toJSON(_: RotateEncryptionKeyRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateEncryptionKeyRequest>, I>>(base?: I): RotateEncryptionKeyRequest {
+    return RotateEncryptionKeyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateEncryptionKeyRequest>, I>>(_: I): RotateEncryptionKeyRequest {
+    const message = createBaseRotateEncryptionKeyRequest();
+    return message;
+  },
+};
+
+function createBaseRotateEncryptionKeyResponse(): RotateEncryptionKeyResponse {
+  return { activeKeyId: 0 };
+}
+
+export const RotateEncryptionKeyResponse: MessageFns<RotateEncryptionKeyResponse> = {
+  encode(message: RotateEncryptionKeyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.activeKeyId !== 0) {
+      writer.uint32(8).uint32(message.activeKeyId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RotateEncryptionKeyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRotateEncryptionKeyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.activeKeyId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RotateEncryptionKeyResponse {
+    return {
+      activeKeyId: isSet(object.activeKeyId)
+        ? globalThis.Number(object.activeKeyId)
+        : isSet(object.active_key_id)
+        ? globalThis.Number(object.active_key_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: RotateEncryptionKeyResponse): unknown {
+    const obj: any = {};
+    if (message.activeKeyId !== 0) {
+      obj.activeKeyId = Math.round(message.activeKeyId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RotateEncryptionKeyResponse>, I>>(base?: I): RotateEncryptionKeyResponse {
+    return RotateEncryptionKeyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RotateEncryptionKeyResponse>, I>>(object: I): RotateEncryptionKeyResponse {
+    const message = createBaseRotateEncryptionKeyResponse();
+    message.activeKeyId = object.activeKeyId ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetEncryptionKeyStatusRequest(): GetEncryptionKeyStatusRequest {
+  return {};
+}
+
+export const GetEncryptionKeyStatusRequest: MessageFns<GetEncryptionKeyStatusRequest> = {
+  encode(_: GetEncryptionKeyStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEncryptionKeyStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEncryptionKeyStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetEncryptionKeyStatusRequest {
+    return {};
+  },
+
+  toJSON(_: GetEncryptionKeyStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEncryptionKeyStatusRequest>, I>>(base?: I): GetEncryptionKeyStatusRequest {
+    return GetEncryptionKeyStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEncryptionKeyStatusRequest>, I>>(_: I): GetEncryptionKeyStatusRequest {
+    const message = createBaseGetEncryptionKeyStatusRequest();
+    return message;
+  },
+};
+
+function createBaseGetEncryptionKeyStatusResponse(): GetEncryptionKeyStatusResponse {
+  return { keys: [], reencrypting: false, keySource: "" };
+}
+
+export const GetEncryptionKeyStatusResponse: MessageFns<GetEncryptionKeyStatusResponse> = {
+  encode(message: GetEncryptionKeyStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.keys) {
+      EncryptionKey.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.reencrypting !== false) {
+      writer.uint32(16).bool(message.reencrypting);
+    }
+    if (message.keySource !== "") {
+      writer.uint32(26).string(message.keySource);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetEncryptionKeyStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetEncryptionKeyStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.keys.push(EncryptionKey.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.reencrypting = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.keySource = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetEncryptionKeyStatusResponse {
+    return {
+      keys: globalThis.Array.isArray(object?.keys) ? object.keys.map((e: any) => EncryptionKey.fromJSON(e)) : [],
+      reencrypting: isSet(object.reencrypting) ? globalThis.Boolean(object.reencrypting) : false,
+      keySource: isSet(object.keySource)
+        ? globalThis.String(object.keySource)
+        : isSet(object.key_source)
+        ? globalThis.String(object.key_source)
+        : "",
+    };
+  },
+
+  toJSON(message: GetEncryptionKeyStatusResponse): unknown {
+    const obj: any = {};
+    if (message.keys?.length) {
+      obj.keys = message.keys.map((e) => EncryptionKey.toJSON(e));
+    }
+    if (message.reencrypting !== false) {
+      obj.reencrypting = message.reencrypting;
+    }
+    if (message.keySource !== "") {
+      obj.keySource = message.keySource;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetEncryptionKeyStatusResponse>, I>>(base?: I): GetEncryptionKeyStatusResponse {
+    return GetEncryptionKeyStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetEncryptionKeyStatusResponse>, I>>(
+    object: I,
+  ): GetEncryptionKeyStatusResponse {
+    const message = createBaseGetEncryptionKeyStatusResponse();
+    message.keys = object.keys?.map((e) => EncryptionKey.fromPartial(e)) || [];
+    message.reencrypting = object.reencrypting ?? false;
+    message.keySource = object.keySource ?? "";
+    return message;
+  },
+};
+
+function createBasePruneEncryptionKeysRequest(): PruneEncryptionKeysRequest {
+  return {};
+}
+
+export const PruneEncryptionKeysRequest: MessageFns<PruneEncryptionKeysRequest> = {
+  encode(_: PruneEncryptionKeysRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneEncryptionKeysRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneEncryptionKeysRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PruneEncryptionKeysRequest {
+    return {};
+  },
+
+  toJSON(_: PruneEncryptionKeysRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneEncryptionKeysRequest>, I>>(base?: I): PruneEncryptionKeysRequest {
+    return PruneEncryptionKeysRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneEncryptionKeysRequest>, I>>(_: I): PruneEncryptionKeysRequest {
+    const message = createBasePruneEncryptionKeysRequest();
+    return message;
+  },
+};
+
+function createBasePruneEncryptionKeysResponse(): PruneEncryptionKeysResponse {
+  return { droppedKeyIds: [] };
+}
+
+export const PruneEncryptionKeysResponse: MessageFns<PruneEncryptionKeysResponse> = {
+  encode(message: PruneEncryptionKeysResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.droppedKeyIds.length !== 0) {
+      writer.uint32(10).fork();
+      for (const v of message.droppedKeyIds) {
+        writer.uint32(v);
+      }
+      writer.join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PruneEncryptionKeysResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePruneEncryptionKeysResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag === 8) {
+              message.droppedKeyIds.push(reader.uint32());
+
+              continue;
+            }
+
+            if (tag === 10) {
+              const end2 = reader.uint32() + reader.pos;
+              while (reader.pos < end2) {
+                message.droppedKeyIds.push(reader.uint32());
+              }
+
+              continue;
+            }
+
+            break;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PruneEncryptionKeysResponse {
+    return {
+      droppedKeyIds: globalThis.Array.isArray(object?.droppedKeyIds)
+        ? object.droppedKeyIds.map((e: any) => globalThis.Number(e))
+        : globalThis.Array.isArray(object?.dropped_key_ids)
+        ? object.dropped_key_ids.map((e: any) => globalThis.Number(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PruneEncryptionKeysResponse): unknown {
+    const obj: any = {};
+    if (message.droppedKeyIds?.length) {
+      obj.droppedKeyIds = message.droppedKeyIds.map((e) => Math.round(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PruneEncryptionKeysResponse>, I>>(base?: I): PruneEncryptionKeysResponse {
+    return PruneEncryptionKeysResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PruneEncryptionKeysResponse>, I>>(object: I): PruneEncryptionKeysResponse {
+    const message = createBasePruneEncryptionKeysResponse();
+    message.droppedKeyIds = object.droppedKeyIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
 /** SysService holds operator functions: audit devices and quotas. */
 export type SysServiceService = typeof SysServiceService;
 export const SysServiceService = {
@@ -1563,6 +2124,43 @@ export const SysServiceService = {
       Buffer.from(DeleteRateLimitQuotaResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteRateLimitQuotaResponse => DeleteRateLimitQuotaResponse.decode(value),
   },
+  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  rotateEncryptionKey: {
+    path: "/lessor.v1.SysService/RotateEncryptionKey" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RotateEncryptionKeyRequest): Buffer =>
+      Buffer.from(RotateEncryptionKeyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RotateEncryptionKeyRequest => RotateEncryptionKeyRequest.decode(value),
+    responseSerialize: (value: RotateEncryptionKeyResponse): Buffer =>
+      Buffer.from(RotateEncryptionKeyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RotateEncryptionKeyResponse => RotateEncryptionKeyResponse.decode(value),
+  },
+  /** The keys held and how many sealed values each one still seals. */
+  getEncryptionKeyStatus: {
+    path: "/lessor.v1.SysService/GetEncryptionKeyStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetEncryptionKeyStatusRequest): Buffer =>
+      Buffer.from(GetEncryptionKeyStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetEncryptionKeyStatusRequest => GetEncryptionKeyStatusRequest.decode(value),
+    responseSerialize: (value: GetEncryptionKeyStatusResponse): Buffer =>
+      Buffer.from(GetEncryptionKeyStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetEncryptionKeyStatusResponse =>
+      GetEncryptionKeyStatusResponse.decode(value),
+  },
+  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  pruneEncryptionKeys: {
+    path: "/lessor.v1.SysService/PruneEncryptionKeys" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PruneEncryptionKeysRequest): Buffer =>
+      Buffer.from(PruneEncryptionKeysRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PruneEncryptionKeysRequest => PruneEncryptionKeysRequest.decode(value),
+    responseSerialize: (value: PruneEncryptionKeysResponse): Buffer =>
+      Buffer.from(PruneEncryptionKeysResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PruneEncryptionKeysResponse => PruneEncryptionKeysResponse.decode(value),
+  },
 } as const;
 
 export interface SysServiceServer extends UntypedServiceImplementation {
@@ -1577,6 +2175,12 @@ export interface SysServiceServer extends UntypedServiceImplementation {
   readRateLimitQuota: handleUnaryCall<ReadRateLimitQuotaRequest, ReadRateLimitQuotaResponse>;
   listRateLimitQuotas: handleUnaryCall<ListRateLimitQuotasRequest, ListRateLimitQuotasResponse>;
   deleteRateLimitQuota: handleUnaryCall<DeleteRateLimitQuotaRequest, DeleteRateLimitQuotaResponse>;
+  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  rotateEncryptionKey: handleUnaryCall<RotateEncryptionKeyRequest, RotateEncryptionKeyResponse>;
+  /** The keys held and how many sealed values each one still seals. */
+  getEncryptionKeyStatus: handleUnaryCall<GetEncryptionKeyStatusRequest, GetEncryptionKeyStatusResponse>;
+  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  pruneEncryptionKeys: handleUnaryCall<PruneEncryptionKeysRequest, PruneEncryptionKeysResponse>;
 }
 
 export interface SysServiceClient extends Client {
@@ -1702,6 +2306,54 @@ export interface SysServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteRateLimitQuotaResponse) => void,
+  ): ClientUnaryCall;
+  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  rotateEncryptionKey(
+    request: RotateEncryptionKeyRequest,
+    callback: (error: ServiceError | null, response: RotateEncryptionKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateEncryptionKey(
+    request: RotateEncryptionKeyRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RotateEncryptionKeyResponse) => void,
+  ): ClientUnaryCall;
+  rotateEncryptionKey(
+    request: RotateEncryptionKeyRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RotateEncryptionKeyResponse) => void,
+  ): ClientUnaryCall;
+  /** The keys held and how many sealed values each one still seals. */
+  getEncryptionKeyStatus(
+    request: GetEncryptionKeyStatusRequest,
+    callback: (error: ServiceError | null, response: GetEncryptionKeyStatusResponse) => void,
+  ): ClientUnaryCall;
+  getEncryptionKeyStatus(
+    request: GetEncryptionKeyStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetEncryptionKeyStatusResponse) => void,
+  ): ClientUnaryCall;
+  getEncryptionKeyStatus(
+    request: GetEncryptionKeyStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetEncryptionKeyStatusResponse) => void,
+  ): ClientUnaryCall;
+  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  pruneEncryptionKeys(
+    request: PruneEncryptionKeysRequest,
+    callback: (error: ServiceError | null, response: PruneEncryptionKeysResponse) => void,
+  ): ClientUnaryCall;
+  pruneEncryptionKeys(
+    request: PruneEncryptionKeysRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PruneEncryptionKeysResponse) => void,
+  ): ClientUnaryCall;
+  pruneEncryptionKeys(
+    request: PruneEncryptionKeysRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PruneEncryptionKeysResponse) => void,
   ): ClientUnaryCall;
 }
 
