@@ -2,7 +2,7 @@
 // → gRPC services, and the background work (expiry, abandoned-intent
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
 import { join } from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { TokenAuthority } from "../auth/tokens.js";
@@ -10,6 +10,7 @@ import { ENGINE_FACTORIES } from "../engines/index.js";
 import { LeaseServiceService } from "../gen/lessor/v1/leases.js";
 import { MountServiceService } from "../gen/lessor/v1/mounts.js";
 import { SecretsServiceService } from "../gen/lessor/v1/secrets.js";
+import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseManager } from "../leases/manager.js";
 import type { RetryPolicy } from "../leases/policy.js";
@@ -19,7 +20,10 @@ import { Keyring } from "../store/encryption.js";
 import { openSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
+import { LessorGrpcServer } from "./grpc-server.js";
+import { HealthReporter } from "./health.js";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
+import { addReflection } from "./reflection.js";
 import { leaseService } from "./services/leases.js";
 import { mountService } from "./services/mounts.js";
 import { secretsService } from "./services/secrets.js";
@@ -43,6 +47,12 @@ export interface LessorServerOptions {
   retry?: RetryPolicy;
   expiry?: ExpiryOptions;
   intentTimeoutMs?: number;
+  /**
+   * On stop, how long to keep answering calls with health NOT_SERVING before
+   * closing, so load balancers move traffic away first (default 0).
+   */
+  shutdownDelayMs?: number;
+  events?: LeaseEventFeedOptions;
 }
 
 export interface LessorServer {
@@ -79,7 +89,8 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   }
 
   const acl = new Acl();
-  const leases = new LeaseManager(store, mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
+  const events = new LeaseEventFeed(store, options.events);
+  const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
   const router = new Router(mounts, leases, acl);
 
   // Single process on this store: every intent left over belongs to a process that died.
@@ -95,21 +106,27 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   else expiry.start();
 
   const deps: CallDeps = { tokens, logger };
-  const server = new Server({
+  const server = new LessorGrpcServer({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(SecretsServiceService, secretsService(deps, router));
-  server.addService(LeaseServiceService, leaseService(deps, leases, acl));
+  server.addService(LeaseServiceService, leaseService(deps, leases, acl, events));
   server.addService(MountServiceService, mountService(deps, mounts, leases, acl));
+  // Health and reflection last: they describe the services added above. No token needed.
+  const health = new HealthReporter();
+  health.addToServer(server);
+  addReflection(server, server.serviceNames);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listenAddress, ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   const address = `${splitHostPort(listenAddress).host}:${port}`;
   logger.info({ address, data_dir: options.dataDir }, "lessor listening");
+  health.serving(server.serviceNames.filter((name) => !name.startsWith("grpc.")));
 
   let stopped = false;
   return {
@@ -120,8 +137,14 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
+      health.draining();
+      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       clearInterval(sweeper);
       await expiry.stop();
+      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
+      events.close();
+      health.endWatches();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {

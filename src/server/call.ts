@@ -75,6 +75,8 @@ export interface StreamContext extends CallContext {
   send(message: unknown): Promise<void>;
   /** Aborted when the caller cancels or disconnects. */
   signal: AbortSignal;
+  /** Sends response headers (before the first message). */
+  sendMetadata(headers: Metadata): void;
 }
 
 /** Adapts an async server-streaming handler: authentication, errors, cancellation. */
@@ -95,7 +97,7 @@ export function serverStream<Req, Res>(
       });
     void (async () => {
       const caller = await deps.tokens.authenticate(bearerToken(call.metadata), Date.now());
-      await handler(call.request, { caller, method, peer, send, signal: abort.signal });
+      await handler(call.request, { caller, method, peer, send, signal: abort.signal, sendMetadata: (headers) => call.sendMetadata(headers) });
     })().then(
       () => {
         if (!abort.signal.aborted) call.end();

@@ -7,3 +7,13 @@ export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets
 export type { LeaseInfo } from "./gen/lessor/v1/leases.js";
 export { LeaseState } from "./gen/lessor/v1/leases.js";
 export type { Mount } from "./gen/lessor/v1/mounts.js";
+export { LeaseRenewer } from "./renewer.js";
+export type { LeaseRenewerOptions, LeaseRenewerEvents, RenewableLease, RenewedEvent, RetryingEvent, RenewerDone, RenewerStopReason } from "./renewer.js";
+export { lessorAwsCredentials } from "./aws-credentials.js";
+export type { LessorAwsCredentialsOptions, LessorAwsCredentialProvider } from "./aws-credentials.js";
+export { watchLeases, AFTER_SEQUENCE_HEADER } from "./watch.js";
+export type { WatchLeasesOptions } from "./watch.js";
+export { IDEMPOTENT_METHODS, isIdempotentRead, CHANNEL_OPTIONS } from "./policy.js";
+export type { RetryOptions, LessorCallOptions } from "./policy.js";
+export { LeaseEventType } from "./gen/lessor/v1/leases.js";
+export type { LeaseEvent, RenewLeaseResponse } from "./gen/lessor/v1/leases.js";

@@ -5,6 +5,7 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
+import { parseDuration } from "../../util/duration.js";
 import { processIo as io } from "../context.js";
 
 export function serverCommand<T>(y: Argv<T>): Argv<T> {
@@ -20,11 +21,22 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("key-file", { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key)" })
         .option("log-level", { type: "string", default: "info", choices: ["trace", "debug", "info", "warn", "error"] })
         .option("no-expire", { type: "boolean", default: false, describe: "Start with lease expiry paused (after restoring a backup)" })
-        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address" }),
+        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address" })
+        .option("shutdown-delay", {
+          type: "string",
+          default: "0s",
+          describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
+        }),
     async (argv) => {
       const dev = argv.dev === true;
       if (!dev && !argv["data-dir"]) {
         io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
+        process.exitCode = 1;
+        return;
+      }
+      const shutdownDelay = parseDuration(argv["shutdown-delay"] as string);
+      if ("error" in shutdownDelay) {
+        io.err(`Error: -shutdown-delay ${shutdownDelay.error}`);
         process.exitCode = 1;
         return;
       }
@@ -44,6 +56,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           mountDefaultKv: dev,
           noExpire: argv["no-expire"] === true,
           allowPlaintextNonLoopback: argv["tls-disable"] === true,
+          shutdownDelayMs: shutdownDelay.seconds * 1000,
           logger,
         });
       } catch (err) {
