@@ -78,19 +78,20 @@ export class LeaseEventFeed {
 
   /**
    * Streams events whose lease id starts with `prefix`, after `afterSequence`
-   * (0: only events after now), to `deliver`, until `signal` aborts or the feed
-   * closes. `started` is told the sequence the stream starts after, so a caller
-   * that has seen nothing yet can still resume without a gap.
+   * (0: only events after now; "oldest": every event kept), to `deliver`, until
+   * `signal` aborts or the feed closes. `started` is told the sequence the
+   * stream starts after, so a caller that has seen nothing yet can still
+   * resume without a gap.
    */
   async watch(
     prefix: string,
-    afterSequence: number,
+    afterSequence: number | "oldest",
     signal: AbortSignal,
     deliver: (event: LeaseEventRecord) => Promise<void>,
     started?: (cursor: number) => void,
   ): Promise<void> {
-    let cursor = afterSequence > 0 ? afterSequence : await this.store.events.latestSequence();
-    if (afterSequence > 0) await this.checkNotPruned(afterSequence);
+    let cursor = afterSequence === "oldest" ? 0 : afterSequence > 0 ? afterSequence : await this.store.events.latestSequence();
+    if (afterSequence !== "oldest" && afterSequence > 0) await this.checkNotPruned(afterSequence);
     started?.(cursor);
     const stop = (): void => this.wake();
     signal.addEventListener("abort", stop);

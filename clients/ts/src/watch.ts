@@ -6,7 +6,8 @@
 // loss), it reconnects with backoff and resumes after the last sequence it
 // delivered, so no event is lost or repeated. Before the first event it resumes
 // after the sequence the server said the stream started at (the
-// `lessor-after-sequence` response header). Any other error ends the iteration
+// `lessor-after-sequence` response header; 0 there means the server had no
+// event yet, and the reconnect asks for `from_oldest`). Any other error ends the iteration
 // with a LessorClientError. Breaking out of the loop, or aborting `signal`,
 // cancels the stream.
 import { status as Code, type ClientReadableStream, type Metadata } from "@grpc/grpc-js";
@@ -21,11 +22,18 @@ export interface WatchLeasesOptions {
   prefix?: string;
   /** Deliver events after this sequence number; 0 (default): only events from now on. */
   afterSequence?: number;
+  /** Deliver every event the server still keeps, oldest first (instead of `afterSequence`). */
+  fromOldest?: boolean;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal;
   /** First reconnect delay (default 100 ms); doubles up to `maxReconnectDelayMs` (default 5 s), with jitter. */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
+  /**
+   * Told each time a stream is open (first connect and every reconnect), with
+   * the sequence it resumes after: every event after it will be delivered.
+   */
+  onStart?: (info: { afterSequence: number }) => void;
   /** Told each time the stream broke and is about to be reopened. */
   onReconnect?: (info: { error: LessorClientError; afterSequence: number; attempt: number }) => void;
 }
@@ -37,16 +45,23 @@ export async function* watchLeases(client: LessorClient, options: WatchLeasesOpt
   const firstDelay = options.reconnectDelayMs ?? 100;
   const maxDelay = options.maxReconnectDelayMs ?? 5_000;
   let cursor = options.afterSequence ?? 0;
+  // Where to resume when nothing was delivered yet and the server had no event at all when the watch began.
+  let fromOldest = options.fromOldest ?? false;
   let attempt = 0;
   while (!options.signal?.aborted) {
     const l = client.raw.leases;
-    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: cursor }, client.metadata());
+    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, client.metadata());
     const cancel = (): void => stream.cancel();
     options.signal?.addEventListener("abort", cancel);
     stream.on("metadata", (headers: Metadata) => {
       attempt = 0;
       const start = Number(headers.get(AFTER_SEQUENCE_HEADER)[0]);
-      if (cursor === 0 && Number.isSafeInteger(start)) cursor = start;
+      if (!fromOldest && cursor === 0 && Number.isSafeInteger(start)) {
+        // 0: the server had no event yet, so everything it will have is new to us.
+        if (start === 0) fromOldest = true;
+        else cursor = start;
+      }
+      options.onStart?.({ afterSequence: cursor });
     });
     let failure: LessorClientError | undefined;
     try {
@@ -55,6 +70,7 @@ export async function* watchLeases(client: LessorClient, options: WatchLeasesOpt
         if (!event) continue;
         attempt = 0;
         cursor = event.sequence;
+        fromOldest = false;
         yield event;
       }
     } catch (err) {

@@ -40,11 +40,14 @@ export function watchLeases(deps: CallDeps, feed: LeaseEventFeed, acl: Acl) {
     if (!Number.isSafeInteger(req.afterSequence) || req.afterSequence < 0) {
       throw LessorError.invalidField("after_sequence", "must be 0 (only new events) or a sequence number seen before");
     }
+    if (req.fromOldest && req.afterSequence > 0) {
+      throw LessorError.invalidField("from_oldest", "cannot be combined with after_sequence; pass one or the other");
+    }
     // Watching is listing, continued: the same permission as listing leases under the prefix.
     acl.check(ctx.caller.policies, `sys/leases/lookup/${prefix}`, "list");
     await feed.watch(
       prefix,
-      req.afterSequence,
+      req.fromOldest ? "oldest" : req.afterSequence,
       ctx.signal,
       (event) => ctx.send({ event: leaseEvent(event) }),
       (cursor) => {
