@@ -6,11 +6,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO_ROOT, tempDir } from "../helpers/processes.js";
-import { whoAmI } from "../helpers/aws.js";
+import { EC2_POLICY, whoAmI } from "../helpers/aws.js";
 import { awsSetup } from "../clients/setup.js";
 
 const run = promisify(execFile);
@@ -104,4 +104,33 @@ test("Python stubs from the protos: read creds, revoke, decode error details", a
   assert.equal(failure.reason, "LEASE_NOT_FOUND");
   assert.deepEqual(failure.metadata, tsError?.metadata);
   assert.equal(tsError?.reason, failure.reason);
+});
+
+test("the README's Python commands work as written", async (t) => {
+  const missing = await pythonReady();
+  if (missing) {
+    if (process.env.CI) assert.fail(missing);
+    t.skip(missing);
+    return;
+  }
+  const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
+  const section = readme.slice(readme.indexOf("### Python"), readme.indexOf("### How the server behaves"));
+  const generate = /^\$ (mkdir -p gen && python3 -m grpc_tools\.protoc .*)$/m.exec(section)?.[1];
+  const program = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(generate && program, "the README shows the protoc command and a program");
+
+  const out = tempDir("python-readme");
+  // The reader's own python3 and folder; the command itself as written, globs and all.
+  await run("bash", ["-c", generate.replaceAll("python3 ", `${PYTHON} `).replaceAll("=gen", `=${out}/gen`).replace("mkdir -p gen", `mkdir -p ${out}/gen`)], {
+    cwd: REPO_ROOT,
+  });
+  const { emulator, server, client } = await awsSetup(t);
+  await client.write("aws/roles/my-role", { policy_document: EC2_POLICY });
+  writeFileSync(join(out, "readme.py"), program.replace('"127.0.0.1:8200"', JSON.stringify(server.address)));
+  const printed = await run(PYTHON, ["readme.py"], { cwd: out, env: { ...process.env, LESSOR_TOKEN: server.rootToken } });
+  const [leaseId, accessKey] = printed.stdout.trim().split(" ");
+  assert.match(leaseId ?? "", /^aws\/creds\/my-role\//);
+  assert.match(accessKey ?? "", /^AKIA/);
+  // It revoked what it read.
+  assert.deepEqual(emulator.listUsers(), []);
 });
