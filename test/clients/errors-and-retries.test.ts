@@ -10,6 +10,7 @@ import { Code, LessorClient, LessorClientError, isIdempotentRead } from "@lessor
 import { startLessor } from "../../src/server/app.js";
 import { tempDir } from "../helpers/processes.js";
 import { awsSetup } from "./setup.js";
+import { waitFor } from "../helpers/wait.js";
 
 async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
   try {
@@ -46,7 +47,10 @@ test("BadRequest field violations, ErrorInfo reason and metadata, and RetryInfo 
   assert.equal(throttled.retryDelayMs, 2_000);
   assert.equal(throttled.metadata.aws_error_code, "Throttling");
   // UNAVAILABLE, but a creds read issues a secret each time: the client did not repeat it
-  // (the server logs one failed SecretsService/Read per call it received).
+  // (the server logs one failed SecretsService/Read per call it received). The log is
+  // written in order, so once a later call's line is there, every earlier one is too.
+  await failure(client.leases.lookup("aws/creds/deploy/marker"));
+  await waitFor("the marker call in the server log", () => server.output().includes("lease not found: aws/creds/deploy/marker"));
   const failedReads = server
     .output()
     .split("\n")

@@ -22,8 +22,10 @@ export interface LessorAwsCredentialsOptions extends LessorClientOptions {
   /** A client to use (default: one made from these options, closed by `close()`). */
   client?: LessorClient;
   /**
-   * Read fresh keys this long before the current ones end. Default: a third of
-   * the keys' lifetime, at most five minutes.
+   * Read fresh keys this long before the current ones end. Default: once their
+   * lease cannot be extended any more, a third of the keys' lifetime (at most
+   * five minutes); while it is still being renewed, a sixth of the lease's
+   * duration (after the renewal point, at about a third), so renewing comes first.
    */
   refreshBeforeExpiryMs?: number;
   /** Keep renewable leases alive (default true). */
@@ -43,6 +45,10 @@ interface Current {
   leaseId: string;
   obtainedAt: number;
   expireTime: number;
+  /** When the lease was issued or last renewed. */
+  updatedAt: number;
+  /** Whether a renewer is still extending the lease. */
+  renewing: boolean;
   renewer: LeaseRenewer | undefined;
 }
 
@@ -52,8 +58,11 @@ export function lessorAwsCredentials(options: LessorAwsCredentialsOptions): Less
   let current: Current | undefined;
   let pending: Promise<Current> | undefined;
 
-  const refreshAt = (c: Current): number =>
-    c.expireTime - (options.refreshBeforeExpiryMs ?? Math.min(300_000, (c.expireTime - c.obtainedAt) / 3));
+  const refreshAt = (c: Current): number => {
+    if (options.refreshBeforeExpiryMs !== undefined) return c.expireTime - options.refreshBeforeExpiryMs;
+    const window = c.renewing ? (c.expireTime - c.updatedAt) / 6 : (c.expireTime - c.obtainedAt) / 3;
+    return c.expireTime - Math.min(300_000, window);
+  };
 
   const fetchFresh = async (): Promise<Current> => {
     const creds = await client.aws.creds(options.role, { mount: options.mount });
@@ -63,12 +72,19 @@ export function lessorAwsCredentials(options: LessorAwsCredentialsOptions): Less
       leaseId: creds.lease.id,
       obtainedAt,
       expireTime: obtainedAt + creds.lease.durationSeconds * 1000,
+      updatedAt: obtainedAt,
+      renewing: false,
       renewer: undefined,
     };
     if (creds.lease.renewable && options.renew !== false) {
       const renewer = new LeaseRenewer(client, creds.lease, { unref: true });
-      renewer.on("renewed", (e) => (next.expireTime = e.expireTime.getTime()));
+      next.renewing = true;
+      renewer.on("renewed", (e) => {
+        next.expireTime = e.expireTime.getTime();
+        next.updatedAt = Date.now();
+      });
       renewer.on("done", (d) => {
+        next.renewing = false;
         // max_ttl: the keys stay good until expireTime and are replaced before it.
         // failed/expired: the lease may be gone already, so replace the keys at the next request.
         if (d.reason === "failed" || d.reason === "expired") next.expireTime = Math.min(next.expireTime, Date.now());
