@@ -3,7 +3,7 @@
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
@@ -22,6 +22,7 @@ import { ENGINE_FACTORIES } from "../engines/index.js";
 import { LeaseServiceService } from "../gen/lessor/v1/leases.js";
 import { MountServiceService } from "../gen/lessor/v1/mounts.js";
 import { SecretsServiceService } from "../gen/lessor/v1/secrets.js";
+import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseManager } from "../leases/manager.js";
 import type { RetryPolicy } from "../leases/policy.js";
@@ -31,7 +32,10 @@ import { Keyring } from "../store/encryption.js";
 import { openSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
+import { LessorGrpcServer } from "./grpc-server.js";
+import { HealthReporter } from "./health.js";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
+import { addReflection } from "./reflection.js";
 import { leaseService } from "./services/leases.js";
 import { mountService } from "./services/mounts.js";
 import { secretsService } from "./services/secrets.js";
@@ -62,6 +66,12 @@ export interface LessorServerOptions {
   tlsClientCaFile?: string;
   /** How often expired and used-up tokens are revoked (default 30 s). */
   tokenSweepIntervalMs?: number;
+  /**
+   * On stop, how long to keep answering calls with health NOT_SERVING before
+   * closing, so load balancers move traffic away first (default 0).
+   */
+  shutdownDelayMs?: number;
+  events?: LeaseEventFeedOptions;
 }
 
 export interface LessorServer {
@@ -115,7 +125,8 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   await quotas.load();
   const keys = new KeyRotator(keyring, keyFile, store.sealed, logger);
   await keys.start();
-  const leases = new LeaseManager(store, mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
+    const events = new LeaseEventFeed(store, options.events);
+  const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
   const router = new Router(mounts, leases, acl);
 
   // Single process on this store: every intent left over belongs to a process that died.
@@ -138,24 +149,30 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   tokenSweeper.unref();
 
   const deps: CallDeps = { tokens, logger, guard: { audit, quotas } };
-  const server = new Server({
+  const server = new LessorGrpcServer({
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
+    "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(withSafeDecoding(SecretsServiceService), secretsService(deps, router));
-  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl));
+  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl, events));
   server.addService(withSafeDecoding(MountServiceService), mountService(deps, mounts, leases, acl));
   server.addService(withSafeDecoding(TokenServiceService), tokenService(deps, tokens, acl, leases));
   server.addService(withSafeDecoding(PolicyServiceService), policyService(deps, policies, acl));
   server.addService(withSafeDecoding(SysServiceService), sysService(deps, acl, audit, quotas, keys));
+  // Health and reflection last: they describe the services added above. No token needed.
+  const health = new HealthReporter();
+  health.addToServer(server);
+  addReflection(server, server.serviceNames);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(listenAddress, tls.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   const address = `${splitHostPort(listenAddress).host}:${port}`;
   logger.info({ address, data_dir: options.dataDir, transport: tls.transport }, "lessor listening");
+  health.serving(server.serviceNames.filter((name) => !name.startsWith("grpc.")));
 
   let stopped = false;
   return {
@@ -167,10 +184,16 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     async stop() {
       if (stopped) return;
       stopped = true;
+      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
+      health.draining();
+      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       clearInterval(sweeper);
       clearInterval(tokenSweeper);
       await keys.stop();
       await expiry.stop();
+      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
+      events.close();
+      health.endWatches();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {

@@ -77,6 +77,8 @@ export interface StreamContext extends CallContext {
   send(message: unknown): Promise<void>;
   /** Aborted when the caller cancels or disconnects. */
   signal: AbortSignal;
+  /** Sends response headers (before the first message). */
+  sendMetadata(headers: Metadata): void;
 }
 
 /** Adapts an async server-streaming handler: authentication, errors, cancellation. */
@@ -96,7 +98,14 @@ export function serverStream<Req, Res>(
         else call.once("drain", () => resolve());
       });
     void runGuarded(deps, method, peer, call.metadata, call.request, (caller) =>
-      handler(call.request, { caller, method, peer, send, signal: abort.signal }),
+      handler(call.request, {
+        caller,
+        method,
+        peer,
+        send,
+        signal: abort.signal,
+        sendMetadata: (headers) => call.sendMetadata(headers),
+      }),
     ).then(
       () => {
         if (!abort.signal.aborted) call.end();

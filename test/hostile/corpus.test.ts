@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Database from "better-sqlite3";
-import { Metadata } from "@grpc/grpc-js";
+import { Client, Metadata, credentials } from "@grpc/grpc-js";
+import { WriteRequest } from "../../src/gen/lessor/v1/secrets.js";
 import { LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
@@ -217,7 +218,13 @@ function fieldCases(): ApiCase[] {
     { name: "deeply nested Struct (40 levels)", call: (c) => c.root.write("secret/deep", { v: nested(40) }), code: "INVALID_ARGUMENT", message: /request: could not be decoded: protobuf decode recursion limit exceeded/ },
     { name: "deeply nested Struct (5000 levels, raw bytes)", call: (c) => c.rawWrite(deepStructRequest(5000)), code: "INVALID_ARGUMENT", message: /request: could not be decoded/ },
     { name: "garbage bytes as a request", call: (c) => c.rawWrite(Buffer.from([0xff, 0xff, 0xff, 0xff, 0x0f, 0x01])), code: "INVALID_ARGUMENT", message: /request: could not be decoded/ },
-    { name: "value over the 4 MiB message limit", call: (c) => c.root.write("secret/huge", { v: "x".repeat(5 * 1024 * 1024) }), code: "RESOURCE_EXHAUSTED", message: /larger than max \(\d+ vs 4194304\)/ },
+    // Sent by a raw client without a send limit: @lessor/client itself refuses to send more than 4 MiB.
+    {
+      name: "value over the 4 MiB message limit",
+      call: (c) => c.rawWrite(Buffer.from(WriteRequest.encode({ path: "secret/huge", data: { v: "x".repeat(5 * 1024 * 1024) } }).finish())),
+      code: "RESOURCE_EXHAUSTED",
+      message: /larger than max \(\d+ vs 4194304\)/,
+    },
   );
   // Quotas and audit devices.
   for (const [name, quota, message] of [
@@ -489,7 +496,9 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
   await new Promise((r) => setTimeout(r, 1200)); // let the 1 s token expire
 
   const secrets = [KV_SECRET, PLANTED, emulator.rootSecretAccessKey, issued.secretAccessKey, server.rootToken!, reader.token, expired.token, usedUp.token, revoked.token];
-  const raw = as(server.rootToken);
+  // A plain grpc-js client with no limit on what it sends, for requests @lessor/client would not make.
+  const raw = new Client(server.address, credentials.createInsecure(), { "grpc.max_send_message_length": -1 });
+  t.after(() => raw.close());
   const clients: Clients = {
     root,
     reader: as(reader.token),
@@ -502,7 +511,7 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
       new Promise((resolve, reject) => {
         const md = new Metadata();
         md.set("authorization", `Bearer ${server.rootToken}`);
-        raw.raw.secrets.makeUnaryRequest(
+        raw.makeUnaryRequest(
           "/lessor.v1.SecretsService/Write",
           (b: Buffer) => b,
           (b: Buffer) => b,

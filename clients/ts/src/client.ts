@@ -13,6 +13,7 @@ import type { AuditDevice, GetEncryptionKeyStatusResponse, RateLimitQuota } from
 import type { CreateTokenRequest, RevokeTokenResponse, TokenInfo } from "./gen/lessor/v1/tokens.js";
 import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
 import { LessorClientError } from "./errors.js";
+import { CHANNEL_OPTIONS, IDEMPOTENT_METHODS, isIdempotentRead, withRetries, type LessorCallOptions, type RetryOptions } from "./policy.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:8200";
 
@@ -21,8 +22,10 @@ export interface LessorClientOptions {
   address?: string;
   /** Token. Default: LESSOR_TOKEN, else the contents of ~/.lessor-token. */
   token?: string;
-  /** Per-call deadline in milliseconds (default 30 s). */
+  /** Per-call deadline in milliseconds, retries included (default 30 s). */
   deadlineMs?: number;
+  /** Retries of idempotent calls on UNAVAILABLE (see policy.ts). */
+  retry?: RetryOptions;
   /** TLS: CA bundle (PEM) to trust; default LESSOR_CACERT. An https:// address enables TLS. */
   caCert?: Buffer;
   clientCert?: Buffer;
@@ -87,20 +90,22 @@ export class LessorClient {
   };
   private readonly token: string | undefined;
   private readonly deadlineMs: number;
+  private readonly retry: RetryOptions | undefined;
 
   constructor(options: LessorClientOptions = {}) {
     const env = process.env;
     this.address = options.address ?? env.LESSOR_ADDR ?? DEFAULT_ADDRESS;
     this.token = options.token ?? defaultToken(env);
     this.deadlineMs = options.deadlineMs ?? 30_000;
+    this.retry = options.retry;
     const { target, tls } = parseAddress(this.address);
     const ca = options.caCert ?? readOptionalFile(env.LESSOR_CACERT);
     const cert = options.clientCert ?? readOptionalFile(env.LESSOR_CLIENT_CERT);
     const key = options.clientKey ?? readOptionalFile(env.LESSOR_CLIENT_KEY);
     const channel: ChannelCredentials =
       tls || ca ? grpcCredentials.createSsl(ca ?? null, key ?? null, cert ?? null) : grpcCredentials.createInsecure();
-    const secrets = new SecretsServiceClient(target, channel);
-    const shared = { channelOverride: secrets.getChannel() };
+    const secrets = new SecretsServiceClient(target, channel, CHANNEL_OPTIONS);
+    const shared = { ...CHANNEL_OPTIONS, channelOverride: secrets.getChannel() };
     this.raw = {
       secrets,
       leases: new LeaseServiceClient(target, channel, shared),
@@ -123,22 +128,26 @@ export class LessorClient {
    * `client.invoke("TokenService/CreateToken", client.raw.tokens.createToken, client.raw.tokens, request)`.
    * Failures are LessorClientError.
    */
-  invoke<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
-    return this.call(method, fn, self, request);
+  invoke<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req, options?: LessorCallOptions): Promise<Res> {
+    return this.call(method, fn, self, request, options);
   }
 
-  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req): Promise<Res> {
-    return new Promise<Res>((resolve, reject) => {
-      fn.call(self, request, this.metadata(), { deadline: Date.now() + this.deadlineMs }, (err, res) => {
+  /** One call with a deadline; idempotent ones are retried on UNAVAILABLE (policy.ts). */
+  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req, options: LessorCallOptions = {}): Promise<Res> {
+    const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);
+    const deadline = Date.now() + (options.deadlineMs ?? this.deadlineMs);
+    return withRetries(method, idempotent, deadline, this.retry, (until) => new Promise<Res>((resolve, reject) => {
+      fn.call(self, request, this.metadata(), { deadline: until }, (err, res) => {
         if (err) reject(LessorClientError.from(err, method));
         else resolve(res);
       });
-    });
+    }));
   }
 
-  async read(path: string, data?: Record<string, unknown>): Promise<SecretResult> {
+  /** Reads a path. Retried on UNAVAILABLE only when that cannot issue a second secret (`isIdempotentRead`). */
+  async read(path: string, data?: Record<string, unknown>, options: LessorCallOptions = {}): Promise<SecretResult> {
     const s = this.raw.secrets;
-    const res = await this.call("SecretsService/Read", s.read, s, { path, data });
+    const res = await this.call("SecretsService/Read", s.read, s, { path, data }, { idempotent: isIdempotentRead(path), ...options });
     return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings };
   }
 

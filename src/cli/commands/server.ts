@@ -5,6 +5,7 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
+import { parseDuration } from "../../util/duration.js";
 import { processIo as io } from "../context.js";
 
 export function serverCommand<T>(y: Argv<T>): Argv<T> {
@@ -23,11 +24,22 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address (dangerous: tokens and secrets in clear)" })
         .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
         .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
-        .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" }),
+        .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" })
+        .option("shutdown-delay", {
+          type: "string",
+          default: "0s",
+          describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
+        }),
     async (argv) => {
       const dev = argv.dev === true;
       if (!dev && !argv["data-dir"]) {
         io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
+        process.exitCode = 1;
+        return;
+      }
+      const shutdownDelay = parseDuration(argv["shutdown-delay"] as string);
+      if ("error" in shutdownDelay) {
+        io.err(`Error: -shutdown-delay ${shutdownDelay.error}`);
         process.exitCode = 1;
         return;
       }
@@ -50,6 +62,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           tlsCertFile: argv["tls-cert-file"] as string | undefined,
           tlsKeyFile: argv["tls-key-file"] as string | undefined,
           tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
+          shutdownDelayMs: shutdownDelay.seconds * 1000,
           logger,
         });
       } catch (err) {

@@ -4,9 +4,11 @@ import type { LeaseInfo, LeaseServiceServer } from "../../gen/lessor/v1/leases.j
 import { LeaseState } from "../../gen/lessor/v1/leases.js";
 import type { Acl } from "../../auth/acl.js";
 import type { LeaseManager } from "../../leases/manager.js";
+import type { LeaseEventFeed } from "../../leases/events.js";
 import { normalizeRequestPath } from "../../router/paths.js";
 import type { LeaseRecord } from "../../store/types.js";
 import { unary, type CallDeps } from "../call.js";
+import { watchLeases } from "./lease-events.js";
 import { LessorError } from "../../errors.js";
 import { status as Code, type handleUnaryCall } from "@grpc/grpc-js";
 
@@ -40,7 +42,7 @@ export function leaseInfo(lease: LeaseRecord, now: number): LeaseInfo {
   };
 }
 
-export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl): LeaseServiceServer {
+export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl, events: LeaseEventFeed): LeaseServiceServer {
   return {
     lookupLease: unary(deps, "LeaseService/LookupLease", async (req, ctx) => {
       const id = normalizeRequestPath(req.leaseId, "lease_id");
@@ -65,6 +67,6 @@ export function leaseService(deps: CallDeps, leases: LeaseManager, acl: Acl): Le
     listLeases: notYet("ListLeases"),
     tidyLeases: notYet("TidyLeases"),
     revokeLeasePrefix: (call) => call.destroy(notImplemented("RevokeLeasePrefix")),
-    watchLeases: (call) => call.destroy(notImplemented("WatchLeases")),
+    watchLeases: watchLeases(deps, events, acl),
   };
 }

@@ -284,6 +284,12 @@ export interface WatchLeasesRequest {
   prefix: string;
   /** Deliver events after this sequence number (0: only new events). */
   afterSequence: number;
+  /**
+   * Deliver every event still kept, from the oldest (after_sequence must be 0).
+   * The stream's `lessor-after-sequence` response header names the sequence it
+   * starts after; when that is 0 (no event yet), resume with from_oldest.
+   */
+  fromOldest: boolean;
 }
 
 export interface WatchLeasesResponse {
@@ -1873,7 +1879,7 @@ export const LeaseEvent: MessageFns<LeaseEvent> = {
 };
 
 function createBaseWatchLeasesRequest(): WatchLeasesRequest {
-  return { prefix: "", afterSequence: 0 };
+  return { prefix: "", afterSequence: 0, fromOldest: false };
 }
 
 export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
@@ -1883,6 +1889,9 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     }
     if (message.afterSequence !== 0) {
       writer.uint32(16).uint64(message.afterSequence);
+    }
+    if (message.fromOldest !== false) {
+      writer.uint32(24).bool(message.fromOldest);
     }
     return writer;
   },
@@ -1916,6 +1925,14 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
             message.afterSequence = longToNumber(reader.uint64());
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fromOldest = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1936,6 +1953,11 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
         : isSet(object.after_sequence)
         ? globalThis.Number(object.after_sequence)
         : 0,
+      fromOldest: isSet(object.fromOldest)
+        ? globalThis.Boolean(object.fromOldest)
+        : isSet(object.from_oldest)
+        ? globalThis.Boolean(object.from_oldest)
+        : false,
     };
   },
 
@@ -1947,6 +1969,9 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     if (message.afterSequence !== 0) {
       obj.afterSequence = Math.round(message.afterSequence);
     }
+    if (message.fromOldest !== false) {
+      obj.fromOldest = message.fromOldest;
+    }
     return obj;
   },
 
@@ -1957,6 +1982,7 @@ export const WatchLeasesRequest: MessageFns<WatchLeasesRequest> = {
     const message = createBaseWatchLeasesRequest();
     message.prefix = object.prefix ?? "";
     message.afterSequence = object.afterSequence ?? 0;
+    message.fromOldest = object.fromOldest ?? false;
     return message;
   },
 };

@@ -1,0 +1,178 @@
+// The lease event feed behind WatchLeases. Events are rows of lease_events,
+// written in the same transaction as the state change they describe, so the
+// table is the one source of truth: a watcher reads it after a sequence
+// number, and resuming after a reconnect is just reading from the last
+// sequence seen. Nothing is buffered per watcher in memory.
+//
+// Promptness: a watcher that has caught up waits for a wake-up. Two things
+// wake it: (1) an in-process notification right after this process commits a
+// lease change (`observeLeaseChanges` wraps the lease store the lease manager
+// writes through), which makes delivery immediate; (2) a poll of the newest
+// sequence number every `pollIntervalMs` while anyone watches, which catches
+// writes this process cannot see (another process on the same database, a
+// shared PostgreSQL store later) and any write path that bypasses the wrapper.
+// The poll is one indexed MAX() for all watchers together, not one per watcher.
+import { Code, LessorError } from "../errors.js";
+import type { LeaseEventRecord, LeaseStore, Store } from "../store/types.js";
+
+export interface LeaseEventFeedOptions {
+  /** How often to look for events written outside this process (default 250 ms). */
+  pollIntervalMs?: number;
+  /** Events read per query (default 500). */
+  batchSize?: number;
+}
+
+/** LeaseStore methods that only read: they never wake watchers. */
+const READ_ONLY_METHODS = new Set<string>(["get", "idsWithPrefix", "due", "nextDueTime", "page", "countByState"]);
+
+export class LeaseEventFeed {
+  private readonly pollIntervalMs: number;
+  private readonly batchSize: number;
+  /** Bumped on every wake-up; a watcher sleeps until it moves past what it saw. */
+  private version = 0;
+  private readonly sleepers = new Set<() => void>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastPolledSequence = -1;
+  /** Watches in progress: the poll runs only while there are some. */
+  private watching = 0;
+  private closed = false;
+
+  constructor(
+    private readonly store: Store,
+    options: LeaseEventFeedOptions = {},
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 250;
+    this.batchSize = options.batchSize ?? 500;
+  }
+
+  /** Wakes every watcher to look for new events (called after a lease change commits). */
+  wake(): void {
+    this.version++;
+    const sleepers = [...this.sleepers];
+    this.sleepers.clear();
+    for (const resolve of sleepers) resolve();
+  }
+
+  /**
+   * A Store whose lease writes wake this feed once they commit. Every LeaseStore
+   * method except the known reads counts as a write, so a method added later
+   * wakes watchers without anyone remembering to add it here.
+   */
+  observeLeaseChanges(store: Store): Store {
+    const leases = new Proxy(store.leases, {
+      get: (target, property, receiver) => {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== "function" || typeof property !== "string" || READ_ONLY_METHODS.has(property)) return value;
+        return (...args: unknown[]): unknown => {
+          const result: unknown = Reflect.apply(value, target, args);
+          if (result instanceof Promise) return result.finally(() => this.wake());
+          this.wake();
+          return result;
+        };
+      },
+    }) satisfies LeaseStore;
+    return new Proxy(store, {
+      get: (target, property, receiver) => (property === "leases" ? leases : Reflect.get(target, property, receiver)),
+    });
+  }
+
+  /**
+   * Streams events whose lease id starts with `prefix`, after `afterSequence`
+   * (0: only events after now; "oldest": every event kept), to `deliver`, until
+   * `signal` aborts or the feed closes. `started` is told the sequence the
+   * stream starts after, so a caller that has seen nothing yet can still
+   * resume without a gap.
+   */
+  async watch(
+    prefix: string,
+    afterSequence: number | "oldest",
+    signal: AbortSignal,
+    deliver: (event: LeaseEventRecord) => Promise<void>,
+    started?: (cursor: number) => void,
+  ): Promise<void> {
+    let cursor = afterSequence === "oldest" ? 0 : afterSequence > 0 ? afterSequence : await this.store.events.latestSequence();
+    if (afterSequence !== "oldest" && afterSequence > 0) await this.checkNotPruned(afterSequence);
+    started?.(cursor);
+    const stop = (): void => this.wake();
+    signal.addEventListener("abort", stop);
+    this.startPolling();
+    try {
+      for (;;) {
+        if (signal.aborted) return;
+        if (this.closed) throw shuttingDown(cursor);
+        const seen = this.version;
+        const batch = await this.store.events.after(cursor, prefix, this.batchSize);
+        for (const event of batch) {
+          if (signal.aborted) return;
+          await deliver(event);
+          cursor = event.sequence;
+        }
+        if (batch.length < this.batchSize) await this.sleepUntilChanged(seen);
+      }
+    } finally {
+      signal.removeEventListener("abort", stop);
+      this.stopPollingIfIdle();
+    }
+  }
+
+  /** Ends every watch (server shutdown): each stream fails UNAVAILABLE with its resume point. */
+  close(): void {
+    this.closed = true;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.wake();
+  }
+
+  private sleepUntilChanged(seen: number): Promise<void> {
+    if (this.version !== seen || this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.sleepers.add(resolve));
+  }
+
+  private startPolling(): void {
+    this.watching++;
+    if (this.pollTimer || this.closed) return;
+    this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private stopPollingIfIdle(): void {
+    this.watching--;
+    if (this.watching === 0 && this.pollTimer) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+      this.lastPolledSequence = -1;
+    }
+  }
+
+  private async poll(): Promise<void> {
+    try {
+      const latest = await this.store.events.latestSequence();
+      if (latest !== this.lastPolledSequence) {
+        this.lastPolledSequence = latest;
+        this.wake();
+      }
+    } catch {
+      // The store is closing; the next tick or close() settles it.
+    }
+  }
+
+  /** A resume point older than the oldest kept event would silently skip events: refuse it. */
+  private async checkNotPruned(afterSequence: number): Promise<void> {
+    const [oldest] = await this.store.events.after(0, "", 1);
+    if (oldest && oldest.sequence > afterSequence + 1) {
+      throw new LessorError(
+        Code.OUT_OF_RANGE,
+        `events after sequence ${afterSequence} are no longer kept (the oldest kept is ${oldest.sequence}); start a new watch with after_sequence 0 and re-read the leases you track`,
+        { reason: "EVENTS_PRUNED", metadata: { after_sequence: String(afterSequence), oldest_sequence: String(oldest.sequence) } },
+      );
+    }
+  }
+}
+
+function shuttingDown(cursor: number): LessorError {
+  return LessorError.unavailable(
+    `the server is shutting down; reconnect and resume with after_sequence ${cursor}`,
+    "SHUTTING_DOWN",
+    { after_sequence: String(cursor) },
+  );
+}

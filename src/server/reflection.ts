@@ -1,0 +1,42 @@
+// Server reflection, grpc.reflection.v1 and v1alpha (@grpc/reflection), so
+// grpcurl and other tools can list and describe the API without .proto files.
+// Needs no token.
+//
+// The descriptors come from src/gen/descriptor_set.ts: `npm run generate`
+// writes it from proto/ with `buf build` next to the stubs, and
+// `npm run check-generated` (CI) fails when it is stale, so what reflection
+// serves is always what the server was compiled from. They are the real
+// files (lessor/v1/leases.proto, its imports, its comments, fully qualified
+// type names), which strict clients such as grpcurl need; descriptors made by
+// @grpc/proto-loader at run time merge files per package, drop the imports and
+// leave type names relative. gRPC's health and reflection protos are copied
+// into proto/grpc/ for the same reason (buf lint and code generation skip them).
+import type { Server } from "@grpc/grpc-js";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { ReflectionService } from "@grpc/reflection";
+import { FILE_DESCRIPTOR_SET_BASE64 } from "../gen/descriptor_set.js";
+
+export const REFLECTION_SERVICE_NAMES = ["grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+
+/** The FileDescriptorProtos (encoded) in a FileDescriptorSet, byte for byte. */
+export function fileDescriptorProtos(set: Uint8Array): Uint8Array[] {
+  const files: Uint8Array[] = [];
+  const reader = new BinaryReader(set);
+  while (reader.pos < reader.len) {
+    const [field, wireType] = reader.tag();
+    if (field === 1 && wireType === WireType.LengthDelimited) files.push(reader.bytes());
+    else reader.skip(wireType);
+  }
+  return files;
+}
+
+/** Adds reflection describing `services` (full names), themselves and everything they use. */
+export function addReflection(server: Pick<Server, "addService">, services: readonly string[]): void {
+  const files = fileDescriptorProtos(Buffer.from(FILE_DESCRIPTOR_SET_BASE64, "base64")).map((f) => Buffer.from(f));
+  // @grpc/reflection takes a proto-loader PackageDefinition but reads only the
+  // `fileDescriptorProtos` of its entries: one entry carries every file.
+  const definitions = { "lessor.descriptor_set": { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos: files } };
+  new ReflectionService(definitions as unknown as ConstructorParameters<typeof ReflectionService>[0], {
+    services: [...services, ...REFLECTION_SERVICE_NAMES],
+  }).addToServer(server);
+}

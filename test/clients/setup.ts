@@ -1,0 +1,29 @@
+// A real server process with the aws engine pointed at the emulator, for client tests.
+import { LessorClient } from "@lessor/client";
+import { clientFor, startServer, type ServerProcess } from "../helpers/processes.js";
+import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+
+export interface AwsSetup {
+  emulator: AwsEmulator;
+  server: ServerProcess;
+  client: LessorClient;
+}
+
+/** Server + emulator, aws mounted with the given lease TTLs and a role "deploy"; stopped after the test. */
+export async function awsSetup(
+  t: { after: (fn: () => Promise<void>) => void },
+  ttl: { defaultLeaseTtlSeconds?: number; maxLeaseTtlSeconds?: number } = {},
+): Promise<AwsSetup> {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const server = await startServer({ env: awsEnv(emulator) });
+  const client = clientFor(server);
+  t.after(async () => {
+    client.close();
+    await server.stop();
+    await emulator.close();
+  });
+  await client.mounts.enable("aws", ttl);
+  await client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  return { emulator, server, client };
+}

@@ -1,0 +1,118 @@
+// The lease event feed on a real SQLite store: watchers wake on an in-process
+// commit, pick up writes they were not told about by polling, and refuse a
+// resume point whose events were pruned.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Code, LessorError } from "../../src/errors.js";
+import { LeaseEventFeed } from "../../src/leases/events.js";
+import { Keyring } from "../../src/store/encryption.js";
+import { openSqliteStore } from "../../src/store/sqlite.js";
+import type { LeaseEventRecord, NewLease, Store } from "../../src/store/types.js";
+import { tempDir } from "../helpers/processes.js";
+import { waitFor } from "../helpers/wait.js";
+
+function lease(id: string, now: number): NewLease {
+  return {
+    id,
+    mountAccessor: "aws_1",
+    secretType: "access_keys",
+    internal: { user: id },
+    issueTime: now,
+    expireTime: now + 60_000,
+    maxExpireTime: now + 120_000,
+    renewable: true,
+    tokenAccessor: null,
+  };
+}
+
+function watchInto(feed: LeaseEventFeed, prefix: string, after: number | "oldest"): { events: LeaseEventRecord[]; abort: AbortController; done: Promise<void>; started: Promise<number> } {
+  const events: LeaseEventRecord[] = [];
+  const abort = new AbortController();
+  let start!: (cursor: number) => void;
+  const started = new Promise<number>((resolve) => (start = resolve));
+  const done = feed.watch(prefix, after, abort.signal, async (e) => void events.push(e), start);
+  return { events, abort, done, started };
+}
+
+function openStore(): Store {
+  return openSqliteStore({ path: join(tempDir("events"), "lessor.db"), keyring: Keyring.generate() });
+}
+
+test("a commit through the observed store wakes watchers without waiting for the poll", async (t) => {
+  const store = openStore();
+  // A poll so slow that only the wake-up can deliver within the test's patience.
+  const feed = new LeaseEventFeed(store, { pollIntervalMs: 600_000 });
+  t.after(async () => {
+    feed.close();
+    await store.close();
+  });
+  const observed = feed.observeLeaseChanges(store);
+  const w = watchInto(feed, "aws/", 0);
+  assert.equal(await w.started, 0);
+  const now = Date.now();
+  await observed.leases.insertFromIntent(lease("aws/creds/a/1", now), null);
+  await observed.leases.renew("aws/creds/a/1", now + 90_000, now);
+  await observed.leases.insertFromIntent(lease("other/creds/x/1", now), null);
+  await waitFor("two events", () => w.events.length === 2, 5_000);
+  assert.deepEqual(w.events.map((e) => [e.type, e.leaseId]), [["created", "aws/creds/a/1"], ["renewed", "aws/creds/a/1"]]);
+  // Reads pass through untouched.
+  assert.equal((await observed.leases.get("aws/creds/a/1"))?.expireTime, now + 90_000);
+  w.abort.abort();
+  await w.done;
+});
+
+test("writes the feed was not told about (another process) arrive by polling", async (t) => {
+  const store = openStore();
+  const feed = new LeaseEventFeed(store, { pollIntervalMs: 20 });
+  t.after(async () => {
+    feed.close();
+    await store.close();
+  });
+  const w = watchInto(feed, "", 0);
+  await w.started;
+  await store.leases.insertFromIntent(lease("aws/creds/a/2", Date.now()), null);
+  await waitFor("the polled event", () => w.events.length === 1, 5_000);
+  w.abort.abort();
+  await w.done;
+
+  // From the oldest: every event kept, including those before the watch.
+  const all = watchInto(feed, "", "oldest");
+  await waitFor("the replay", () => all.events.length === 1, 5_000);
+  all.abort.abort();
+  await all.done;
+});
+
+test("resuming after pruned events is refused with OUT_OF_RANGE, not silently skipped", async (t) => {
+  const store = openStore();
+  const feed = new LeaseEventFeed(store);
+  t.after(async () => {
+    feed.close();
+    await store.close();
+  });
+  const old = Date.now() - 10_000;
+  await store.leases.insertFromIntent(lease("aws/creds/a/1", old), null);
+  await store.leases.insertFromIntent(lease("aws/creds/a/2", old), null);
+  await store.leases.insertFromIntent(lease("aws/creds/a/3", Date.now()), null);
+  assert.equal(await store.events.prune(Date.now() - 5_000), 2);
+
+  const w = watchInto(feed, "", 1);
+  await assert.rejects(w.done, (e: unknown) => e instanceof LessorError && e.code === Code.OUT_OF_RANGE && e.reason === "EVENTS_PRUNED");
+  // Right after the last pruned one is still a complete history.
+  const ok = watchInto(feed, "", 2);
+  await waitFor("the kept event", () => ok.events.length === 1, 5_000);
+  assert.equal(ok.events[0]?.sequence, 3);
+  ok.abort.abort();
+  await ok.done;
+});
+
+test("closing the feed ends watches with UNAVAILABLE naming where to resume", async () => {
+  const store = openStore();
+  const feed = new LeaseEventFeed(store);
+  await store.leases.insertFromIntent(lease("aws/creds/a/1", Date.now()), null);
+  const w = watchInto(feed, "", "oldest");
+  await waitFor("the event", () => w.events.length === 1, 5_000);
+  feed.close();
+  await assert.rejects(w.done, (e: unknown) => e instanceof LessorError && e.code === Code.UNAVAILABLE && e.metadata.after_sequence === "1");
+  await store.close();
+});
