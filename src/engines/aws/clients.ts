@@ -3,6 +3,7 @@
 // config, default credentials) and overridden only by what config/root sets.
 import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient } from "@aws-sdk/client-sts";
+import { AdaptiveRetryStrategy, DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
 
 export interface RootConfig {
   access_key?: string;
@@ -11,15 +12,26 @@ export interface RootConfig {
   iam_endpoint?: string;
   sts_endpoint?: string;
   sts_region?: string;
+  /** Retries after the first attempt; -1 or absent: the SDK's default. */
   max_retries?: number;
   username_template?: string;
+}
+
+export interface StaticCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export interface AwsClients {
   iam: IAMClient;
   sts: STSClient;
   /** The STS client, but signing with other credentials (to check a new key). */
-  stsWith(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): STSClient;
+  stsWith(credentials: StaticCredentials): STSClient;
+  /** The IAM client, but signing with other credentials. */
+  iamWith(credentials: StaticCredentials): IAMClient;
+  /** Resolves the credentials the clients sign with (the SDK's default chain when config/root has none). */
+  credentials(): Promise<StaticCredentials>;
   destroy(): void;
 }
 
@@ -38,28 +50,60 @@ async function sdkRegion(): Promise<string> {
   }
 }
 
+type Strategy = AdaptiveRetryStrategy;
+
+/**
+ * The SDK's adaptive retry (backoff, and a client-side rate that slows down
+ * while AWS throttles), except that IAM's LimitExceeded is not retried: the
+ * SDK files it with throttling, but for IAM it means a quota is reached (two
+ * access keys, 5000 users), which no retry fixes, and counting it as
+ * throttling would slow every later call.
+ */
+class IamAwareRetryStrategy {
+  readonly mode = "adaptive";
+  constructor(private readonly inner: Strategy) {}
+
+  acquireInitialRetryToken(scope: string): ReturnType<Strategy["acquireInitialRetryToken"]> {
+    return this.inner.acquireInitialRetryToken(scope);
+  }
+
+  refreshRetryTokenForRetry(...[token, info]: Parameters<Strategy["refreshRetryTokenForRetry"]>): ReturnType<Strategy["refreshRetryTokenForRetry"]> {
+    const name = (info.error as { name?: string } | undefined)?.name;
+    if (name === "LimitExceededException" || name === "LimitExceeded") {
+      // Rejecting the retry makes the SDK throw the original error.
+      return Promise.reject(new Error("IAM quota reached; not retried"));
+    }
+    return this.inner.refreshRetryTokenForRetry(token, info);
+  }
+
+  recordSuccess(...[token]: Parameters<Strategy["recordSuccess"]>): void {
+    this.inner.recordSuccess(token);
+  }
+}
+
 export async function buildClients(config: RootConfig): Promise<AwsClients> {
   const region = config.region ?? (await sdkRegion());
-  const credentials =
-    config.access_key && config.secret_key
-      ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key }
-      : undefined; // undefined: the SDK's default credential chain
-  const common = {
-    credentials,
-    // max_retries counts retries; the SDK counts attempts. -1/undefined: SDK default.
-    ...(config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {}),
-    retryMode: "adaptive" as const,
-  };
-  const iam = new IAMClient({ ...common, region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) });
+  const configured =
+    config.access_key && config.secret_key ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key } : undefined;
+  const maxAttempts = config.max_retries !== undefined && config.max_retries >= 0 ? config.max_retries + 1 : DEFAULT_MAX_ATTEMPTS;
+  const retry = () => new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => Promise.resolve(maxAttempts)));
+  const iamOptions = { region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) };
   const stsOptions = {
     region: config.sts_region ?? region,
     ...(config.sts_endpoint ? { endpoint: config.sts_endpoint } : {}),
   };
-  const sts = new STSClient({ ...common, ...stsOptions });
+  // undefined credentials: the SDK's default chain (environment, shared config, instance role).
+  const iam = new IAMClient({ ...iamOptions, credentials: configured, retryStrategy: retry() });
+  const sts = new STSClient({ ...stsOptions, credentials: configured, retryStrategy: retry() });
   return {
     iam,
     sts,
     stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1 }),
+    iamWith: (creds) => new IAMClient({ ...iamOptions, credentials: creds, retryStrategy: retry() }),
+    async credentials() {
+      const c = await iam.config.credentials();
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };
+    },
     destroy() {
       iam.destroy();
       sts.destroy();

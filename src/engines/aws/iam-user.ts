@@ -25,13 +25,20 @@ import {
   ListSigningCertificatesCommand,
   ListSSHPublicKeysCommand,
   ListUserPoliciesCommand,
+  ListUserTagsCommand,
   PutUserPolicyCommand,
   RemoveUserFromGroupCommand,
 } from "@aws-sdk/client-iam";
+import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import type { AwsClients } from "./clients.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 
 /** Tag put on every IAM user Lessor makes; its value is the lease id. */
 export const LEASE_TAG = "lessor-lease-id";
+/** Tag naming the mount (by accessor) that made the user, so tidy never touches another mount's or server's users. */
+export const MOUNT_TAG = "lessor-mount";
+/** Tag keys Lessor sets itself (lower case: IAM tag keys are case-insensitive). */
+export const LESSOR_TAGS: readonly string[] = [LEASE_TAG, MOUNT_TAG];
 /** Name of the inline policy holding the role's policy_document. */
 export const INLINE_POLICY_NAME = "lessor-role-policy";
 
@@ -39,6 +46,7 @@ export interface IamUserPlan {
   username: string;
   path: string;
   leaseId: string;
+  mountAccessor: string;
   policyDocument?: string;
   policyArns: string[];
   groups: string[];
@@ -73,7 +81,12 @@ export async function createIamUser(
       throw mapAwsError(err, action, mountPath);
     }
   };
-  const tags = [{ Key: LEASE_TAG, Value: plan.leaseId }, ...Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value }))];
+  // Tags go in with CreateUser itself: a user Lessor made always says which lease owns it.
+  const tags = [
+    { Key: LEASE_TAG, Value: plan.leaseId },
+    { Key: MOUNT_TAG, Value: plan.mountAccessor },
+    ...Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value })),
+  ];
   await call("iam:CreateUser", () =>
     iam.send(
       new CreateUserCommand({
@@ -210,5 +223,62 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promi
     await gone("iam:DeleteServiceSpecificCredential", () =>
       iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId })),
     );
+  }
+}
+
+/** The user's Lessor tags (lease id, mount), or undefined when the user does not exist. */
+export async function lessorTagsOf(
+  iam: IAMClient,
+  user: string,
+  mountPath: string,
+): Promise<{ leaseId: string | undefined; mount: string | undefined } | undefined> {
+  try {
+    // A user holds at most 50 tags: one page.
+    const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }));
+    const value = (key: string) => out.Tags?.find((t) => t.Key?.toLowerCase() === key)?.Value;
+    return { leaseId: value(LEASE_TAG), mount: value(MOUNT_TAG) };
+  } catch (err) {
+    if (isNoSuchEntity(err)) return undefined;
+    throw mapAwsError(err, "iam:ListUserTags", mountPath);
+  }
+}
+
+/**
+ * Undoes an issuance that never became a lease. The intent names the user
+ * before it was made, so the user may not exist, or (with a username_template
+ * that repeats itself) be someone else's: only a user tagged with this very
+ * lease id is deleted.
+ */
+export async function rollbackIamUser(iam: IAMClient, user: string, leaseId: string, mountPath: string): Promise<void> {
+  if (user === "") return;
+  const tags = await lessorTagsOf(iam, user, mountPath);
+  if (tags?.leaseId !== leaseId) return;
+  await deleteIamUser(iam, { username: user }, mountPath);
+}
+
+/**
+ * Waits, up to `seconds`, until AWS accepts a new key (IAM is eventually
+ * consistent: a new key can be refused for a few seconds). Returns whether it
+ * did; never throws.
+ */
+export async function waitForKey(clients: AwsClients, key: IssuedKey, seconds: number): Promise<boolean> {
+  const sts = clients.stsWith(key);
+  const deadline = Date.now() + seconds * 1000;
+  let pause = 200;
+  try {
+    for (;;) {
+      try {
+        await sts.send(new GetCallerIdentityCommand({}));
+        return true;
+      } catch {
+        // Not yet (InvalidClientTokenId), or STS unreachable: try again until the deadline.
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      pause = Math.min(pause * 2, 2_000);
+    }
+  } finally {
+    sts.destroy();
   }
 }
