@@ -43,6 +43,7 @@ export async function createAssumableRole(
   emulator: AwsEmulator,
   roleName: string,
   condition?: Record<string, Record<string, string>>,
+  maxSessionDuration = 3600,
 ): Promise<string> {
   const trust = {
     Version: "2012-10-17",
@@ -55,7 +56,7 @@ export async function createAssumableRole(
       },
     ],
   };
-  const out = await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust) }));
+  const out = await iam.send(new CreateRoleCommand({ RoleName: roleName, AssumeRolePolicyDocument: JSON.stringify(trust), MaxSessionDuration: maxSessionDuration }));
   assert.ok(out.Role?.Arn);
   return out.Role.Arn;
 }

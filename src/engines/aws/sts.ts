@@ -99,10 +99,16 @@ function credentialsData(c: Credentials | undefined, action: string, mountPath: 
   };
 }
 
-/** Lease duration: what was asked, or less when AWS made the credentials shorter-lived (root's one-hour cap). */
+/** Slack for clock skew and the time the call took, when comparing AWS's Expiration with the duration asked. */
+const EXPIRATION_SLACK_SECONDS = 30;
+
+/**
+ * Lease duration: the lifetime asked for, unless AWS made the credentials
+ * clearly shorter-lived (it caps the root user's sessions at one hour).
+ */
 function leaseSeconds(requested: number, expiration: Date): number {
   const left = Math.floor((expiration.getTime() - Date.now()) / 1000);
-  return left > 0 ? Math.min(requested, left) : requested;
+  return left > 0 && left < requested - EXPIRATION_SLACK_SECONDS ? left : requested;
 }
 
 const policyArnsParam = (arns: readonly string[]) => (arns.length > 0 ? { PolicyArns: arns.map((arn) => ({ arn })) } : {});
