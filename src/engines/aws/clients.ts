@@ -1,9 +1,10 @@
 // AWS SDK clients for one mount, built from the SDK's standard configuration
 // chain (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM/_STS, AWS_REGION, shared
 // config, default credentials) and overridden only by what config/root sets.
-import { IAMClient } from "@aws-sdk/client-iam";
-import { STSClient } from "@aws-sdk/client-sts";
-import { AdaptiveRetryStrategy, DEFAULT_MAX_ATTEMPTS } from "@smithy/core/retry";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { STSClient } from "@aws-sdk/client-sts";
+import type { AdaptiveRetryStrategy } from "@smithy/core/retry";
+import { iamSdk, retrySdk, stsSdk } from "./sdk.js";
 
 export interface RootConfig {
   access_key?: string;
@@ -40,6 +41,7 @@ const FALLBACK_REGION = "us-east-1";
 
 /** The region the SDK's own chain resolves (env, shared config), or the fallback. */
 async function sdkRegion(): Promise<string> {
+  const { IAMClient } = await iamSdk();
   const probe = new IAMClient({});
   try {
     return await probe.config.region();
@@ -82,6 +84,7 @@ class IamAwareRetryStrategy {
 }
 
 export async function buildClients(config: RootConfig): Promise<AwsClients> {
+  const [{ IAMClient }, { STSClient }, { AdaptiveRetryStrategy, DEFAULT_MAX_ATTEMPTS }] = await Promise.all([iamSdk(), stsSdk(), retrySdk()]);
   const region = config.region ?? (await sdkRegion());
   const configured =
     config.access_key && config.secret_key ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key } : undefined;

@@ -2,36 +2,10 @@
 // one access key per lease. Issuance records an intent before the first IAM
 // call; revocation removes everything a user can hold that blocks DeleteUser,
 // treating "already gone" as done, so it can run any number of times.
-import {
-  AddUserToGroupCommand,
-  AttachUserPolicyCommand,
-  CreateAccessKeyCommand,
-  CreateUserCommand,
-  DeactivateMFADeviceCommand,
-  DeleteAccessKeyCommand,
-  DeleteLoginProfileCommand,
-  DeleteServiceSpecificCredentialCommand,
-  DeleteSigningCertificateCommand,
-  DeleteSSHPublicKeyCommand,
-  DeleteUserCommand,
-  DeleteUserPolicyCommand,
-  DetachUserPolicyCommand,
-  type IAMClient,
-  ListAccessKeysCommand,
-  ListAttachedUserPoliciesCommand,
-  ListGroupsForUserCommand,
-  ListMFADevicesCommand,
-  ListServiceSpecificCredentialsCommand,
-  ListSigningCertificatesCommand,
-  ListSSHPublicKeysCommand,
-  ListUserPoliciesCommand,
-  ListUserTagsCommand,
-  PutUserPolicyCommand,
-  RemoveUserFromGroupCommand,
-} from "@aws-sdk/client-iam";
-import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import type { IAMClient } from "@aws-sdk/client-iam";
 import type { AwsClients } from "./clients.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
+import { iamSdk, stsSdk } from "./sdk.js";
 
 /** Tag put on every IAM user Lessor makes; its value is the lease id. */
 export const LEASE_TAG = "lessor-lease-id";
@@ -74,6 +48,7 @@ export async function createIamUser(
   plan: IamUserPlan,
   mountPath: string,
 ): Promise<{ key: IssuedKey; internal: IamUserInternal }> {
+  const { AddUserToGroupCommand, AttachUserPolicyCommand, CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } = await iamSdk();
   const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -143,6 +118,7 @@ async function ignoreGone(action: string, mountPath: string, run: () => Promise<
  * profile, a group, a key by hand), the full sweep lists and removes it all.
  */
 export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInternal> & { username: string }, mountPath: string): Promise<void> {
+  const { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, RemoveUserFromGroupCommand } = await iamSdk();
   const user = internal.username;
   if (internal.access_key_id) {
     await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
@@ -175,6 +151,25 @@ export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInt
 
 /** Removes everything IAM lets a user hold that blocks DeleteUser. */
 async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promise<void> {
+  const {
+    DeactivateMFADeviceCommand,
+    DeleteAccessKeyCommand,
+    DeleteLoginProfileCommand,
+    DeleteServiceSpecificCredentialCommand,
+    DeleteSigningCertificateCommand,
+    DeleteSSHPublicKeyCommand,
+    DeleteUserPolicyCommand,
+    DetachUserPolicyCommand,
+    ListAccessKeysCommand,
+    ListAttachedUserPoliciesCommand,
+    ListGroupsForUserCommand,
+    ListMFADevicesCommand,
+    ListServiceSpecificCredentialsCommand,
+    ListSigningCertificatesCommand,
+    ListSSHPublicKeysCommand,
+    ListUserPoliciesCommand,
+    RemoveUserFromGroupCommand,
+  } = await iamSdk();
   const gone = (action: string, run: () => Promise<unknown>) => ignoreGone(action, mountPath, run);
   const list = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -232,6 +227,7 @@ export async function lessorTagsOf(
   user: string,
   mountPath: string,
 ): Promise<{ leaseId: string | undefined; mount: string | undefined } | undefined> {
+  const { ListUserTagsCommand } = await iamSdk();
   try {
     // A user holds at most 50 tags: one page.
     const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }));
@@ -262,6 +258,7 @@ export async function rollbackIamUser(iam: IAMClient, user: string, leaseId: str
  * did; never throws.
  */
 export async function waitForKey(clients: AwsClients, key: IssuedKey, seconds: number): Promise<boolean> {
+  const { GetCallerIdentityCommand } = await stsSdk();
   const sts = clients.stsWith(key);
   const deadline = Date.now() + seconds * 1000;
   let pause = 200;

@@ -3,13 +3,12 @@
 // once AWS accepts it (IAM is eventually consistent), and the old key is then
 // deleted. An intent covers the window in between: if the process dies, the
 // rollback deletes whichever of the two keys is no longer configured.
-import { CreateAccessKeyCommand, DeleteAccessKeyCommand, GetUserCommand } from "@aws-sdk/client-iam";
-import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { LessorError } from "../../errors.js";
 import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 import { waitForKey } from "./iam-user.js";
 import type { AwsBackend } from "./index.js";
+import { iamSdk, stsSdk } from "./sdk.js";
 
 /** Intent type of a rotation under way. */
 export const ROOT_ROTATION = "root_rotation";
@@ -49,6 +48,7 @@ export function rotateRootPath(backend: AwsBackend): PathSpec {
       write: (req) =>
         backend.exclusive(async () => {
           const mountPath = backend.mountPath;
+          const [{ CreateAccessKeyCommand, DeleteAccessKeyCommand, GetUserCommand }, { GetCallerIdentityCommand }] = await Promise.all([iamSdk(), stsSdk()]);
           const config = await backend.rootConfig();
           if (!config?.access_key || !config.secret_key) {
             throw LessorError.failedPrecondition(
@@ -120,6 +120,7 @@ export function rotateRootPath(backend: AwsBackend): PathSpec {
 
 /** Deletes the key of an unfinished rotation that is not the configured one. */
 async function finishRollback(backend: AwsBackend, pending: PendingRotation, oldKeyId: string): Promise<void> {
+  const { DeleteAccessKeyCommand } = await iamSdk();
   const config = await backend.rootConfig();
   const { iam } = await backend.aws();
   const stale = config?.access_key === pending.new_access_key_id ? oldKeyId : pending.new_access_key_id;

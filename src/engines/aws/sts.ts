@@ -3,23 +3,13 @@
 // credentials itself at their Expiration, and STS has no call that revokes
 // them early, so their lease only records them: its duration is the
 // credentials' lifetime, it is not renewable, and revoking it does nothing.
-import {
-  GetGroupPolicyCommand,
-  type IAMClient,
-  ListAttachedGroupPoliciesCommand,
-  ListGroupPoliciesCommand,
-} from "@aws-sdk/client-iam";
-import {
-  AssumeRoleCommand,
-  type Credentials,
-  GetFederationTokenCommand,
-  GetSessionTokenCommand,
-  type STSClient,
-} from "@aws-sdk/client-sts";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Credentials, STSClient } from "@aws-sdk/client-sts";
 import { LessorError } from "../../errors.js";
 import type { JsonObject } from "../framework/types.js";
 import { mapAwsError } from "./errors.js";
 import { POLICY_VERSIONS } from "./policy-document.js";
+import { iamSdk, stsSdk } from "./sdk.js";
 
 /** Secret type of STS leases. */
 export const STS_SECRET = "sts";
@@ -53,6 +43,7 @@ export async function sessionPolicies(
   groups: readonly string[],
   mountPath: string,
 ): Promise<SessionPolicies> {
+  const { GetGroupPolicyCommand, ListAttachedGroupPoliciesCommand, ListGroupPoliciesCommand } = await iamSdk();
   const statements: unknown[] = [];
   const arns = [...policyArns];
   const addStatements = (text: string) => {
@@ -126,6 +117,7 @@ export async function assumeRole(
   },
   mountPath: string,
 ): Promise<StsIssued> {
+  const { AssumeRoleCommand } = await stsSdk();
   const tags = Object.entries(input.sessionTags).map(([Key, Value]) => ({ Key, Value }));
   const out = await call("sts:AssumeRole", mountPath, () =>
     sts.send(
@@ -155,6 +147,7 @@ export async function getFederationToken(
   input: { name: string; seconds: number; policies: SessionPolicies },
   mountPath: string,
 ): Promise<StsIssued> {
+  const { GetFederationTokenCommand } = await stsSdk();
   if (!input.policies.policyDocument && input.policies.policyArns.length === 0) {
     // Without a session policy, the token would carry all of Lessor's own permissions.
     throw LessorError.failedPrecondition(
@@ -186,6 +179,7 @@ export async function getSessionToken(
   input: { seconds: number; mfa: { serial: string; code: string } | undefined },
   mountPath: string,
 ): Promise<StsIssued> {
+  const { GetSessionTokenCommand } = await stsSdk();
   const out = await call("sts:GetSessionToken", mountPath, () =>
     sts.send(
       new GetSessionTokenCommand({

@@ -4,13 +4,14 @@
 // Lessor's tags, the mount tag names this mount, and its lease is neither live
 // nor still being issued. Nothing else is ever touched: users without the
 // tags, users of another mount or server, users outside the path prefix.
-import { type IAMClient, ListUsersCommand } from "@aws-sdk/client-iam";
+import type { IAMClient } from "@aws-sdk/client-iam";
 import { LessorError } from "../../errors.js";
 import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
 import { IAM_PATH } from "./arns.js";
 import { mapAwsError } from "./errors.js";
 import { deleteIamUser, lessorTagsOf } from "./iam-user.js";
 import type { AwsBackend } from "./index.js";
+import { iamSdk } from "./sdk.js";
 
 /** Users checked at once: ListUserTags calls in flight. */
 const CONCURRENCY = 8;
@@ -30,6 +31,7 @@ async function mapLimit<T>(items: readonly T[], limit: number, run: (item: T) =>
 }
 
 async function findOrphans(backend: AwsBackend, iam: IAMClient, pathPrefix: string): Promise<{ scanned: number; orphans: Orphan[] }> {
+  const { ListUsersCommand } = await iamSdk();
   const mountPath = backend.mountPath;
   const orphans: Orphan[] = [];
   let scanned = 0;
