@@ -315,3 +315,19 @@ test("with no access key configured, the AWS SDK's default credential chain is u
   for (const c of [first, second]) await client.leases.revoke(c.lease.id);
   assert.deepEqual(emulator.listUsers(), []);
 });
+
+test("retries follow max_retries in config/root, else the SDK's own setting (AWS_MAX_ATTEMPTS)", async (t) => {
+  const { client, emulator } = await awsSetup(t, { server: { env: { AWS_MAX_ATTEMPTS: "1" } } });
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  emulator.addFault({ action: "CreateUser", code: "Throttling", status: 400, count: 1 });
+  await rejects(client.aws.creds("deploy"), Code.UNAVAILABLE, /Throttling/);
+  assert.equal(emulator.counts().calls.CreateUser, 1, "AWS_MAX_ATTEMPTS=1: no retry");
+
+  await client.write("aws/config/root", { max_retries: 2 });
+  emulator.resetCounts();
+  emulator.addFault({ action: "CreateUser", code: "Throttling", status: 400, count: 2 });
+  const creds = await client.aws.creds("deploy");
+  assert.equal(emulator.counts().calls.CreateUser, 3, "max_retries=2: three attempts");
+  await client.leases.revoke(creds.lease.id);
+  await rejects(client.write("aws/config/root", { max_retries: 50 }), Code.INVALID_ARGUMENT, /max_retries: must be -1 \(the SDK's default\) or 0 to 20/);
+});

@@ -29,8 +29,6 @@ export interface AwsClients {
   sts: STSClient;
   /** The STS client, but signing with other credentials (to check a new key). */
   stsWith(credentials: StaticCredentials): STSClient;
-  /** The IAM client, but signing with other credentials. */
-  iamWith(credentials: StaticCredentials): IAMClient;
   /** Resolves the credentials the clients sign with (the SDK's default chain when config/root has none). */
   credentials(): Promise<StaticCredentials>;
   destroy(): void;
@@ -84,25 +82,31 @@ class IamAwareRetryStrategy {
 }
 
 export async function buildClients(config: RootConfig): Promise<AwsClients> {
-  const [{ IAMClient }, { STSClient }, { AdaptiveRetryStrategy, DEFAULT_MAX_ATTEMPTS }] = await Promise.all([iamSdk(), stsSdk(), retrySdk()]);
+  const [{ IAMClient }, { STSClient }, { AdaptiveRetryStrategy }] = await Promise.all([iamSdk(), stsSdk(), retrySdk()]);
   const region = config.region ?? (await sdkRegion());
   const configured =
     config.access_key && config.secret_key ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key } : undefined;
-  const maxAttempts = config.max_retries !== undefined && config.max_retries >= 0 ? config.max_retries + 1 : DEFAULT_MAX_ATTEMPTS;
-  const retry = () => new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => Promise.resolve(maxAttempts)));
+  // max_retries counts retries, the SDK counts attempts; unset, the SDK's own setting (AWS_MAX_ATTEMPTS, shared config) applies.
+  const attempts = config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {};
+  /** Builds a client whose retries follow its own resolved maxAttempts. */
+  const withRetry = <C extends { config: { maxAttempts: () => Promise<number> } }>(make: (retryStrategy: IamAwareRetryStrategy) => C): C => {
+    let client: C | undefined;
+    const strategy = new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => (client as C).config.maxAttempts()));
+    client = make(strategy);
+    return client;
+  };
   const iamOptions = { region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) };
   const stsOptions = {
     region: config.sts_region ?? region,
     ...(config.sts_endpoint ? { endpoint: config.sts_endpoint } : {}),
   };
   // undefined credentials: the SDK's default chain (environment, shared config, instance role).
-  const iam = new IAMClient({ ...iamOptions, credentials: configured, retryStrategy: retry() });
-  const sts = new STSClient({ ...stsOptions, credentials: configured, retryStrategy: retry() });
+  const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...attempts, credentials: configured, retryStrategy }));
+  const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...attempts, credentials: configured, retryStrategy }));
   return {
     iam,
     sts,
     stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1 }),
-    iamWith: (creds) => new IAMClient({ ...iamOptions, credentials: creds, retryStrategy: retry() }),
     async credentials() {
       const c = await iam.config.credentials();
       return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };
