@@ -5,7 +5,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CreateGroupCommand } from "@aws-sdk/client-iam";
-import { LeaseState, LessorClientError, type LessorClient } from "@lessor/client";
+import { LeaseState, LessorClient, LessorClientError } from "@lessor/client";
+import pino from "pino";
+import { startLessor } from "../../src/server/app.js";
 import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator } from "../helpers/aws.js";
 import { clientFor, startServer, tempDir } from "../helpers/processes.js";
 
@@ -26,7 +28,7 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
   const first = await startServer({ dataDir, env });
   const token = first.rootToken;
   assert.ok(token);
-  let client: LessorClient = clientFor(first);
+  let client = clientFor(first);
   await client.mounts.enable("aws");
   await client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
   await iam.send(new CreateGroupCommand({ GroupName: "developers" }));
@@ -89,5 +91,55 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
 
   // And they all go away on revoke.
   for (const id of owners) await client.leases.revoke(id as string);
+  assert.deepEqual(emulator.listUsers(), []);
+});
+
+test("an issuance that outlives the intent timeout is rolled back by the periodic sweep", async (t) => {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const server = await startLessor({
+    dataDir: tempDir("sweep"),
+    listenAddress: "127.0.0.1:0",
+    intentTimeoutMs: 1_000,
+    logger: pino({ level: "silent" }),
+  });
+  const client = new LessorClient({ address: server.address, token: server.rootToken });
+  t.after(async () => {
+    client.close();
+    await server.stop();
+    await emulator.close();
+  });
+  await client.mounts.enable("aws");
+  await client.write("aws/config/root", {
+    access_key: emulator.rootAccessKeyId,
+    secret_key: emulator.rootSecretAccessKey,
+    region: "us-east-1",
+    iam_endpoint: emulator.endpoint,
+    sts_endpoint: emulator.endpoint,
+  });
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  // The issuance hangs between CreateUser and CreateAccessKey for longer than the timeout.
+  emulator.addFault({ action: "CreateAccessKey", latencyMs: 4_000, count: 1 });
+  const pending = client.aws.creds("deploy").then(
+    () => assert.fail("an issuance rolled back must not return credentials"),
+    (err: unknown) => err as LessorClientError,
+  );
+  // The sweep deletes the half-made user while the request still waits on AWS.
+  const deadline = Date.now() + 10_000;
+  let seen = false;
+  for (;;) {
+    const count = emulator.listUsers().length;
+    if (count > 0) seen = true;
+    if (seen && count === 0) break;
+    assert.ok(Date.now() < deadline, "the sweep rolled the issuance back");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const err = await pending;
+  assert.ok(err instanceof LessorClientError);
+  assert.equal(err.codeName, "UNAVAILABLE");
+  assert.match(err.message, /disappeared while it was being set up \(iam:CreateAccessKey\): the issuance took too long and was rolled back/);
+  assert.deepEqual(emulator.listUsers(), []);
+  // Issuance works again afterwards.
+  const creds = await client.aws.creds("deploy");
+  await client.leases.revoke(creds.lease.id);
   assert.deepEqual(emulator.listUsers(), []);
 });

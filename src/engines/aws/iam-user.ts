@@ -4,6 +4,7 @@
 // treating "already gone" as done, so it can run any number of times.
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { AwsClients } from "./clients.js";
+import { LessorError } from "../../errors.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 import { iamSdk, stsSdk } from "./sdk.js";
 
@@ -49,10 +50,18 @@ export async function createIamUser(
   mountPath: string,
 ): Promise<{ key: IssuedKey; internal: IamUserInternal }> {
   const { AddUserToGroupCommand, AttachUserPolicyCommand, CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } = await iamSdk();
-  const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
+  const call = async <T>(action: string, run: () => Promise<T>, userIsTheOnlyEntity = false): Promise<T> => {
     try {
       return await run();
     } catch (err) {
+      if (userIsTheOnlyEntity && isNoSuchEntity(err)) {
+        // The user we just made is gone: the issuance outlived the intent timeout and was rolled back, or someone deleted it.
+        throw LessorError.unavailable(
+          `IAM user ${plan.username} disappeared while it was being set up (${action}): the issuance took too long and was rolled back, or the user was deleted meanwhile; try again`,
+          "AWS_USER_VANISHED",
+          { aws_action: action, aws_error_code: "NoSuchEntity" },
+        );
+      }
       throw mapAwsError(err, action, mountPath);
     }
   };
@@ -77,6 +86,7 @@ export async function createIamUser(
       iam.send(
         new PutUserPolicyCommand({ UserName: plan.username, PolicyName: INLINE_POLICY_NAME, PolicyDocument: plan.policyDocument }),
       ),
+      true,
     );
   }
   for (const arn of plan.policyArns) {
@@ -85,7 +95,7 @@ export async function createIamUser(
   for (const group of plan.groups) {
     await call("iam:AddUserToGroup", () => iam.send(new AddUserToGroupCommand({ UserName: plan.username, GroupName: group })));
   }
-  const created = await call("iam:CreateAccessKey", () => iam.send(new CreateAccessKeyCommand({ UserName: plan.username })));
+  const created = await call("iam:CreateAccessKey", () => iam.send(new CreateAccessKeyCommand({ UserName: plan.username })), true);
   const key = created.AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) {
     throw mapAwsError(new Error("CreateAccessKey returned no key"), "iam:CreateAccessKey", mountPath);
