@@ -90,10 +90,10 @@ export async function buildClients(config: RootConfig): Promise<AwsClients> {
   const attempts = config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {};
   /** Builds a client whose retries follow its own resolved maxAttempts. */
   const withRetry = <C extends { config: { maxAttempts: () => Promise<number> } }>(make: (retryStrategy: IamAwareRetryStrategy) => C): C => {
-    let client: C | undefined;
-    const strategy = new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => (client as C).config.maxAttempts()));
-    client = make(strategy);
-    return client;
+    const built: { client?: C } = {};
+    const strategy = new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => (built.client as C).config.maxAttempts()));
+    built.client = make(strategy);
+    return built.client;
   };
   const iamOptions = { region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) };
   const stsOptions = {
