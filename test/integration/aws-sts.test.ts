@@ -158,7 +158,7 @@ test("federation_token: GetFederationToken with the role's policy, policy ARNs a
   await rejects(client.read("aws/sts/fed", { role_arn: "arn:aws:iam::123456789012:role/x" }), Code.INVALID_ARGUMENT, /role_arn: only applies to assumed_role/);
 });
 
-test("session_token: GetSessionToken, with MFA when the role names a device", async (t) => {
+test("session_token and assumed_role with MFA when the role names a device", async (t) => {
   const { client, emulator, iam, admin } = await awsSetup(t, { asIamUser: true });
   assert.ok(admin);
   await client.write("aws/roles/plain", { credential_type: "session_token" });
@@ -187,6 +187,15 @@ test("session_token: GetSessionToken, with MFA when the role names a device", as
   const withMfa = await sts(client, "aws/sts/mfa", { mfa_code: emulator.mfaCode(serial) });
   assert.equal(tempCredential(emulator, withMfa.accessKeyId).mfa, true);
   await rejects(client.read("aws/sts/plain", { mfa_code: "123456" }), Code.INVALID_ARGUMENT, /mfa_code: role "plain" has no mfa_serial_number/);
+
+  // assumed_role with MFA: an IAM role whose trust policy demands it.
+  const guarded = await createAssumableRole(iam, emulator, "guarded", { Bool: { "aws:MultiFactorAuthPresent": "true" } });
+  await client.write("aws/roles/no-mfa", { credential_type: "assumed_role", role_arns: guarded });
+  await rejects(client.read("aws/sts/no-mfa"), Code.PERMISSION_DENIED, /sts:AssumeRole failed: AccessDenied/);
+  await client.write("aws/roles/guarded", { credential_type: "assumed_role", role_arns: guarded, mfa_serial_number: serial });
+  const assumed = await sts(client, "aws/sts/guarded", { mfa_code: emulator.mfaCode(serial) });
+  assert.match(assumed.arn, /:assumed-role\/guarded\//);
+  assert.equal(tempCredential(emulator, assumed.accessKeyId).mfa, true);
 });
 
 test("creds/ issues any of a role's types, sts/ only STS ones; the root user cannot assume roles", async (t) => {
