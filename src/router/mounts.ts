@@ -7,6 +7,7 @@ import { LessorError } from "../errors.js";
 import { compilePaths, type CompiledPath } from "../engines/framework/paths.js";
 import type { Engine, EngineFactory, EngineStorage, JsonValue } from "../engines/framework/types.js";
 import type { MountRecord, Store } from "../store/types.js";
+import { leaseView } from "../leases/view.js";
 
 export interface MountedEngine {
   mount: MountRecord;
@@ -134,6 +135,7 @@ export class MountTable {
       mount,
       storage: this.storageFor(mount.accessor),
       logger: this.logger.child({ mount: mount.path, engine: mount.type }),
+      leases: leaseView(this.store),
     });
     const mounted: MountedEngine = { mount, factory, engine, paths: compilePaths(engine.paths) };
     this.byPath.set(mount.path, mounted);

@@ -483,6 +483,7 @@ class SqliteIntents implements IntentStore {
   private readonly older: Statement;
   private readonly claimOne: Statement;
   private readonly releaseOne: Statement;
+  private readonly byLease: Statement;
 
   constructor(
     db: SqliteDatabase,
@@ -498,6 +499,7 @@ class SqliteIntents implements IntentStore {
       "UPDATE intents SET claimed_at = @now WHERE id = @id AND (claimed_at IS NULL OR claimed_at <= @stale)",
     );
     this.releaseOne = db.prepare("UPDATE intents SET claimed_at = NULL WHERE id = ?");
+    this.byLease = db.prepare("SELECT 1 FROM intents WHERE lease_id = ? LIMIT 1");
   }
 
   async claim(id: string, now: number, staleClaimBefore: number): Promise<boolean> {
@@ -514,6 +516,10 @@ class SqliteIntents implements IntentStore {
 
   async delete(id: string): Promise<void> {
     this.deleteOne.run(id);
+  }
+
+  async existsForLease(leaseId: string): Promise<boolean> {
+    return this.byLease.get(leaseId) !== undefined;
   }
 
   async olderThan(time: number, limit: number): Promise<IntentRecord[]> {

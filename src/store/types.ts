@@ -150,6 +150,8 @@ export interface IntentStore {
   delete(id: string): Promise<void>;
   /** Intents created at or before `time`, oldest first. */
   olderThan(time: number, limit: number): Promise<IntentRecord[]>;
+  /** Whether an intent (claimed or not) exists for this lease id. */
+  existsForLease(leaseId: string): Promise<boolean>;
 }
 
 export interface TokenStore {

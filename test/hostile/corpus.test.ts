@@ -203,7 +203,7 @@ function fieldCases(): ApiCase[] {
     rootConfig({ secret_key: "x".repeat(70_000), access_key: "A" }, /secret_key: is longer than 65536/, "secret_key too long"),
   );
   cases.push(
-    { name: "creds read with a field", call: (c) => c.root.read("aws/creds/deploy", { ttl: "1h" }), code: "INVALID_ARGUMENT", message: /ttl: unknown field: this path takes no fields/ },
+    { name: "creds read with an unknown field", call: (c) => c.root.read("aws/creds/deploy", { lease_ttl: "1h" }), code: "INVALID_ARGUMENT", message: /lease_ttl: unknown field; this path takes: ttl, / },
     { name: "kv write with no data", call: (c) => c.root.write("secret/empty", {}), code: "INVALID_ARGUMENT", message: /data: is empty/ },
     { name: "kv write to a folder", call: (c) => c.root.write("secret/folder/", { v: PLANTED }), code: "INVALID_ARGUMENT", message: /path: names a folder/ },
     { name: "mount unknown type", call: (c) => c.root.mounts.enable("nosuch"), code: "INVALID_ARGUMENT", message: /type: unknown secrets engine type "nosuch"/ },

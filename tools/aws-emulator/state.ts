@@ -205,6 +205,8 @@ export interface TempCredential {
   /** Whether MFA was presented when the credentials were obtained. */
   readonly mfa: boolean;
   readonly sessionPolicy: CompiledPolicy | undefined;
+  /** The session policy as the caller sent it (for inspection through the admin API). */
+  readonly sessionPolicyText: string | undefined;
   readonly sessionPolicyArns: readonly string[];
   readonly tags: readonly Tag[];
   /** Obtained by AssumeRole called with another role's session (role chaining). */
@@ -627,7 +629,18 @@ export interface StateSnapshot {
     permissionsBoundaryUsageCount: number;
   }>;
   virtualMfaDevices: Array<{ serialNumber: string; user: string | null }>;
-  temporaryCredentials: Array<{ accessKeyId: string; kind: TempKind; expiration: string; expired: boolean }>;
+  temporaryCredentials: Array<{
+    accessKeyId: string;
+    kind: TempKind;
+    expiration: string;
+    expired: boolean;
+    mfa: boolean;
+    /** The session policy document passed to STS, or null. */
+    sessionPolicy: string | null;
+    sessionPolicyArns: string[];
+    /** Session tags. */
+    tags: Array<{ Key: string; Value: string }>;
+  }>;
 }
 
 export function snapshotAccount(a: Account, userNamePrefix?: string): StateSnapshot {
@@ -683,6 +696,10 @@ export function snapshotAccount(a: Account, userNamePrefix?: string): StateSnaps
       kind: c.kind,
       expiration: iso(c.expiration),
       expired: c.expiration <= now,
+      mfa: c.mfa,
+      sessionPolicy: c.sessionPolicyText ?? null,
+      sessionPolicyArns: [...c.sessionPolicyArns],
+      tags: tagsJson(c.tags),
     })),
   };
 }

@@ -110,6 +110,7 @@ function issue(
     expiration,
     mfa: extra.mfa,
     sessionPolicy: extra.inputs?.policy,
+    sessionPolicyText: extra.inputs?.policyText,
     sessionPolicyArns: extra.inputs?.policyArns ?? [],
     tags: extra.inputs?.tags ?? [],
     chained: extra.chained,

@@ -1,8 +1,10 @@
 // AWS SDK clients for one mount, built from the SDK's standard configuration
 // chain (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM/_STS, AWS_REGION, shared
 // config, default credentials) and overridden only by what config/root sets.
-import { IAMClient } from "@aws-sdk/client-iam";
-import { STSClient } from "@aws-sdk/client-sts";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { STSClient } from "@aws-sdk/client-sts";
+import type { AdaptiveRetryStrategy } from "@smithy/core/retry";
+import { iamSdk, retrySdk, stsSdk } from "./sdk.js";
 
 export interface RootConfig {
   access_key?: string;
@@ -11,15 +13,24 @@ export interface RootConfig {
   iam_endpoint?: string;
   sts_endpoint?: string;
   sts_region?: string;
+  /** Retries after the first attempt; -1 or absent: the SDK's default. */
   max_retries?: number;
   username_template?: string;
+}
+
+export interface StaticCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export interface AwsClients {
   iam: IAMClient;
   sts: STSClient;
   /** The STS client, but signing with other credentials (to check a new key). */
-  stsWith(credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }): STSClient;
+  stsWith(credentials: StaticCredentials): STSClient;
+  /** Resolves the credentials the clients sign with (the SDK's default chain when config/root has none). */
+  credentials(): Promise<StaticCredentials>;
   destroy(): void;
 }
 
@@ -28,6 +39,7 @@ const FALLBACK_REGION = "us-east-1";
 
 /** The region the SDK's own chain resolves (env, shared config), or the fallback. */
 async function sdkRegion(): Promise<string> {
+  const { IAMClient } = await iamSdk();
   const probe = new IAMClient({});
   try {
     return await probe.config.region();
@@ -38,28 +50,67 @@ async function sdkRegion(): Promise<string> {
   }
 }
 
+type Strategy = AdaptiveRetryStrategy;
+
+/**
+ * The SDK's adaptive retry (backoff, and a client-side rate that slows down
+ * while AWS throttles), except that IAM's LimitExceeded is not retried: the
+ * SDK files it with throttling, but for IAM it means a quota is reached (two
+ * access keys, 5000 users), which no retry fixes, and counting it as
+ * throttling would slow every later call.
+ */
+class IamAwareRetryStrategy {
+  readonly mode = "adaptive";
+  constructor(private readonly inner: Strategy) {}
+
+  acquireInitialRetryToken(scope: string): ReturnType<Strategy["acquireInitialRetryToken"]> {
+    return this.inner.acquireInitialRetryToken(scope);
+  }
+
+  refreshRetryTokenForRetry(...[token, info]: Parameters<Strategy["refreshRetryTokenForRetry"]>): ReturnType<Strategy["refreshRetryTokenForRetry"]> {
+    const name = (info.error as { name?: string } | undefined)?.name;
+    if (name === "LimitExceededException" || name === "LimitExceeded") {
+      // Rejecting the retry makes the SDK throw the original error.
+      return Promise.reject(new Error("IAM quota reached; not retried"));
+    }
+    return this.inner.refreshRetryTokenForRetry(token, info);
+  }
+
+  recordSuccess(...[token]: Parameters<Strategy["recordSuccess"]>): void {
+    this.inner.recordSuccess(token);
+  }
+}
+
 export async function buildClients(config: RootConfig): Promise<AwsClients> {
+  const [{ IAMClient }, { STSClient }, { AdaptiveRetryStrategy }] = await Promise.all([iamSdk(), stsSdk(), retrySdk()]);
   const region = config.region ?? (await sdkRegion());
-  const credentials =
-    config.access_key && config.secret_key
-      ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key }
-      : undefined; // undefined: the SDK's default credential chain
-  const common = {
-    credentials,
-    // max_retries counts retries; the SDK counts attempts. -1/undefined: SDK default.
-    ...(config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {}),
-    retryMode: "adaptive" as const,
+  const configured =
+    config.access_key && config.secret_key ? { accessKeyId: config.access_key, secretAccessKey: config.secret_key } : undefined;
+  // max_retries counts retries, the SDK counts attempts; unset, the SDK's own setting (AWS_MAX_ATTEMPTS, shared config) applies.
+  const attempts = config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {};
+  /** Builds a client whose retries follow its own resolved maxAttempts. */
+  const withRetry = <C extends { config: { maxAttempts: () => Promise<number> } }>(make: (retryStrategy: IamAwareRetryStrategy) => C): C => {
+    const built: { client?: C } = {};
+    const strategy = new IamAwareRetryStrategy(new AdaptiveRetryStrategy(() => (built.client as C).config.maxAttempts()));
+    built.client = make(strategy);
+    return built.client;
   };
-  const iam = new IAMClient({ ...common, region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) });
+  const iamOptions = { region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) };
   const stsOptions = {
     region: config.sts_region ?? region,
     ...(config.sts_endpoint ? { endpoint: config.sts_endpoint } : {}),
   };
-  const sts = new STSClient({ ...common, ...stsOptions });
+  // undefined credentials: the SDK's default chain (environment, shared config, instance role).
+  const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...attempts, credentials: configured, retryStrategy }));
+  const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...attempts, credentials: configured, retryStrategy }));
   return {
     iam,
     sts,
     stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1 }),
+    async credentials() {
+      const c = await iam.config.credentials();
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };
+    },
     destroy() {
       iam.destroy();
       sts.destroy();

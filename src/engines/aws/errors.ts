@@ -46,7 +46,7 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
     const text = e ? `${e.name}: ${e.message}` : String(err);
     if (e && (e.name === "CredentialsProviderError" || /credential/i.test(e.message))) {
       return LessorError.failedPrecondition(
-        `no AWS credentials for ${action}: write access_key and secret_key to ${mountPath}config/root, or give the server credentials through the AWS SDK's default chain (${oneLine(text)})`,
+        `no AWS credentials for ${action}: write access_key, secret_key and region to ${mountPath}config/root, or give the server credentials through the AWS SDK's default chain (environment, shared config, instance role) (${oneLine(text)})`,
         "AWS_NO_CREDENTIALS",
         { aws_action: action },
       );
@@ -74,6 +74,12 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
       metadata,
       retryDelayMs: 2_000,
     });
+  }
+  if (code === "LimitExceeded") {
+    return LessorError.failedPrecondition(`an AWS quota is reached: ${detail}`, "AWS_LIMIT_EXCEEDED", metadata);
+  }
+  if (code === "EntityAlreadyExists") {
+    return LessorError.alreadyExists(`AWS already has this entity: ${detail}`, "AWS_ENTITY_EXISTS", metadata);
   }
   if (status >= 500) return LessorError.unavailable(`AWS failed: ${detail}`, "AWS_SERVER_ERROR", metadata);
   return LessorError.failedPrecondition(`AWS refused the request: ${detail}`, "AWS_REQUEST_REFUSED", metadata);

@@ -2,36 +2,18 @@
 // one access key per lease. Issuance records an intent before the first IAM
 // call; revocation removes everything a user can hold that blocks DeleteUser,
 // treating "already gone" as done, so it can run any number of times.
-import {
-  AddUserToGroupCommand,
-  AttachUserPolicyCommand,
-  CreateAccessKeyCommand,
-  CreateUserCommand,
-  DeactivateMFADeviceCommand,
-  DeleteAccessKeyCommand,
-  DeleteLoginProfileCommand,
-  DeleteServiceSpecificCredentialCommand,
-  DeleteSigningCertificateCommand,
-  DeleteSSHPublicKeyCommand,
-  DeleteUserCommand,
-  DeleteUserPolicyCommand,
-  DetachUserPolicyCommand,
-  type IAMClient,
-  ListAccessKeysCommand,
-  ListAttachedUserPoliciesCommand,
-  ListGroupsForUserCommand,
-  ListMFADevicesCommand,
-  ListServiceSpecificCredentialsCommand,
-  ListSigningCertificatesCommand,
-  ListSSHPublicKeysCommand,
-  ListUserPoliciesCommand,
-  PutUserPolicyCommand,
-  RemoveUserFromGroupCommand,
-} from "@aws-sdk/client-iam";
+import type { IAMClient } from "@aws-sdk/client-iam";
+import type { AwsClients } from "./clients.js";
+import { LessorError } from "../../errors.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
+import { iamSdk, stsSdk } from "./sdk.js";
 
 /** Tag put on every IAM user Lessor makes; its value is the lease id. */
 export const LEASE_TAG = "lessor-lease-id";
+/** Tag naming the mount (by accessor) that made the user, so tidy never touches another mount's or server's users. */
+export const MOUNT_TAG = "lessor-mount";
+/** Tag keys Lessor sets itself (lower case: IAM tag keys are case-insensitive). */
+export const LESSOR_TAGS: readonly string[] = [LEASE_TAG, MOUNT_TAG];
 /** Name of the inline policy holding the role's policy_document. */
 export const INLINE_POLICY_NAME = "lessor-role-policy";
 
@@ -39,6 +21,7 @@ export interface IamUserPlan {
   username: string;
   path: string;
   leaseId: string;
+  mountAccessor: string;
   policyDocument?: string;
   policyArns: string[];
   groups: string[];
@@ -66,14 +49,28 @@ export async function createIamUser(
   plan: IamUserPlan,
   mountPath: string,
 ): Promise<{ key: IssuedKey; internal: IamUserInternal }> {
-  const call = async <T>(action: string, run: () => Promise<T>): Promise<T> => {
+  const { AddUserToGroupCommand, AttachUserPolicyCommand, CreateAccessKeyCommand, CreateUserCommand, PutUserPolicyCommand } = await iamSdk();
+  const call = async <T>(action: string, run: () => Promise<T>, userIsTheOnlyEntity = false): Promise<T> => {
     try {
       return await run();
     } catch (err) {
+      if (userIsTheOnlyEntity && isNoSuchEntity(err)) {
+        // The user we just made is gone: the issuance outlived the intent timeout and was rolled back, or someone deleted it.
+        throw LessorError.unavailable(
+          `IAM user ${plan.username} disappeared while it was being set up (${action}): the issuance took too long and was rolled back, or the user was deleted meanwhile; try again`,
+          "AWS_USER_VANISHED",
+          { aws_action: action, aws_error_code: "NoSuchEntity" },
+        );
+      }
       throw mapAwsError(err, action, mountPath);
     }
   };
-  const tags = [{ Key: LEASE_TAG, Value: plan.leaseId }, ...Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value }))];
+  // Tags go in with CreateUser itself: a user Lessor made always says which lease owns it.
+  const tags = [
+    { Key: LEASE_TAG, Value: plan.leaseId },
+    { Key: MOUNT_TAG, Value: plan.mountAccessor },
+    ...Object.entries(plan.tags).map(([Key, Value]) => ({ Key, Value })),
+  ];
   await call("iam:CreateUser", () =>
     iam.send(
       new CreateUserCommand({
@@ -89,6 +86,7 @@ export async function createIamUser(
       iam.send(
         new PutUserPolicyCommand({ UserName: plan.username, PolicyName: INLINE_POLICY_NAME, PolicyDocument: plan.policyDocument }),
       ),
+      true,
     );
   }
   for (const arn of plan.policyArns) {
@@ -97,7 +95,7 @@ export async function createIamUser(
   for (const group of plan.groups) {
     await call("iam:AddUserToGroup", () => iam.send(new AddUserToGroupCommand({ UserName: plan.username, GroupName: group })));
   }
-  const created = await call("iam:CreateAccessKey", () => iam.send(new CreateAccessKeyCommand({ UserName: plan.username })));
+  const created = await call("iam:CreateAccessKey", () => iam.send(new CreateAccessKeyCommand({ UserName: plan.username })), true);
   const key = created.AccessKey;
   if (!key?.AccessKeyId || !key.SecretAccessKey) {
     throw mapAwsError(new Error("CreateAccessKey returned no key"), "iam:CreateAccessKey", mountPath);
@@ -130,6 +128,7 @@ async function ignoreGone(action: string, mountPath: string, run: () => Promise<
  * profile, a group, a key by hand), the full sweep lists and removes it all.
  */
 export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInternal> & { username: string }, mountPath: string): Promise<void> {
+  const { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, RemoveUserFromGroupCommand } = await iamSdk();
   const user = internal.username;
   if (internal.access_key_id) {
     await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
@@ -162,6 +161,25 @@ export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInt
 
 /** Removes everything IAM lets a user hold that blocks DeleteUser. */
 async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promise<void> {
+  const {
+    DeactivateMFADeviceCommand,
+    DeleteAccessKeyCommand,
+    DeleteLoginProfileCommand,
+    DeleteServiceSpecificCredentialCommand,
+    DeleteSigningCertificateCommand,
+    DeleteSSHPublicKeyCommand,
+    DeleteUserPolicyCommand,
+    DetachUserPolicyCommand,
+    ListAccessKeysCommand,
+    ListAttachedUserPoliciesCommand,
+    ListGroupsForUserCommand,
+    ListMFADevicesCommand,
+    ListServiceSpecificCredentialsCommand,
+    ListSigningCertificatesCommand,
+    ListSSHPublicKeysCommand,
+    ListUserPoliciesCommand,
+    RemoveUserFromGroupCommand,
+  } = await iamSdk();
   const gone = (action: string, run: () => Promise<unknown>) => ignoreGone(action, mountPath, run);
   const list = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -210,5 +228,64 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promi
     await gone("iam:DeleteServiceSpecificCredential", () =>
       iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId })),
     );
+  }
+}
+
+/** The user's Lessor tags (lease id, mount), or undefined when the user does not exist. */
+export async function lessorTagsOf(
+  iam: IAMClient,
+  user: string,
+  mountPath: string,
+): Promise<{ leaseId: string | undefined; mount: string | undefined } | undefined> {
+  const { ListUserTagsCommand } = await iamSdk();
+  try {
+    // A user holds at most 50 tags: one page.
+    const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }));
+    const value = (key: string) => out.Tags?.find((t) => t.Key?.toLowerCase() === key)?.Value;
+    return { leaseId: value(LEASE_TAG), mount: value(MOUNT_TAG) };
+  } catch (err) {
+    if (isNoSuchEntity(err)) return undefined;
+    throw mapAwsError(err, "iam:ListUserTags", mountPath);
+  }
+}
+
+/**
+ * Undoes an issuance that never became a lease. The intent names the user
+ * before it was made, so the user may not exist, or (with a username_template
+ * that repeats itself) be someone else's: only a user tagged with this very
+ * lease id is deleted.
+ */
+export async function rollbackIamUser(iam: IAMClient, user: string, leaseId: string, mountPath: string): Promise<void> {
+  if (user === "") return;
+  const tags = await lessorTagsOf(iam, user, mountPath);
+  if (tags?.leaseId !== leaseId) return;
+  await deleteIamUser(iam, { username: user }, mountPath);
+}
+
+/**
+ * Waits, up to `seconds`, until AWS accepts a new key (IAM is eventually
+ * consistent: a new key can be refused for a few seconds). Returns whether it
+ * did; never throws.
+ */
+export async function waitForKey(clients: AwsClients, key: IssuedKey, seconds: number): Promise<boolean> {
+  const { GetCallerIdentityCommand } = await stsSdk();
+  const sts = clients.stsWith(key);
+  const deadline = Date.now() + seconds * 1000;
+  let pause = 200;
+  try {
+    for (;;) {
+      try {
+        await sts.send(new GetCallerIdentityCommand({}));
+        return true;
+      } catch {
+        // Not yet (InvalidClientTokenId), or STS unreachable: try again until the deadline.
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+      pause = Math.min(pause * 2, 2_000);
+    }
+  } finally {
+    sts.destroy();
   }
 }

@@ -1,40 +1,52 @@
-// The aws secrets engine: configure it with AWS credentials (config/root),
-// describe roles (roles/:name), and read creds/:name to get a fresh IAM user
-// and access key on a lease. Revoking the lease deletes the user.
+// The aws secrets engine: configure it with AWS credentials (config/root,
+// config/lease, config/rotate-root), describe roles (roles/:name), and read
+// creds/:name or sts/:name for fresh credentials on a lease: an IAM user and
+// access key (deleted when the lease ends), or STS credentials (which AWS
+// expires). tidy finds IAM users the mount made that no lease owns any more.
+import type { Logger } from "pino";
 import { LessorError } from "../../errors.js";
-import type { Engine, EngineFactory, EngineStorage, IntentInfo, JsonObject, LeaseRecord } from "../framework/types.js";
+import type { Engine, EngineFactory, EngineStorage, IntentInfo, JsonObject, LeaseRecord, LeaseView } from "../framework/types.js";
 import { buildClients, type AwsClients, type RootConfig } from "./clients.js";
-import { configRootPath } from "./config.js";
-import { credsPath } from "./creds.js";
-import { deleteIamUser, type IamUserInternal } from "./iam-user.js";
+import { configLeasePath, configRootPath, type LeaseConfig } from "./config.js";
+import { ACCESS_KEYS_SECRET, credsPath, stsPath } from "./creds.js";
+import { deleteIamUser, rollbackIamUser, type IamUserInternal } from "./iam-user.js";
 import { roleListPath, rolePath } from "./roles.js";
+import { rollbackRotation, ROOT_ROTATION, rotateRootPath } from "./rotate-root.js";
+import { STS_SECRET } from "./sts.js";
+import { tidyPath } from "./tidy.js";
 
-/** One mount's AWS access: stored root config and the clients made from it. */
+/** Clients replaced by a config change are closed this much later, so calls under way can finish. */
+const RETIRE_CLIENTS_AFTER_MS = 60_000;
+
+/** One mount's AWS access: stored configuration and the clients made from it. */
 export class AwsBackend {
   private clients: Promise<AwsClients> | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     readonly storage: EngineStorage,
     readonly mountPath: string,
+    /** Tagged on every IAM user the mount makes. */
+    readonly mountAccessor: string,
+    readonly leases: LeaseView,
+    readonly logger: Logger,
   ) {}
 
   async rootConfig(): Promise<RootConfig | undefined> {
     return (await this.storage.get("config/root")) as RootConfig | undefined;
   }
 
-  /** Clients for the configured account; FAILED_PRECONDITION if config/root was never written. */
+  async leaseConfig(): Promise<LeaseConfig | undefined> {
+    return (await this.storage.get("config/lease")) as LeaseConfig | undefined;
+  }
+
+  /**
+   * Clients for the configured account. Without config/root they use the AWS
+   * SDK's default chain; whether it finds credentials shows at the first call.
+   */
   async aws(): Promise<AwsClients> {
     if (!this.clients) {
-      const pending = this.rootConfig().then((config) => {
-        if (!config) {
-          throw LessorError.failedPrecondition(
-            `the aws engine at ${this.mountPath} is not configured: write access_key, secret_key and region to ${this.mountPath}config/root`,
-            "AWS_NOT_CONFIGURED",
-            { path: `${this.mountPath}config/root` },
-          );
-        }
-        return buildClients(config);
-      });
+      const pending = this.rootConfig().then((config) => buildClients(config ?? {}));
       pending.catch(() => {
         if (this.clients === pending) this.clients = undefined;
       });
@@ -47,30 +59,67 @@ export class AwsBackend {
   async resetClients(): Promise<void> {
     const old = this.clients;
     this.clients = undefined;
-    if (old) (await old.catch(() => undefined))?.destroy();
+    const retired = old ? await old.catch(() => undefined) : undefined;
+    if (retired) setTimeout(() => retired.destroy(), RETIRE_CLIENTS_AFTER_MS).unref();
   }
+
+  /** Runs `work` after any other exclusive work of this mount (root key rotation). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}
+
+function notConfiguredForRevoke(mountPath: string): LessorError {
+  return LessorError.failedPrecondition(
+    `the aws engine at ${mountPath} has no usable AWS credentials to revoke with: write access_key, secret_key and region to ${mountPath}config/root`,
+    "AWS_NOT_CONFIGURED",
+  );
 }
 
 export const awsEngine: EngineFactory = {
   type: "aws",
-  synopsis: "Dynamic AWS credentials: an IAM user and access key made when read, deleted when the lease ends.",
-  rootPaths: ["config/root", "config/rotate-root"],
-  create({ storage, mount }): Engine {
-    const backend = new AwsBackend(storage, mount.path);
-    const revokeUser = async (internal: JsonObject): Promise<void> => {
-      const { iam } = await backend.aws();
-      await deleteIamUser(iam, internal as unknown as IamUserInternal, mount.path);
+  synopsis: "Dynamic AWS credentials: an IAM user and access key made when read and deleted when the lease ends, or STS credentials.",
+  // Sudo-only: the root credentials, their rotation, and tidy (which deletes IAM users).
+  rootPaths: ["config/root", "config/rotate-root", "tidy"],
+  create({ storage, mount, leases, logger }): Engine {
+    const backend = new AwsBackend(storage, mount.path, mount.accessor, leases, logger);
+    const iam = async () => {
+      try {
+        return (await backend.aws()).iam;
+      } catch {
+        throw notConfiguredForRevoke(mount.path);
+      }
     };
     return {
-      paths: [configRootPath(backend), roleListPath(backend), rolePath(backend), credsPath(backend)],
+      paths: [
+        configRootPath(backend),
+        configLeasePath(backend),
+        rotateRootPath(backend),
+        roleListPath(backend),
+        rolePath(backend),
+        credsPath(backend),
+        stsPath(backend),
+        tidyPath(backend),
+      ],
       secrets: {
-        access_keys: {
-          revoke: (lease: LeaseRecord) => revokeUser(lease.internal),
+        [ACCESS_KEYS_SECRET]: {
+          revoke: async (lease: LeaseRecord) => deleteIamUser(await iam(), lease.internal as unknown as IamUserInternal, mount.path),
+        },
+        [STS_SECRET]: {
+          // STS has no call that ends temporary credentials early: they expire
+          // on their own at the end of their lifetime, which is the lease's.
+          // Revoking the lease records that it is over; the credentials stay
+          // valid until then (as with Vault). Keep STS lifetimes short.
+          revoke: async () => {},
         },
       },
       async rollback(intent: IntentInfo) {
-        // The intent names the user before it was made; deleting what exists is the whole rollback.
-        await revokeUser(intent.data);
+        const data: JsonObject = intent.data;
+        if (intent.secretType === ROOT_ROTATION) return rollbackRotation(backend, data);
+        // An IAM user: the intent names it before it was made.
+        await rollbackIamUser(await iam(), String(data.username ?? ""), intent.leaseId, mount.path);
       },
     };
   },

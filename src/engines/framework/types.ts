@@ -161,10 +161,20 @@ export interface Engine {
   rollback?(intent: IntentInfo): Promise<void>;
 }
 
+/** What an engine may learn about leases: whether one still owns what it issued. */
+export interface LeaseView {
+  /**
+   * True while the lease is not revoked (active, being revoked, or
+   * irrevocable), or while the issuance that will record it is still under way.
+   */
+  isLive(leaseId: string): Promise<boolean>;
+}
+
 export interface EngineContext {
   mount: MountRecord;
   storage: EngineStorage;
   logger: Logger;
+  leases: LeaseView;
 }
 
 /** A kind of engine that can be mounted (`lessor secrets enable TYPE`). */

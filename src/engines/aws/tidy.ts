@@ -1,0 +1,109 @@
+// aws/tidy: finds IAM users this mount made that no live lease owns any more
+// (a revocation someone undid by hand, a lost rollback, a restored backup)
+// and deletes them when asked. A user is an orphan only if it carries both of
+// Lessor's tags, the mount tag names this mount, and its lease is neither live
+// nor still being issued. Nothing else is ever touched: users without the
+// tags, users of another mount or server, users outside the path prefix.
+import type { IAMClient } from "@aws-sdk/client-iam";
+import { LessorError } from "../../errors.js";
+import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
+import { IAM_PATH } from "./arns.js";
+import { mapAwsError } from "./errors.js";
+import { deleteIamUser, lessorTagsOf } from "./iam-user.js";
+import type { AwsBackend } from "./index.js";
+import { iamSdk } from "./sdk.js";
+
+/** Users checked at once: ListUserTags calls in flight. */
+const CONCURRENCY = 8;
+
+interface Orphan {
+  user_name: string;
+  path: string;
+  lease_id: string;
+}
+
+async function mapLimit<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await run(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function findOrphans(backend: AwsBackend, iam: IAMClient, pathPrefix: string): Promise<{ scanned: number; orphans: Orphan[] }> {
+  const { ListUsersCommand } = await iamSdk();
+  const mountPath = backend.mountPath;
+  const orphans: Orphan[] = [];
+  let scanned = 0;
+  let marker: string | undefined;
+  do {
+    let page;
+    try {
+      page = await iam.send(new ListUsersCommand({ PathPrefix: pathPrefix, Marker: marker, MaxItems: 1000 }));
+    } catch (err) {
+      throw mapAwsError(err, "iam:ListUsers", mountPath);
+    }
+    const users = (page.Users ?? []).filter((u) => u.UserName);
+    scanned += users.length;
+    // ListUsers does not return tags: ask for each user's.
+    await mapLimit(users, CONCURRENCY, async (u) => {
+      const name = u.UserName as string;
+      const tags = await lessorTagsOf(iam, name, mountPath);
+      if (!tags?.leaseId || tags.mount !== backend.mountAccessor) return;
+      if (await backend.leases.isLive(tags.leaseId)) return;
+      orphans.push({ user_name: name, path: u.Path ?? "/", lease_id: tags.leaseId });
+    });
+    marker = page.IsTruncated ? page.Marker : undefined;
+  } while (marker);
+  orphans.sort((a, b) => a.user_name.localeCompare(b.user_name));
+  return { scanned, orphans };
+}
+
+export function tidyPath(backend: AwsBackend): PathSpec {
+  return definePath({
+    pattern: "tidy",
+    synopsis: "Find, and delete, IAM users of this mount that no live lease owns.",
+    description:
+      "Lists the IAM users under path_prefix (ListUsers, then ListUserTags for each) that carry Lessor's lease tag and this mount's tag, but whose lease is revoked or unknown and not being issued. Reading lists them; writing deletes them with everything they hold, unless dry_run=true. Users without Lessor's tags, of another mount or server, or with a live lease are never touched.",
+    fields: {
+      path_prefix: { type: "string", default: "/", description: 'Only users whose IAM path starts with this ("/" for all).' },
+      dry_run: { type: "bool", default: false, description: "On write: only list what would be deleted." },
+    },
+    operations: {
+      async read(req) {
+        const prefix = checkPrefix(req.fields.path_prefix);
+        const { iam } = await backend.aws();
+        const { scanned, orphans } = await findOrphans(backend, iam, prefix);
+        return { data: { scanned, orphans: orphans as unknown as JsonObject[], deleted: [], failed: {} } };
+      },
+      async write(req) {
+        const prefix = checkPrefix(req.fields.path_prefix);
+        const { iam } = await backend.aws();
+        const { scanned, orphans } = await findOrphans(backend, iam, prefix);
+        const deleted: string[] = [];
+        const failed: Record<string, string> = {};
+        if (!req.fields.dry_run) {
+          await mapLimit(orphans, CONCURRENCY, async (o) => {
+            try {
+              await deleteIamUser(iam, { username: o.user_name }, backend.mountPath);
+              deleted.push(o.user_name);
+            } catch (err) {
+              failed[o.user_name] = err instanceof LessorError ? err.message : "internal error";
+            }
+          });
+          deleted.sort();
+          if (deleted.length > 0) backend.logger.info({ users: deleted.length }, "tidy deleted IAM users no lease owned");
+        }
+        return { data: { scanned, orphans: orphans as unknown as JsonObject[], deleted, failed } };
+      },
+    },
+  });
+}
+
+function checkPrefix(prefix: string): string {
+  // ListUsers takes a path prefix: "/" or "/division/", also "/div" (a partial path).
+  if (!prefix.startsWith("/") || prefix.length > 512 || (prefix !== "/" && !IAM_PATH.test(`${prefix.replace(/\/$/, "")}/`))) {
+    throw LessorError.invalidField("path_prefix", 'must be an IAM path prefix such as "/" or "/lessor/"');
+  }
+  return prefix;
+}
