@@ -12,6 +12,10 @@ import { MountServiceService } from "../gen/lessor/v1/mounts.js";
 import { SecretsServiceService } from "../gen/lessor/v1/secrets.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseManager } from "../leases/manager.js";
+import { LeaseListing } from "../leases/listing.js";
+import { RevocationJobs, type PrefixJobOptions } from "../leases/prefix-jobs.js";
+import type { RevokeRateOptions } from "../leases/rate-limit.js";
+import { LeaseTidy } from "../leases/tidy.js";
 import type { RetryPolicy } from "../leases/policy.js";
 import { MountTable } from "../router/mounts.js";
 import { Router } from "../router/router.js";
@@ -43,6 +47,11 @@ export interface LessorServerOptions {
   retry?: RetryPolicy;
   expiry?: ExpiryOptions;
   intentTimeoutMs?: number;
+  /** Revocations per second per engine mount (token bucket). */
+  revokeRate?: Partial<RevokeRateOptions>;
+  /** How long revoked leases, finished jobs and lease events are kept (tidy purges older ones). */
+  leaseRetentionMs?: number;
+  prefixJobs?: PrefixJobOptions;
 }
 
 export interface LessorServer {
@@ -79,7 +88,11 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   }
 
   const acl = new Acl();
-  const leases = new LeaseManager(store, mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
+  const leases = new LeaseManager(store, mounts, logger, {
+    retry: options.retry,
+    intentTimeoutMs: options.intentTimeoutMs,
+    revokeRate: options.revokeRate,
+  });
   const router = new Router(mounts, leases, acl);
 
   // Single process on this store: every intent left over belongs to a process that died.
@@ -92,7 +105,12 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   const expiry = new ExpiryScheduler(store, leases, logger, options.expiry);
   if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
-  else expiry.start();
+  // Paused expiry still runs the revocations already decided (queued, revoke-prefix, retries).
+  expiry.start({ expireActive: !options.noExpire });
+  const jobs = new RevocationJobs(store, leases, logger, options.prefixJobs);
+  const resumed = await jobs.resume();
+  if (resumed > 0) logger.info({ jobs: resumed }, "resumed revoke-prefix jobs left unfinished by a previous run");
+  const lifecycle = { jobs, listing: new LeaseListing(store, keyring), tidy: new LeaseTidy(store, leases, { retentionMs: options.leaseRetentionMs }) };
 
   const deps: CallDeps = { tokens, logger };
   const server = new Server({
@@ -102,7 +120,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(SecretsServiceService, secretsService(deps, router));
-  server.addService(LeaseServiceService, leaseService(deps, leases, acl));
+  server.addService(LeaseServiceService, leaseService(deps, leases, acl, lifecycle));
   server.addService(MountServiceService, mountService(deps, mounts, leases, acl));
 
   const port = await new Promise<number>((resolve, reject) => {
@@ -121,6 +139,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       if (stopped) return;
       stopped = true;
       clearInterval(sweeper);
+      await jobs.stop();
       await expiry.stop();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 5_000);

@@ -4,6 +4,13 @@ export type { LessorClientOptions, SecretResult, AwsCredentials, Unary } from ".
 export { LessorClientError, Code } from "./errors.js";
 export type { FieldViolation } from "./errors.js";
 export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets.js";
-export type { LeaseInfo } from "./gen/lessor/v1/leases.js";
+export type {
+  LeaseInfo,
+  ListLeasesResponse,
+  RenewLeaseResponse,
+  RevokeLeasePrefixResponse,
+  RevokeLeaseResponse,
+  TidyLeasesResponse,
+} from "./gen/lessor/v1/leases.js";
 export { LeaseState } from "./gen/lessor/v1/leases.js";
 export type { Mount } from "./gen/lessor/v1/mounts.js";
