@@ -57,8 +57,8 @@ function address(argv: object): { address: string | undefined; format: "table" }
 }
 
 /** Prints revoke-prefix progress: a bar on a terminal, plain lines otherwise. */
-async function followPrefix(stream: AsyncIterable<RevokeLeasePrefixResponse>): Promise<RevokeLeasePrefixResponse> {
-  const tty = process.stdout.isTTY === true;
+async function followPrefix(stream: AsyncIterable<RevokeLeasePrefixResponse>, showProgress: boolean): Promise<RevokeLeasePrefixResponse> {
+  const tty = process.stdout.isTTY === true && showProgress;
   const bar = tty
     ? new cliProgress.SingleBar(
         { format: "Revoking [{bar}] {value}/{total} leases | failed {failed} | {duration_formatted}", stream: process.stdout, hideCursor: true },
@@ -78,7 +78,7 @@ async function followPrefix(stream: AsyncIterable<RevokeLeasePrefixResponse>): P
         started = true;
         bar.setTotal(Number(p.matched));
         bar.update(settled, { failed: Number(p.failed) });
-      } else {
+      } else if (showProgress) {
         const line = `matched ${p.matched}, revoked ${p.revoked}, failed ${p.failed}`;
         if (line !== printed && (p.matched > 0 || p.done)) io.out(line);
         printed = line;
@@ -100,7 +100,9 @@ async function revokeCommand(c: LessorClient, target: string, flags: { prefix: b
     return;
   }
   const enqueue = !flags.sync && !flags.force;
-  const last = await followPrefix(c.leases.revokePrefix(target, { force: flags.force, enqueue }));
+  const last = await followPrefix(c.leases.revokePrefix(target, { force: flags.force, enqueue }), !enqueue && !flags.force);
+  // The server takes a prefix as a path, as Vault does: "aws/creds/x" means "aws/creds/x/".
+  target = target.endsWith("/") ? target : `${target}/`;
   if (!last.done) throw new UsageError("the server ended the revocation early; it continues on the server (see `lessor lease list`)");
   if (flags.force) {
     io.out(`Dropped ${last.revoked} leases under ${target} without revoking their secrets.`);
