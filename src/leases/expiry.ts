@@ -136,8 +136,9 @@ export class ExpiryScheduler {
       const due = this.expireActive ? await this.store.leases.due(now, limit) : await this.store.leases.dueRevocations(now, limit);
       for (const lease of due) {
         if (this.stopped || this.taken.has(lease.id)) continue;
-        if (lease.state !== "active" && lease.state !== "revoking") {
-          // A due time left on an ended lease: drift that `lessor lease tidy` repairs.
+        if (!(lease.state === "revoking" || (lease.state === "active" && lease.expireTime <= now))) {
+          // A due time that disagrees with the lease (an ended lease, or one not
+          // yet expired): drift that `lessor lease tidy` repairs. Never revoke early.
           this.warnDrift(lease.id);
           continue;
         }
@@ -166,7 +167,7 @@ export class ExpiryScheduler {
   private warnDrift(leaseId: string): void {
     if (this.driftWarned) return;
     this.driftWarned = true;
-    this.logger.warn({ lease_id: leaseId }, "an ended lease is still in the due-time index; run `lessor lease tidy` to repair it");
+    this.logger.warn({ lease_id: leaseId }, "a lease's due time disagrees with its state or expiry; run `lessor lease tidy` to repair the index");
   }
 
   private settle(): void {

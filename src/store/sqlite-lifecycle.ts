@@ -39,7 +39,8 @@ export function prepareLifecycle(db: SqliteDatabase): LifecycleStatements {
     ),
     claimDue: db.prepare(
       `UPDATE leases SET state = 'revoking', due_time = @next, next_attempt_time = @next
-       WHERE id = @id AND state IN ('active', 'revoking') AND due_time <= @now RETURNING attempts`,
+       WHERE id = @id AND due_time <= @now
+         AND (state = 'revoking' OR (state = 'active' AND expire_time <= @now)) RETURNING attempts`,
     ),
     enqueue: db.prepare(
       `UPDATE leases SET state = 'revoking', due_time = @now, next_attempt_time = @now
