@@ -173,7 +173,7 @@ test("the lease CLI: lookup, renew (clamped), revoke -sync=false, list, and the 
   assert.equal(r.stderr, "");
   r = await cli(["lease", "renew", "-increment=100h", a.lease.id]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /lease_duration     1h59m5\ds\n/);
+  assert.match(r.stdout, /lease_duration {5}1h59m5\ds\n/);
   assert.match(r.stderr, /WARNING!.*\n\n {2}\* TTL of "100h" exceeded the lease's max TTL; the lease now expires at /);
   r = await cli(["lease", "renew", "-increment=soon", a.lease.id]);
   assert.equal(r.code, 1);
