@@ -49,6 +49,9 @@ export async function buildClients(config: RootConfig): Promise<AwsClients> {
     // max_retries counts retries; the SDK counts attempts. -1/undefined: SDK default.
     ...(config.max_retries !== undefined && config.max_retries >= 0 ? { maxAttempts: config.max_retries + 1 } : {}),
     retryMode: "adaptive" as const,
+    // Resolve each command's middleware stack once, not on every call: it was
+    // the largest cost of issuing a credential (nothing here edits the stack).
+    cacheMiddleware: true,
   };
   const iam = new IAMClient({ ...common, region, ...(config.iam_endpoint ? { endpoint: config.iam_endpoint } : {}) });
   const stsOptions = {
