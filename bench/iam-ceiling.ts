@@ -21,6 +21,7 @@ const iam = new IAMClient({
   region: "us-east-1",
   credentials: { accessKeyId: spec.accessKeyId, secretAccessKey: spec.secretAccessKey },
   maxAttempts: 1,
+  cacheMiddleware: true, // as Lessor's own clients
 });
 let next = 0;
 const started = performance.now();

@@ -47,6 +47,8 @@ export async function spawnServer(o: BenchServerOptions): Promise<BenchServer> {
   const address = `127.0.0.1:${port}`;
   const node = [
     ...(o.nodeFlags ?? []),
+    // BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers under test.
+    ...(process.env.BENCH_SERVER_NODE_FLAGS ?? "").split(" ").filter((f) => f !== ""),
     ...(o.preload ?? []).flatMap((p) => ["--import", p]),
     LESSOR_BIN,
     "server",
@@ -90,4 +92,11 @@ export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kb = Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1]);
   return kb / 1024;
+}
+
+/** CPU time a process has used so far (user + system), in seconds (from /proc). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
