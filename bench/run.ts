@@ -23,7 +23,7 @@ import { cpuSeconds, rssMb, spawnServer, type BenchServer } from "./lib/processe
 
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const WARMUP = 2;
 const CLIENTS = 8;
 const STREAMS = 16;
@@ -72,94 +72,130 @@ async function load(url: string, body: Uint8Array, token?: string): Promise<H2lo
   return run;
 }
 
-// ---- 1. kv reads vs a trivial grpc-js echo ----------------------------------------
+// ---- 1 and 2. kv reads vs a trivial grpc-js echo; lease-creating reads vs kv reads ----
+//
+// The machine is shared, so load comes and goes: the three servers run side by
+// side (each idle while another is measured), and the measurements alternate,
+// ROUNDS times; each ratio is the median of its rounds.
 
-async function benchKv(): Promise<number> {
-  const body = ReadRequest.encode({ path: "secret/bench/app", data: undefined }).finish();
-  log("1. grpc-js echo baseline...");
-  const echo = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "echo-server.js")], { stdio: ["ignore", "pipe", "inherit"] });
-  const port = await new Promise<string>((resolve) => echo.stdout.on("data", (c: Buffer) => resolve(/:(\d+)/.exec(c.toString())?.[1] ?? "")));
-  const echoRun = await load(`http://127.0.0.1:${port}/bench.Echo/Echo`, body);
-  checkRun("echo", echoRun, body.length);
-  echo.kill("SIGTERM");
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-  log("1. kv reads...");
-  const dataDir = join(work, "kv");
-  const { server, token, client } = await firstStart(dataDir);
-  await client.mounts.enable("kv", { path: "secret" });
-  await client.write("secret/bench/app", { user: "app", password: "correct horse battery staple", url: "postgres://db:5432/app" });
-  const kvRun = await load(`http://${server.address}/lessor.v1.SecretsService/Read`, body, token);
-  checkRun("kv read", kvRun, 40);
-  client.close();
-  await server.stop();
-
-  const ratio = kvRun.rps / echoRun.rps;
-  rows.push({ what: "1. kv read RPCs/s ÷ grpc-js echo RPCs/s", figure: `${fmt(kvRun.rps)} ÷ ${fmt(echoRun.rps)} = **${fmt(ratio, 2)}**`, target: "≥ 0.8", met: ratio >= 0.8 });
-  return kvRun.rps;
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-// ---- 2. lease-creating reads vs kv reads -------------------------------------------
+async function setupAws(client: LessorClient, emulator?: AwsEmulator): Promise<void> {
+  await client.mounts.enable("aws");
+  await client.write(
+    "aws/config/root",
+    emulator
+      ? { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" }
+      : { access_key: "AKIAINPROCESSBENCH00", secret_key: "in-process-handler-needs-no-real-key", region: "us-east-1" },
+  );
+  await client.write("aws/roles/bench", { policy_document: EC2_POLICY });
+  await client.aws.creds("bench"); // the first read builds the SDK clients
+}
 
-async function benchLeases(kvRps: number): Promise<void> {
-  const body = ReadRequest.encode({ path: "aws/creds/bench", data: undefined }).finish();
-  const setup = async (client: LessorClient, emulator?: AwsEmulator) => {
-    await client.mounts.enable("aws");
-    await client.write(
-      "aws/config/root",
-      emulator
-        ? { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" }
-        : { access_key: "AKIAINPROCESSBENCH00", secret_key: "in-process-handler-needs-no-real-key", region: "us-east-1" },
-    );
-    await client.write("aws/roles/bench", { policy_document: EC2_POLICY });
-    await client.aws.creds("bench"); // the first read builds the SDK clients
-  };
+async function benchThroughput(withLeases: boolean): Promise<void> {
+  const kvBody = ReadRequest.encode({ path: "secret/bench/app", data: undefined }).finish();
+  const leaseBody = ReadRequest.encode({ path: "aws/creds/bench", data: undefined }).finish();
 
-  log("2. lease-creating reads, IAM answered in-process (bench/instant-iam.ts)...");
-  let dataDir = join(work, "leases-instant");
-  let server = await spawnServer({ dataDir, cpu: SERVER_CPU, preload: [join(BENCH_DIR, "instant-iam.js")] });
-  let token = (await server.ready).rootToken as string;
-  let client = new LessorClient({ address: server.address, token });
-  await setup(client);
-  const instant = await load(`http://${server.address}/lessor.v1.SecretsService/Read`, body, token);
-  checkRun("lease read (in-process IAM)", instant, 100);
-  client.close();
-  await server.stop();
-  let store = openServerStore(dataDir);
+  const echo = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "echo-server.js")], { stdio: ["ignore", "pipe", "inherit"] });
+  const echoPort = await new Promise<string>((resolve) => echo.stdout.on("data", (c: Buffer) => resolve(/:(\d+)/.exec(c.toString())?.[1] ?? "")));
+
+  const kvDir = join(work, "kv");
+  const kv = await firstStart(kvDir);
+  await kv.client.mounts.enable("kv", { path: "secret" });
+  await kv.client.write("secret/bench/app", { user: "app", password: "correct horse battery staple", url: "postgres://db:5432/app" });
+
+  const leaseDir = join(work, "leases-instant");
+  const lease = withLeases ? await spawnServer({ dataDir: leaseDir, cpu: SERVER_CPU, preload: [join(BENCH_DIR, "instant-iam.js")] }) : undefined;
+  const leaseToken = lease ? ((await lease.ready).rootToken as string) : "";
+  if (lease) {
+    const c = new LessorClient({ address: lease.address, token: leaseToken });
+    await setupAws(c);
+    c.close();
+  }
+
+  const echoRps: number[] = [];
+  const kvRps: number[] = [];
+  const leaseRps: number[] = [];
+  let leaseReads = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    log(`1. round ${round}/${ROUNDS}: grpc-js echo`);
+    const e = await load(`http://127.0.0.1:${echoPort}/bench.Echo/Echo`, kvBody);
+    checkRun("echo", e, kvBody.length);
+    echoRps.push(e.rps);
+    log(`1. round ${round}/${ROUNDS}: kv reads`);
+    const k = await load(`http://${kv.server.address}/lessor.v1.SecretsService/Read`, kvBody, kv.token);
+    checkRun("kv read", k, 40);
+    kvRps.push(k.rps);
+    if (lease) {
+      log(`2. round ${round}/${ROUNDS}: lease-creating reads, IAM answered in-process (bench/instant-iam.ts)`);
+      const l = await load(`http://${lease.address}/lessor.v1.SecretsService/Read`, leaseBody, leaseToken);
+      checkRun("lease read (in-process IAM)", l, 100);
+      leaseRps.push(l.rps);
+      leaseReads += l.succeeded;
+    }
+  }
+  echo.kill("SIGTERM");
+  kv.client.close();
+  await kv.server.stop();
+
+  const kvRatios = kvRps.map((k, i) => k / (echoRps[i] as number));
+  notes.push(
+    `Per request on the server's core (medians): the grpc-js echo ${fmt(1e6 / median(echoRps))} µs, a kv read ${fmt(1e6 / median(kvRps))} µs${
+      leaseRps.length > 0 ? `, a lease-creating read ${fmt(1e6 / median(leaseRps))} µs` : ""
+    }.`,
+  );
+  const rounds = (values: number[]) => values.map((v) => fmt(v)).join(", ");
+  rows.push({
+    what: "1. kv read RPCs/s ÷ grpc-js echo RPCs/s",
+    figure: `kv ${rounds(kvRps)}; echo ${rounds(echoRps)} → median **${fmt(median(kvRatios), 2)}** (rounds: ${kvRatios.map((r) => fmt(r, 2)).join(", ")})`,
+    target: "≥ 0.8",
+    met: median(kvRatios) >= 0.8,
+  });
+  if (!lease) return;
+
+  await lease.stop();
+  const store = openServerStore(leaseDir);
   const issued = (await store.leases.countByState()).active;
   await store.close();
-  if (issued < instant.succeeded) throw new Error(`only ${issued} leases recorded for ${instant.succeeded} reads`);
+  if (issued < leaseReads) throw new Error(`only ${issued} leases recorded for ${leaseReads} reads`);
+  const leaseRatios = leaseRps.map((l, i) => l / (kvRps[i] as number));
+  rows.push({
+    what: "2. lease-creating reads/s (IAM answered in-process, no latency) ÷ kv reads/s",
+    figure: `leases ${rounds(leaseRps)} → median **${fmt(median(leaseRatios), 2)}** (rounds: ${leaseRatios.map((r) => fmt(r, 2)).join(", ")})`,
+    target: "≥ 0.5",
+    met: median(leaseRatios) >= 0.5,
+  });
 
   log("2. lease-creating reads against the IAM emulator over HTTP...");
   const emulator = await startAwsEmulator({ port: 0 });
-  dataDir = join(work, "leases-emulator");
-  server = await spawnServer({ dataDir, cpu: SERVER_CPU, env: { AWS_ENDPOINT_URL: emulator.endpoint } });
-  token = (await server.ready).rootToken as string;
-  client = new LessorClient({ address: server.address, token });
-  await setup(client, emulator);
-  const overHttp = await load(`http://${server.address}/lessor.v1.SecretsService/Read`, body, token);
+  const dataDir = join(work, "leases-emulator");
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env: { AWS_ENDPOINT_URL: emulator.endpoint } });
+  const token = (await server.ready).rootToken as string;
+  const client = new LessorClient({ address: server.address, token });
+  await setupAws(client, emulator);
+  const overHttp = await load(`http://${server.address}/lessor.v1.SecretsService/Read`, leaseBody, token);
   checkRun("lease read (emulator)", overHttp, 100);
   const users = emulator.listUsers().length;
   client.close();
   await server.stop();
-  store = openServerStore(dataDir);
-  const issuedHttp = (await store.leases.countByState()).active;
+  const after = openServerStore(dataDir);
+  const issuedHttp = (await after.leases.countByState()).active;
   // Reads h2load abandoned at its end, cut short by the shutdown: their intents are rolled back at the next start.
-  const unfinished = (await store.intents.olderThan(Date.now(), 1_000_000)).length;
-  await store.close();
+  const unfinished = (await after.intents.olderThan(Date.now(), 1_000_000)).length;
+  await after.close();
   await emulator.close();
   // Every lease has its user; a user without a lease has an intent (an intent may also precede its user).
   if (issuedHttp > users || users > issuedHttp + unfinished) throw new Error(`${issuedHttp} leases and ${unfinished} intents but ${users} IAM users`);
-
-  const ratio = instant.rps / kvRps;
+  const kvMedian = median(kvRps);
   rows.push({
-    what: "2. lease-creating reads/s (IAM answered in-process, no latency) ÷ kv reads/s",
-    figure: `${fmt(instant.rps)} ÷ ${fmt(kvRps)} = **${fmt(ratio, 2)}**`,
-    target: "≥ 0.5",
-    met: ratio >= 0.5,
-  });
-  rows.push({
-    what: "2b. lease-creating reads/s against the IAM emulator over HTTP (same core as h2load) ÷ kv reads/s",
-    figure: `${fmt(overHttp.rps)} ÷ ${fmt(kvRps)} = ${fmt(overHttp.rps / kvRps, 2)}`,
+    what: "2b. lease-creating reads/s against the IAM emulator over HTTP (on h2load's core) ÷ median kv reads/s",
+    figure: `${fmt(overHttp.rps)} ÷ ${fmt(kvMedian)} = ${fmt(overHttp.rps / kvMedian, 2)}`,
     target: "(reported)",
     met: undefined,
   });
@@ -433,7 +469,7 @@ async function benchOutage(): Promise<void> {
 // ---- what the profiles showed (written from profiles taken with BENCH_SERVER_NODE_FLAGS) ----
 
 const ANALYSIS = [
-  "**kv read vs echo.** The echo costs about 53 µs a request in grpc-js; a kv read about 80 µs. Lessor's share: token authentication about 8 µs (SHA-256 of the token, an SQLite lookup, its policies parsed), the value's SQLite lookup and AES-256-GCM opening about 10 µs (6 µs of it making the decipher), routing and field checks about 2 µs, building the Struct answer about 3 µs, and the garbage all of that leaves. Reaching 0.8 would take caching tokens or opened secrets in memory, which trades safety for speed (a revoked token working on for the cache's lifetime, secrets kept in clear in memory); not done.",
+  "**kv read vs echo.** The server's core does nothing but serve, so a request costs about 1/(RPCs/s): see the per-request times under the table. Lessor's share of a kv read, from the profile: token authentication about 8 µs (SHA-256 of the token, an SQLite lookup, its policies parsed), the value's SQLite lookup and AES-256-GCM opening about 10 µs (6 µs of it making the decipher), routing and field checks about 2 µs, building the Struct answer about 3 µs, and the garbage all of that leaves (garbage collection is the largest single item in the profile). Reaching 0.8 would take caching tokens or opened secrets in memory, which trades safety for speed (a revoked token working on for the cache's lifetime, secrets kept in clear in memory); not done.",
   "**Issuing a credential.** About 1.3 ms of CPU each: the AWS SDK about 0.6 ms for its three calls (middleware, SigV4 signing, XML parsing), SQLite about 0.3 ms (two durable commits: the intent before the first IAM call, then the lease, its event and the intent's removal in one transaction), gRPC and garbage collection the rest. The SDK resolved its middleware stack on every call until the clients were built with `cacheMiddleware: true` (found in these profiles): that halved the cost of a credential (about 390 → 730 reads/s in the profiling runs). A ratio of 0.5 would need about 0.16 ms per credential, less than the SDK's three calls alone; not reachable in one Node process with the real SDK.",
   "**Mass expiry.** About 1.1 ms of CPU per revocation in the server: the SDK about 0.55 ms for its three calls, SQLite about 0.2 ms (the claim committed before the calls, then the revoked state and its event), the rest gRPC-free plumbing and garbage collection. 100,000 in 30 s needs 3,333 revocations/s: about three times what one core can sign and parse, and about three times the emulator's own ceiling measured here.",
 ];
@@ -446,10 +482,8 @@ async function main(): Promise<void> {
   execFileSync("taskset", ["-pc", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
   const h2load = ensureH2load();
   const started = new Date();
-  let kvRps = 0;
   try {
-    if (want("kv") || want("leases")) kvRps = await benchKv();
-    if (want("leases")) await benchLeases(kvRps);
+    if (want("kv") || want("leases")) await benchThroughput(want("leases"));
     if (want("startup")) await benchStartup();
     if (want("expiry")) await benchExpiry();
     if (want("outage")) await benchOutage();
@@ -464,7 +498,7 @@ async function main(): Promise<void> {
     "",
     `Machine: ${cpus().length} × ${cpu}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}, Node ${process.version}, ${h2load}.`,
     `Only 2 cores, shared with the load generator: the server under test (or the echo baseline) is pinned to CPU ${SERVER_CPU}; h2load, this runner and the in-process IAM emulator to CPU ${LOAD_CPU} (\`taskset\`), the same for both sides of each ratio. Other work on the machine (other engineers' builds) adds noise; the ratios are measured back to back in one run to limit it.`,
-    `Load: h2load, 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${WARMUP} s warm-up then ${SECONDS} s measured, gRPC frames built with the generated code; every run is checked for failed RPCs (a gRPC error carries no DATA frame, so the data bytes per request must match a real answer).`,
+    `Load: h2load, 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${WARMUP} s warm-up then ${SECONDS} s measured, gRPC frames built with the generated code; every run is checked for failed RPCs (a gRPC error carries no DATA frame, so the data bytes per request must match a real answer). Measurements 1 and 2 alternate echo, kv and lease runs ${ROUNDS} times against servers running side by side; each ratio is the median of its rounds, so a burst of other load on the machine skews one round, not the result.`,
     "",
     "| Measurement | Result | Target | Met |",
     "| --- | --- | --- | --- |",
