@@ -74,6 +74,7 @@ async function followPrefix(stream: AsyncIterable<RevokeLeasePrefixResponse>, sh
       last = p;
       const settled = Number(p.revoked) + Number(p.failed);
       if (bar) {
+        if (p.matched === 0 && !p.done) continue; // nothing to show yet (an empty bar reads as 100%)
         if (!started) bar.start(Number(p.matched), settled, { failed: Number(p.failed) });
         started = true;
         bar.setTotal(Number(p.matched));
