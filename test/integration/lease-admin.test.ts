@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { LeaseState, LessorClient, LessorClientError, type AwsCredentials } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
-import { addToken, mountAccessor, seedAwsLeases } from "../helpers/leases.js";
+import { addToken, mountAccessor, openServerStore, seedAwsLeases } from "../helpers/leases.js";
 
 async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
   try {
@@ -78,6 +78,23 @@ test("force drops a lease without touching its secret, needs sudo, and says so l
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `Success! Force revoked the lease: ${viaCli.lease.id}\n`);
   assert.match(r.stderr, /^WARNING! .*\n\n {2}\* the lease was dropped without revoking its secret; the secret, if it still exists, was NOT destroyed/);
+
+  // Each force is a lease event of its own (for WatchLeases), written with the change.
+  client.close();
+  plain.close();
+  await server.stop();
+  const store = openServerStore(first.dataDir);
+  try {
+    const events = await store.events.after(0, "aws/creds/", 100);
+    for (const id of [creds.lease.id, viaCli.lease.id]) {
+      assert.deepEqual(
+        events.filter((e) => e.leaseId === id).map((e) => e.type),
+        ["created", "force_revoked"],
+      );
+    }
+  } finally {
+    await store.close();
+  }
 });
 
 test("listing pages through a changing set: no lease skipped or repeated; bad page input is refused", async (t) => {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { LeaseState, LessorClientError, type AwsCredentials, type LessorClient } from "@lessor/client";
 import { clientFor, startServer, type ServerProcess } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI, type AwsEmulator } from "../helpers/aws.js";
-import { waitFor } from "../helpers/leases.js";
+import { openServerStore, waitFor } from "../helpers/leases.js";
 
 /** Short retry settings so a test sees several attempts in about a second. */
 const FAST_RETRY = ["-revoke-retry-base=100ms", "-revoke-retry-max=300ms", "-revoke-max-attempts=3"];
@@ -103,6 +103,17 @@ test("failed revocations are retried, then irrevocable with their error, and ret
   assert.deepEqual(await whoAmI(emulator, creds.accessKeyId, creds.secretAccessKey), { error: "InvalidClientTokenId" });
   assert.equal(emulator.listUsers().length, 1, "the other lease's user is untouched");
   assert.equal((await client.leases.lookup(keep.lease.id)).state, LeaseState.LEASE_STATE_ACTIVE);
+
+  // The lease's events, written with each change: issued, given up on (twice: once more when asked), revoked.
+  await server.stop();
+  const store = openServerStore(server.dataDir);
+  try {
+    const events = (await store.events.after(0, creds.lease.id, 100)).filter((e) => e.leaseId === creds.lease.id);
+    assert.deepEqual(events.map((e) => e.type), ["created", "irrevocable", "irrevocable", "revoked"]);
+    assert.match(events[1]?.detail ?? "", /DeleteUser/);
+  } finally {
+    await store.close();
+  }
 });
 
 test("revocations pending when the server dies are finished by the next start, even with expiry paused", async (t) => {
