@@ -1,10 +1,12 @@
-// The expiry scheduler: one timer reads the next due leases from the store's
-// index on due time, a batch at a time, and revokes them on a bounded pool.
-// Nothing per lease lives in memory between batches, so a store with a
-// million leases costs no more to start than an empty one.
+// The expiry scheduler: reads the next due leases (expired, queued, or due
+// for a retry) from the store's index on due time, a batch at a time, and
+// revokes them on a bounded pool, each mount within its rate limit. What it
+// holds is bounded by the batch size and the pool, never by the number of
+// leases: a store with a million leases costs no more to start than an empty
+// one, and leases left revoking by a previous run are simply due again.
 import type { Logger } from "pino";
 import { describeError } from "../errors.js";
-import type { Store } from "../store/types.js";
+import type { LeaseRecord, Store } from "../store/types.js";
 import type { LeaseManager } from "./manager.js";
 
 export interface ExpiryOptions {
@@ -17,10 +19,21 @@ export interface ExpiryOptions {
   now?: () => number;
 }
 
+export const DEFAULT_EXPIRY_CONCURRENCY = 16;
+
 export class ExpiryScheduler {
   private timer: NodeJS.Timeout | undefined;
-  private running = false;
+  private timerAt = Infinity;
   private stopped = true;
+  /** Revoke active leases when they expire; false (-no-expire): only revocations already decided. */
+  private expireActive = true;
+  private refilling = false;
+  /** Read from the store, not yet started. */
+  private queue: LeaseRecord[] = [];
+  /** Ids queued or being revoked, so a re-read does not take them twice. */
+  private readonly taken = new Set<string>();
+  private running = 0;
+  private idle: Array<() => void> = [];
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly maxSleepMs: number;
@@ -32,60 +45,136 @@ export class ExpiryScheduler {
     private readonly logger: Logger,
     options: ExpiryOptions = {},
   ) {
-    this.batchSize = options.batchSize ?? 256;
-    this.concurrency = options.concurrency ?? 16;
+    this.batchSize = Math.max(1, options.batchSize ?? 256);
+    this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_EXPIRY_CONCURRENCY);
     this.maxSleepMs = options.maxSleepMs ?? 1_000;
     this.now = options.now ?? Date.now;
+    leases.onDue((at) => this.poke(at));
   }
 
-  start(): void {
+  /**
+   * Starts work. With `expireActive` false (expiry paused, -no-expire) active
+   * leases are left alone even when expired; revocations already decided
+   * (queued, revoke-prefix, retries) still run.
+   */
+  start(options: { expireActive?: boolean } = {}): void {
+    this.expireActive = options.expireActive ?? true;
     this.stopped = false;
-    this.schedule(0);
+    this.wakeAt(this.now());
   }
 
+  /** Stops reading new work and waits for the revocations under way. */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
-    while (this.running) await new Promise((r) => setTimeout(r, 10));
+    this.timer = undefined;
+    this.queue = [];
+    while (this.running > 0 || this.refilling) await new Promise<void>((r) => this.idle.push(r));
   }
 
-  /** Wakes the scheduler early (a lease was issued that expires soon). */
+  /** Wakes the scheduler by `dueAt` (a lease was issued or queued). */
   poke(dueAt: number): void {
-    if (!this.stopped && !this.running) this.schedule(Math.max(0, dueAt - this.now()));
+    if (!this.stopped) this.wakeAt(dueAt);
   }
 
-  private schedule(delayMs: number): void {
+  private wakeAt(at: number): void {
+    if (this.stopped) return;
+    const now = this.now();
+    const target = Math.min(Math.max(at, now), now + this.maxSleepMs);
+    if (this.timer && this.timerAt <= target) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.tick(), Math.min(delayMs, this.maxSleepMs));
+    this.timerAt = target;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.pump();
+    }, target - now);
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
-    if (this.stopped || this.running) return;
-    this.running = true;
+  /** Starts what can start now; reads more when the queue runs low; sleeps until the next due time. */
+  private pump(): void {
+    if (this.stopped) return this.settle();
+    let blockedMs = Infinity;
+    while (this.running < this.concurrency && this.queue.length > 0) {
+      // The first queued lease whose mount may start a revocation now.
+      let pick = -1;
+      for (let i = 0; i < this.queue.length; i++) {
+        const wait = this.leases.revokeWaitMs((this.queue[i] as LeaseRecord).mountAccessor);
+        if (wait === 0) {
+          pick = i;
+          break;
+        }
+        blockedMs = Math.min(blockedMs, wait);
+      }
+      if (pick < 0) break;
+      const [lease] = this.queue.splice(pick, 1) as [LeaseRecord];
+      this.running++;
+      // Failures are recorded on the lease with a retry time; nothing to do here.
+      void this.leases
+        .revokeRecord(lease, undefined, "due")
+        .catch(() => undefined)
+        .finally(() => {
+          this.running--;
+          this.taken.delete(lease.id);
+          this.pump();
+        });
+    }
+    // Every queued mount is at its rate limit: look again when the first may start.
+    if (this.running < this.concurrency && blockedMs < Infinity) this.wakeAt(this.now() + blockedMs);
+    if (this.queue.length < this.batchSize / 2 && !this.refilling) void this.refill();
+    this.settle();
+  }
+
+  private async refill(): Promise<void> {
+    this.refilling = true;
+    let found = 0;
     try {
-      for (;;) {
-        const due = await this.store.leases.due(this.now(), this.batchSize);
-        if (due.length === 0 || this.stopped) break;
-        let next = 0;
-        const worker = async (): Promise<void> => {
-          while (next < due.length && !this.stopped) {
-            const lease = due[next++];
-            if (!lease) return;
-            // Failures are recorded on the lease with a retry time; nothing to do here.
-            await this.leases.revokeRecord(lease).catch(() => undefined);
-          }
-        };
-        await Promise.all(Array.from({ length: Math.min(this.concurrency, due.length) }, worker));
-        if (due.length < this.batchSize) break;
+      const now = this.now();
+      // Ask for enough to see past what is already queued or running.
+      const limit = this.batchSize + this.taken.size;
+      const due = this.expireActive ? await this.store.leases.due(now, limit) : await this.store.leases.dueRevocations(now, limit);
+      for (const lease of due) {
+        if (this.stopped || this.taken.has(lease.id)) continue;
+        if (!(lease.state === "revoking" || (lease.state === "active" && lease.expireTime <= now))) {
+          // A due time that disagrees with the lease (an ended lease, or one not
+          // yet expired): drift that `lessor lease tidy` repairs. Never revoke early.
+          this.warnDrift(lease.id);
+          continue;
+        }
+        this.taken.add(lease.id);
+        this.queue.push(lease);
+        found++;
       }
     } catch (err) {
-      this.logger.error({ err: describeError(err) }, "expiry pass failed; retrying");
+      this.logger.error({ err: describeError(err) }, "reading due leases failed; retrying");
     } finally {
-      this.running = false;
+      this.refilling = false;
     }
-    if (this.stopped) return;
-    const nextDue = await this.store.leases.nextDueTime().catch(() => null);
-    this.schedule(nextDue === null ? this.maxSleepMs : Math.max(0, nextDue - this.now()));
+    if (this.stopped) return this.settle();
+    if (found > 0) return this.pump();
+    if (this.queue.length > 0 || this.running > 0) return; // a finishing revocation pumps again
+    // Nothing due: sleep until the next due time (or the longest sleep). With
+    // expiry paused, expired active leases stay due, so just look again later.
+    const next = this.expireActive ? await this.store.leases.nextDueTime().catch(() => null) : null;
+    const now = this.now();
+    // A due time already past here belongs to a lease that cannot be taken (drift): do not spin on it.
+    this.wakeAt(next !== null && next > now ? next : now + this.maxSleepMs);
+  }
+
+  private driftWarned = false;
+
+  private warnDrift(leaseId: string): void {
+    if (this.driftWarned) return;
+    this.driftWarned = true;
+    this.logger.warn({ lease_id: leaseId }, "a lease's due time disagrees with its state or expiry; run `lessor lease tidy` to repair the index");
+  }
+
+  private settle(): void {
+    if (this.running === 0 && !this.refilling) {
+      const waiting = this.idle;
+      this.idle = [];
+      for (const resolve of waiting) resolve();
+    }
   }
 }

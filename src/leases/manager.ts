@@ -10,6 +10,7 @@ import type { IssuedSecret } from "../engines/framework/types.js";
 import type { MountTable } from "../router/mounts.js";
 import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from "../store/types.js";
 import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
+import { MountRateLimiter, type RevokeRateOptions } from "./rate-limit.js";
 
 export interface LeaseGrant {
   id: string;
@@ -21,7 +22,19 @@ export interface RevokeOutcome {
   leaseId: string;
   /** False when the lease was already revoked. */
   revokedNow: boolean;
+  /** True when the revocation was queued for the scheduler rather than done. */
+  queued?: boolean;
 }
+
+/**
+ * How a revocation takes its lease: "request" (someone asked: any live lease,
+ * irrevocable ones included) or "due" (the scheduler: only while still due).
+ */
+export type RevokeClaim = "request" | "due";
+
+/** What a forced revocation leaves behind, said to the caller and kept on the lease. */
+export const FORCE_REVOKE_NOTE =
+  "revoked with force: the lease was dropped without revoking its secret; the secret, if it still exists, was NOT destroyed";
 
 export interface RenewOutcome {
   lease: LeaseRecord;
@@ -36,6 +49,8 @@ export interface LeaseManagerOptions {
   /** An intent older than this is presumed abandoned and rolled back. */
   intentTimeoutMs?: number;
   now?: () => number;
+  /** Revocations per second per mount (token bucket). */
+  revokeRate?: Partial<RevokeRateOptions>;
 }
 
 export class LeaseManager {
@@ -44,6 +59,9 @@ export class LeaseManager {
   private readonly now: () => number;
   /** Revocations under way in this process, so two callers share one. */
   private readonly inFlight = new Map<string, Promise<RevokeOutcome>>();
+  private readonly limiter: MountRateLimiter;
+  /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
+  private dueListener: ((dueAt: number) => void) | undefined;
 
   constructor(
     private readonly store: Store,
@@ -54,6 +72,7 @@ export class LeaseManager {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.intentTimeoutMs = options.intentTimeoutMs ?? 120_000;
     this.now = options.now ?? Date.now;
+    this.limiter = new MountRateLimiter(options.revokeRate, this.now);
   }
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
@@ -100,6 +119,7 @@ export class LeaseManager {
         "ISSUANCE_ROLLED_BACK",
       );
     }
+    this.dueListener?.(now + ttlSeconds * 1000);
     return { id: leaseId, durationSeconds: ttlSeconds, renewable: secret.renewable };
   }
 
@@ -185,21 +205,27 @@ export class LeaseManager {
   }
 
   /** Revokes a known lease record (request, expiry or retry); one at a time per lease. */
-  revokeRecord(lease: LeaseRecord, reason?: RevokeReason): Promise<RevokeOutcome> {
+  revokeRecord(lease: LeaseRecord, reason?: RevokeReason, claim: RevokeClaim = "request"): Promise<RevokeOutcome> {
     if (lease.state === "revoked") return Promise.resolve({ leaseId: lease.id, revokedNow: false });
     const running = this.inFlight.get(lease.id);
     if (running) return running;
-    const work = this.doRevoke(lease, reason).finally(() => this.inFlight.delete(lease.id));
+    const work = this.doRevoke(lease, reason, claim).finally(() => this.inFlight.delete(lease.id));
     this.inFlight.set(lease.id, work);
     return work;
   }
 
-  private async doRevoke(lease: LeaseRecord, reason: RevokeReason | undefined): Promise<RevokeOutcome> {
+  private async doRevoke(lease: LeaseRecord, reason: RevokeReason | undefined, claim: RevokeClaim): Promise<RevokeOutcome> {
+    await this.limiter.acquire(lease.mountAccessor);
     const now = this.now();
     // Committed first: if the process dies during the external call, the
     // scheduler retries this lease at that time.
-    const claimed = await this.store.leases.markRevoking(lease.id, now + retryDelayMs(this.retry, lease.attempts));
-    if (!claimed) return { leaseId: lease.id, revokedNow: false };
+    const attemptsBefore = await this.store.leases.claimRevocation(
+      lease.id,
+      now,
+      now + retryDelayMs(this.retry, lease.attempts),
+      claim === "due",
+    );
+    if (attemptsBefore === null) return { leaseId: lease.id, revokedNow: false };
     const mounted = this.mounts.byMountAccessor(lease.mountAccessor);
     const secretType = mounted?.engine.secrets[lease.secretType];
     try {
@@ -211,15 +237,12 @@ export class LeaseManager {
       }
       await secretType.revoke(lease);
     } catch (err) {
-      const attempts = lease.attempts + 1;
+      const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
       const message = isLessorError(err) ? err.message : "internal error during revocation";
-      await this.store.leases.recordRevokeFailure(
-        lease.id,
-        message,
-        irrevocable ? null : this.now() + retryDelayMs(this.retry, attempts),
-        irrevocable,
-      );
+      // Never sooner than the owning system asked (throttling says when).
+      const delay = Math.max(retryDelayMs(this.retry, attempts), isLessorError(err) ? (err.retryDelayMs ?? 0) : 0);
+      await this.store.leases.recordRevokeFailure(lease.id, message, irrevocable ? null : this.now() + delay, irrevocable);
       this.logger.warn({ lease_id: lease.id, attempts, irrevocable, err: describeError(err) }, "lease revocation failed");
       throw err;
     }
@@ -243,6 +266,42 @@ export class LeaseManager {
       if (page.next === null) return revoked;
       after = page.next;
     }
+  }
+
+  /** Queues a revocation for the scheduler and returns at once. */
+  async enqueueRevoke(id: string): Promise<RevokeOutcome> {
+    const lease = await this.store.leases.get(id);
+    if (!lease) throw await this.notFound(id);
+    const now = this.now();
+    if (lease.state === "revoked" || !(await this.store.leases.enqueueRevocation(id, now))) {
+      return { leaseId: id, revokedNow: false, queued: false };
+    }
+    this.dueListener?.(now);
+    return { leaseId: id, revokedNow: false, queued: true };
+  }
+
+  /** Drops a lease without revoking its secret (for a secret already destroyed by hand). */
+  async forceRevoke(id: string): Promise<RevokeOutcome> {
+    const lease = await this.store.leases.get(id);
+    if (!lease) throw await this.notFound(id);
+    const revokedNow = await this.store.leases.forceRevoke(id, this.now(), FORCE_REVOKE_NOTE);
+    if (revokedNow) this.logger.warn({ lease_id: id }, "lease revoked with force: its secret was not revoked");
+    return { leaseId: id, revokedNow };
+  }
+
+  /** Wakes `listener` (the scheduler) when a lease becomes due at a time. */
+  onDue(listener: (dueAt: number) => void): void {
+    this.dueListener = listener;
+  }
+
+  /** Wakes the scheduler by `dueAt` (leases were queued for it). */
+  wakeScheduler(dueAt: number): void {
+    this.dueListener?.(dueAt);
+  }
+
+  /** Milliseconds until a revocation on `mountAccessor` may start (the per-mount rate limit). */
+  revokeWaitMs(mountAccessor: string): number {
+    return this.limiter.waitMs(mountAccessor);
   }
 
   /** NOT_FOUND, naming the one live lease the id is a prefix of (a truncated paste). */

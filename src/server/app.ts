@@ -25,6 +25,10 @@ import { SecretsServiceService } from "../gen/lessor/v1/secrets.js";
 import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseManager } from "../leases/manager.js";
+import { LeaseListing } from "../leases/listing.js";
+import { RevocationJobs, type PrefixJobOptions } from "../leases/prefix-jobs.js";
+import type { RevokeRateOptions } from "../leases/rate-limit.js";
+import { LeaseTidy } from "../leases/tidy.js";
 import type { RetryPolicy } from "../leases/policy.js";
 import { MountTable } from "../router/mounts.js";
 import { Router } from "../router/router.js";
@@ -72,6 +76,11 @@ export interface LessorServerOptions {
    */
   shutdownDelayMs?: number;
   events?: LeaseEventFeedOptions;
+  /** Revocations per second per engine mount (token bucket). */
+  revokeRate?: Partial<RevokeRateOptions>;
+  /** How long revoked leases, finished jobs and lease events are kept (tidy purges older ones). */
+  leaseRetentionMs?: number;
+  prefixJobs?: PrefixJobOptions;
 }
 
 export interface LessorServer {
@@ -125,8 +134,12 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   await quotas.load();
   const keys = new KeyRotator(keyring, keyFile, store.sealed, logger);
   await keys.start();
-    const events = new LeaseEventFeed(store, options.events);
-  const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, { retry: options.retry, intentTimeoutMs: options.intentTimeoutMs });
+  const events = new LeaseEventFeed(store, options.events);
+  const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, {
+    retry: options.retry,
+    intentTimeoutMs: options.intentTimeoutMs,
+    revokeRate: options.revokeRate,
+  });
   const router = new Router(mounts, leases, acl);
 
   // Single process on this store: every intent left over belongs to a process that died.
@@ -139,7 +152,12 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   const expiry = new ExpiryScheduler(store, leases, logger, options.expiry);
   if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
-  else expiry.start();
+  // Paused expiry still runs the revocations already decided (queued, revoke-prefix, retries).
+  expiry.start({ expireActive: !options.noExpire });
+  const jobs = new RevocationJobs(store, leases, logger, options.prefixJobs);
+  const resumed = await jobs.resume();
+  if (resumed > 0) logger.info({ jobs: resumed }, "resumed revoke-prefix jobs left unfinished by a previous run");
+  const lifecycle = { jobs, listing: new LeaseListing(store, keyring), tidy: new LeaseTidy(store, leases, { retentionMs: options.leaseRetentionMs }) };
 
   // Expired and used-up tokens are revoked with their children and leases.
   const sweepTokens = () =>
@@ -157,7 +175,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     "grpc.keepalive_permit_without_calls": 1,
   });
   server.addService(withSafeDecoding(SecretsServiceService), secretsService(deps, router));
-  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl, events));
+  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl, events, lifecycle));
   server.addService(withSafeDecoding(MountServiceService), mountService(deps, mounts, leases, acl));
   server.addService(withSafeDecoding(TokenServiceService), tokenService(deps, tokens, acl, leases));
   server.addService(withSafeDecoding(PolicyServiceService), policyService(deps, policies, acl));
@@ -190,6 +208,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       clearInterval(sweeper);
       clearInterval(tokenSweeper);
       await keys.stop();
+      await jobs.stop();
       await expiry.stop();
       // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
       events.close();

@@ -125,4 +125,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX tokens_used_up ON tokens (accessor) WHERE num_uses > 0 AND uses_left = 0;
   CREATE INDEX leases_by_token_and_id ON leases (token_accessor, id) WHERE token_accessor IS NOT NULL;
   `,
+  // 3: listing leases by state; due revocations while expiry is paused;
+  // progress of revoke-prefix jobs.
+  `
+  CREATE INDEX leases_by_state ON leases (state, id);
+  CREATE INDEX leases_revoking_by_due_time ON leases (due_time) WHERE state = 'revoking';
+  ALTER TABLE revocation_jobs ADD COLUMN enqueue INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE revocation_jobs ADD COLUMN matched INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE revocation_jobs ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE revocation_jobs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

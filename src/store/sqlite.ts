@@ -8,6 +8,7 @@ import { dirname } from "node:path";
 import { Keyring } from "./encryption.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteAuditDevices, SqlitePolicies, SqliteQuotas, SqliteSealedData, SqliteSettings, SqliteTokenTree } from "./sqlite-security.js";
+import { dueRepair, prepareLifecycle, SqliteRevocationJobs, type LifecycleStatements, type TidyRow } from "./sqlite-lifecycle.js";
 import type {
   EngineEntryStore,
   IntentRecord,
@@ -20,12 +21,15 @@ import type {
   LeasePage,
   LeaseRecord,
   LeaseState,
+  LeaseStateRow,
   LeaseStore,
   MountRecord,
   MountStore,
   NewLease,
   RevokeReason,
+  RevocationJobStore,
   Store,
+  TidyStep,
   TokenRecord,
   TokenStore,
   PolicyStore,
@@ -147,6 +151,7 @@ class SqliteStore implements Store {
   readonly settings: SealedSettingStore;
   readonly tokenTree: TokenTreeStore;
   readonly sealed: SealedDataStore;
+  readonly jobs: RevocationJobStore;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -164,6 +169,8 @@ class SqliteStore implements Store {
     this.settings = new SqliteSettings(db, keyring);
     this.tokenTree = new SqliteTokenTree(db);
     this.sealed = new SqliteSealedData(db, keyring);
+    const leases = this.leases as SqliteLeases;
+    this.jobs = new SqliteRevocationJobs(db, leases.lifecycle, (...args) => leases.writeEvent(...args));
   }
 
   async close(): Promise<void> {
@@ -301,6 +308,7 @@ class SqliteLeases implements LeaseStore {
   private readonly pageAfter: Statement;
   private readonly byState: Statement;
   private readonly addEvent: Statement;
+  readonly lifecycle: LifecycleStatements;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -339,6 +347,7 @@ class SqliteLeases implements LeaseStore {
     this.pageFirst = db.prepare("SELECT * FROM leases WHERE id >= ? AND id < ? ORDER BY id LIMIT ?");
     this.pageAfter = db.prepare("SELECT * FROM leases WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
     this.byState = db.prepare("SELECT state, COUNT(*) AS n FROM leases GROUP BY state");
+    this.lifecycle = prepareLifecycle(db);
   }
 
   private row(r: LeaseRow): LeaseRecord {
@@ -436,6 +445,86 @@ class SqliteLeases implements LeaseStore {
     const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
     for (const r of this.byState.all() as Array<{ state: LeaseState; n: number }>) counts[r.state] = r.n;
     return counts;
+  }
+
+  /** For the jobs store: the same event rows, on the same connection. */
+  writeEvent(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
+    this.event(type, leaseId, time, expireTime, detail);
+  }
+
+  async claimRevocation(id: string, now: number, nextAttemptTime: number, dueOnly: boolean): Promise<number | null> {
+    const statement = dueOnly ? this.lifecycle.claimDue : this.lifecycle.claimAny;
+    const row = statement.get({ id, now, next: nextAttemptTime }) as { attempts: number } | undefined;
+    return row ? row.attempts : null;
+  }
+
+  async enqueueRevocation(id: string, now: number): Promise<boolean> {
+    return this.lifecycle.enqueue.run({ id, now }).changes > 0;
+  }
+
+  async forceRevoke(id: string, now: number, note: string): Promise<boolean> {
+    return this.db.transaction(() => {
+      if (this.lifecycle.force.run({ id, now, note }).changes === 0) return false;
+      this.event("force_revoked", id, now);
+      return true;
+    })();
+  }
+
+  async dueRevocations(now: number, limit: number): Promise<LeaseRecord[]> {
+    return (this.lifecycle.dueRevoking.all(now, limit) as LeaseRow[]).map((r) => this.row(r));
+  }
+
+  async pageInState(prefix: string, state: LeaseState, after: string | null, limit: number): Promise<LeasePage> {
+    const rows = (
+      after !== null && after >= prefix
+        ? this.lifecycle.pageStateAfter.all(state, after, upperBound(prefix), limit + 1)
+        : this.lifecycle.pageStateFirst.all(state, prefix, upperBound(prefix), limit + 1)
+    ) as LeaseRow[];
+    const more = rows.length > limit;
+    const leases = rows.slice(0, limit).map((r) => this.row(r));
+    return { leases, next: more && leases.length > 0 ? (leases[leases.length - 1] as LeaseRecord).id : null };
+  }
+
+  async states(ids: readonly string[]): Promise<LeaseStateRow[]> {
+    if (ids.length === 0) return [];
+    const out: LeaseStateRow[] = [];
+    // Bounded statements: at most 500 ids per query.
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      const rows = this.db
+        .prepare(`SELECT id, state, attempts FROM leases WHERE id IN (${chunk.map(() => "?").join(", ")})`)
+        .all(...chunk) as LeaseStateRow[];
+      out.push(...rows);
+    }
+    return out;
+  }
+
+  async tidyStep(after: string | null, limit: number, now: number, liveMounts: ReadonlySet<string>, orphanError: string): Promise<TidyStep> {
+    return this.db.transaction((): TidyStep => {
+      const rows = this.lifecycle.tidyRows.all(after ?? "", limit) as TidyRow[];
+      const step: TidyStep = { repaired: 0, rescheduled: 0, orphaned: 0, next: null };
+      for (const row of rows) {
+        if ((row.state === "active" || row.state === "revoking") && !liveMounts.has(row.mount_accessor)) {
+          if (this.lifecycle.orphan.run({ id: row.id, error: orphanError }).changes > 0) {
+            this.event("irrevocable", row.id, now, null, orphanError);
+            step.orphaned++;
+          }
+          continue;
+        }
+        const fix = dueRepair(row, now);
+        if (!fix) continue;
+        this.lifecycle.setDue.run({ id: row.id, state: row.state, due: fix.due, next: fix.next });
+        if (fix.rescheduled) step.rescheduled++;
+        else step.repaired++;
+      }
+      const last = rows[rows.length - 1];
+      step.next = rows.length === limit && last ? last.id : null;
+      return step;
+    }).immediate();
+  }
+
+  async purgeRevoked(before: number, limit: number): Promise<number> {
+    return this.lifecycle.purgeRevoked.run(before, limit).changes;
   }
 }
 

@@ -130,6 +130,94 @@ export interface LeaseStore {
   /** Leases whose id starts with prefix, ordered by id, after `after`. */
   page(prefix: string, after: string | null, limit: number): Promise<LeasePage>;
   countByState(): Promise<Record<LeaseState, number>>;
+  /**
+   * Takes a lease for one revocation attempt: active|revoking (and irrevocable,
+   * unless dueOnly) → revoking, next attempt at nextAttemptTime (if this process
+   * dies during the attempt, that is when it is retried). With dueOnly, only
+   * when its due time has come, so a lease renewed or taken by another worker
+   * since it was read is left alone. Returns the failed attempts so far, or
+   * null when the lease was not taken.
+   */
+  claimRevocation(id: string, now: number, nextAttemptTime: number, dueOnly: boolean): Promise<number | null>;
+  /** active|revoking|irrevocable → revoking, due at once (the scheduler revokes it). False if revoked or absent. */
+  enqueueRevocation(id: string, now: number): Promise<boolean>;
+  /** Ends a lease without revoking its secret (event force_revoked), noting why. False if already revoked or absent. */
+  forceRevoke(id: string, now: number, note: string): Promise<boolean>;
+  /** Revoking leases whose next attempt is due at `now`, oldest first (expiry paused: only decided revocations run). */
+  dueRevocations(now: number, limit: number): Promise<LeaseRecord[]>;
+  /** As page(), only leases in `state`. */
+  pageInState(prefix: string, state: LeaseState, after: string | null, limit: number): Promise<LeasePage>;
+  /** State and failed attempts of the given leases; absent ids are left out. */
+  states(ids: readonly string[]): Promise<LeaseStateRow[]>;
+  /**
+   * One step of tidying, over at most `limit` leases after `after` (by id):
+   * due times made to agree with states, revoking leases with no next attempt
+   * made due at `now`, live leases of mounts not in `liveMounts` marked
+   * irrevocable with `orphanError`.
+   */
+  tidyStep(after: string | null, limit: number, now: number, liveMounts: ReadonlySet<string>, orphanError: string): Promise<TidyStep>;
+  /** Deletes at most `limit` revoked leases revoked before `before`; returns how many. */
+  purgeRevoked(before: number, limit: number): Promise<number>;
+}
+
+export interface LeaseStateRow {
+  id: string;
+  state: LeaseState;
+  attempts: number;
+}
+
+export interface TidyStep {
+  /** Leases whose due time disagreed with their state. */
+  repaired: number;
+  /** Revoking leases that had no next attempt. */
+  rescheduled: number;
+  /** Live leases whose mount is gone, now irrevocable. */
+  orphaned: number;
+  /** Id to continue after, or null at the end. */
+  next: string | null;
+}
+
+/** A revoke-prefix in progress or done (see leases/prefix-jobs). */
+export interface RevocationJobRecord {
+  id: string;
+  prefix: string;
+  force: boolean;
+  /** Mark only; the scheduler revokes (nobody waits for each batch). */
+  enqueue: boolean;
+  /** Last lease id walked over, or null before the first batch. */
+  cursor: string | null;
+  createdAt: number;
+  doneAt: number | null;
+  matched: number;
+  revoked: number;
+  failed: number;
+}
+
+/** The leases one batch of a revoke-prefix job took. */
+export interface PrefixBatch {
+  /** Ids marked revoking (with force: dropped), with their failed attempts before. */
+  leases: LeaseStateRow[];
+  /** The walk reached the end of the prefix. */
+  done: boolean;
+}
+
+export interface RevocationJobStore {
+  create(job: Pick<RevocationJobRecord, "id" | "prefix" | "force" | "enqueue" | "createdAt">): Promise<void>;
+  get(id: string): Promise<RevocationJobRecord | undefined>;
+  /** Jobs not finished yet (resumed at start-up), oldest first. */
+  unfinished(): Promise<RevocationJobRecord[]>;
+  /**
+   * In one transaction: takes the next `limit` leases after the job's cursor
+   * under its prefix, marks the live ones revoking and due at `dueTime` (with
+   * force: revoked, event force_revoked, noting `forceNote`), and moves the
+   * cursor past them.
+   */
+  markBatch(id: string, now: number, dueTime: number, limit: number, forceNote: string): Promise<PrefixBatch>;
+  /** Adds to the job's revoked and failed counts. */
+  addOutcomes(id: string, revoked: number, failed: number): Promise<void>;
+  finish(id: string, now: number): Promise<void>;
+  /** Forgets jobs finished before `before`; returns how many. */
+  purgeFinished(before: number): Promise<number>;
 }
 
 export interface LeaseEventStore {
@@ -177,6 +265,7 @@ export interface Store {
   readonly settings: SealedSettingStore;
   readonly tokenTree: TokenTreeStore;
   readonly sealed: SealedDataStore;
+  readonly jobs: RevocationJobStore;
   close(): Promise<void>;
 }
 

@@ -54,3 +54,26 @@ export function formatDuration(totalSeconds: number): string {
   if (sec > 0 || out === "") out += `${sec}s`;
   return out;
 }
+
+/**
+ * Parses a duration into milliseconds, for tuning flags that may be shorter
+ * than a second ("250ms", "1.5s", "5m"); a bare number is seconds.
+ */
+export function parseDurationMs(input: string): { ms: number } | { error: string } {
+  const text = input.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return { ms: Math.round(Number(text) * 1000) };
+  if (text.startsWith("-")) return { error: "must not be negative" };
+  PART.lastIndex = 0;
+  let total = 0;
+  let consumed = 0;
+  for (let m = PART.exec(text); m !== null; m = PART.exec(text)) {
+    const [whole, amount, unit] = m as unknown as [string, string, string];
+    total += unit === "ms" ? Number(amount) : Number(amount) * (UNIT_SECONDS[unit] ?? 0) * 1000;
+    consumed += whole.length;
+  }
+  if (consumed !== text.length || consumed === 0) {
+    return { error: `"${truncate(text)}" is not a duration (use e.g. 250ms, 1s, 5m or 168h)` };
+  }
+  if (total > MAX_DURATION_SECONDS * 1000) return { error: "is longer than 100 years" };
+  return { ms: Math.round(total) };
+}

@@ -121,7 +121,7 @@ test("the packed tarball installs outside the repository, type-checks, and works
   assert.match(String(result.arnBefore), /:user\/lessor-root-deploy-/);
   assert.equal(result.renewedClamped, false);
   assert.ok(Number(result.renewedSeconds) >= 2, String(result.renewedSeconds));
-  assert.deepEqual(result.revoked, { leaseId: result.leaseId, revokedNow: true, queued: false });
+  assert.deepEqual(result.revoked, { leaseId: result.leaseId, revokedNow: true, queued: false, warnings: [] });
   assert.equal(result.arnAfter, "error: InvalidClientTokenId");
   assert.match(String(result.arnProvider), /:user\/lessor-root-deploy-/);
   assert.notEqual(result.arnProvider, result.arnBefore);

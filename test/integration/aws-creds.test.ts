@@ -82,11 +82,11 @@ test("each creds read makes a new IAM user and key; revoke destroys them", async
   assert.equal(lookup.id, first.lease.id);
   assert.ok(lookup.ttlSeconds > 768 * 3600 - 60);
 
-  assert.deepEqual(await client.leases.revoke(first.lease.id), { leaseId: first.lease.id, revokedNow: true, queued: false });
+  assert.deepEqual(await client.leases.revoke(first.lease.id), { leaseId: first.lease.id, revokedNow: true, queued: false, warnings: [] });
   assert.deepEqual(await whoAmI(emulator, first.accessKeyId, first.secretAccessKey), { error: "InvalidClientTokenId" });
   assert.equal(emulator.listUsers().length, 1);
   // Revoking again is quiet success.
-  assert.deepEqual(await client.leases.revoke(first.lease.id), { leaseId: first.lease.id, revokedNow: false, queued: false });
+  assert.deepEqual(await client.leases.revoke(first.lease.id), { leaseId: first.lease.id, revokedNow: false, queued: false, warnings: [] });
 
   await client.leases.revoke(second.lease.id);
   assert.deepEqual(emulator.listUsers(), []);

@@ -115,12 +115,12 @@ test("revoking a user someone gave a login profile, an extra group and more by h
   assert.deepEqual([half.accessKeys, half.groups, half.loginProfile], [[], [], null]);
 
   // Running it again finishes the job: what is already gone counts as done.
-  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: true, queued: false });
+  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: true, queued: false, warnings: [] });
   assert.equal(emulator.getUser(user), undefined);
   assert.deepEqual(emulator.state().groups.find((g) => g.groupName === "admins")?.members, []);
   assert.equal(emulator.counts().deleteUserSuccesses[user], 1);
   // And once more: nothing left to do, nothing fails.
-  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: false, queued: false });
+  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: false, queued: false, warnings: [] });
   assert.deepEqual(emulator.listUsers(), []);
 });
 

@@ -112,7 +112,7 @@ test("assumed_role: AssumeRole with the role's session policy, tags and external
 
   // Not renewable; revoking records the end (STS cannot end credentials early).
   await rejects(client.leases.renew(creds.leaseId, 600), Code.FAILED_PRECONDITION, /is not renewable/);
-  assert.deepEqual(await client.leases.revoke(named.leaseId), { leaseId: named.leaseId, revokedNow: true, queued: false });
+  assert.deepEqual(await client.leases.revoke(named.leaseId), { leaseId: named.leaseId, revokedNow: true, queued: false, warnings: [] });
 
   // AWS ends them at their expiration.
   emulator.advanceClock(901);

@@ -4,7 +4,17 @@ import { ChannelCredentials, Metadata, credentials as grpcCredentials, type Call
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { LeaseServiceClient, RevokeLeaseRequest, type LeaseInfo, type RenewLeaseResponse } from "./gen/lessor/v1/leases.js";
+import {
+  LeaseServiceClient,
+  LeaseState,
+  RevokeLeaseRequest,
+  type LeaseInfo,
+  type ListLeasesResponse,
+  type RenewLeaseResponse,
+  type RevokeLeasePrefixResponse,
+  type RevokeLeaseResponse,
+  type TidyLeasesResponse,
+} from "./gen/lessor/v1/leases.js";
 import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
 import { PolicyServiceClient } from "./gen/lessor/v1/policies.js";
 import { SysServiceClient } from "./gen/lessor/v1/sys.js";
@@ -184,9 +194,78 @@ export class LessorClient {
       const l = this.raw.leases;
       return this.call("LeaseService/RenewLease", l.renewLease, l, { leaseId, incrementSeconds });
     },
-    revoke: async (leaseId: string): Promise<{ leaseId: string; revokedNow: boolean }> => {
+    /**
+     * Revokes a lease, waiting for its secret to be destroyed. `enqueue`: queue it
+     * and return at once. `force` (needs sudo): drop the lease WITHOUT destroying
+     * its secret; `warnings` says so.
+     */
+    revoke: async (leaseId: string, options: { force?: boolean; enqueue?: boolean } = {}): Promise<RevokeLeaseResponse> => {
       const l = this.raw.leases;
-      return this.call("LeaseService/RevokeLease", l.revokeLease, l, RevokeLeaseRequest.fromPartial({ leaseId }));
+      return this.call(
+        "LeaseService/RevokeLease",
+        l.revokeLease,
+        l,
+        RevokeLeaseRequest.fromPartial({ leaseId, force: options.force ?? false, enqueue: options.enqueue ?? false }),
+      );
+    },
+    /**
+     * Revokes every lease under a path prefix, in batches; yields progress
+     * messages, the last with `done`. The job is recorded on the server: if the
+     * caller goes away or the server restarts, it still finishes.
+     */
+    revokePrefix: (
+      prefix: string,
+      options: { force?: boolean; enqueue?: boolean } = {},
+    ): AsyncIterable<RevokeLeasePrefixResponse> => {
+      const l = this.raw.leases;
+      const method = "LeaseService/RevokeLeasePrefix";
+      const request = { prefix, force: options.force ?? false, enqueue: options.enqueue ?? false };
+      const metadata = this.metadata();
+      return {
+        async *[Symbol.asyncIterator]() {
+          // No deadline: a large prefix takes as long as the rate limit says.
+          const stream = l.revokeLeasePrefix(request, metadata, {});
+          try {
+            for await (const message of stream) yield message as RevokeLeasePrefixResponse;
+          } catch (err) {
+            throw LessorClientError.from(err as ServiceError, method);
+          } finally {
+            stream.cancel();
+          }
+        },
+      };
+    },
+    /** One page of leases under a prefix (page size default 50, at most 1000). */
+    list: async (
+      prefix: string,
+      options: { pageSize?: number; pageToken?: string; state?: LeaseState } = {},
+    ): Promise<ListLeasesResponse> => {
+      const l = this.raw.leases;
+      return this.call("LeaseService/ListLeases", l.listLeases, l, {
+        prefix,
+        pageSize: options.pageSize ?? 0,
+        pageToken: options.pageToken ?? "",
+        state: options.state ?? LeaseState.LEASE_STATE_UNSPECIFIED,
+      });
+    },
+    /** Every lease under a prefix, fetched a page at a time. */
+    listAll: (prefix: string, options: { pageSize?: number; state?: LeaseState } = {}): AsyncIterable<LeaseInfo> => {
+      const list = this.leases.list;
+      return {
+        async *[Symbol.asyncIterator]() {
+          let pageToken = "";
+          do {
+            const page = await list(prefix, { ...options, pageToken });
+            yield* page.leases;
+            pageToken = page.nextPageToken;
+          } while (pageToken !== "");
+        },
+      };
+    },
+    /** Repairs the lease index and dangling entries; purges old records. */
+    tidy: async (): Promise<TidyLeasesResponse> => {
+      const l = this.raw.leases;
+      return this.call("LeaseService/TidyLeases", l.tidyLeases, l, {});
     },
   };
 

@@ -4,8 +4,16 @@ export type { LessorClientOptions, SecretResult, AwsCredentials, Unary } from ".
 export { LessorClientError, Code } from "./errors.js";
 export type { FieldViolation } from "./errors.js";
 export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets.js";
-export type { LeaseInfo } from "./gen/lessor/v1/leases.js";
-export { LeaseState } from "./gen/lessor/v1/leases.js";
+export type {
+  LeaseInfo,
+  ListLeasesResponse,
+  RenewLeaseResponse,
+  RevokeLeasePrefixResponse,
+  RevokeLeaseResponse,
+  TidyLeasesResponse,
+} from "./gen/lessor/v1/leases.js";
+export type { LeaseEvent } from "./gen/lessor/v1/leases.js";
+export { LeaseState, LeaseEventType } from "./gen/lessor/v1/leases.js";
 export type { Mount } from "./gen/lessor/v1/mounts.js";
 export type { TokenInfo, CreateTokenRequest, RevokeTokenResponse } from "./gen/lessor/v1/tokens.js";
 export type { AuditDevice, RateLimitQuota, EncryptionKey, GetEncryptionKeyStatusResponse } from "./gen/lessor/v1/sys.js";
@@ -17,5 +25,3 @@ export { watchLeases, AFTER_SEQUENCE_HEADER } from "./watch.js";
 export type { WatchLeasesOptions } from "./watch.js";
 export { IDEMPOTENT_METHODS, isIdempotentRead, CHANNEL_OPTIONS } from "./policy.js";
 export type { RetryOptions, LessorCallOptions } from "./policy.js";
-export { LeaseEventType } from "./gen/lessor/v1/leases.js";
-export type { LeaseEvent, RenewLeaseResponse } from "./gen/lessor/v1/leases.js";

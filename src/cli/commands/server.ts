@@ -5,7 +5,10 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
-import { parseDuration } from "../../util/duration.js";
+import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
+import { DEFAULT_RETRY_POLICY } from "../../leases/policy.js";
+import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
+import { formatDuration, parseDuration, parseDurationMs } from "../../util/duration.js";
 import { processIo as io } from "../context.js";
 
 export function serverCommand<T>(y: Argv<T>): Argv<T> {
@@ -29,9 +32,48 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           type: "string",
           default: "0s",
           describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
+        })
+        .group(
+          ["revoke-retry-base", "revoke-retry-max", "revoke-max-attempts", "expiry-concurrency", "revoke-rate", "revoke-burst", "lease-retention"],
+          "Lease expiry and revocation:",
+        )
+        .option("revoke-retry-base", {
+          type: "string",
+          default: formatDuration(DEFAULT_RETRY_POLICY.baseMs / 1000),
+          describe: "First delay before retrying a failed revocation (doubles each try, with jitter)",
+        })
+        .option("revoke-retry-max", {
+          type: "string",
+          default: formatDuration(DEFAULT_RETRY_POLICY.capMs / 1000),
+          describe: "Longest delay between two revocation attempts",
+        })
+        .option("revoke-max-attempts", {
+          type: "number",
+          default: DEFAULT_RETRY_POLICY.maxAttempts,
+          describe: "Failed attempts after which a lease is marked irrevocable (retried only when asked, or forced)",
+        })
+        .option("expiry-concurrency", { type: "number", default: DEFAULT_EXPIRY_CONCURRENCY, describe: "Revocations running at once" })
+        .option("revoke-rate", {
+          type: "number",
+          default: DEFAULT_REVOKE_RATE.perSecond,
+          describe: "Revocations per second per engine mount (0: unlimited); keeps mass expiry under AWS IAM throttling",
+        })
+        .option("revoke-burst", { type: "number", default: DEFAULT_REVOKE_RATE.burst, describe: "Revocations a mount may start at once" })
+        .option("lease-retention", {
+          type: "string",
+          default: "168h",
+          describe: "How long revoked leases and lease events are kept before `lessor lease tidy` removes them",
         }),
     async (argv) => {
       const dev = argv.dev === true;
+      let tuning;
+      try {
+        tuning = leaseTuning(argv);
+      } catch (err) {
+        io.err(`Error: ${err instanceof Error ? err.message : String(err)}`);
+        process.exitCode = 1;
+        return;
+      }
       if (!dev && !argv["data-dir"]) {
         io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
         process.exitCode = 1;
@@ -64,6 +106,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
           shutdownDelayMs: shutdownDelay.seconds * 1000,
           logger,
+          ...tuning,
         });
       } catch (err) {
         io.err(`Error starting the server: ${err instanceof Error ? err.message : String(err)}`);
@@ -127,4 +170,28 @@ function banner(dev: boolean, address: string, dataDir: string, rootToken: strin
     );
   }
   return lines.join("\n");
+}
+
+/** The lease tuning flags, checked: each error names its flag. */
+function leaseTuning(argv: Record<string, unknown>) {
+  const duration = (flag: string): number => {
+    const parsed = parseDurationMs(String(argv[flag]));
+    if ("error" in parsed) throw new Error(`-${flag} ${parsed.error}`);
+    return parsed.ms;
+  };
+  const count = (flag: string, min: number): number => {
+    const n = Number(argv[flag]);
+    if (!Number.isFinite(n) || n < min) throw new Error(`-${flag} must be a number of at least ${min}`);
+    return n;
+  };
+  const baseMs = duration("revoke-retry-base");
+  const capMs = duration("revoke-retry-max");
+  if (baseMs < 1) throw new Error("-revoke-retry-base must be at least 1ms");
+  if (capMs < baseMs) throw new Error("-revoke-retry-max must not be shorter than -revoke-retry-base");
+  return {
+    retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
+    expiry: { concurrency: Math.floor(count("expiry-concurrency", 1)) },
+    revokeRate: { perSecond: count("revoke-rate", 0), burst: Math.floor(count("revoke-burst", 1)) },
+    leaseRetentionMs: duration("lease-retention"),
+  };
 }

@@ -210,6 +210,8 @@ export interface RevokeLeaseResponse {
   revokedNow: boolean;
   /** True when the revocation was queued (enqueue) rather than done. */
   queued: boolean;
+  /** Things the caller must know, e.g. that force left the secret alive. */
+  warnings: string[];
 }
 
 export interface RevokeLeasePrefixRequest {
@@ -230,6 +232,11 @@ export interface RevokeLeasePrefixResponse {
   failed: number;
   /** Set on the last message. */
   done: boolean;
+  /**
+   * Things the caller must know (sent on the first message), e.g. that force
+   * leaves the secrets alive.
+   */
+  warnings: string[];
 }
 
 export interface ListLeasesRequest {
@@ -261,6 +268,10 @@ export interface TidyLeasesResponse {
   indexEntriesRepaired: number;
   /** Leases whose mount no longer exists, now marked irrevocable. */
   orphanedLeases: number;
+  /** Lease events older than the retention period removed. */
+  leaseEventsPurged: number;
+  /** Revoking leases that had no next attempt scheduled, now due again. */
+  revocationsRescheduled: number;
 }
 
 export interface LeaseEvent {
@@ -996,7 +1007,7 @@ export const RevokeLeaseRequest: MessageFns<RevokeLeaseRequest> = {
 };
 
 function createBaseRevokeLeaseResponse(): RevokeLeaseResponse {
-  return { leaseId: "", revokedNow: false, queued: false };
+  return { leaseId: "", revokedNow: false, queued: false, warnings: [] };
 }
 
 export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
@@ -1009,6 +1020,9 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     }
     if (message.queued !== false) {
       writer.uint32(24).bool(message.queued);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(34).string(v!);
     }
     return writer;
   },
@@ -1050,6 +1064,14 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
             message.queued = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1075,6 +1097,7 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
         ? globalThis.Boolean(object.revoked_now)
         : false,
       queued: isSet(object.queued) ? globalThis.Boolean(object.queued) : false,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1089,6 +1112,9 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     if (message.queued !== false) {
       obj.queued = message.queued;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -1100,6 +1126,7 @@ export const RevokeLeaseResponse: MessageFns<RevokeLeaseResponse> = {
     message.leaseId = object.leaseId ?? "";
     message.revokedNow = object.revokedNow ?? false;
     message.queued = object.queued ?? false;
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
@@ -1206,7 +1233,7 @@ export const RevokeLeasePrefixRequest: MessageFns<RevokeLeasePrefixRequest> = {
 };
 
 function createBaseRevokeLeasePrefixResponse(): RevokeLeasePrefixResponse {
-  return { matched: 0, revoked: 0, failed: 0, done: false };
+  return { matched: 0, revoked: 0, failed: 0, done: false, warnings: [] };
 }
 
 export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = {
@@ -1222,6 +1249,9 @@ export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = 
     }
     if (message.done !== false) {
       writer.uint32(32).bool(message.done);
+    }
+    for (const v of message.warnings) {
+      writer.uint32(42).string(v!);
     }
     return writer;
   },
@@ -1271,6 +1301,14 @@ export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = 
             message.done = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1289,6 +1327,7 @@ export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = 
       revoked: isSet(object.revoked) ? globalThis.Number(object.revoked) : 0,
       failed: isSet(object.failed) ? globalThis.Number(object.failed) : 0,
       done: isSet(object.done) ? globalThis.Boolean(object.done) : false,
+      warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -1306,6 +1345,9 @@ export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = 
     if (message.done !== false) {
       obj.done = message.done;
     }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
     return obj;
   },
 
@@ -1318,6 +1360,7 @@ export const RevokeLeasePrefixResponse: MessageFns<RevokeLeasePrefixResponse> = 
     message.revoked = object.revoked ?? 0;
     message.failed = object.failed ?? 0;
     message.done = object.done ?? false;
+    message.warnings = object.warnings?.map((e) => e) || [];
     return message;
   },
 };
@@ -1589,7 +1632,14 @@ export const TidyLeasesRequest: MessageFns<TidyLeasesRequest> = {
 };
 
 function createBaseTidyLeasesResponse(): TidyLeasesResponse {
-  return { intentsRolledBack: 0, revokedRecordsPurged: 0, indexEntriesRepaired: 0, orphanedLeases: 0 };
+  return {
+    intentsRolledBack: 0,
+    revokedRecordsPurged: 0,
+    indexEntriesRepaired: 0,
+    orphanedLeases: 0,
+    leaseEventsPurged: 0,
+    revocationsRescheduled: 0,
+  };
 }
 
 export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
@@ -1605,6 +1655,12 @@ export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
     }
     if (message.orphanedLeases !== 0) {
       writer.uint32(32).int64(message.orphanedLeases);
+    }
+    if (message.leaseEventsPurged !== 0) {
+      writer.uint32(40).int64(message.leaseEventsPurged);
+    }
+    if (message.revocationsRescheduled !== 0) {
+      writer.uint32(48).int64(message.revocationsRescheduled);
     }
     return writer;
   },
@@ -1654,6 +1710,22 @@ export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
             message.orphanedLeases = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.leaseEventsPurged = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.revocationsRescheduled = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1688,6 +1760,16 @@ export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
         : isSet(object.orphaned_leases)
         ? globalThis.Number(object.orphaned_leases)
         : 0,
+      leaseEventsPurged: isSet(object.leaseEventsPurged)
+        ? globalThis.Number(object.leaseEventsPurged)
+        : isSet(object.lease_events_purged)
+        ? globalThis.Number(object.lease_events_purged)
+        : 0,
+      revocationsRescheduled: isSet(object.revocationsRescheduled)
+        ? globalThis.Number(object.revocationsRescheduled)
+        : isSet(object.revocations_rescheduled)
+        ? globalThis.Number(object.revocations_rescheduled)
+        : 0,
     };
   },
 
@@ -1705,6 +1787,12 @@ export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
     if (message.orphanedLeases !== 0) {
       obj.orphanedLeases = Math.round(message.orphanedLeases);
     }
+    if (message.leaseEventsPurged !== 0) {
+      obj.leaseEventsPurged = Math.round(message.leaseEventsPurged);
+    }
+    if (message.revocationsRescheduled !== 0) {
+      obj.revocationsRescheduled = Math.round(message.revocationsRescheduled);
+    }
     return obj;
   },
 
@@ -1717,6 +1805,8 @@ export const TidyLeasesResponse: MessageFns<TidyLeasesResponse> = {
     message.revokedRecordsPurged = object.revokedRecordsPurged ?? 0;
     message.indexEntriesRepaired = object.indexEntriesRepaired ?? 0;
     message.orphanedLeases = object.orphanedLeases ?? 0;
+    message.leaseEventsPurged = object.leaseEventsPurged ?? 0;
+    message.revocationsRescheduled = object.revocationsRescheduled ?? 0;
     return message;
   },
 };

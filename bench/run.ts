@@ -1,0 +1,523 @@
+// `npm run bench [-- kv leases startup expiry outage]`: the lease manager's
+// speed and memory, as ratios measured in one run, with absolute figures
+// beside them, written to bench/RESULTS.md. Not part of `npm test`.
+//
+// The machine has 2 cores. The server under test is pinned to CPU 0; this
+// runner (and with it the IAM emulator) and the load generator, h2load, to
+// CPU 1: the same setup for both sides of every ratio.
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir, totalmem, release } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
+import { LessorClient } from "@lessor/client";
+import { LeaseServiceClient, LookupLeaseRequest } from "../src/gen/lessor/v1/leases.js";
+import { ReadRequest } from "../src/gen/lessor/v1/secrets.js";
+import { INLINE_POLICY_NAME } from "../src/engines/aws/iam-user.js";
+import { startAwsEmulator, type AwsEmulator } from "../tools/aws-emulator/index.js";
+import { EC2_POLICY } from "../test/helpers/aws.js";
+import { countStates, mountAccessor, openServerStore, seedAwsLeases } from "../test/helpers/leases.js";
+import { ensureH2load, runH2load, type H2loadRun } from "./lib/h2load.js";
+import { cpuSeconds, rssMb, spawnServer, type BenchServer } from "./lib/processes.js";
+
+const SERVER_CPU = 0;
+const LOAD_CPU = 1;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const WARMUP = 2;
+const CLIENTS = 8;
+const STREAMS = 16;
+const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
+const RESULTS = join(BENCH_DIR, "../../bench/RESULTS.md");
+const work = mkdtempSync(join(tmpdir(), "lessor-bench-"));
+
+interface Row {
+  what: string;
+  figure: string;
+  target: string;
+  met: boolean | undefined;
+}
+const rows: Row[] = [];
+const notes: string[] = [];
+const log = (s: string) => process.stdout.write(`${s}\n`);
+const fmt = (n: number, digits = 0) => n.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function checkRun(name: string, run: H2loadRun, minBytes: number): void {
+  if (run.failed > 0 || run.errored > 0 || run.succeeded === 0 || run.dataBytesPerRequest < minBytes) {
+    throw new Error(`${name}: the RPCs did not all succeed (${run.failed} failed, ${run.errored} errored, ${run.dataBytesPerRequest} data bytes per request):\n${run.raw}`);
+  }
+}
+
+async function firstStart(dataDir: string, env: NodeJS.ProcessEnv = {}): Promise<{ server: BenchServer; token: string; client: LessorClient }> {
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env });
+  const { rootToken } = await server.ready;
+  if (!rootToken) throw new Error("no root token on first start");
+  return { server, token: rootToken, client: new LessorClient({ address: server.address, token: rootToken }) };
+}
+
+async function load(url: string, body: Uint8Array, token?: string): Promise<H2loadRun> {
+  const run = await runH2load({
+    url,
+    body,
+    bodyFile: join(work, "body.bin"),
+    token,
+    seconds: SECONDS,
+    warmupSeconds: WARMUP,
+    clients: CLIENTS,
+    streams: STREAMS,
+    cpu: LOAD_CPU,
+  });
+  log(`   ${fmt(run.rps)} RPCs/s (${run.succeeded} succeeded, ${fmt(run.dataBytesPerRequest, 1)} data bytes each)`);
+  return run;
+}
+
+// ---- 1 and 2. kv reads vs a trivial grpc-js echo; lease-creating reads vs kv reads ----
+//
+// The machine is shared, so load comes and goes: the three servers run side by
+// side (each idle while another is measured), and the measurements alternate,
+// ROUNDS times; each ratio is the median of its rounds.
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function setupAws(client: LessorClient, emulator?: AwsEmulator): Promise<void> {
+  await client.mounts.enable("aws");
+  await client.write(
+    "aws/config/root",
+    emulator
+      ? { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" }
+      : { access_key: "AKIAINPROCESSBENCH00", secret_key: "in-process-handler-needs-no-real-key", region: "us-east-1" },
+  );
+  await client.write("aws/roles/bench", { policy_document: EC2_POLICY });
+  await client.aws.creds("bench"); // the first read builds the SDK clients
+}
+
+async function benchThroughput(withLeases: boolean): Promise<void> {
+  const kvBody = ReadRequest.encode({ path: "secret/bench/app", data: undefined }).finish();
+  const leaseBody = ReadRequest.encode({ path: "aws/creds/bench", data: undefined }).finish();
+
+  const echo = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "echo-server.js")], { stdio: ["ignore", "pipe", "inherit"] });
+  const echoPort = await new Promise<string>((resolve) => echo.stdout.on("data", (c: Buffer) => resolve(/:(\d+)/.exec(c.toString())?.[1] ?? "")));
+
+  const kvDir = join(work, "kv");
+  const kv = await firstStart(kvDir);
+  await kv.client.mounts.enable("kv", { path: "secret" });
+  await kv.client.write("secret/bench/app", { user: "app", password: "correct horse battery staple", url: "postgres://db:5432/app" });
+
+  const leaseDir = join(work, "leases-instant");
+  const lease = withLeases ? await spawnServer({ dataDir: leaseDir, cpu: SERVER_CPU, preload: [join(BENCH_DIR, "instant-iam.js")] }) : undefined;
+  const leaseToken = lease ? ((await lease.ready).rootToken as string) : "";
+  if (lease) {
+    const c = new LessorClient({ address: lease.address, token: leaseToken });
+    await setupAws(c);
+    c.close();
+  }
+
+  const echoRps: number[] = [];
+  const kvRps: number[] = [];
+  const leaseRps: number[] = [];
+  let leaseReads = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    log(`1. round ${round}/${ROUNDS}: grpc-js echo`);
+    const e = await load(`http://127.0.0.1:${echoPort}/bench.Echo/Echo`, kvBody);
+    checkRun("echo", e, kvBody.length);
+    echoRps.push(e.rps);
+    log(`1. round ${round}/${ROUNDS}: kv reads`);
+    const k = await load(`http://${kv.server.address}/lessor.v1.SecretsService/Read`, kvBody, kv.token);
+    checkRun("kv read", k, 40);
+    kvRps.push(k.rps);
+    if (lease) {
+      log(`2. round ${round}/${ROUNDS}: lease-creating reads, IAM answered in-process (bench/instant-iam.ts)`);
+      const l = await load(`http://${lease.address}/lessor.v1.SecretsService/Read`, leaseBody, leaseToken);
+      checkRun("lease read (in-process IAM)", l, 100);
+      leaseRps.push(l.rps);
+      leaseReads += l.succeeded;
+    }
+  }
+  echo.kill("SIGTERM");
+  kv.client.close();
+  await kv.server.stop();
+
+  const kvRatios = kvRps.map((k, i) => k / (echoRps[i] as number));
+  notes.push(
+    `Per request on the server's core (medians): the grpc-js echo ${fmt(1e6 / median(echoRps))} µs, a kv read ${fmt(1e6 / median(kvRps))} µs${
+      leaseRps.length > 0 ? `, a lease-creating read ${fmt(1e6 / median(leaseRps))} µs` : ""
+    }.`,
+  );
+  const rounds = (values: number[]) => values.map((v) => fmt(v)).join(", ");
+  rows.push({
+    what: "1. kv read RPCs/s ÷ grpc-js echo RPCs/s",
+    figure: `kv ${rounds(kvRps)}; echo ${rounds(echoRps)} → median **${fmt(median(kvRatios), 2)}** (rounds: ${kvRatios.map((r) => fmt(r, 2)).join(", ")})`,
+    target: "≥ 0.8",
+    met: median(kvRatios) >= 0.8,
+  });
+  if (!lease) return;
+
+  await lease.stop();
+  const store = openServerStore(leaseDir);
+  const issued = (await store.leases.countByState()).active;
+  await store.close();
+  if (issued < leaseReads) throw new Error(`only ${issued} leases recorded for ${leaseReads} reads`);
+  const leaseRatios = leaseRps.map((l, i) => l / (kvRps[i] as number));
+  rows.push({
+    what: "2. lease-creating reads/s (IAM answered in-process, no latency) ÷ kv reads/s",
+    figure: `leases ${rounds(leaseRps)} → median **${fmt(median(leaseRatios), 2)}** (rounds: ${leaseRatios.map((r) => fmt(r, 2)).join(", ")})`,
+    target: "≥ 0.5",
+    met: median(leaseRatios) >= 0.5,
+  });
+
+  log("2. lease-creating reads against the IAM emulator over HTTP...");
+  const emulator = await startAwsEmulator({ port: 0 });
+  const dataDir = join(work, "leases-emulator");
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env: { AWS_ENDPOINT_URL: emulator.endpoint } });
+  const token = (await server.ready).rootToken as string;
+  const client = new LessorClient({ address: server.address, token });
+  await setupAws(client, emulator);
+  const overHttp = await load(`http://${server.address}/lessor.v1.SecretsService/Read`, leaseBody, token);
+  checkRun("lease read (emulator)", overHttp, 100);
+  const users = emulator.listUsers().length;
+  client.close();
+  await server.stop();
+  const after = openServerStore(dataDir);
+  const issuedHttp = (await after.leases.countByState()).active;
+  // Reads h2load abandoned at its end, cut short by the shutdown: their intents are rolled back at the next start.
+  const unfinished = (await after.intents.olderThan(Date.now(), 1_000_000)).length;
+  await after.close();
+  await emulator.close();
+  // Every lease has its user; a user without a lease has an intent (an intent may also precede its user).
+  if (issuedHttp > users || users > issuedHttp + unfinished) throw new Error(`${issuedHttp} leases and ${unfinished} intents but ${users} IAM users`);
+  const kvMedian = median(kvRps);
+  rows.push({
+    what: "2b. lease-creating reads/s against the IAM emulator over HTTP (on h2load's core) ÷ median kv reads/s",
+    figure: `${fmt(overHttp.rps)} ÷ ${fmt(kvMedian)} = ${fmt(overHttp.rps / kvMedian, 2)}`,
+    target: "(reported)",
+    met: undefined,
+  });
+  notes.push(
+    "Measurement 2 loads `bench/instant-iam.ts` into the server with `node --import`: a BENCHMARK-ONLY replacement of the AWS SDK's HTTP handler that answers CreateUser, PutUserPolicy and CreateAccessKey in-process at once. The SDK still builds, signs and parses all three calls; Lessor records an intent, the lease and its event in SQLite as always. Lessor's own code has no such hook.",
+    `2b runs the same reads against the IAM emulator over HTTP; the emulator runs on CPU 1 with h2load, so it competes with the load generator. ${fmt(users)} IAM users were made for ${fmt(issuedHttp)} leases and ${fmt(unfinished)} reads that h2load abandoned at its end and the shutdown cut short (their intents roll them back at the next start).`,
+  );
+}
+
+// ---- 3. start-up with a million leases ------------------------------------------
+
+async function timeToFirstRequest(dataDir: string, token: string, leaseId: string): Promise<{ ms: number; rss: number; rssLater: number }> {
+  const started = performance.now();
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU });
+  const stub = new LeaseServiceClient(server.address, grpcCredentials.createInsecure(), {
+    "grpc.initial_reconnect_backoff_ms": 5,
+    "grpc.min_reconnect_backoff_ms": 5,
+    "grpc.max_reconnect_backoff_ms": 10,
+  });
+  // Wait for the server to be there, rather than fail while it starts.
+  const metadata = new Metadata({ waitForReady: true });
+  metadata.set("authorization", `Bearer ${token}`);
+  await new Promise<void>((resolve, reject) =>
+    stub.lookupLease(LookupLeaseRequest.fromPartial({ leaseId }), metadata, { deadline: Date.now() + 30_000 }, (err, res) =>
+      err ? reject(err) : res.lease?.id === leaseId ? resolve() : reject(new Error("wrong lease")),
+    ),
+  );
+  const ms = performance.now() - started;
+  const rss = rssMb(server.pid);
+  await sleep(3_000); // the scheduler's first looks at the store, idle
+  const rssLater = rssMb(server.pid);
+  stub.close();
+  await server.stop();
+  return { ms, rss, rssLater };
+}
+
+async function benchStartup(): Promise<void> {
+  const COUNT = Number(process.env.BENCH_STARTUP_LEASES ?? 1_000_000);
+  const dataDir = join(work, "startup");
+  const { server, token, client } = await firstStart(dataDir);
+  await client.mounts.enable("aws");
+  const accessor = await mountAccessor(client, "aws/");
+  client.close();
+  await server.stop();
+
+  const store = openServerStore(dataDir);
+  const now = Date.now();
+  const idOf = (i: number) => `aws/creds/startup/${String(i).padStart(8, "0")}`;
+  const add = (i: number) =>
+    store.leases.insertFromIntent(
+      {
+        id: idOf(i),
+        mountAccessor: accessor,
+        secretType: "access_keys",
+        internal: { username: `lessor-startup-${i}`, access_key_id: `AKIA${String(i).padStart(16, "0")}`, inline_policy: true, policy_arns: [], groups: [] },
+        issueTime: now,
+        expireTime: now + 30 * 86400_000 + i, // spread over the next month, none due now
+        maxExpireTime: now + 32 * 86400_000,
+        renewable: true,
+        tokenAccessor: null,
+      },
+      null,
+    );
+  await add(0);
+  await store.close();
+  log("3. start-up with 1 lease...");
+  const empty = await timeToFirstRequest(dataDir, token, idOf(0));
+
+  log(`3. seeding ${fmt(COUNT)} leases through the store API...`);
+  const seeding = performance.now();
+  const big = openServerStore(dataDir);
+  for (let i = 1; i < COUNT; i++) {
+    await big.leases.insertFromIntent(
+      {
+        id: idOf(i),
+        mountAccessor: accessor,
+        secretType: "access_keys",
+        internal: { username: `lessor-startup-${i}`, access_key_id: `AKIA${String(i).padStart(16, "0")}`, inline_policy: true, policy_arns: [], groups: [] },
+        issueTime: now,
+        expireTime: now + 30 * 86400_000 + i,
+        maxExpireTime: now + 32 * 86400_000,
+        renewable: true,
+        tokenAccessor: null,
+      },
+      null,
+    );
+    if (i % 200_000 === 0) log(`   ${fmt(i)}`);
+  }
+  const counted = await big.leases.countByState();
+  await big.close();
+  const seedSeconds = (performance.now() - seeding) / 1000;
+  if (counted.active !== COUNT) throw new Error(`seeded ${counted.active} leases, wanted ${COUNT}`);
+  const dbMb = Number(execFileSync("du", ["-sm", join(dataDir, "lessor.db")], { encoding: "utf8" }).split("\t")[0]);
+
+  log(`3. start-up with ${fmt(COUNT)} leases...`);
+  const full = await timeToFirstRequest(dataDir, token, idOf(COUNT - 1));
+  rows.push({
+    what: `3. start-up to first served request (LookupLease), ${fmt(COUNT)} leases in the store`,
+    figure: `**${fmt(full.ms)} ms** (1 lease: ${fmt(empty.ms)} ms; ratio ${fmt(full.ms / empty.ms, 2)})`,
+    target: "≤ 1 s",
+    met: full.ms <= 1000,
+  });
+  rows.push({
+    what: `3. server RSS after that first request, ${fmt(COUNT)} leases (3 s later)`,
+    figure: `**${fmt(full.rss)} MB** (${fmt(full.rssLater)} MB; with 1 lease: ${fmt(empty.rss)} MB)`,
+    target: "≤ 150 MB",
+    met: full.rss <= 150 && full.rssLater <= 150,
+  });
+  notes.push(
+    `Measurement 3 seeds ${fmt(COUNT)} leases through the store's own API (sealed internal data, one lease_events row each) in ${fmt(seedSeconds)} s; the database file is ${fmt(dbMb)} MB. The time runs from spawning \`node bin/lessor.js server\` (process start, module loading, opening and checking the store) to the LookupLease answer of the last lease seeded.`,
+  );
+}
+
+// ---- 4. 100,000 leases expiring at once ---------------------------------------
+
+async function benchExpiry(): Promise<void> {
+  const COUNT = Number(process.env.BENCH_EXPIRY_LEASES ?? 100_000);
+  const CONCURRENCY = 64;
+  const emulator = await startAwsEmulator({ port: 0 });
+  const dataDir = join(work, "expiry");
+  const env = { AWS_ENDPOINT_URL: emulator.endpoint };
+  const first = await firstStart(dataDir, env);
+  await first.client.mounts.enable("aws");
+  await first.client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
+  const accessor = await mountAccessor(first.client, "aws/");
+  first.client.close();
+  await first.server.stop();
+
+  log(`4. seeding ${fmt(COUNT)} IAM users and leases, all expiring at the same moment...`);
+  const ttlMs = 30_000 + COUNT / 5; // room for the seeding itself
+  const seededAt = Date.now();
+  await seedAwsLeases({ dataDir, emulator, mountAccessor: accessor, idPrefix: "aws/creds/mass/", userPrefix: "mass-", count: COUNT, ttlMs });
+  const expireAt = seededAt + ttlMs;
+  log(`   seeded in ${fmt((Date.now() - seededAt) / 1000, 1)} s; they expire in ${fmt((expireAt - Date.now()) / 1000, 1)} s`);
+
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env, args: ["-revoke-rate=0", `-expiry-concurrency=${CONCURRENCY}`] });
+  await server.ready;
+  emulator.resetCounts();
+  await sleep(Math.max(0, expireAt - Date.now()));
+  const start = Math.max(expireAt, Date.now());
+  const serverCpu0 = cpuSeconds(server.pid);
+  const runnerCpu0 = process.cpuUsage();
+  let deleted = 0;
+  while (deleted < COUNT) {
+    await sleep(250);
+    deleted = emulator.counts().calls.DeleteUser ?? 0;
+    if (Date.now() - start > 600_000) throw new Error(`only ${deleted} revoked after 10 minutes`);
+  }
+  // Wait for the last leases to be recorded as revoked.
+  const client = new LessorClient({ address: server.address, token: first.token });
+  let states = await countStates(client, "aws/creds/mass/");
+  while ((states.revoked ?? 0) < COUNT && Date.now() - start < 600_000) {
+    await sleep(100);
+    states = await countStates(client, "aws/creds/mass/");
+  }
+  const seconds = (Date.now() - start) / 1000;
+  const serverBusy = (cpuSeconds(server.pid) - serverCpu0) / seconds;
+  const runnerUse = process.cpuUsage(runnerCpu0);
+  const emulatorBusy = (runnerUse.user + runnerUse.system) / 1e6 / seconds;
+  client.close();
+  await server.stop();
+  const left = emulator.state({ userNamePrefix: "mass-" }).users.length;
+  const counts = emulator.counts();
+  const errors = Object.values(counts.errors).reduce((n, byCode) => n + Object.values(byCode).reduce((a, b) => a + b, 0), 0);
+  if (states.revoked !== COUNT || left !== 0) throw new Error(`lost leases: ${JSON.stringify(states)}, ${left} users left`);
+
+  log("4. the emulator's own ceiling for the same calls...");
+  const CEILING_USERS = Math.min(20_000, COUNT);
+  const users = emulator.seed({ users: CEILING_USERS, prefix: "ceiling-", policyDocument: EC2_POLICY, policyName: INLINE_POLICY_NAME });
+  const specFile = join(work, "ceiling.json");
+  writeFileSync(
+    specFile,
+    JSON.stringify({
+      endpoint: emulator.endpoint,
+      accessKeyId: emulator.rootAccessKeyId,
+      secretAccessKey: emulator.rootSecretAccessKey,
+      policyName: INLINE_POLICY_NAME,
+      concurrency: CONCURRENCY,
+      users: users.map((u) => ({ userName: u.userName, accessKeyId: u.accessKeyId })),
+    }),
+  );
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "iam-ceiling.js"), specFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    });
+    let s = "";
+    p.stdout.on("data", (c: Buffer) => (s += c.toString()));
+    p.on("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`iam-ceiling exited ${code}`))));
+  });
+  const ceiling = (JSON.parse(out) as { revocationsPerSecond: number }).revocationsPerSecond;
+  await emulator.close();
+
+  const rate = COUNT / seconds;
+  const ceilingSeconds = COUNT / ceiling;
+  rows.push({
+    what: `4. ${fmt(COUNT)} leases expiring at once, against the emulator: all revoked, none lost`,
+    figure: `**${fmt(seconds, 1)} s** (${fmt(rate)} revocations/s, ${fmt(rate * 3)} IAM calls/s, ${errors} IAM errors; CPU busy: server ${fmt(serverBusy * 100)}%, emulator ${fmt(emulatorBusy * 100)}%)`,
+    target: "≤ 30 s (goal)",
+    met: seconds <= 30,
+  });
+  rows.push({
+    what: `4. the emulator's own ceiling for the same calls (an SDK client at concurrency ${CONCURRENCY}, ${fmt(CEILING_USERS)} users)`,
+    figure: `${fmt(ceiling)} revocations/s → ${fmt(ceilingSeconds, 1)} s for ${fmt(COUNT)}; Lessor reached **${fmt(rate / ceiling, 2)}** of it`,
+    target: "(reported)",
+    met: undefined,
+  });
+  notes.push(
+    `Measurement 4 runs the server with \`-revoke-rate=0 -expiry-concurrency=${CONCURRENCY}\`: the emulator does not throttle, and the default rate limit (10 revocations/s per mount, for AWS) would take ${fmt(COUNT / 10 / 3600, 1)} h by design. Revoking a plain lease is 3 IAM calls (DeleteAccessKey, DeleteUserPolicy, DeleteUser), each SigV4-signed by the AWS SDK in the server and checked by the emulator.`,
+  );
+}
+
+// ---- 5. the IAM endpoint down for 60 s while leases expire ------------------------
+
+async function benchOutage(): Promise<void> {
+  const COUNT = 2_000;
+  const DOWN_MS = 60_000;
+  const emulator = await startAwsEmulator({ port: 0 });
+  const dataDir = join(work, "outage");
+  const env = { AWS_ENDPOINT_URL: emulator.endpoint };
+  const first = await firstStart(dataDir, env);
+  await first.client.mounts.enable("aws");
+  await first.client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
+  const accessor = await mountAccessor(first.client, "aws/");
+  first.client.close();
+  await first.server.stop();
+  // Half expire 10 s into the outage, half 40 s into it.
+  const lead = 15_000;
+  await seedAwsLeases({ dataDir, emulator, mountAccessor: accessor, idPrefix: "aws/creds/early/", userPrefix: "early-", count: COUNT / 2, ttlMs: lead + 10_000 });
+  await seedAwsLeases({ dataDir, emulator, mountAccessor: accessor, idPrefix: "aws/creds/late/", userPrefix: "late-", count: COUNT / 2, ttlMs: lead + 40_000 });
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env, args: ["-revoke-rate=0"] });
+  await server.ready;
+  const client = new LessorClient({ address: server.address, token: first.token });
+  await sleep(Math.max(0, lead - 2_000));
+  log("5. IAM down for 60 s...");
+  emulator.setDown(true, DOWN_MS);
+  const downAt = Date.now();
+  let irrevocableDuringOutage = 0;
+  let maxAttempts = 0;
+  while (Date.now() - downAt < DOWN_MS) {
+    await sleep(2_000);
+    const s = await countStates(client, "aws/creds/");
+    irrevocableDuringOutage = Math.max(irrevocableDuringOutage, s.irrevocable ?? 0);
+  }
+  const upAt = downAt + DOWN_MS;
+  let states = await countStates(client, "aws/creds/");
+  while ((states.revoked ?? 0) < COUNT && Date.now() - upAt < 15 * 60_000) {
+    await sleep(1_000);
+    states = await countStates(client, "aws/creds/");
+    if ((states.irrevocable ?? 0) > 0) break;
+  }
+  for await (const l of client.leases.listAll("aws/creds/", { pageSize: 1000 })) maxAttempts = Math.max(maxAttempts, l.revokeAttempts);
+  const after = (Date.now() - upAt) / 1000;
+  client.close();
+  await server.stop();
+  const left = emulator.listUsers().length;
+  const unreachable = emulator.counts().totalCalls;
+  await emulator.close();
+  const ok = states.revoked === COUNT && left === 0 && (states.irrevocable ?? 0) === 0 && irrevocableDuringOutage === 0;
+  rows.push({
+    what: `5. IAM down 60 s while ${fmt(COUNT)} leases expire (default retry policy): all revoked after it returns, none lost, none irrevocable`,
+    figure: `**${states.revoked}/${COUNT} revoked** ${fmt(after, 1)} s after IAM returned; ${left} IAM users left; irrevocable: ${states.irrevocable ?? 0}; most failed attempts on one lease: ${maxAttempts}`,
+    target: "all revoked, 0 irrevocable",
+    met: ok,
+  });
+  notes.push(
+    `Measurement 5 uses the default retry policy (first retry after 1 s, doubling with jitter, at most 5 min apart, irrevocable after 15 failed attempts: about 40 minutes of trying) and \`-revoke-rate=0\`. While IAM was down the emulator dropped every connection; after it returned it answered ${fmt(unreachable)} calls. The time after recovery is set by the backoff the leases had reached (up to about 64 s after a 60 s outage).`,
+  );
+}
+
+// ---- what the profiles showed (written from profiles taken with BENCH_SERVER_NODE_FLAGS) ----
+
+const ANALYSIS = [
+  "**kv read vs echo.** The server's core does nothing but serve, so a request costs about 1/(RPCs/s): see the per-request times under the table. Lessor's share of a kv read, from the profile: token authentication about 8 µs (SHA-256 of the token, an SQLite lookup, its policies parsed), the value's SQLite lookup and AES-256-GCM opening about 10 µs (6 µs of it making the decipher), routing and field checks about 2 µs, building the Struct answer about 3 µs, and the garbage all of that leaves (garbage collection is the largest single item in the profile). Reaching 0.8 would take caching tokens or opened secrets in memory, which trades safety for speed (a revoked token working on for the cache's lifetime, secrets kept in clear in memory); not done.",
+  "**Issuing a credential.** About 0.9–1.3 ms of CPU each (the lower figure in the table, the higher under the profiler): the AWS SDK about 0.6 ms for its three calls (middleware, SigV4 signing, XML parsing), SQLite about 0.3 ms (two durable commits: the intent before the first IAM call, then the lease, its event and the intent's removal in one transaction), gRPC and garbage collection the rest. The SDK resolved its middleware stack on every call until the clients were built with `cacheMiddleware: true` (found in these profiles): that halved the cost of a credential (about 390 → 730 reads/s in the profiling runs). A ratio of 0.5 would need a credential in twice a kv read's time (about 0.14 ms), less than the SDK's three calls alone; not reachable in one Node process with the real SDK.",
+  "**Mass expiry.** About 1.1 ms of CPU per revocation in the server: the SDK about 0.55 ms for its three calls, SQLite about 0.2 ms (the claim committed before the calls, then the revoked state and its event), the rest gRPC-free plumbing and garbage collection. 100,000 in 30 s needs 3,333 revocations/s: about three times what one core can sign and parse, and more than twice the emulator's own ceiling measured here (it alone would take longer than 30 s).",
+];
+
+// ---- run and report ---------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const only = new Set(process.argv.slice(2));
+  const want = (name: string) => only.size === 0 || only.has(name);
+  execFileSync("taskset", ["-pc", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
+  const h2load = ensureH2load();
+  const started = new Date();
+  try {
+    if (want("kv") || want("leases")) await benchThroughput(want("leases"));
+    if (want("startup")) await benchStartup();
+    if (want("expiry")) await benchExpiry();
+    if (want("outage")) await benchOutage();
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  const text = [
+    "# Lessor benchmarks",
+    "",
+    `Run: ${started.toISOString()} (\`npm run bench${only.size > 0 ? ` -- ${[...only].join(" ")}` : ""}\`), ${fmt((Date.now() - started.getTime()) / 1000)} s.`,
+    "",
+    `Machine: ${cpus().length} × ${cpu}, ${fmt(totalmem() / 2 ** 30, 1)} GiB RAM, Linux ${release()}, Node ${process.version}, ${h2load}.`,
+    `Only 2 cores, shared with the load generator: the server under test (or the echo baseline) is pinned to CPU ${SERVER_CPU}; h2load, this runner and the in-process IAM emulator to CPU ${LOAD_CPU} (\`taskset\`), the same for both sides of each ratio. Other work on the machine (other engineers' builds) adds noise; the ratios are measured back to back in one run to limit it.`,
+    `Load: h2load, 1 thread, ${CLIENTS} connections × ${STREAMS} concurrent streams, ${WARMUP} s warm-up then ${SECONDS} s measured, gRPC frames built with the generated code; every run is checked for failed RPCs (a gRPC error carries no DATA frame, so the data bytes per request must match a real answer). Measurements 1 and 2 alternate echo, kv and lease runs ${ROUNDS} times against servers running side by side; each ratio is the median of its rounds, so a burst of other load on the machine skews one round, not the result.`,
+    "",
+    "| Measurement | Result | Target | Met |",
+    "| --- | --- | --- | --- |",
+    ...rows.map((r) => `| ${r.what} | ${r.figure} | ${r.target} | ${r.met === undefined ? "" : r.met ? "yes" : "**no**"} |`),
+    "",
+    "## Notes",
+    "",
+    ...notes.map((n) => `- ${n}`),
+    "",
+    "## Where the time goes (profiles)",
+    "",
+    "From `node --cpu-prof` profiles of the servers under the same loads on this machine (`BENCH_SERVER_NODE_FLAGS=\"--cpu-prof --cpu-prof-dir=DIR\"`), per request, approximately:",
+    "",
+    ...ANALYSIS.map((n) => `- ${n}`),
+    "",
+  ].join("\n");
+  writeFileSync(RESULTS, text);
+  log(`\n${text}`);
+  log(`Written to bench/RESULTS.md`);
+}
+
+await main();
