@@ -1,20 +1,24 @@
 // The baseline: a trivial grpc-js unary echo server (no auth, no work), run
 // as `node dist/bench/echo-server.js` in its own process. It prints its port.
+// Like any gRPC service it decodes its request message and encodes its
+// response with generated code (here the same message both ways).
 import { Server, ServerCredentials, type ServiceDefinition, type handleUnaryCall } from "@grpc/grpc-js";
+import { ReadRequest } from "../src/gen/lessor/v1/secrets.js";
 
-const identity = (b: Buffer): Buffer => b;
+const encode = (m: ReadRequest): Buffer => Buffer.from(ReadRequest.encode(m).finish());
+const decode = (b: Buffer): ReadRequest => ReadRequest.decode(b);
 const definition: ServiceDefinition = {
   echo: {
     path: "/bench.Echo/Echo",
     requestStream: false,
     responseStream: false,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
+    requestSerialize: encode,
+    requestDeserialize: decode,
+    responseSerialize: encode,
+    responseDeserialize: decode,
   },
 };
-const echo: handleUnaryCall<Buffer, Buffer> = (call, callback) => callback(null, call.request);
+const echo: handleUnaryCall<ReadRequest, ReadRequest> = (call, callback) => callback(null, call.request);
 
 const server = new Server();
 server.addService(definition, { echo });

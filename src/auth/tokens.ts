@@ -1,6 +1,6 @@
 // Tokens: random bearer secrets, stored only as SHA-256 hashes. The accessor
 // is a second, non-secret id that names a token in logs, audit and leases.
-import { createHash, randomBytes } from "node:crypto";
+import { hash as oneShotHash, randomBytes } from "node:crypto";
 import { LessorError } from "../errors.js";
 import type { Store, TokenRecord } from "../store/types.js";
 import { MAX_DURATION_SECONDS } from "../util/duration.js";
@@ -15,7 +15,22 @@ export interface AuthenticatedToken {
 }
 
 export function hashToken(token: string): Buffer {
-  return createHash("sha256").update(token, "utf8").digest();
+  return oneShotHash("sha256", token, "buffer");
+}
+
+/**
+ * How long a successful authentication is remembered. Within this process the
+ * memory is exact (every token write here clears it); the bound is for writes
+ * made elsewhere on a shared store, which `forgetAuthentications()` also
+ * serves when another replica says so.
+ */
+export const AUTH_MEMORY_MS = 1_000;
+const AUTH_MEMORY_ENTRIES = 10_000;
+
+interface RememberedAuth {
+  token: AuthenticatedToken;
+  expireTime: number | null;
+  at: number;
 }
 
 function newToken(): string {
@@ -23,7 +38,23 @@ function newToken(): string {
 }
 
 export class TokenAuthority {
+  /**
+   * Tokens authenticated in the last second, by the hash of the token: what
+   * every request needs (accessor, policies, expiry) without a store lookup.
+   * It holds no secret. Tokens with a use limit are never remembered: each
+   * use must be counted in the store.
+   */
+  private readonly recent = new Map<string, RememberedAuth>();
+  /** Bumped by every forget, so a lookup that raced a revocation is not remembered. */
+  private generation = 0;
+
   constructor(private readonly store: Store) {}
+
+  /** Forgets every remembered authentication (a token was revoked, renewed or changed). */
+  forgetAuthentications(): void {
+    this.generation++;
+    this.recent.clear();
+  }
 
   /** Makes a root token and returns it; the only time it is ever seen in clear. */
   async createRoot(now: number): Promise<string> {
@@ -57,7 +88,18 @@ export class TokenAuthority {
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
       );
     }
-    const record = await this.store.tokens.getByHash(hashToken(token));
+    const hash = hashToken(token);
+    const key = hash.toString("base64");
+    const remembered = this.recent.get(key);
+    if (remembered && now - remembered.at < AUTH_MEMORY_MS && now >= remembered.at) {
+      if (remembered.expireTime !== null && remembered.expireTime <= now) {
+        this.recent.delete(key);
+        throw LessorError.unauthenticated("invalid token: the token has expired");
+      }
+      return remembered.token;
+    }
+    const generation = this.generation;
+    const record = await this.store.tokens.getByHash(hash);
     if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
@@ -65,7 +107,12 @@ export class TokenAuthority {
     if (record.numUses > 0 && (await this.store.tokens.consumeUse(record.accessor)) < 0) {
       throw LessorError.unauthenticated("invalid token: the token has no uses left");
     }
-    return { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
+    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
+    if (record.numUses === 0 && generation === this.generation) {
+      if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
+      this.recent.set(key, { token: authenticated, expireTime: record.expireTime, at: now });
+    }
+    return authenticated;
   }
 
   /** Makes a token for `caller`; the token is returned here and never again. */
@@ -136,6 +183,7 @@ export class TokenAuthority {
     const clamped = record.maxExpireTime !== null && expireTime > record.maxExpireTime;
     if (clamped) expireTime = Math.max(record.maxExpireTime as number, record.expireTime);
     await this.store.tokenTree.setExpireTime(record.accessor, expireTime);
+    this.forgetAuthentications();
     return { record: { ...record, expireTime }, clamped };
   }
 
@@ -160,6 +208,7 @@ export class TokenAuthority {
       leaseCount += await leases.revokeByToken(a);
       if (orphan) await this.store.tokenTree.orphanChildren(a);
       await this.store.tokens.delete(a);
+      this.forgetAuthentications();
     }
     return { tokens: order.length, leases: leaseCount };
   }
