@@ -1,7 +1,21 @@
-// Every engine type Lessor can mount. An engine is a plugin: adding one is a
-// folder under engines/ and a line here.
+// Every engine type Lessor can mount. An engine is a plugin: the built-in ones
+// are a folder under engines/ and a line here; one shipped on its own calls
+// registerEngine() from a module the server is started with
+// (`node --import ./my-engine.js bin/lessor.js server ...`).
 import type { EngineFactory } from "./framework/types.js";
 import { kvEngine } from "./kv/index.js";
 import { awsEngine } from "./aws/index.js";
 
-export const ENGINE_FACTORIES: readonly EngineFactory[] = [awsEngine, kvEngine];
+const registry = new Map<string, EngineFactory>([awsEngine, kvEngine].map((f) => [f.type, f]));
+
+/** Adds an engine type; the server must start after this runs. */
+export function registerEngine(factory: EngineFactory): void {
+  if (!/^[a-z][a-z0-9-]{0,31}$/.test(factory.type)) throw new Error(`engine type "${factory.type}" must be lower-case letters, digits and -`);
+  if (registry.has(factory.type)) throw new Error(`an engine of type "${factory.type}" is already registered`);
+  registry.set(factory.type, factory);
+}
+
+/** The engine types this server can mount. */
+export function engineFactories(): EngineFactory[] {
+  return [...registry.values()];
+}

@@ -3,7 +3,7 @@
 // became a lease. Every change of state is committed before the external
 // call it leads to, so a crash at any point loses nothing and the next start
 // picks up where this one stopped.
-import { randomUUID } from "node:crypto";
+import { v7 as timeOrderedUuid } from "uuid";
 import type { Logger } from "pino";
 import { LessorError, describeError, isLessorError } from "../errors.js";
 import type { IssuedSecret } from "../engines/framework/types.js";
@@ -77,7 +77,7 @@ export class LeaseManager {
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
   async recordIntent(mountAccessor: string, leaseId: string, secretType: string, data: JsonObject): Promise<string> {
-    const id = randomUUID();
+    const id = timeOrderedUuid();
     await this.store.intents.insert({ id, leaseId, mountAccessor, secretType, data, createdAt: this.now() });
     return id;
   }

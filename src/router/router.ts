@@ -3,7 +3,7 @@
 // ACL on the full path and operation, validates the fields against the path's
 // declaration, runs the handler, and for a dynamic secret has the lease
 // manager record the lease in the same step.
-import { randomUUID } from "node:crypto";
+import { v7 as timeOrderedUuid } from "uuid";
 import { LessorError } from "../errors.js";
 import { matchPath } from "../engines/framework/paths.js";
 import { validateFields } from "../engines/framework/fields.js";
@@ -81,7 +81,8 @@ export class Router {
     const { values, provided, warnings } = validated.ok;
 
     let intent: IntentRecord | undefined;
-    const leaseId = `${fullPath.replace(/\/+$/, "")}/${randomUUID()}`;
+    // Time-ordered (UUIDv7): new leases of a path land together in the index.
+    const leaseId = `${fullPath.replace(/\/+$/, "")}/${timeOrderedUuid()}`;
     const request: Request = {
       operation: req.operation,
       path: rest,

@@ -18,7 +18,7 @@ import { sysService } from "./services/sys.js";
 import { tokenService } from "./services/tokens.js";
 import { withSafeDecoding } from "./decode.js";
 import { TokenAuthority } from "../auth/tokens.js";
-import { ENGINE_FACTORIES } from "../engines/index.js";
+import { engineFactories } from "../engines/index.js";
 import { LeaseServiceService } from "../gen/lessor/v1/leases.js";
 import { MountServiceService } from "../gen/lessor/v1/mounts.js";
 import { SecretsServiceService } from "../gen/lessor/v1/secrets.js";
@@ -120,7 +120,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const tokens = new TokenAuthority(store);
   const rootToken = (await tokens.hasAnyToken()) ? undefined : await tokens.createRoot(now);
 
-  const mounts = new MountTable(store, ENGINE_FACTORIES, logger);
+  const mounts = new MountTable(store, engineFactories(), logger);
   await mounts.load();
   if (options.mountDefaultKv && !mounts.get("secret/")) {
     await mounts.enable("kv", "secret/", { description: "key/value secret storage" }, now);

@@ -48,7 +48,6 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     due_time          INTEGER
   );
   CREATE INDEX leases_by_due_time ON leases (due_time) WHERE due_time IS NOT NULL;
-  CREATE INDEX leases_by_token ON leases (token_accessor) WHERE token_accessor IS NOT NULL;
 
   CREATE TABLE intents (
     id             TEXT PRIMARY KEY,
@@ -128,7 +127,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   // 3: listing leases by state; due revocations while expiry is paused;
   // progress of revoke-prefix jobs.
   `
-  CREATE INDEX leases_by_state ON leases (state, id);
+  -- Active leases (nearly all of them) stay out of it: an insert touches no
+  -- more indexes than it must, and listing active leases scans by id anyway.
+  CREATE INDEX leases_by_state ON leases (state, id) WHERE state != 'active';
   CREATE INDEX leases_revoking_by_due_time ON leases (due_time) WHERE state = 'revoking';
   ALTER TABLE revocation_jobs ADD COLUMN enqueue INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE revocation_jobs ADD COLUMN matched INTEGER NOT NULL DEFAULT 0;

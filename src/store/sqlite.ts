@@ -138,6 +138,65 @@ function verifyKeyring(db: SqliteDatabase, keyring: Keyring): void {
   }
 }
 
+/**
+ * Group commit: writes that arrive in the same turn of the event loop share
+ * one transaction, so concurrent requests pay for one commit (and one copy of
+ * each page they touch in the WAL) instead of one each. Each write still runs
+ * in its own savepoint, so one that fails is undone alone; and a caller's
+ * promise settles only after the shared transaction has committed, so "durable
+ * before the external call it leads to" still holds.
+ */
+export class GroupCommit {
+  private queue: Array<{ work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
+  private scheduled = false;
+  private readonly inSavepoint: (work: () => unknown) => unknown;
+  private readonly inTransaction: (batch: Array<() => unknown>) => Array<{ value: unknown } | { error: unknown }>;
+
+  constructor(db: SqliteDatabase) {
+    // A transaction function called inside another one runs in a savepoint.
+    this.inSavepoint = db.transaction((work: () => unknown) => work());
+    this.inTransaction = db.transaction((batch: Array<() => unknown>) =>
+      batch.map((work) => {
+        try {
+          return { value: this.inSavepoint(work) };
+        } catch (error) {
+          return { error };
+        }
+      }),
+    );
+  }
+
+  run<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    const batch = this.queue;
+    this.queue = [];
+    this.scheduled = false;
+    let outcomes;
+    try {
+      outcomes = this.inTransaction(batch.map((op) => op.work));
+    } catch (error) {
+      // The commit itself failed: nothing of the batch is durable.
+      for (const op of batch) op.reject(error);
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      const op = batch[i];
+      if (!op) return;
+      if ("error" in outcome) op.reject(outcome.error);
+      else op.resolve(outcome.value);
+    });
+  }
+}
+
 class SqliteStore implements Store {
   readonly mounts: MountStore;
   readonly entries: EngineEntryStore;
@@ -159,9 +218,10 @@ class SqliteStore implements Store {
   ) {
     this.mounts = new SqliteMounts(db);
     this.entries = new SqliteEntries(db, keyring);
-    this.leases = new SqliteLeases(db, keyring);
+    const writes = new GroupCommit(db);
+    this.leases = new SqliteLeases(db, keyring, writes);
     this.events = new SqliteEvents(db);
-    this.intents = new SqliteIntents(db, keyring);
+    this.intents = new SqliteIntents(db, keyring, writes);
     this.tokens = new SqliteTokens(db);
     this.policies = new SqlitePolicies(db);
     this.quotas = new SqliteQuotas(db);
@@ -313,6 +373,7 @@ class SqliteLeases implements LeaseStore {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly keyring: Keyring,
+    private readonly writes: GroupCommit,
   ) {
     this.addEvent = db.prepare(
       "INSERT INTO lease_events (type, lease_id, time, expire_time, detail) VALUES (@type, @leaseId, @time, @expireTime, @detail)",
@@ -381,12 +442,12 @@ class SqliteLeases implements LeaseStore {
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
     const internal = this.keyring.sealJson(lease.internal, `leases:${lease.id}`);
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (intentId !== null && this.deleteIntent.run(intentId).changes === 0) return false;
       this.insertOne.run({ ...lease, internal, renewable: lease.renewable ? 1 : 0 });
       this.event("created", lease.id, lease.issueTime, lease.expireTime);
       return true;
-    })();
+    });
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
@@ -410,16 +471,16 @@ class SqliteLeases implements LeaseStore {
   }
 
   async markRevoked(id: string, now: number, reason: RevokeReason): Promise<void> {
-    this.db.transaction(() => {
+    await this.writes.run(() => {
       if (this.toRevoked.run({ id, now }).changes > 0) this.event(reason, id, now);
-    })();
+    });
   }
 
   async recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void> {
-    this.db.transaction(() => {
+    await this.writes.run(() => {
       this.failure.run({ id, error, next: nextAttemptTime, irrevocable: irrevocable ? 1 : 0 });
       if (irrevocable) this.event("irrevocable", id, Date.now(), null, error);
-    })();
+    });
   }
 
   async renew(id: string, expireTime: number, now: number): Promise<void> {
@@ -454,7 +515,7 @@ class SqliteLeases implements LeaseStore {
 
   async claimRevocation(id: string, now: number, nextAttemptTime: number, dueOnly: boolean): Promise<number | null> {
     const statement = dueOnly ? this.lifecycle.claimDue : this.lifecycle.claimAny;
-    const row = statement.get({ id, now, next: nextAttemptTime }) as { attempts: number } | undefined;
+    const row = await this.writes.run(() => statement.get({ id, now, next: nextAttemptTime }) as { attempts: number } | undefined);
     return row ? row.attempts : null;
   }
 
@@ -577,6 +638,7 @@ class SqliteIntents implements IntentStore {
   constructor(
     db: SqliteDatabase,
     private readonly keyring: Keyring,
+    private readonly writes: GroupCommit,
   ) {
     this.insertOne = db.prepare(
       `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at)
@@ -600,11 +662,12 @@ class SqliteIntents implements IntentStore {
   }
 
   async insert(intent: IntentRecord): Promise<void> {
-    this.insertOne.run({ ...intent, data: this.keyring.sealJson(intent.data, `intents:${intent.id}`) });
+    const data = this.keyring.sealJson(intent.data, `intents:${intent.id}`);
+    await this.writes.run(() => this.insertOne.run({ ...intent, data }));
   }
 
   async delete(id: string): Promise<void> {
-    this.deleteOne.run(id);
+    await this.writes.run(() => this.deleteOne.run(id));
   }
 
   async existsForLease(leaseId: string): Promise<boolean> {
