@@ -81,8 +81,10 @@ export class Router {
     const { values, provided, warnings } = validated.ok;
 
     let intent: IntentRecord | undefined;
-    // Time-ordered (UUIDv7): new leases of a path land together in the index.
-    const leaseId = `${fullPath.replace(/\/+$/, "")}/${timeOrderedUuid()}`;
+    // Made on first use: most requests issue no lease. Time-ordered (UUIDv7),
+    // so new leases of a path land together in the index.
+    let id: string | undefined;
+    const leaseId = (): string => (id ??= `${fullPath.replace(/\/+$/, "")}/${timeOrderedUuid()}`);
     const request: Request = {
       operation: req.operation,
       path: rest,
@@ -92,11 +94,13 @@ export class Router {
       raw: req.data,
       mount: mounted.mount,
       caller: { tokenAccessor: req.caller.accessor, displayName: req.caller.displayName },
-      leaseId,
+      get leaseId() {
+        return leaseId();
+      },
       recordIntent: async (secretType, data) => {
         if (intent) throw new Error("recordIntent called twice for one request");
-        const id = await this.leases.recordIntent(mounted.mount.accessor, leaseId, secretType, data);
-        intent = { id, leaseId, mountAccessor: mounted.mount.accessor, secretType, data, createdAt: Date.now() };
+        const intentId = await this.leases.recordIntent(mounted.mount.accessor, leaseId(), secretType, data);
+        intent = { id: intentId, leaseId: leaseId(), mountAccessor: mounted.mount.accessor, secretType, data, createdAt: Date.now() };
       },
     };
 
@@ -111,7 +115,7 @@ export class Router {
     let lease: LeaseGrant | undefined;
     if (response.secret) {
       try {
-        lease = await this.leases.register(mounted.mount.accessor, leaseId, response.secret, intent?.id ?? null, req.caller.accessor);
+        lease = await this.leases.register(mounted.mount.accessor, leaseId(), response.secret, intent?.id ?? null, req.caller.accessor);
       } catch (err) {
         if (intent) await this.leases.rollbackIntent(intent);
         throw err;
