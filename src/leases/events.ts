@@ -23,7 +23,7 @@ export interface LeaseEventFeedOptions {
 }
 
 /** LeaseStore methods that only read: they never wake watchers. */
-const READ_ONLY_METHODS = new Set<string>(["get", "idsWithPrefix", "due", "nextDueTime", "page", "countByState"]);
+const READ_ONLY_METHODS = new Set<string>(["get", "idsWithPrefix", "due", "nextDueTime", "page", "countByState", "countDue"]);
 
 export class LeaseEventFeed {
   private readonly pollIntervalMs: number;

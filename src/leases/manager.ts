@@ -44,6 +44,17 @@ export interface RenewOutcome {
   clamped: boolean;
 }
 
+/** Told what the lease manager did and how long it took (for metrics). Times in seconds. */
+export interface LeaseObserver {
+  issued(engine: string, secretType: string, seconds: number): void;
+  /** Issuance undone: the request failed mid-way, or its process died. */
+  rolledBack(engine: string): void;
+  revoked(engine: string, reason: RevokeReason, seconds: number): void;
+  revokeFailed(engine: string, irrevocable: boolean): void;
+}
+
+const NO_OBSERVER: LeaseObserver = { issued() {}, rolledBack() {}, revoked() {}, revokeFailed() {} };
+
 export interface LeaseManagerOptions {
   retry?: RetryPolicy;
   /** An intent older than this is presumed abandoned and rolled back. */
@@ -51,6 +62,7 @@ export interface LeaseManagerOptions {
   now?: () => number;
   /** Revocations per second per mount (token bucket). */
   revokeRate?: Partial<RevokeRateOptions>;
+  observer?: LeaseObserver;
 }
 
 export class LeaseManager {
@@ -62,6 +74,7 @@ export class LeaseManager {
   private readonly limiter: MountRateLimiter;
   /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
   private dueListener: ((dueAt: number) => void) | undefined;
+  private readonly observer: LeaseObserver;
 
   constructor(
     private readonly store: Store,
@@ -73,6 +86,7 @@ export class LeaseManager {
     this.intentTimeoutMs = options.intentTimeoutMs ?? 120_000;
     this.now = options.now ?? Date.now;
     this.limiter = new MountRateLimiter(options.revokeRate, this.now);
+    this.observer = options.observer ?? NO_OBSERVER;
   }
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
@@ -89,6 +103,8 @@ export class LeaseManager {
     secret: IssuedSecret,
     intentId: string | null,
     tokenAccessor: string,
+    /** When the request began issuing the secret (for the issuance time). */
+    startedAt: number,
   ): Promise<LeaseGrant> {
     const mounted = this.mounts.byMountAccessor(mountAccessor);
     if (!mounted) throw LessorError.notFound("the mount went away while the secret was issued", "MOUNT_GONE");
@@ -120,6 +136,7 @@ export class LeaseManager {
       );
     }
     this.dueListener?.(now + ttlSeconds * 1000);
+    this.observer.issued(mounted.mount.type, secret.type, (this.now() - startedAt) / 1000);
     return { id: leaseId, durationSeconds: ttlSeconds, renewable: secret.renewable };
   }
 
@@ -136,6 +153,7 @@ export class LeaseManager {
         createdAt: intent.createdAt,
       });
       await this.store.intents.delete(intent.id);
+      this.observer.rolledBack(mounted?.mount.type ?? "unknown");
     } catch (err) {
       await this.store.intents.release(intent.id);
       this.logger.warn({ lease_id: intent.leaseId, err: describeError(err) }, "rollback of an unfinished issuance failed; will retry");
@@ -239,6 +257,7 @@ export class LeaseManager {
     } catch (err) {
       const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
+      this.observer.revokeFailed(mounted?.mount.type ?? "unknown", irrevocable);
       const message = isLessorError(err) ? err.message : "internal error during revocation";
       // Never sooner than the owning system asked (throttling says when).
       const delay = Math.max(retryDelayMs(this.retry, attempts), isLessorError(err) ? (err.retryDelayMs ?? 0) : 0);
@@ -247,7 +266,9 @@ export class LeaseManager {
       throw err;
     }
     const now2 = this.now();
-    await this.store.leases.markRevoked(lease.id, now2, reason ?? (lease.expireTime <= now2 ? "expired" : "revoked"));
+    const outcome = reason ?? (lease.expireTime <= now2 ? "expired" : "revoked");
+    await this.store.leases.markRevoked(lease.id, now2, outcome);
+    this.observer.revoked(mounted.mount.type, outcome, (this.now() - now) / 1000);
     this.logger.info({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
   }

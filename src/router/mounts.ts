@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { LessorError } from "../errors.js";
 import { compilePaths, type CompiledPath } from "../engines/framework/paths.js";
-import type { Engine, EngineFactory, EngineStorage, JsonValue } from "../engines/framework/types.js";
+import type { Engine, EngineFactory, EngineStorage, EngineTelemetry, JsonValue } from "../engines/framework/types.js";
 import type { MountRecord, Store } from "../store/types.js";
 import { leaseView } from "../leases/view.js";
 
@@ -35,6 +35,7 @@ export class MountTable {
     private readonly store: Store,
     factories: readonly EngineFactory[],
     private readonly logger: Logger,
+    private readonly telemetry: EngineTelemetry = { externalError() {} },
   ) {
     this.factories = new Map(factories.map((f) => [f.type, f]));
   }
@@ -136,6 +137,7 @@ export class MountTable {
       storage: this.storageFor(mount.accessor),
       logger: this.logger.child({ mount: mount.path, engine: mount.type }),
       leases: leaseView(this.store),
+      telemetry: this.telemetry,
     });
     const mounted: MountedEngine = { mount, factory, engine, paths: compilePaths(engine.paths) };
     this.byPath.set(mount.path, mounted);

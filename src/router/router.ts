@@ -104,6 +104,7 @@ export class Router {
       },
     };
 
+    const startedAt = Date.now();
     let response;
     try {
       response = await handler.call(spec.operations, request);
@@ -115,7 +116,7 @@ export class Router {
     let lease: LeaseGrant | undefined;
     if (response.secret) {
       try {
-        lease = await this.leases.register(mounted.mount.accessor, leaseId(), response.secret, intent?.id ?? null, req.caller.accessor);
+        lease = await this.leases.register(mounted.mount.accessor, leaseId(), response.secret, intent?.id ?? null, req.caller.accessor, startedAt);
       } catch (err) {
         if (intent) await this.leases.rollbackIntent(intent);
         throw err;

@@ -37,6 +37,7 @@ import { openSqliteStore } from "../store/sqlite.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
 import { LessorGrpcServer } from "./grpc-server.js";
+import { LessorMetrics } from "./metrics.js";
 import { HealthReporter } from "./health.js";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 import { addReflection } from "./reflection.js";
@@ -81,6 +82,8 @@ export interface LessorServerOptions {
   /** How long revoked leases, finished jobs and lease events are kept (tidy purges older ones). */
   leaseRetentionMs?: number;
   prefixJobs?: PrefixJobOptions;
+  /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
+  metricsListenAddress?: string;
 }
 
 export interface LessorServer {
@@ -93,6 +96,8 @@ export interface LessorServer {
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
   transport: "mTLS" | "TLS" | "plaintext";
+  /** host:port of the metrics endpoint, when one was asked for. */
+  metricsAddress: string | undefined;
 }
 
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
@@ -114,13 +119,15 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
   const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey as string) : Keyring.loadOrCreate(keyFile);
-  const store = openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring });
+  const openedStore = openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring });
+  const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(openedStore);
+  const store = metrics ? metrics.timedStore(openedStore) : openedStore;
   const now = Date.now();
 
   const tokens = new TokenAuthority(store);
   const rootToken = (await tokens.hasAnyToken()) ? undefined : await tokens.createRoot(now);
 
-  const mounts = new MountTable(store, engineFactories(), logger);
+  const mounts = new MountTable(store, engineFactories(), logger, metrics);
   await mounts.load();
   if (options.mountDefaultKv && !mounts.get("secret/")) {
     await mounts.enable("kv", "secret/", { description: "key/value secret storage" }, now);
@@ -139,6 +146,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     retry: options.retry,
     intentTimeoutMs: options.intentTimeoutMs,
     revokeRate: options.revokeRate,
+    observer: metrics,
   });
   const router = new Router(mounts, leases, acl);
 
@@ -190,6 +198,8 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   });
   const address = `${splitHostPort(listenAddress).host}:${port}`;
   logger.info({ address, data_dir: options.dataDir, transport: tls.transport }, "lessor listening");
+  const metricsServer = metrics && options.metricsListenAddress ? await metrics.serve(options.metricsListenAddress) : undefined;
+  if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   health.serving(server.serviceNames.filter((name) => !name.startsWith("grpc.")));
 
   let stopped = false;
@@ -199,6 +209,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store,
     logger,
     transport: tls.transport,
+    metricsAddress: metricsServer?.address,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -220,6 +231,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
           resolve();
         });
       });
+      await metricsServer?.close();
       await store.close();
     },
   };

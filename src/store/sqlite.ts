@@ -367,6 +367,7 @@ class SqliteLeases implements LeaseStore {
   private readonly pageFirst: Statement;
   private readonly pageAfter: Statement;
   private readonly byState: Statement;
+  private readonly dueCount: Statement;
   private readonly addEvent: Statement;
   readonly lifecycle: LifecycleStatements;
 
@@ -408,6 +409,7 @@ class SqliteLeases implements LeaseStore {
     this.pageFirst = db.prepare("SELECT * FROM leases WHERE id >= ? AND id < ? ORDER BY id LIMIT ?");
     this.pageAfter = db.prepare("SELECT * FROM leases WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
     this.byState = db.prepare("SELECT state, COUNT(*) AS n FROM leases GROUP BY state");
+    this.dueCount = db.prepare("SELECT COUNT(*) AS n FROM leases WHERE due_time IS NOT NULL AND due_time <= ?");
     this.lifecycle = prepareLifecycle(db);
   }
 
@@ -506,6 +508,10 @@ class SqliteLeases implements LeaseStore {
     const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
     for (const r of this.byState.all() as Array<{ state: LeaseState; n: number }>) counts[r.state] = r.n;
     return counts;
+  }
+
+  async countDue(now: number): Promise<number> {
+    return (this.dueCount.get(now) as { n: number }).n;
   }
 
   /** For the jobs store: the same event rows, on the same connection. */

@@ -130,6 +130,8 @@ export interface LeaseStore {
   /** Leases whose id starts with prefix, ordered by id, after `after`. */
   page(prefix: string, after: string | null, limit: number): Promise<LeasePage>;
   countByState(): Promise<Record<LeaseState, number>>;
+  /** Leases whose revocation is due at `now` (expired, queued or due for a retry) and not yet done: the expiry backlog. */
+  countDue(now: number): Promise<number>;
   /**
    * Takes a lease for one revocation attempt: active|revoking (and irrevocable,
    * unless dueOnly) → revoking, next attempt at nextAttemptTime (if this process

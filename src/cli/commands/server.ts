@@ -28,6 +28,10 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
         .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
         .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" })
+        .option("metrics-listen-address", {
+          type: "string",
+          describe: "host:port to serve Prometheus metrics on, at GET /metrics (off unless given)",
+        })
         .option("shutdown-delay", {
           type: "string",
           default: "0s",
@@ -105,6 +109,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           tlsKeyFile: argv["tls-key-file"] as string | undefined,
           tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
           shutdownDelayMs: shutdownDelay.seconds * 1000,
+          metricsListenAddress: (argv["metrics-listen-address"] as string | undefined) ?? process.env.LESSOR_METRICS_LISTEN_ADDRESS,
           logger,
           ...tuning,
         });
@@ -114,7 +119,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
-      io.out(banner(dev, server.address, dataDir, server.rootToken, server.transport));
+      io.out(banner(dev, server.address, dataDir, server.rootToken, server.transport, server.metricsAddress));
 
       let stopping = false;
       const stop = (signal: string) => {
@@ -132,7 +137,14 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
   ) as unknown as Argv<T>;
 }
 
-function banner(dev: boolean, address: string, dataDir: string, rootToken: string | undefined, transport: string): string {
+function banner(
+  dev: boolean,
+  address: string,
+  dataDir: string,
+  rootToken: string | undefined,
+  transport: string,
+  metricsAddress: string | undefined,
+): string {
   const loopback = isLoopbackAddress(splitHostPort(address).host);
   const listener =
     transport === "plaintext" ? `gRPC, plaintext, ${loopback ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}` : `gRPC, ${transport}`;
@@ -142,6 +154,7 @@ function banner(dev: boolean, address: string, dataDir: string, rootToken: strin
     `          Listener: ${address} (${listener})`,
     `           Storage: sqlite (${join(dataDir, "lessor.db")})`,
   ];
+  if (metricsAddress !== undefined) lines.push(`           Metrics: http://${metricsAddress}/metrics`);
   if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
   lines.push("");
   if (dev) {

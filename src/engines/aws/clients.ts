@@ -4,6 +4,8 @@
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { AdaptiveRetryStrategy } from "@smithy/core/retry";
+import type { EngineTelemetry } from "../framework/types.js";
+import { awsErrorCode } from "./errors.js";
 import { iamSdk, retrySdk, stsSdk } from "./sdk.js";
 
 export interface RootConfig {
@@ -81,7 +83,28 @@ class IamAwareRetryStrategy {
   }
 }
 
-export async function buildClients(config: RootConfig): Promise<AwsClients> {
+/** The code a failed call is counted under: AWS's error code, else the network error's (ECONNREFUSED), else its name. */
+function failureCode(err: unknown): string {
+  const code = awsErrorCode(err);
+  if (code) return code;
+  const e = err as { code?: unknown; name?: unknown } | null;
+  return typeof e?.code === "string" ? e.code : typeof e?.name === "string" ? e.name : "Unknown";
+}
+
+/** A middleware that reports every command failing after the SDK's retries (outermost step: one report per call). */
+function failureReport(service: string, telemetry: EngineTelemetry) {
+  return <A, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
+    async (args: A): Promise<R> => {
+      try {
+        return await next(args);
+      } catch (err) {
+        telemetry.externalError(service, (context.commandName ?? "unknown").replace(/Command$/, ""), failureCode(err));
+        throw err;
+      }
+    };
+}
+
+export async function buildClients(config: RootConfig, telemetry?: EngineTelemetry): Promise<AwsClients> {
   const [{ IAMClient }, { STSClient }, { AdaptiveRetryStrategy }] = await Promise.all([iamSdk(), stsSdk(), retrySdk()]);
   const region = config.region ?? (await sdkRegion());
   const configured =
@@ -106,6 +129,10 @@ export async function buildClients(config: RootConfig): Promise<AwsClients> {
   const common = { ...attempts, credentials: configured, cacheMiddleware: true };
   const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...common, retryStrategy }));
   const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...common, retryStrategy }));
+  if (telemetry) {
+    iam.middlewareStack.add(failureReport("iam", telemetry), { step: "initialize", name: "lessorFailureReport" });
+    sts.middlewareStack.add(failureReport("sts", telemetry), { step: "initialize", name: "lessorFailureReport" });
+  }
   return {
     iam,
     sts,

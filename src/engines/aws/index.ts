@@ -5,7 +5,7 @@
 // expires). tidy finds IAM users the mount made that no lease owns any more.
 import type { Logger } from "pino";
 import { LessorError } from "../../errors.js";
-import type { Engine, EngineFactory, EngineStorage, IntentInfo, JsonObject, LeaseRecord, LeaseView } from "../framework/types.js";
+import type { Engine, EngineFactory, EngineStorage, EngineTelemetry, IntentInfo, JsonObject, LeaseRecord, LeaseView } from "../framework/types.js";
 import { buildClients, type AwsClients, type RootConfig } from "./clients.js";
 import { configLeasePath, configRootPath, type LeaseConfig } from "./config.js";
 import { ACCESS_KEYS_SECRET, credsPath, stsPath } from "./creds.js";
@@ -30,6 +30,7 @@ export class AwsBackend {
     readonly mountAccessor: string,
     readonly leases: LeaseView,
     readonly logger: Logger,
+    private readonly telemetry: EngineTelemetry,
   ) {}
 
   async rootConfig(): Promise<RootConfig | undefined> {
@@ -46,7 +47,7 @@ export class AwsBackend {
    */
   async aws(): Promise<AwsClients> {
     if (!this.clients) {
-      const pending = this.rootConfig().then((config) => buildClients(config ?? {}));
+      const pending = this.rootConfig().then((config) => buildClients(config ?? {}, this.telemetry));
       pending.catch(() => {
         if (this.clients === pending) this.clients = undefined;
       });
@@ -83,8 +84,8 @@ export const awsEngine: EngineFactory = {
   synopsis: "Dynamic AWS credentials: an IAM user and access key made when read and deleted when the lease ends, or STS credentials.",
   // Sudo-only: the root credentials, their rotation, and tidy (which deletes IAM users).
   rootPaths: ["config/root", "config/rotate-root", "tidy"],
-  create({ storage, mount, leases, logger }): Engine {
-    const backend = new AwsBackend(storage, mount.path, mount.accessor, leases, logger);
+  create({ storage, mount, leases, logger, telemetry }): Engine {
+    const backend = new AwsBackend(storage, mount.path, mount.accessor, leases, logger, telemetry);
     const iam = async () => {
       try {
         return (await backend.aws()).iam;

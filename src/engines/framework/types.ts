@@ -170,11 +170,18 @@ export interface LeaseView {
   isLive(leaseId: string): Promise<boolean>;
 }
 
+/** What an engine reports about the outside system it talks to (for metrics). */
+export interface EngineTelemetry {
+  /** A call failed after its own retries, e.g. ("iam", "CreateUser", "Throttling"). */
+  externalError(service: string, operation: string, code: string): void;
+}
+
 export interface EngineContext {
   mount: MountRecord;
   storage: EngineStorage;
   logger: Logger;
   leases: LeaseView;
+  telemetry: EngineTelemetry;
 }
 
 /** A kind of engine that can be mounted (`lessor secrets enable TYPE`). */

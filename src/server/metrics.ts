@@ -1,0 +1,198 @@
+// Prometheus metrics (`-metrics-listen-address`): leases by state, issuance
+// and revocation counts and times, failed calls to AWS by code, the expiry
+// backlog, and the time each store operation takes. Served as plain HTTP
+// text on their own port, apart from gRPC, so a scraper needs no token; they
+// hold counts and times only, never a secret, a lease id or a token.
+import { createServer, type Server } from "node:http";
+import { performance } from "node:perf_hooks";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { EngineTelemetry } from "../engines/framework/types.js";
+import type { LeaseObserver } from "../leases/manager.js";
+import type { LeaseState, RevokeReason, Store } from "../store/types.js";
+import { splitHostPort } from "./listen.js";
+
+/** Counting leases by state reads every lease: done at most this often, whatever the scrape rate. */
+const LEASE_COUNT_MAX_AGE_MS = 10_000;
+
+export class LessorMetrics implements LeaseObserver, EngineTelemetry {
+  readonly registry = new Registry();
+  private readonly issuedTotal: Counter<"engine" | "secret_type">;
+  private readonly issueSeconds: Histogram<"engine">;
+  private readonly rolledBackTotal: Counter<"engine">;
+  private readonly revokedTotal: Counter<"engine" | "reason">;
+  private readonly revokeSeconds: Histogram<"engine">;
+  private readonly revokeFailuresTotal: Counter<"engine" | "irrevocable">;
+  private readonly externalErrorsTotal: Counter<"service" | "operation" | "code">;
+  private readonly storeSeconds: Histogram<"operation">;
+  private leaseCounts: { at: number; counts: Promise<Record<LeaseState, number>> } | undefined;
+
+  constructor(store: Store) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "lessor_" });
+    const leaseCounts = () => {
+      const now = Date.now();
+      if (!this.leaseCounts || now - this.leaseCounts.at > LEASE_COUNT_MAX_AGE_MS) {
+        this.leaseCounts = { at: now, counts: store.leases.countByState() };
+      }
+      return this.leaseCounts.counts;
+    };
+    new Gauge({
+      name: "lessor_leases",
+      help: `Leases in the store by state (counted at most every ${LEASE_COUNT_MAX_AGE_MS / 1000} s)`,
+      labelNames: ["state"],
+      registers,
+      async collect() {
+        for (const [state, n] of Object.entries(await leaseCounts())) this.set({ state }, n);
+      },
+    });
+    new Gauge({
+      name: "lessor_expiry_backlog",
+      help: "Leases whose revocation is due now (expired, queued or due for a retry) and not yet done",
+      registers,
+      async collect() {
+        this.set(await store.leases.countDue(Date.now()));
+      },
+    });
+    this.issuedTotal = new Counter({
+      name: "lessor_leases_issued_total",
+      help: "Secrets issued on a lease",
+      labelNames: ["engine", "secret_type"],
+      registers,
+    });
+    this.issueSeconds = new Histogram({
+      name: "lessor_lease_issue_duration_seconds",
+      help: "Time to issue a secret on a lease, from the request reaching the engine to the lease committed",
+      labelNames: ["engine"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.rolledBackTotal = new Counter({
+      name: "lessor_issuance_rollbacks_total",
+      help: "Issuances undone because the request failed mid-way or its process died",
+      labelNames: ["engine"],
+      registers,
+    });
+    this.revokedTotal = new Counter({
+      name: "lessor_leases_revoked_total",
+      help: "Leases revoked, by reason (revoked on request, expired)",
+      labelNames: ["engine", "reason"],
+      registers,
+    });
+    this.revokeSeconds = new Histogram({
+      name: "lessor_lease_revoke_duration_seconds",
+      help: "Time of one successful revocation, from its claim to the revoked state committed",
+      labelNames: ["engine"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.revokeFailuresTotal = new Counter({
+      name: "lessor_lease_revoke_failures_total",
+      help: "Failed revocation attempts; irrevocable=true when the attempt used up the retries",
+      labelNames: ["engine", "irrevocable"],
+      registers,
+    });
+    this.externalErrorsTotal = new Counter({
+      name: "lessor_external_errors_total",
+      help: "Calls to an outside system (AWS IAM, STS) that failed after their retries, by error code",
+      labelNames: ["service", "operation", "code"],
+      registers,
+    });
+    this.storeSeconds = new Histogram({
+      name: "lessor_store_operation_duration_seconds",
+      help: "Time of each store operation (area.method)",
+      labelNames: ["operation"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+  }
+
+  issued(engine: string, secretType: string, seconds: number): void {
+    this.issuedTotal.inc({ engine, secret_type: secretType });
+    this.issueSeconds.observe({ engine }, seconds);
+  }
+
+  rolledBack(engine: string): void {
+    this.rolledBackTotal.inc({ engine });
+  }
+
+  revoked(engine: string, reason: RevokeReason, seconds: number): void {
+    this.revokedTotal.inc({ engine, reason });
+    this.revokeSeconds.observe({ engine }, seconds);
+  }
+
+  revokeFailed(engine: string, irrevocable: boolean): void {
+    this.revokeFailuresTotal.inc({ engine, irrevocable: String(irrevocable) });
+  }
+
+  externalError(service: string, operation: string, code: string): void {
+    this.externalErrorsTotal.inc({ service, operation, code });
+  }
+
+  /**
+   * The same store, every method of every area (leases, tokens, ...) timed.
+   * Built once (not a Proxy), so the cost per call is one closure and a clock read.
+   */
+  timedStore(store: Store): Store {
+    const timed = Object.create(store) as Record<string, unknown>;
+    for (const [area, target] of Object.entries(store as unknown as Record<string, unknown>)) {
+      if (typeof target !== "object" || target === null) continue;
+      timed[area] = this.timedArea(area, target);
+    }
+    return timed as unknown as Store;
+  }
+
+  private timedArea(area: string, target: object): object {
+    const timed = Object.create(target) as Record<string, unknown>;
+    for (const name of methodNames(target)) {
+      const method = (target as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+      const histogram = this.storeSeconds.labels({ operation: `${area}.${name}` });
+      timed[name] = (...args: unknown[]): unknown => {
+        const start = performance.now();
+        const done = () => histogram.observe((performance.now() - start) / 1000);
+        const result = method.apply(target, args);
+        if (result instanceof Promise) return result.finally(done);
+        done();
+        return result;
+      };
+    }
+    return timed;
+  }
+
+  /** Serves GET /metrics on host:port (port 0 picks a free one); resolves with the bound address. */
+  async serve(listenAddress: string): Promise<{ address: string; close(): Promise<void> }> {
+    const { host, port } = splitHostPort(listenAddress);
+    const server: Server = createServer((req, res) => {
+      if (req.method !== "GET" || (req.url ?? "").split("?")[0] !== "/metrics") {
+        res.writeHead(404, { "content-type": "text/plain" }).end("not found: metrics are at GET /metrics\n");
+        return;
+      }
+      this.registry.metrics().then(
+        (text) => res.writeHead(200, { "content-type": this.registry.contentType }).end(text),
+        () => res.writeHead(500, { "content-type": "text/plain" }).end("metrics could not be collected\n"),
+      );
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => resolve());
+    });
+    const bound = server.address();
+    const boundPort = typeof bound === "object" && bound !== null ? bound.port : port;
+    return {
+      address: `${host}:${boundPort}`,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+}
+
+/** Own and inherited method names of a store object (classes keep methods on prototypes). */
+function methodNames(target: object): string[] {
+  const names = new Set<string>();
+  for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      if (name === "constructor") continue;
+      const descriptor = Object.getOwnPropertyDescriptor(o, name);
+      if (descriptor && typeof descriptor.value === "function") names.add(name);
+    }
+  }
+  return [...names];
+}
