@@ -6,21 +6,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:net";
 import pino from "pino";
-import { Code, LessorClient, LessorClientError, isIdempotentRead } from "@lessor/client";
+import { Code, LessorClient, isIdempotentRead } from "@lessor/client";
 import { startLessor } from "../../src/server/app.js";
 import { tempDir } from "../helpers/processes.js";
 import { awsSetup } from "./setup.js";
 import { waitFor } from "../helpers/wait.js";
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, `a LessorClientError, not ${String(err)}`);
-    return err;
-  }
-  assert.fail("the call should have failed");
-}
+import { failure } from "../helpers/errors.js";
 
 test("BadRequest field violations, ErrorInfo reason and metadata, and RetryInfo arrive decoded", async (t) => {
   const { client, emulator, server } = await awsSetup(t);

@@ -1,7 +1,7 @@
 // A real server process with the aws engine pointed at the emulator, for client tests.
 import { LessorClient } from "@lessor/client";
-import { clientFor, startServer, type ServerProcess } from "../helpers/processes.js";
-import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+import { type ServerProcess } from "../helpers/processes.js";
+import { EC2_POLICY, type AwsEmulator, startWithEmulator } from "../helpers/aws.js";
 
 export interface AwsSetup {
   emulator: AwsEmulator;
@@ -14,14 +14,7 @@ export async function awsSetup(
   t: { after: (fn: () => Promise<void>) => void },
   ttl: { defaultLeaseTtlSeconds?: number; maxLeaseTtlSeconds?: number } = {},
 ): Promise<AwsSetup> {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, server, client } = await startWithEmulator(t);
   await client.mounts.enable("aws", ttl);
   await client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
   await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });

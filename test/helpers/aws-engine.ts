@@ -8,9 +8,10 @@ import {
   CreateUserCommand,
   type IAMClient,
 } from "@aws-sdk/client-iam";
-import { Code, LessorClientError, type LessorClient } from "@lessor/client";
-import { clientFor, startServer, type ServerProcess, type StartServerOptions } from "./processes.js";
-import { awsEnv, rootIam, startAwsEmulator, type AwsEmulator } from "./aws.js";
+import { type LessorClient } from "@lessor/client";
+import { type ServerProcess, type StartServerOptions } from "./processes.js";
+import { rootIam, startWithEmulator, type AwsEmulator } from "./aws.js";
+export { rejects } from "./errors.js";
 
 export interface AwsKey {
   accessKeyId: string;
@@ -74,16 +75,9 @@ export async function awsSetup(
     mount?: { defaultLeaseTtlSeconds?: number; maxLeaseTtlSeconds?: number };
   } = {},
 ): Promise<AwsSetup> {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ ...options.server, env: { ...awsEnv(emulator), ...options.server?.env } });
-  const client = clientFor(server);
+  const { emulator, server, client } = await startWithEmulator(t, options.server);
   const iam = rootIam(emulator);
-  t.after(async () => {
-    client.close();
-    iam.destroy();
-    await server.stop();
-    await emulator.close();
-  });
+  t.after(() => Promise.resolve(iam.destroy()));
   await client.mounts.enable("aws", options.mount ?? {});
   const admin = options.asIamUser ? await createAdminUser(iam) : undefined;
   await client.write("aws/config/root", {
@@ -92,19 +86,6 @@ export async function awsSetup(
     region: "us-east-1",
   });
   return { emulator, server, client, iam, admin };
-}
-
-/** Awaits a call that must fail with `code`, and a message matching `pattern`; returns the error. */
-export async function rejects(promise: Promise<unknown>, code: Code, pattern: RegExp): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, `expected LessorClientError, got ${String(err)}`);
-    assert.equal(err.codeName, Code[code], err.message);
-    assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail(`expected the call to fail with ${Code[code]}`);
 }
 
 /** Users in the emulator (names), excluding the test's own admin. */

@@ -1,7 +1,9 @@
 // The IAM/STS emulator and AWS SDK clients pointed at it, for tests.
 import { IAMClient } from "@aws-sdk/client-iam";
 import { STSClient, GetCallerIdentityCommand } from "@aws-sdk/client-sts";
+import type { LessorClient } from "@lessor/client";
 import { startAwsEmulator, type AwsEmulator } from "../../tools/aws-emulator/index.js";
+import { clientFor, startServer, type ServerProcess, type StartServerOptions } from "./processes.js";
 
 export { startAwsEmulator, type AwsEmulator };
 
@@ -10,6 +12,22 @@ export function awsEnv(emulator: AwsEmulator): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const key of Object.keys(process.env)) if (key.startsWith("AWS_")) env[key] = undefined;
   return { ...env, AWS_ENDPOINT_URL: emulator.endpoint, AWS_EC2_METADATA_DISABLED: "true" };
+}
+
+/** A fresh emulator and a server whose AWS SDK talks to it, with a root client; all stopped after the test. */
+export async function startWithEmulator(
+  t: { after: (fn: () => Promise<void>) => void },
+  options: StartServerOptions = {},
+): Promise<{ emulator: AwsEmulator; server: ServerProcess; client: LessorClient }> {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const server = await startServer({ ...options, env: { ...awsEnv(emulator), ...options.env } });
+  const client = clientFor(server);
+  t.after(async () => {
+    client.close();
+    await server.stop();
+    await emulator.close();
+  });
+  return { emulator, server, client };
 }
 
 export function rootIam(emulator: AwsEmulator): IAMClient {

@@ -5,20 +5,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { LessorClientError } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { ListUsersCommand } from "@aws-sdk/client-iam";
-import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator } from "../helpers/aws.js";
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, String(err));
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
+import { EC2_POLICY, rootIam, startWithEmulator } from "../helpers/aws.js";
+import { failure } from "../helpers/errors.js";
 
 interface AuditLine {
   time: string;
@@ -31,14 +21,7 @@ interface AuditLine {
 }
 
 test("audit: every request and response, HMAC'd, and no service when the device cannot write", async (t) => {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, server, client } = await startWithEmulator(t);
   const logDir = join(tempDir("audit"), "logs");
   mkdirSync(logDir);
   const logFile = join(logDir, "audit.log");

@@ -1,19 +1,13 @@
 // The aws engine through the generated client: roles, creds, revoke, restart.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Code, LessorClientError, type LessorClient } from "@lessor/client";
+import { Code, type LessorClient } from "@lessor/client";
 import { clientFor, startServer, type ServerProcess } from "../helpers/processes.js";
-import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI, type AwsEmulator } from "../helpers/aws.js";
+import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI, type AwsEmulator, startWithEmulator } from "../helpers/aws.js";
+import { rejects } from "../helpers/errors.js";
 
 async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<{ emulator: AwsEmulator; server: ServerProcess; client: LessorClient }> {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, server, client } = await startWithEmulator(t);
   await client.mounts.enable("aws");
   await client.write("aws/config/root", {
     access_key: emulator.rootAccessKeyId,
@@ -21,18 +15,6 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<{
     region: "us-east-1",
   });
   return { emulator, server, client };
-}
-
-async function rejects(promise: Promise<unknown>, code: Code, pattern: RegExp): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, `expected LessorClientError, got ${String(err)}`);
-    assert.equal(err.codeName, Code[code], err.message);
-    assert.match(err.message, pattern);
-    return err;
-  }
-  assert.fail("expected the call to fail");
 }
 
 test("role create, read, list, update, delete", async (t) => {
@@ -130,14 +112,7 @@ test("leases survive a restart, and revoking after it deletes the IAM user", asy
 });
 
 test("renew extends a lease but never past its max TTL", async (t) => {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, client } = await startWithEmulator(t);
   await client.mounts.enable("aws", { defaultLeaseTtlSeconds: 60, maxLeaseTtlSeconds: 120 });
   await client.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey });
   await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });

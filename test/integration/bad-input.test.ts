@@ -2,29 +2,12 @@
 // serving and what was stored stays stored.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LessorClientError } from "@lessor/client";
 import { clientFor, startServer } from "../helpers/processes.js";
-import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, String(err));
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
+import { EC2_POLICY, startWithEmulator } from "../helpers/aws.js";
+import { failure } from "../helpers/errors.js";
 
 test("bad input is refused with the right code and a message naming the problem", async (t) => {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, client } = await startWithEmulator(t);
   await client.mounts.enable("aws");
 
   // creds with no root config: FAILED_PRECONDITION saying what to write.

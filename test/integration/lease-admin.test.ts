@@ -5,20 +5,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import Database from "better-sqlite3";
 import { join } from "node:path";
-import { LeaseState, LessorClient, LessorClientError, type AwsCredentials } from "@lessor/client";
+import { LeaseState, LessorClient, type AwsCredentials } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
-import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator, startWithEmulator } from "../helpers/aws.js";
 import { addToken, mountAccessor, openServerStore, seedAwsLeases } from "../helpers/leases.js";
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, String(err));
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
+import { failure } from "../helpers/errors.js";
 
 async function configureAws(client: LessorClient, emulator: AwsEmulator): Promise<void> {
   await client.mounts.enable("aws", { defaultLeaseTtlSeconds: 3600, maxLeaseTtlSeconds: 7200 });
@@ -169,14 +160,7 @@ test("listing pages through a changing set: no lease skipped or repeated; bad pa
 });
 
 test("the lease CLI: lookup, renew (clamped), revoke -sync=false, list, and the legacy revoke", async (t) => {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, server, client } = await startWithEmulator(t);
   await configureAws(client, emulator);
   const a = await client.aws.creds("deploy");
   const b = await client.aws.creds("deploy");

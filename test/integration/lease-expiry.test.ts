@@ -6,7 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LeaseState, LessorClientError, type AwsCredentials, type LessorClient } from "@lessor/client";
 import { clientFor, startServer, type ServerProcess } from "../helpers/processes.js";
-import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI, type AwsEmulator } from "../helpers/aws.js";
+import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI, type AwsEmulator, startWithEmulator } from "../helpers/aws.js";
 import { openServerStore, waitFor } from "../helpers/leases.js";
 
 /** Short retry settings so a test sees several attempts in about a second. */
@@ -19,14 +19,7 @@ async function configureAws(client: LessorClient, emulator: AwsEmulator, path: s
 }
 
 test("short leases expire in real time and their IAM users are deleted", async (t) => {
-  const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator) });
-  const client = clientFor(server);
-  t.after(async () => {
-    client.close();
-    await server.stop();
-    await emulator.close();
-  });
+  const { emulator, client } = await startWithEmulator(t);
   await configureAws(client, emulator, "aws", 2);
   const issued: AwsCredentials[] = [];
   for (let i = 0; i < 4; i++) issued.push(await client.aws.creds("deploy"));

@@ -6,8 +6,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { LessorClient, LessorClientError } from "@lessor/client";
+import { LessorClient } from "@lessor/client";
 import { runCli, startServer, tempDir } from "../helpers/processes.js";
+import { failure } from "../helpers/errors.js";
 
 function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -35,16 +36,6 @@ function makeCertificates(): { dir: string; ca: string; serverCert: string; serv
     clientCert: join(dir, "client.pem"),
     clientKey: join(dir, "client.key"),
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, String(err));
-    return err;
-  }
-  assert.fail("expected the call to fail");
 }
 
 test("TLS: trusted with the CA, refused without it; the CLI takes LESSOR_CACERT and https://", async (t) => {

@@ -6,16 +6,7 @@ import assert from "node:assert/strict";
 import { LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI } from "../helpers/aws.js";
-
-async function failure(promise: Promise<unknown>): Promise<LessorClientError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof LessorClientError, String(err));
-    return err;
-  }
-  assert.fail("expected the call to fail");
-}
+import { failure } from "../helpers/errors.js";
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
