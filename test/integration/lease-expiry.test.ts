@@ -112,7 +112,9 @@ test("failed revocations are retried, then irrevocable with their error, and ret
 test("revocations pending when the server dies are finished by the next start, even with expiry paused", async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
   t.after(() => emulator.close());
-  let server: ServerProcess = await startServer({ env: awsEnv(emulator), args: FAST_RETRY.slice(0, 2) });
+  // Slow retries before the crash: IAM is up for a moment below (to issue one more lease), and
+  // a retry in that moment would revoke a pending lease early. Retries come 5-10 s after a failure.
+  let server: ServerProcess = await startServer({ env: awsEnv(emulator), args: ["-revoke-retry-base=10s", "-revoke-retry-max=10s"] });
   const dataDir = server.dataDir;
   const token = server.rootToken;
   let client = clientFor(server);
