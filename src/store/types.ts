@@ -268,7 +268,29 @@ export interface Store {
   readonly tokenTree: TokenTreeStore;
   readonly sealed: SealedDataStore;
   readonly jobs: RevocationJobStore;
+  /**
+   * Present when several replicas share this store (PostgreSQL); absent when
+   * one process owns it (SQLite), so single-process shortcuts stay safe there.
+   */
+  readonly cluster?: ClusterStore;
   close(): Promise<void>;
+}
+
+/** What replicas sharing one store need to know of each other. */
+export interface ClusterStore {
+  /** Records this replica as alive at `now` (called every few seconds). */
+  heartbeat(replicaId: string, now: number): Promise<void>;
+  /** Ids of the other replicas whose last heartbeat is at or after `since`. */
+  otherLiveReplicas(replicaId: string, since: number): Promise<string[]>;
+  /** Forgets this replica (a clean stop). */
+  leave(replicaId: string): Promise<void>;
+  /**
+   * A number that changes whenever shared configuration changes (mounts,
+   * policies, quotas, audit devices): the store bumps it in the same
+   * transaction as the change, so a replica that polls it and sees a new
+   * value reloads its copies.
+   */
+  configVersion(): Promise<number>;
 }
 
 // --- Security: policies, quotas, audit devices, sealed settings, token tree, key rotation.
