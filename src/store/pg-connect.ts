@@ -41,11 +41,12 @@ export function describeStorageUrl(url: string): string {
 }
 
 /**
- * Parses postgres://user:pass@host:port/db?sslmode=...&pool_size=N.
+ * Parses postgres://user:pass@host:port/db?sslmode=...&pool_size=N, also
+ * honouring libpq's sslrootcert and connect_timeout (seconds; 0: wait forever).
  * A unix socket is given as ?host=/run/postgresql (libpq style) or a host of
  * %2Frun%2Fpostgresql.
  */
-export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: number): PgConnection {
+export function parsePgUrl(url: string, caFileOption: string | undefined, poolSize?: number): PgConnection {
   let u: URL;
   try {
     u = new URL(url);
@@ -66,6 +67,8 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
   const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || params.get("dbname") || user;
   const socket = host.startsWith("/");
 
+  // libpq's sslrootcert names the CA file too; -storage-ca-file wins.
+  const caFile = caFileOption ?? params.get("sslrootcert") ?? undefined;
   const mode = params.get("sslmode");
   let sslMode: SslMode;
   switch (mode) {
@@ -75,7 +78,8 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
       // says nothing gets a verified, encrypted connection or none at all. We
       // do not copy libpq's default ("prefer"), which silently falls back to
       // plaintext.
-      sslMode = socket || isLoopbackAddress(host) ? "disable" : "verify-full";
+      // A CA file given says TLS is wanted: verify-full then, loopback or not.
+      sslMode = caFile === undefined && (socket || isLoopbackAddress(host)) ? "disable" : "verify-full";
       break;
     case "disable":
     case "require":
@@ -118,6 +122,10 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
   const max = poolSize ?? (sizeParam !== null ? Number(sizeParam) : DEFAULT_POOL_SIZE);
   if (!Number.isInteger(max) || max < 1 || max > 1000) throw new Error("pool_size in the storage URL must be a whole number from 1 to 1000");
 
+  const timeoutParam = params.get("connect_timeout");
+  const connectTimeoutSeconds = timeoutParam !== null ? Number(timeoutParam) : 10;
+  if (!Number.isFinite(connectTimeoutSeconds) || connectTimeoutSeconds < 0) throw new Error("connect_timeout in the storage URL must be a number of seconds");
+
   const display = socket ? `${host}:${port}/${database}` : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`;
   return {
     config: {
@@ -129,7 +137,7 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
       ssl,
       max,
       types,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: connectTimeoutSeconds * 1000,
       idleTimeoutMillis: 30_000,
       application_name: "lessor",
       keepAlive: true,
