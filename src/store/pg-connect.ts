@@ -49,7 +49,9 @@ export function describeStorageUrl(url: string): string {
 export function parsePgUrl(url: string, caFileOption: string | undefined, poolSize?: number): PgConnection {
   let u: URL;
   try {
-    u = new URL(url);
+    // libpq allows credentials with no host (postgres://user:pw@/db?host=/run/postgresql);
+    // the URL parser does not, so a placeholder host stands in (the host parameter decides).
+    u = new URL(url.replace(/^(postgres(?:ql)?:\/\/[^@/?#]*@)\//i, "$1lessor-no-host/"));
   } catch {
     // The URL may hold a password: never echo it.
     throw new Error("the storage URL is not a valid URL (expected postgres://user:password@host:port/database)");
@@ -60,7 +62,8 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
   const params = u.searchParams;
   const user = decodeURIComponent(u.username) || params.get("user") || "postgres";
   const password = decodeURIComponent(u.password) || params.get("password") || undefined;
-  let host = decodeURIComponent(u.hostname) || params.get("host") || "localhost";
+  const urlHost = u.hostname === "lessor-no-host" ? "" : decodeURIComponent(u.hostname);
+  let host = params.get("host") ?? (urlHost || "localhost");
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   const port = Number(u.port || params.get("port") || 5432);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error("the storage URL has an invalid port");
@@ -182,11 +185,17 @@ export function scrub(message: string, secrets: readonly string[]): string {
 export function storeError(err: unknown, display: string, secrets: readonly string[]): Error {
   if (err instanceof LessorError) return err;
   const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (/CERT|SIGNATURE|TLS|SSL/.test(typeof code === "string" ? code : "") || /SSL|certificate/i.test(message)) {
+    return LessorError.unavailable(
+      `the TLS connection to PostgreSQL at ${display} failed: ${message} (see sslmode in the storage URL and -storage-ca-file)`,
+      "STORAGE_UNAVAILABLE",
+    );
+  }
   if (isConnectionError(err)) {
     return LessorError.unavailable(`the storage (PostgreSQL at ${display}) is unavailable: ${message}`, "STORAGE_UNAVAILABLE");
   }
   const wrapped = new Error(`PostgreSQL: ${message}`);
-  const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string") (wrapped as Error & { code?: string }).code = code;
   return wrapped;
 }
