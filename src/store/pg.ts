@@ -74,6 +74,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
     await pool.end().catch(() => undefined);
     throw err;
   }
+  db.opened = true;
   return new PgStore(db, options.keyring);
 }
 
