@@ -18,9 +18,19 @@ export interface PgConnection {
   sslMode: SslMode;
   /** Secrets to scrub from any message we pass on. */
   secrets: string[];
+  /** How long a claimed revocation is reserved to its replica (URL revoke_claim_timeout, seconds). */
+  revokeClaimTimeoutMs: number;
 }
 
 const DEFAULT_POOL_SIZE = 10;
+/**
+ * A replica that claims a lease for a revocation attempt holds it this long
+ * (unless the attempt ends sooner): no other replica takes it meanwhile, and
+ * if the replica dies mid-attempt the others retry it after this deadline.
+ * It must exceed the longest revocation (several IAM calls, with the SDK's
+ * retries when throttled); but a crashed replica's attempts wait this long.
+ */
+export const DEFAULT_REVOKE_CLAIM_TIMEOUT_MS = 30_000;
 
 /** int8 (bigint: times in ms, counts) as number, not string; everything else as pg does. */
 const BIGINT_OID = 20;
@@ -49,7 +59,9 @@ export function describeStorageUrl(url: string): string {
 export function parsePgUrl(url: string, caFileOption: string | undefined, poolSize?: number): PgConnection {
   let u: URL;
   try {
-    u = new URL(url);
+    // libpq allows credentials with no host (postgres://user:pw@/db?host=/run/postgresql);
+    // the URL parser does not, so a placeholder host stands in (the host parameter decides).
+    u = new URL(url.replace(/^(postgres(?:ql)?:\/\/[^@/?#]*@)\//i, "$1lessor-no-host/"));
   } catch {
     // The URL may hold a password: never echo it.
     throw new Error("the storage URL is not a valid URL (expected postgres://user:password@host:port/database)");
@@ -60,7 +72,8 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
   const params = u.searchParams;
   const user = decodeURIComponent(u.username) || params.get("user") || "postgres";
   const password = decodeURIComponent(u.password) || params.get("password") || undefined;
-  let host = decodeURIComponent(u.hostname) || params.get("host") || "localhost";
+  const urlHost = u.hostname === "lessor-no-host" ? "" : decodeURIComponent(u.hostname);
+  let host = params.get("host") ?? (urlHost || "localhost");
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   const port = Number(u.port || params.get("port") || 5432);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error("the storage URL has an invalid port");
@@ -126,6 +139,12 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
   const connectTimeoutSeconds = timeoutParam !== null ? Number(timeoutParam) : 10;
   if (!Number.isFinite(connectTimeoutSeconds) || connectTimeoutSeconds < 0) throw new Error("connect_timeout in the storage URL must be a number of seconds");
 
+  const claimParam = params.get("revoke_claim_timeout");
+  const revokeClaimTimeoutMs = claimParam !== null ? Number(claimParam) * 1000 : DEFAULT_REVOKE_CLAIM_TIMEOUT_MS;
+  if (!Number.isFinite(revokeClaimTimeoutMs) || revokeClaimTimeoutMs < 1000) {
+    throw new Error("revoke_claim_timeout in the storage URL must be a number of seconds, at least 1");
+  }
+
   const display = socket ? `${host}:${port}/${database}` : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`;
   return {
     config: {
@@ -144,6 +163,7 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
     },
     display,
     sslMode,
+    revokeClaimTimeoutMs,
     secrets: [password, u.password, url].filter((s): s is string => typeof s === "string" && s.length > 0),
   };
 }
@@ -182,11 +202,17 @@ export function scrub(message: string, secrets: readonly string[]): string {
 export function storeError(err: unknown, display: string, secrets: readonly string[]): Error {
   if (err instanceof LessorError) return err;
   const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (/CERT|SIGNATURE|TLS|SSL/.test(typeof code === "string" ? code : "") || /SSL|certificate/i.test(message)) {
+    return LessorError.unavailable(
+      `the TLS connection to PostgreSQL at ${display} failed: ${message} (see sslmode in the storage URL and -storage-ca-file)`,
+      "STORAGE_UNAVAILABLE",
+    );
+  }
   if (isConnectionError(err)) {
     return LessorError.unavailable(`the storage (PostgreSQL at ${display}) is unavailable: ${message}`, "STORAGE_UNAVAILABLE");
   }
   const wrapped = new Error(`PostgreSQL: ${message}`);
-  const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string") (wrapped as Error & { code?: string }).code = code;
   return wrapped;
 }
