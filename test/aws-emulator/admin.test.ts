@@ -118,18 +118,28 @@ describe('faults', () => {
 });
 
 describe('counts', () => {
-  test('calls per action and DeleteUser successes per user name', async () => {
+  test('calls per action, DeleteUser successes and DeleteUser calls per user name', async () => {
     await iam.send(new CreateUserCommand({ UserName: 'once' }));
     await iam.send(new DeleteUserCommand({ UserName: 'once' }));
     await expectAwsError(iam.send(new DeleteUserCommand({ UserName: 'once' })), 'NoSuchEntityException', 404);
+    await iam.send(new CreateUserCommand({ UserName: 'other' }));
+    await iam.send(new DeleteUserCommand({ UserName: 'other' }));
     const { json } = await admin('GET', 'counts');
-    const counts = json as { calls: Record<string, number>; errors: Record<string, Record<string, number>>; deleteUserSuccesses: Record<string, number> };
-    assert.equal(counts.calls['DeleteUser'], 2);
-    assert.equal(counts.calls['CreateUser'], 1);
-    assert.deepEqual(counts.deleteUserSuccesses, { once: 1 });
+    const counts = json as {
+      calls: Record<string, number>;
+      errors: Record<string, Record<string, number>>;
+      deleteUserSuccesses: Record<string, number>;
+      deleteUserCalls: Record<string, number>;
+    };
+    assert.equal(counts.calls['DeleteUser'], 3);
+    assert.equal(counts.calls['CreateUser'], 2);
+    assert.deepEqual(counts.deleteUserSuccesses, { once: 1, other: 1 });
+    // The second delete of 'once' failed, but it was a second delete all the same.
+    assert.deepEqual(counts.deleteUserCalls, { once: 2, other: 1 });
     assert.deepEqual(counts.errors['DeleteUser'], { NoSuchEntity: 1 });
     await admin('DELETE', 'counts');
     assert.equal(emu.counts().totalCalls, 0);
+    assert.deepEqual(emu.counts().deleteUserCalls, {});
   });
 });
 

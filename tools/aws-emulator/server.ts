@@ -79,6 +79,12 @@ export interface CountsSnapshot {
   readonly errors: Record<string, Record<string, number>>;
   /** Successful DeleteUser calls by user name (a second one for a name means a re-created user). */
   readonly deleteUserSuccesses: Record<string, number>;
+  /**
+   * Every DeleteUser call received, by the user name asked for, whatever its
+   * outcome (NoSuchEntity, DeleteConflict, a fault): a second call for one
+   * name shows a caller deleting a user it already deleted, or deleting it twice at once.
+   */
+  readonly deleteUserCalls: Record<string, number>;
 }
 
 export interface SeedSpec {
@@ -199,6 +205,7 @@ export class EmulatorServer {
   private readonly calls = new Map<string, number>();
   private readonly errors = new Map<string, Map<string, number>>();
   private readonly deleteUserSuccesses = new Map<string, number>();
+  private readonly deleteUserCalls = new Map<string, number>();
 
   constructor(config: EmulatorConfig) {
     this.account = new Account(config);
@@ -295,6 +302,10 @@ export class EmulatorServer {
       }
       if (action === undefined || action === '') throw new AwsError('MissingAction', 'Missing Action');
       countedAction = this.countCall(service, action);
+      if (service === 'iam' && action === 'DeleteUser') {
+        const name = params.get('UserName') ?? '';
+        this.deleteUserCalls.set(name, (this.deleteUserCalls.get(name) ?? 0) + 1);
+      }
 
       const fault = this.pickFault(service, action);
       if (fault.latencyMs > 0) await sleep(fault.latencyMs);
@@ -398,6 +409,7 @@ export class EmulatorServer {
       calls: Object.fromEntries(this.calls),
       errors,
       deleteUserSuccesses: Object.fromEntries(this.deleteUserSuccesses),
+      deleteUserCalls: Object.fromEntries(this.deleteUserCalls),
     };
   }
 
@@ -406,6 +418,7 @@ export class EmulatorServer {
     this.calls.clear();
     this.errors.clear();
     this.deleteUserSuccesses.clear();
+    this.deleteUserCalls.clear();
   }
 
   // ---- Faults -----------------------------------------------------------------------
