@@ -53,6 +53,14 @@ export class AuditBroker {
     return broker;
   }
 
+  /** Makes the devices match the store (another replica enabled or disabled one). */
+  async reload(): Promise<void> {
+    const stored = await this.store.list();
+    const paths = new Set(stored.map((r) => r.path));
+    for (const path of [...this.devices.keys()]) if (!paths.has(path)) this.devices.delete(path);
+    for (const record of stored) if (!this.devices.has(record.path)) this.devices.set(record.path, { record, logger: loggerFor(record) });
+  }
+
   get enabled(): boolean {
     return this.devices.size > 0;
   }

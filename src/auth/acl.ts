@@ -42,6 +42,13 @@ export class Acl {
     this.compiled.clear();
   }
 
+  /** Replaces every named policy at once (reloaded from the store). */
+  replacePolicies(policies: ReadonlyMap<string, readonly PathRule[]>): void {
+    this.rules.clear();
+    for (const [name, rules] of policies) this.rules.set(name, rules);
+    this.compiled.clear();
+  }
+
   removePolicy(name: string): void {
     this.rules.delete(name);
     this.compiled.clear();

@@ -18,6 +18,12 @@ export class PolicyBook {
     for (const policy of await this.store.list()) this.acl.setPolicy(policy.name, parsePolicy(policy.text));
   }
 
+  /** Re-reads every policy (another replica changed one). */
+  async reload(): Promise<void> {
+    const policies = await this.store.list();
+    this.acl.replacePolicies(new Map(policies.map((p) => [p.name, parsePolicy(p.text)])));
+  }
+
   async write(rawName: string, text: string, now: number): Promise<string> {
     const name = policyName(rawName);
     if (name === "root") throw immutableRoot("changed");

@@ -48,7 +48,15 @@ export class TokenAuthority {
   /** Bumped by every forget, so a lookup that raced a revocation is not remembered. */
   private generation = 0;
 
-  constructor(private readonly store: Store) {}
+  /**
+   * `remember`: keep the memory above. Off when replicas share the store:
+   * a token revoked on another replica must stop working here at once, not
+   * up to a second later, and one indexed lookup per call is cheap.
+   */
+  constructor(
+    private readonly store: Store,
+    private readonly remember = true,
+  ) {}
 
   /** Forgets every remembered authentication (a token was revoked, renewed or changed). */
   forgetAuthentications(): void {
@@ -108,7 +116,7 @@ export class TokenAuthority {
       throw LessorError.unauthenticated("invalid token: the token has no uses left");
     }
     const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
-    if (record.numUses === 0 && generation === this.generation) {
+    if (this.remember && record.numUses === 0 && generation === this.generation) {
       if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
       this.recent.set(key, { token: authenticated, expireTime: record.expireTime, at: now });
     }

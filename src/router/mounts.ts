@@ -51,6 +51,26 @@ export class MountTable {
     }
   }
 
+  /**
+   * Makes the table match the store (another replica enabled or disabled a
+   * mount). Mounts still present keep their engine instance: a mount's
+   * record never changes after it is made, only whether it exists.
+   */
+  async reload(): Promise<void> {
+    const stored = await this.store.mounts.list();
+    const present = new Set(stored.map((m) => m.accessor));
+    for (const mounted of [...this.byAccessor.values()]) {
+      if (present.has(mounted.mount.accessor)) continue;
+      this.byPath.delete(mounted.mount.path);
+      this.byAccessor.delete(mounted.mount.accessor);
+    }
+    for (const mount of stored) {
+      if (this.byAccessor.has(mount.accessor)) continue;
+      const factory = this.factories.get(mount.type);
+      if (factory) this.add(mount, factory);
+    }
+  }
+
   engineTypes(): string[] {
     return [...this.factories.keys()].sort();
   }

@@ -1,6 +1,7 @@
 // Assembles one Lessor server: store → mount table → lease manager → router
 // → gRPC services, and the background work (expiry, abandoned-intent
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ServerCredentials } from "@grpc/grpc-js";
@@ -38,6 +39,7 @@ import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { LessorMetrics } from "./metrics.js";
+import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { HealthReporter } from "./health.js";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 import { addReflection } from "./reflection.js";
@@ -84,6 +86,8 @@ export interface LessorServerOptions {
   prefixJobs?: PrefixJobOptions;
   /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsListenAddress?: string;
+  /** Heartbeats and configuration polling, when replicas share the store. */
+  replicas?: ReplicaOptions;
 }
 
 export interface LessorServer {
@@ -124,8 +128,11 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const store = metrics ? metrics.timedStore(openedStore) : openedStore;
   const now = Date.now();
 
-  const tokens = new TokenAuthority(store);
-  const rootToken = (await tokens.hasAnyToken()) ? undefined : await tokens.createRoot(now);
+  const cluster = store.cluster;
+  const tokens = new TokenAuthority(store, cluster === undefined);
+  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(now) : undefined;
+  // Read before the copies below are loaded, so a change made meanwhile is reloaded, not missed.
+  const configVersion = cluster ? await cluster.configVersion() : 0;
 
   const mounts = new MountTable(store, engineFactories(), logger, metrics);
   await mounts.load();
@@ -139,7 +146,20 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const audit = await AuditBroker.open(store.auditDevices, store.settings);
   const quotas = new RateLimiter(store.quotas);
   await quotas.load();
-  const keys = new KeyRotator(keyring, keyFile, store.sealed, logger);
+  const replica = cluster
+    ? new ReplicaMembership(
+        cluster,
+        async () => {
+          await mounts.reload();
+          await policies.reload();
+          await quotas.load();
+          await audit.reload();
+        },
+        logger,
+        options.replicas,
+      )
+    : undefined;
+  const keys = new KeyRotator(keyring, keyFile, store.sealed, logger, replica ? () => replica.others() : undefined);
   await keys.start();
   const events = new LeaseEventFeed(store, options.events);
   const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, {
@@ -150,8 +170,11 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   });
   const router = new Router(mounts, leases, acl);
 
-  // Single process on this store: every intent left over belongs to a process that died.
-  const rolledBack = await leases.rollbackAbandoned(0);
+  await replica?.start(configVersion);
+  // One process on this store: every intent left over belongs to a process
+  // that died. Replicas: only those older than the intent timeout (another
+  // replica may be issuing right now).
+  const rolledBack = await leases.rollbackAbandoned(cluster ? leases.intentTimeoutMs : 0);
   if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
   const sweeper = setInterval(() => {
     void leases.rollbackAbandoned(leases.intentTimeoutMs).catch((err: unknown) => logger.error({ err: String(err) }, "intent sweep failed"));
@@ -232,9 +255,23 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
         });
       });
       await metricsServer?.close();
+      await replica?.stop();
       await store.close();
     },
   };
+}
+
+/**
+ * A root token is made on the first start only: when no token exists. When
+ * replicas share the store and start together, exactly one of them makes it
+ * (the one whose claim is stored first), so only one banner shows a token.
+ */
+async function shouldCreateRoot(store: Store, tokens: TokenAuthority): Promise<boolean> {
+  if (await tokens.hasAnyToken()) return false;
+  if (!store.cluster) return true;
+  const claim = randomBytes(16);
+  const winner = await store.settings.putIfAbsent("first-root-token", claim);
+  return winner.equals(claim);
 }
 
 /** The listener's credentials from the TLS options; plaintext when none are given. */

@@ -25,6 +25,8 @@ export class KeyRotator {
     private readonly keyFile: string | undefined,
     private readonly sealed: SealedDataStore,
     private readonly logger: Logger,
+    /** The other replicas alive on a shared store (none for a store one process owns). */
+    private readonly otherReplicas: () => Promise<string[]> = async () => [],
   ) {}
 
   /** Resumes re-encryption left unfinished by a previous run. */
@@ -40,6 +42,15 @@ export class KeyRotator {
       throw LessorError.failedPrecondition(
         "the encryption key came from LESSOR_SEAL_KEY, which the server cannot rewrite; start the server with a key file (-key-file) to rotate keys",
         "KEY_NOT_ROTATABLE",
+      );
+    }
+    // A replica without the new key could not open what this one seals with it.
+    const others = await this.otherReplicas();
+    if (others.length > 0) {
+      throw LessorError.failedPrecondition(
+        `${others.length} other replica(s) share this store and would not have the new key; stop them, rotate on one replica, copy its key file to the others, then start them again`,
+        "KEY_ROTATION_NEEDS_ONE_REPLICA",
+        { replicas: String(others.length) },
       );
     }
     const id = this.keyring.rotate(this.keyFile);
