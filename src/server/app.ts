@@ -34,7 +34,7 @@ import type { RetryPolicy } from "../leases/policy.js";
 import { MountTable } from "../router/mounts.js";
 import { Router } from "../router/router.js";
 import { Keyring } from "../store/encryption.js";
-import { openSqliteStore } from "../store/sqlite.js";
+import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -88,6 +88,10 @@ export interface LessorServerOptions {
   metricsListenAddress?: string;
   /** Heartbeats and configuration polling, when replicas share the store. */
   replicas?: ReplicaOptions;
+  /** PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...): a store several replicas share, instead of <dataDir>/lessor.db. */
+  storageUrl?: string;
+  /** CA bundle (PEM) to verify the PostgreSQL server's certificate. */
+  storageCaFile?: string;
 }
 
 export interface LessorServer {
@@ -123,7 +127,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
   const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey as string) : Keyring.loadOrCreate(keyFile);
-  const openedStore = openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring });
+  const openedStore = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(openedStore);
   const store = metrics ? metrics.timedStore(openedStore) : openedStore;
   const now = Date.now();

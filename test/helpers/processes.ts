@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LessorClient } from "@lessor/client";
+import { storageArgs } from "./store.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const LESSOR_BIN = join(REPO_ROOT, "bin", "lessor.js");
@@ -39,12 +40,17 @@ export interface StartServerOptions {
   listenAddress?: string;
 }
 
-/** Starts `lessor server` on 127.0.0.1:0 and waits for its banner. */
+/**
+ * Starts `lessor server` on 127.0.0.1:0 and waits for its banner. On the
+ * PostgreSQL pass (helpers/store.ts) it also gets `-storage-url` for the
+ * database of its data directory (a dev server: of a directory of its own).
+ */
 export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir("data");
   const args = options.dev
     ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
     : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
+  args.push(...(await storageArgs(dataDir)));
   const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
     env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
