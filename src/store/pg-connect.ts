@@ -41,14 +41,17 @@ export function describeStorageUrl(url: string): string {
 }
 
 /**
- * Parses postgres://user:pass@host:port/db?sslmode=...&pool_size=N.
+ * Parses postgres://user:pass@host:port/db?sslmode=...&pool_size=N, also
+ * honouring libpq's sslrootcert and connect_timeout (seconds; 0: wait forever).
  * A unix socket is given as ?host=/run/postgresql (libpq style) or a host of
  * %2Frun%2Fpostgresql.
  */
-export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: number): PgConnection {
+export function parsePgUrl(url: string, caFileOption: string | undefined, poolSize?: number): PgConnection {
   let u: URL;
   try {
-    u = new URL(url);
+    // libpq allows credentials with no host (postgres://user:pw@/db?host=/run/postgresql);
+    // the URL parser does not, so a placeholder host stands in (the host parameter decides).
+    u = new URL(url.replace(/^(postgres(?:ql)?:\/\/[^@/?#]*@)\//i, "$1lessor-no-host/"));
   } catch {
     // The URL may hold a password: never echo it.
     throw new Error("the storage URL is not a valid URL (expected postgres://user:password@host:port/database)");
@@ -59,13 +62,16 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
   const params = u.searchParams;
   const user = decodeURIComponent(u.username) || params.get("user") || "postgres";
   const password = decodeURIComponent(u.password) || params.get("password") || undefined;
-  let host = decodeURIComponent(u.hostname) || params.get("host") || "localhost";
+  const urlHost = u.hostname === "lessor-no-host" ? "" : decodeURIComponent(u.hostname);
+  let host = params.get("host") ?? (urlHost || "localhost");
   if (host.startsWith("[") && host.endsWith("]")) host = host.slice(1, -1);
   const port = Number(u.port || params.get("port") || 5432);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error("the storage URL has an invalid port");
   const database = decodeURIComponent(u.pathname.replace(/^\//, "")) || params.get("dbname") || user;
   const socket = host.startsWith("/");
 
+  // libpq's sslrootcert names the CA file too; -storage-ca-file wins.
+  const caFile = caFileOption ?? params.get("sslrootcert") ?? undefined;
   const mode = params.get("sslmode");
   let sslMode: SslMode;
   switch (mode) {
@@ -75,7 +81,8 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
       // says nothing gets a verified, encrypted connection or none at all. We
       // do not copy libpq's default ("prefer"), which silently falls back to
       // plaintext.
-      sslMode = socket || isLoopbackAddress(host) ? "disable" : "verify-full";
+      // A CA file given says TLS is wanted: verify-full then, loopback or not.
+      sslMode = caFile === undefined && (socket || isLoopbackAddress(host)) ? "disable" : "verify-full";
       break;
     case "disable":
     case "require":
@@ -118,6 +125,10 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
   const max = poolSize ?? (sizeParam !== null ? Number(sizeParam) : DEFAULT_POOL_SIZE);
   if (!Number.isInteger(max) || max < 1 || max > 1000) throw new Error("pool_size in the storage URL must be a whole number from 1 to 1000");
 
+  const timeoutParam = params.get("connect_timeout");
+  const connectTimeoutSeconds = timeoutParam !== null ? Number(timeoutParam) : 10;
+  if (!Number.isFinite(connectTimeoutSeconds) || connectTimeoutSeconds < 0) throw new Error("connect_timeout in the storage URL must be a number of seconds");
+
   const display = socket ? `${host}:${port}/${database}` : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`;
   return {
     config: {
@@ -129,7 +140,7 @@ export function parsePgUrl(url: string, caFile: string | undefined, poolSize?: n
       ssl,
       max,
       types,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: connectTimeoutSeconds * 1000,
       idleTimeoutMillis: 30_000,
       application_name: "lessor",
       keepAlive: true,
@@ -174,11 +185,17 @@ export function scrub(message: string, secrets: readonly string[]): string {
 export function storeError(err: unknown, display: string, secrets: readonly string[]): Error {
   if (err instanceof LessorError) return err;
   const message = scrub(err instanceof Error ? err.message : String(err), secrets);
+  const code = (err as { code?: unknown } | null)?.code;
+  if (/CERT|SIGNATURE|TLS|SSL/.test(typeof code === "string" ? code : "") || /SSL|certificate/i.test(message)) {
+    return LessorError.unavailable(
+      `the TLS connection to PostgreSQL at ${display} failed: ${message} (see sslmode in the storage URL and -storage-ca-file)`,
+      "STORAGE_UNAVAILABLE",
+    );
+  }
   if (isConnectionError(err)) {
     return LessorError.unavailable(`the storage (PostgreSQL at ${display}) is unavailable: ${message}`, "STORAGE_UNAVAILABLE");
   }
   const wrapped = new Error(`PostgreSQL: ${message}`);
-  const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === "string") (wrapped as Error & { code?: string }).code = code;
   return wrapped;
 }

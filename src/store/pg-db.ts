@@ -233,20 +233,20 @@ export class GroupCommit {
   }
 
   private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {
-    for (let attempt = 1; ; attempt++) {
-      const mark = tx.events.length;
-      await tx.query("SAVEPOINT op");
-      try {
-        const value = await work(tx);
-        await tx.query("RELEASE SAVEPOINT op");
-        return { value };
-      } catch (error) {
-        // A failure here (the connection is gone) fails the whole batch.
-        await tx.query("ROLLBACK TO SAVEPOINT op");
-        tx.events.length = mark;
-        if (retryable(error) && attempt < 3) continue;
-        return { error };
-      }
+    const mark = tx.events.length;
+    await tx.query("SAVEPOINT op");
+    try {
+      const value = await work(tx);
+      await tx.query("RELEASE SAVEPOINT op");
+      return { value };
+    } catch (error) {
+      // A deadlock or serialization failure: the whole batch is retried
+      // (PgDb.tx), since retrying this one write would meet the same locks.
+      if (retryable(error)) throw error;
+      // A failure here (the connection is gone) fails the whole batch.
+      await tx.query("ROLLBACK TO SAVEPOINT op");
+      tx.events.length = mark;
+      return { error };
     }
   }
 }
