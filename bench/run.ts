@@ -187,7 +187,7 @@ async function benchThroughput(withLeases: boolean): Promise<void> {
   });
 
   await lease.stop();
-  const store = openServerStore(leaseDir);
+  const store = await openServerStore(leaseDir);
   const issued = (await store.leases.countByState()).active;
   await store.close();
   if (issued < leaseReads) throw new Error(`only ${issued} leases recorded for ${leaseReads} reads`);
@@ -211,7 +211,7 @@ async function benchThroughput(withLeases: boolean): Promise<void> {
   const users = emulator.listUsers().length;
   client.close();
   await server.stop();
-  const after = openServerStore(dataDir);
+  const after = await openServerStore(dataDir);
   const issuedHttp = (await after.leases.countByState()).active;
   // Reads h2load abandoned at its end, cut short by the shutdown: their intents are rolled back at the next start.
   const unfinished = (await after.intents.olderThan(Date.now(), 1_000_000)).length;
@@ -269,7 +269,7 @@ async function benchStartup(): Promise<void> {
   client.close();
   await server.stop();
 
-  const store = openServerStore(dataDir);
+  const store = await openServerStore(dataDir);
   const now = Date.now();
   const idOf = (i: number) => `aws/creds/startup/${String(i).padStart(8, "0")}`;
   const add = (i: number) =>
@@ -294,7 +294,7 @@ async function benchStartup(): Promise<void> {
 
   log(`3. seeding ${fmt(COUNT)} leases through the store API...`);
   const seeding = performance.now();
-  const big = openServerStore(dataDir);
+  const big = await openServerStore(dataDir);
   for (let i = 1; i < COUNT; i++) {
     await big.leases.insertFromIntent(
       {

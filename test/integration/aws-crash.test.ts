@@ -10,6 +10,7 @@ import pino from "pino";
 import { startLessor } from "../../src/server/app.js";
 import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator } from "../helpers/aws.js";
 import { clientFor, startServer, tempDir } from "../helpers/processes.js";
+import { storeOptions } from "../helpers/store.js";
 
 const KILLS = 100;
 const READS_PER_ROUND = 3;
@@ -96,8 +97,10 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
 
 test("an issuance that outlives the intent timeout is rolled back by the periodic sweep", async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
+  const dataDir = tempDir("sweep");
   const server = await startLessor({
-    dataDir: tempDir("sweep"),
+    dataDir,
+    ...(await storeOptions(dataDir)),
     listenAddress: "127.0.0.1:0",
     intentTimeoutMs: 1_000,
     logger: pino({ level: "silent" }),

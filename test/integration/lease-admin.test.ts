@@ -73,7 +73,7 @@ test("force drops a lease without touching its secret, needs sudo, and says so l
   client.close();
   plain.close();
   await server.stop();
-  const store = openServerStore(first.dataDir);
+  const store = await openServerStore(first.dataDir);
   try {
     const events = await store.events.after(0, "aws/creds/", 100);
     for (const id of [creds.lease.id, viaCli.lease.id]) {
