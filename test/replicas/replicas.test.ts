@@ -413,7 +413,8 @@ test("three replicas under load, one killed with SIGKILL and restarted: every le
     (straddles ? excused : twice).push(`${user} (${what}): ${calls} DeleteUser calls, ${atKill[user] ?? 0} of them before the kill`);
   }
   assert.deepEqual(twice, [], "no IAM user was deleted twice");
-  assert.ok(excused.length <= 20, `at most the killed replica's revocations under way were retried: ${excused.join(", ")}`);
+  // Under way on the killed replica: at most its expiry pool (16 by default) and one RevokeLease per worker.
+  assert.ok(excused.length <= 16 + WORKERS, `at most the killed replica's revocations under way were retried: ${excused.join(", ")}`);
 
   // Every lease event reached both watchers once, in the same order; the killed replica's watcher resumed across the restart.
   const maxSequence = Math.max(...watchers.flatMap((w) => w.events.map((e) => e.sequence)));
