@@ -18,9 +18,19 @@ export interface PgConnection {
   sslMode: SslMode;
   /** Secrets to scrub from any message we pass on. */
   secrets: string[];
+  /** How long a claimed revocation is reserved to its replica (URL revoke_claim_timeout, seconds). */
+  revokeClaimTimeoutMs: number;
 }
 
 const DEFAULT_POOL_SIZE = 10;
+/**
+ * A replica that claims a lease for a revocation attempt holds it this long
+ * (unless the attempt ends sooner): no other replica takes it meanwhile, and
+ * if the replica dies mid-attempt the others retry it after this deadline.
+ * It must exceed the longest revocation (several IAM calls, with the SDK's
+ * retries when throttled); but a crashed replica's attempts wait this long.
+ */
+export const DEFAULT_REVOKE_CLAIM_TIMEOUT_MS = 30_000;
 
 /** int8 (bigint: times in ms, counts) as number, not string; everything else as pg does. */
 const BIGINT_OID = 20;
@@ -129,6 +139,12 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
   const connectTimeoutSeconds = timeoutParam !== null ? Number(timeoutParam) : 10;
   if (!Number.isFinite(connectTimeoutSeconds) || connectTimeoutSeconds < 0) throw new Error("connect_timeout in the storage URL must be a number of seconds");
 
+  const claimParam = params.get("revoke_claim_timeout");
+  const revokeClaimTimeoutMs = claimParam !== null ? Number(claimParam) * 1000 : DEFAULT_REVOKE_CLAIM_TIMEOUT_MS;
+  if (!Number.isFinite(revokeClaimTimeoutMs) || revokeClaimTimeoutMs < 1000) {
+    throw new Error("revoke_claim_timeout in the storage URL must be a number of seconds, at least 1");
+  }
+
   const display = socket ? `${host}:${port}/${database}` : `${host.includes(":") ? `[${host}]` : host}:${port}/${database}`;
   return {
     config: {
@@ -147,6 +163,7 @@ export function parsePgUrl(url: string, caFileOption: string | undefined, poolSi
     },
     display,
     sslMode,
+    revokeClaimTimeoutMs,
     secrets: [password, u.password, url].filter((s): s is string => typeof s === "string" && s.length > 0),
   };
 }

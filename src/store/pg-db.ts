@@ -4,6 +4,7 @@ import pg from "pg";
 import type { PoolClient, QueryConfig, QueryResultRow } from "pg";
 import type { Logger } from "pino";
 import type { LeaseEventType } from "./types.js";
+import { LessorError } from "../errors.js";
 import { storeError } from "./pg-connect.js";
 
 /**
@@ -89,8 +90,21 @@ export class PgDb {
     });
   }
 
+  /** Set once the store has opened: from then on, callers' errors name no host. */
+  opened = false;
+  private lastLogged = 0;
+
   wrap(err: unknown): Error {
-    return storeError(err, this.display, this.secrets);
+    const wrapped = storeError(err, this.display, this.secrets);
+    if (!this.opened || !(wrapped instanceof LessorError) || wrapped.reason !== "STORAGE_UNAVAILABLE") return wrapped;
+    // While serving, a caller learns only that the storage is unavailable; the
+    // details (which name the database's address) go to the log, at most every 5 s.
+    const now = Date.now();
+    if (now - this.lastLogged > 5000) {
+      this.lastLogged = now;
+      this.logger?.error({ err: wrapped.message }, "PostgreSQL is unavailable");
+    }
+    return LessorError.unavailable("the storage is unavailable; try again shortly", "STORAGE_UNAVAILABLE");
   }
 
   /** One statement, outside any explicit transaction. */

@@ -52,7 +52,10 @@ export const PG_MIGRATIONS: readonly string[] = [
     revoke_time       BIGINT,
     -- When the expiry scheduler must next look at this lease: the expiry of an
     -- active lease, the next retry of a revoking one, NULL otherwise.
-    due_time          BIGINT
+    due_time          BIGINT,
+    -- Set while a replica is making a revocation attempt: until then no other
+    -- replica takes the lease (not even for an explicit revoke).
+    claimed_until     BIGINT
   );
   CREATE INDEX leases_by_due_time ON leases (due_time) WHERE due_time IS NOT NULL;
   CREATE INDEX leases_by_token_and_id ON leases (token_accessor, id) WHERE token_accessor IS NOT NULL;

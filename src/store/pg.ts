@@ -56,6 +56,8 @@ export interface PgStoreOptions {
   logger?: Logger;
   /** Connections in the pool (default: the URL's pool_size, else 10). */
   poolSize?: number;
+  /** See DEFAULT_REVOKE_CLAIM_TIMEOUT_MS (default: the URL's revoke_claim_timeout, else 30 s). */
+  revokeClaimTimeoutMs?: number;
 }
 
 export const KEY_CHECK = "keyring-check";
@@ -74,7 +76,8 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
     await pool.end().catch(() => undefined);
     throw err;
   }
-  return new PgStore(db, options.keyring);
+  db.opened = true;
+  return new PgStore(db, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
 }
 
 /**
@@ -91,9 +94,12 @@ async function migrateAndCheckKey(db: PgDb, keyring: Keyring): Promise<void> {
   try {
     await client.query("SELECT pg_advisory_lock($1)", [MIGRATION_LOCK]);
     try {
-      await client.query(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)",
-      );
+      // Looked up first: on an existing database nothing is written (and no
+      // CREATE privilege is needed) before the key is checked.
+      const exists = (await client.query<{ t: string | null }>("SELECT to_regclass('schema_migrations')::text AS t")).rows[0]?.t;
+      if (!exists) {
+        await client.query("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
+      }
       const current = Number(
         (await client.query<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations")).rows[0]?.v ?? 0,
       );
@@ -166,11 +172,12 @@ class PgStore implements Store {
   constructor(
     private readonly db: PgDb,
     keyring: Keyring,
+    revokeClaimTimeoutMs: number,
   ) {
     const writes = new GroupCommit(db);
     this.mounts = new PgMounts(db);
     this.entries = new PgEntries(db, keyring);
-    this.leases = new PgLeases(db, keyring, writes);
+    this.leases = new PgLeases(db, keyring, writes, revokeClaimTimeoutMs);
     this.events = new PgEvents(db);
     this.intents = new PgIntents(db, keyring, writes);
     this.tokens = new PgTokens(db);
@@ -313,6 +320,7 @@ class PgLeases implements LeaseStore {
     private readonly db: PgDb,
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
+    private readonly claimTimeoutMs: number,
   ) {}
 
   private row(r: LeaseRow): LeaseRecord {
@@ -419,7 +427,8 @@ class PgLeases implements LeaseStore {
       const r = await tx.query(
         {
           name: "lease_revoked",
-          text: `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = $2, last_error = NULL
+          text: `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = $2, last_error = NULL,
+                        claimed_until = NULL
                  WHERE id = $1 AND state != 'revoked'`,
         },
         [id, now],
@@ -433,7 +442,7 @@ class PgLeases implements LeaseStore {
       await tx.query(
         {
           name: "lease_failure",
-          text: `UPDATE leases SET attempts = attempts + 1, last_error = $2, next_attempt_time = $3, due_time = $3,
+          text: `UPDATE leases SET attempts = attempts + 1, last_error = $2, next_attempt_time = $3, due_time = $3, claimed_until = NULL,
                         state = CASE WHEN $4::boolean THEN 'irrevocable' ELSE state END
                  WHERE id = $1`,
         },
@@ -493,7 +502,13 @@ class PgLeases implements LeaseStore {
   async claimRevocation(id: string, now: number, nextAttemptTime: number, dueOnly: boolean): Promise<number | null> {
     // One conditional UPDATE: of two replicas claiming the same due lease,
     // the second waits for the first's row lock, then re-checks the condition
-    // against the new row (due_time moved to the future) and takes nothing.
+    // against the new row and takes nothing. Unlike SQLite (one process, which
+    // never runs two attempts on one lease at once), the claim holds the lease
+    // for at least the claim timeout: a revocation slower than its retry delay
+    // must not be taken up by another replica while it runs (claimed_until,
+    // which also stops an explicit revoke on another replica). If this replica
+    // dies mid-attempt, the lease is due again when the claim runs out.
+    const until = Math.max(nextAttemptTime, now + this.claimTimeoutMs);
     const rows = await this.writes.run(
       async (tx) =>
         (
@@ -501,19 +516,20 @@ class PgLeases implements LeaseStore {
             ? await tx.query<{ attempts: number }>(
                 {
                   name: "lease_claim_due",
-                  text: `UPDATE leases SET state = 'revoking', due_time = $3, next_attempt_time = $3
-                         WHERE id = $1 AND due_time <= $2
+                  text: `UPDATE leases SET state = 'revoking', due_time = $3, next_attempt_time = $3, claimed_until = $3
+                         WHERE id = $1 AND due_time <= $2 AND (claimed_until IS NULL OR claimed_until <= $2)
                            AND (state = 'revoking' OR (state = 'active' AND expire_time <= $2)) RETURNING attempts`,
                 },
-                [id, now, nextAttemptTime],
+                [id, now, until],
               )
             : await tx.query<{ attempts: number }>(
                 {
                   name: "lease_claim_any",
-                  text: `UPDATE leases SET state = 'revoking', due_time = $2, next_attempt_time = $2
-                         WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable') RETURNING attempts`,
+                  text: `UPDATE leases SET state = 'revoking', due_time = $3, next_attempt_time = $3, claimed_until = $3
+                         WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable')
+                           AND (claimed_until IS NULL OR claimed_until <= $2) RETURNING attempts`,
                 },
-                [id, nextAttemptTime],
+                [id, now, until],
               )
         ).rows,
     );
@@ -622,7 +638,8 @@ async function forceOne(tx: Tx, id: string, now: number, note: string): Promise<
   const r = await tx.query(
     {
       name: "lease_force",
-      text: `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = $2, last_error = $3
+      text: `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = $2, last_error = $3,
+                    claimed_until = NULL
              WHERE id = $1 AND state != 'revoked'`,
     },
     [id, now, note],

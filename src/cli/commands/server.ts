@@ -84,6 +84,13 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
+      for (const flag of ["storage-url", "storage-ca-file"]) {
+        if (Array.isArray(argv[flag])) {
+          io.err(`Error: -${flag} was given more than once`);
+          process.exitCode = 1;
+          return;
+        }
+      }
       if (!dev && !argv["data-dir"]) {
         io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
         process.exitCode = 1;
