@@ -1,6 +1,6 @@
-// The lease event feed on a real SQLite store: watchers wake on an in-process
-// commit, pick up writes they were not told about by polling, and refuse a
-// resume point whose events were pruned.
+// The lease event feed on a real store (SQLite, or PostgreSQL on that pass):
+// watchers wake on an in-process commit, pick up writes they were not told
+// about by polling, and refuse a resume point whose events were pruned.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Code, LessorError } from "../../src/errors.js";
