@@ -85,6 +85,13 @@ export interface CountsSnapshot {
    * name shows a caller deleting a user it already deleted, or deleting it twice at once.
    */
   readonly deleteUserCalls: Record<string, number>;
+  /**
+   * The same calls by outcome: "Success" or the error code ("NoSuchEntity",
+   * "DeleteConflict", ...). A DeleteConflict call found the user still holding
+   * something and deleted nothing; one deletion by one caller can take a
+   * DeleteConflict and then a Success.
+   */
+  readonly deleteUserOutcomes: Record<string, Record<string, number>>;
 }
 
 export interface SeedSpec {
@@ -206,6 +213,7 @@ export class EmulatorServer {
   private readonly errors = new Map<string, Map<string, number>>();
   private readonly deleteUserSuccesses = new Map<string, number>();
   private readonly deleteUserCalls = new Map<string, number>();
+  private readonly deleteUserOutcomes = new Map<string, Map<string, number>>();
 
   constructor(config: EmulatorConfig) {
     this.account = new Account(config);
@@ -292,6 +300,8 @@ export class EmulatorServer {
     let service = serviceForVersion(version);
     let namespace = service === 'sts' ? STS_NAMESPACE : IAM_NAMESPACE;
     let countedAction: string | undefined;
+    /** The UserName of a DeleteUser call, for its outcome. */
+    let deletedName: string | undefined;
     try {
       if (method !== 'POST' && method !== 'GET') {
         throw new AwsError('InvalidAction', `The HTTP method ${method} is not supported; use POST or GET.`, 405);
@@ -303,8 +313,8 @@ export class EmulatorServer {
       if (action === undefined || action === '') throw new AwsError('MissingAction', 'Missing Action');
       countedAction = this.countCall(service, action);
       if (service === 'iam' && action === 'DeleteUser') {
-        const name = params.get('UserName') ?? '';
-        this.deleteUserCalls.set(name, (this.deleteUserCalls.get(name) ?? 0) + 1);
+        deletedName = params.get('UserName') ?? '';
+        this.deleteUserCalls.set(deletedName, (this.deleteUserCalls.get(deletedName) ?? 0) + 1);
       }
 
       const fault = this.pickFault(service, action);
@@ -334,6 +344,7 @@ export class EmulatorServer {
       if (ctx.deletedUserName !== undefined) {
         this.deleteUserSuccesses.set(ctx.deletedUserName, (this.deleteUserSuccesses.get(ctx.deletedUserName) ?? 0) + 1);
       }
+      if (deletedName !== undefined) this.countDeleteUserOutcome(deletedName, 'Success');
       this.sendXml(res, 200, successXml(action, namespace, result, requestId), requestId);
     } catch (e: unknown) {
       let err: AwsError;
@@ -344,6 +355,7 @@ export class EmulatorServer {
         err = new AwsError('ServiceFailure', defaultMessageFor('ServiceFailure'), 500);
       }
       if (countedAction !== undefined) this.countError(countedAction, err.code);
+      if (deletedName !== undefined) this.countDeleteUserOutcome(deletedName, err.code);
       this.sendXml(res, err.status, errorXml(namespace, err, requestId), requestId);
     }
   }
@@ -410,6 +422,7 @@ export class EmulatorServer {
       errors,
       deleteUserSuccesses: Object.fromEntries(this.deleteUserSuccesses),
       deleteUserCalls: Object.fromEntries(this.deleteUserCalls),
+      deleteUserOutcomes: Object.fromEntries([...this.deleteUserOutcomes].map(([name, byOutcome]) => [name, Object.fromEntries(byOutcome)])),
     };
   }
 
@@ -419,6 +432,16 @@ export class EmulatorServer {
     this.errors.clear();
     this.deleteUserSuccesses.clear();
     this.deleteUserCalls.clear();
+    this.deleteUserOutcomes.clear();
+  }
+
+  private countDeleteUserOutcome(name: string, outcome: string): void {
+    let byOutcome = this.deleteUserOutcomes.get(name);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.deleteUserOutcomes.set(name, byOutcome);
+    }
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
   }
 
   // ---- Faults -----------------------------------------------------------------------
