@@ -287,12 +287,13 @@ COMMIT;
 
 /** A revocation as the expiry scheduler and the pg store do it: take a due lease (claim), then mark it revoked with its event. */
 const REVOKE_SCRIPT = `
-UPDATE leases SET state = 'revoking', due_time = (:now)::bigint + 1000, next_attempt_time = (:now)::bigint + 1000
+UPDATE leases SET state = 'revoking', due_time = (:now)::bigint + 30000, next_attempt_time = (:now)::bigint + 30000, claimed_until = (:now)::bigint + 30000
   WHERE id = (SELECT id FROM leases WHERE due_time <= (:now)::bigint AND id LIKE 'nothing/creds/pgmass/%' ORDER BY due_time LIMIT 1 FOR UPDATE SKIP LOCKED)
+    AND (claimed_until IS NULL OR claimed_until <= (:now)::bigint)
     AND (state = 'revoking' OR (state = 'active' AND expire_time <= (:now)::bigint))
   RETURNING id AS lease_id \\gset
 BEGIN;
-UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = (:now)::bigint, last_error = NULL
+UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = (:now)::bigint, last_error = NULL, claimed_until = NULL
   WHERE id = (:lease_id)::text AND state != 'revoked';
 SELECT pg_advisory_xact_lock(${EVENT_LOCK});
 INSERT INTO lease_events (type, lease_id, time, expire_time, detail) VALUES ('expired', (:lease_id)::text, (:now)::bigint, NULL, NULL);
