@@ -86,12 +86,12 @@ export interface LessorServerOptions {
   prefixJobs?: PrefixJobOptions;
   /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsListenAddress?: string;
-  /** Heartbeats and configuration polling, when replicas share the store. */
-  replicas?: ReplicaOptions;
   /** PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...): a store several replicas share, instead of <dataDir>/lessor.db. */
   storageUrl?: string;
   /** CA bundle (PEM) to verify the PostgreSQL server's certificate. */
   storageCaFile?: string;
+  /** Heartbeats and configuration polling, when replicas share the store. */
+  replicas?: ReplicaOptions;
 }
 
 export interface LessorServer {

@@ -72,6 +72,10 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
   const db = new PgDb(pool, conn.display, conn.secrets, options.logger);
   try {
     await migrateAndCheckKey(db, options.keyring);
+    // A few connections opened now, not on the first requests (each costs a
+    // TCP and authentication round trip or several, and a TLS handshake).
+    const warm = await Promise.allSettled(Array.from({ length: Math.min(4, conn.config.max ?? 4) }, () => db.connect()));
+    for (const w of warm) if (w.status === "fulfilled") w.value.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
