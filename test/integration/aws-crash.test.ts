@@ -47,6 +47,18 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
 
   const issued = new Set<string>();
   let rolledBack = 0;
+  // Kills must land before and after issuances finish: the window covers a
+  // cold start's first issuances, timed here, as slow as the machine (or the
+  // store: PostgreSQL opens its connections on the first calls) makes them.
+  const probe = await startServer({ dataDir, env });
+  client = clientFor(probe, token);
+  const probeStart = Date.now();
+  const probed = (await Promise.all(Array.from({ length: READS_PER_ROUND }, () => client.aws.creds("deploy")))).map((c) => c.lease.id);
+  const killWindowMs = Math.max(MAX_KILL_DELAY_MS, Math.ceil((Date.now() - probeStart) * 1.2));
+  client.close();
+  await probe.stop();
+  t.diagnostic(`kill window ${killWindowMs} ms`);
+
   for (let round = 0; round < KILLS; round++) {
     const server = await startServer({ dataDir, env });
     rolledBack += Number(/"intents":(\d+)[^\n]*rolled back issuance/.exec(server.output())?.[1] ?? 0);
@@ -60,7 +72,7 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
         },
       ),
     );
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * MAX_KILL_DELAY_MS)));
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * killWindowMs)));
     await server.kill();
     await Promise.all(reads);
     client.close();
@@ -87,7 +99,7 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
   }
   // Every lease a caller received still has its user.
   const owners = new Set(users.map((u) => u.tags.find((tag) => tag.Key === "lessor-lease-id")?.Value));
-  for (const id of issued) assert.ok(owners.has(id), `the user of ${id} exists`);
+  for (const id of [...probed, ...issued]) assert.ok(owners.has(id), `the user of ${id} exists`);
   t.diagnostic(`${users.length} users, ${issued.size} leases returned to callers, ${rolledBack} issuances rolled back`);
 
   // And they all go away on revoke.
