@@ -175,6 +175,22 @@ export class LeaseManager {
     }
   }
 
+  /**
+   * Rolls back the intents of replicas that died mid-issuance (a store shared
+   * by replicas knows which processes are gone); returns how many.
+   */
+  async rollbackOrphaned(): Promise<number> {
+    const cluster = this.store.cluster;
+    if (!cluster) return 0;
+    let done = 0;
+    for (;;) {
+      const batch = await cluster.orphanedIntents(100);
+      for (const intent of batch) await this.rollbackIntent(intent);
+      done += batch.length;
+      if (batch.length < 100) return done;
+    }
+  }
+
   async lookup(id: string): Promise<LeaseRecord> {
     const lease = await this.store.leases.get(id);
     if (!lease) throw await this.notFound(id);

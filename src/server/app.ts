@@ -176,14 +176,21 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   await replica?.start(configVersion);
   // One process on this store: every intent left over belongs to a process
-  // that died. Replicas: only those older than the intent timeout (another
-  // replica may be issuing right now).
-  const rolledBack = await leases.rollbackAbandoned(cluster ? leases.intentTimeoutMs : 0);
+  // that died. Replicas: those of replicas that died (another replica may be
+  // issuing right now), and any older than the intent timeout.
+  const rolledBack = cluster
+    ? (await leases.rollbackOrphaned()) + (await leases.rollbackAbandoned(leases.intentTimeoutMs))
+    : await leases.rollbackAbandoned(0);
   if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
+  const sweepFailed = (err: unknown) => logger.error({ err: String(err) }, "intent sweep failed");
   const sweeper = setInterval(() => {
-    void leases.rollbackAbandoned(leases.intentTimeoutMs).catch((err: unknown) => logger.error({ err: String(err) }, "intent sweep failed"));
+    void leases.rollbackAbandoned(leases.intentTimeoutMs).catch(sweepFailed);
   }, Math.max(1_000, Math.floor(leases.intentTimeoutMs / 2)));
   sweeper.unref();
+  // A replica that dies mid-issuance is seen gone at once (its session ends):
+  // the others roll back what it left within seconds, not the intent timeout.
+  const orphanSweeper = cluster ? setInterval(() => void leases.rollbackOrphaned().catch(sweepFailed), 2_000) : undefined;
+  orphanSweeper?.unref();
 
   const expiry = new ExpiryScheduler(store, leases, logger, options.expiry);
   if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
@@ -244,6 +251,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       health.draining();
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       clearInterval(sweeper);
+      clearInterval(orphanSweeper);
       clearInterval(tokenSweeper);
       await keys.stop();
       await jobs.stop();

@@ -1,5 +1,6 @@
 // The PostgreSQL plumbing under the store: a pool, transactions that write
 // their lease events in sequence order, and group commit for hot writes.
+import { randomInt } from "node:crypto";
 import pg from "pg";
 import type { PoolClient, QueryConfig, QueryResultRow } from "pg";
 import type { Logger } from "pino";
@@ -23,6 +24,14 @@ import { storeError } from "./pg-connect.js";
  * writes are grouped (GroupCommit) so one lock/commit covers many of them.
  */
 export const EVENT_LOCK = 0x4c45_5645; // "LEVE"
+/**
+ * Class of the two-key session advisory lock (OWNER_LOCK_CLASS, owner) each
+ * process holds on a connection of its own while it has the store open. When
+ * the process dies, PostgreSQL ends its session and the lock goes with it, so
+ * "is the writer of this intent alive?" is answered exactly and at once by
+ * pg_locks, with no heartbeat delay.
+ */
+export const OWNER_LOCK_CLASS = 0x4c4f_574e; // "LOWN"
 /** Session advisory lock held while migrating (and checking the key). */
 export const MIGRATION_LOCK = 0x4c4d_4947; // "LMIG"
 
@@ -262,5 +271,38 @@ export class GroupCommit {
       tx.events.length = mark;
       return { error };
     }
+  }
+}
+
+/** This process's liveness lock (see OWNER_LOCK_CLASS), on a connection of its own. */
+export class OwnerLock {
+  private constructor(
+    private readonly client: pg.Client,
+    /** Written into every intent this process records. */
+    readonly owner: number,
+  ) {}
+
+  static async acquire(config: pg.ClientConfig, display: string, secrets: readonly string[], logger?: Logger): Promise<OwnerLock> {
+    const client = new pg.Client(config);
+    // Losing this session only makes other replicas roll back this process's
+    // in-flight issuances early, which the intent claim makes safe.
+    client.on("error", (err) => logger?.warn({ err: storeError(err, display, secrets).message }, "lost the store's liveness connection"));
+    try {
+      await client.connect();
+      // Random owner numbers; one already held (vanishingly rare) is skipped.
+      for (let tries = 0; tries < 8; tries++) {
+        const owner = randomInt(1, 2 ** 31 - 1);
+        const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [OWNER_LOCK_CLASS, owner]);
+        if (r.rows[0]?.ok) return new OwnerLock(client, owner);
+      }
+      throw new Error("could not take a liveness lock");
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw storeError(err, display, secrets);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.client.end().catch(() => undefined);
   }
 }

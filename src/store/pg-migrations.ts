@@ -71,7 +71,10 @@ export const PG_MIGRATIONS: readonly string[] = [
     data           BYTEA NOT NULL,
     created_at     BIGINT NOT NULL,
     -- Set while a rollback owns the intent; a lease can no longer claim it.
-    claimed_at     BIGINT
+    claimed_at     BIGINT,
+    -- The writing process's liveness lock (OWNER_LOCK_CLASS, owner): when no
+    -- session holds it, the process is gone and the intent is orphaned.
+    owner          INTEGER NOT NULL
   );
   CREATE INDEX intents_by_created_at ON intents (created_at);
   CREATE INDEX intents_by_lease ON intents (lease_id);

@@ -7,6 +7,7 @@ import type {
   AuditDeviceRecord,
   AuditDeviceStore,
   ClusterStore,
+  IntentRecord,
   KeyUsage,
   PolicyRecord,
   PolicyStore,
@@ -261,7 +262,11 @@ export class PgSealedData implements SealedDataStore {
 }
 
 export class PgCluster implements ClusterStore {
-  constructor(private readonly db: PgDb) {}
+  constructor(
+    private readonly db: PgDb,
+    /** The intents store answers (it opens sealed intents). */
+    readonly orphanedIntents: (limit: number) => Promise<IntentRecord[]>,
+  ) {}
 
   async heartbeat(replicaId: string, now: number): Promise<void> {
     await this.db.query(

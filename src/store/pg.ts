@@ -10,7 +10,7 @@ import { Keyring } from "./encryption.js";
 import { foldKeys } from "./sqlite.js";
 import { dueRepair, prefixEnd, type TidyRow } from "./sqlite-lifecycle.js";
 import { parsePgUrl } from "./pg-connect.js";
-import { GroupCommit, MIGRATION_LOCK, PgDb, type Tx } from "./pg-db.js";
+import { GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import { bumpConfig, PgAuditDevices, PgCluster, PgPolicies, PgQuotas, PgSealedData, PgSettings, PgTokenTree } from "./pg-security.js";
 import type {
@@ -70,14 +70,20 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
   const conn = parsePgUrl(options.url, options.caFile, options.poolSize);
   const pool = new pg.Pool(conn.config);
   const db = new PgDb(pool, conn.display, conn.secrets, options.logger);
+  let ownerLock: OwnerLock | undefined;
   try {
     await migrateAndCheckKey(db, options.keyring);
+    ownerLock = await OwnerLock.acquire(conn.config, conn.display, conn.secrets, options.logger);
+    // A few connections opened now, not on the first requests (each costs a
+    // TCP and authentication round trip or several, and a TLS handshake).
+    const warm = await Promise.allSettled(Array.from({ length: Math.min(4, conn.config.max ?? 4) }, () => db.connect()));
+    for (const w of warm) if (w.status === "fulfilled") w.value.release();
   } catch (err) {
     await pool.end().catch(() => undefined);
     throw err;
   }
   db.opened = true;
-  return new PgStore(db, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
+  return new PgStore(db, ownerLock, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
 }
 
 /**
@@ -171,6 +177,7 @@ class PgStore implements Store {
 
   constructor(
     private readonly db: PgDb,
+    private readonly ownerLock: OwnerLock,
     keyring: Keyring,
     revokeClaimTimeoutMs: number,
   ) {
@@ -179,7 +186,8 @@ class PgStore implements Store {
     this.entries = new PgEntries(db, keyring);
     this.leases = new PgLeases(db, keyring, writes, revokeClaimTimeoutMs);
     this.events = new PgEvents(db);
-    this.intents = new PgIntents(db, keyring, writes);
+    const intents = new PgIntents(db, keyring, writes, ownerLock.owner);
+    this.intents = intents;
     this.tokens = new PgTokens(db);
     this.policies = new PgPolicies(db);
     this.quotas = new PgQuotas(db);
@@ -188,7 +196,7 @@ class PgStore implements Store {
     this.tokenTree = new PgTokenTree(db);
     this.sealed = new PgSealedData(db, keyring);
     this.jobs = new PgRevocationJobs(db);
-    this.cluster = new PgCluster(db);
+    this.cluster = new PgCluster(db, (limit) => intents.orphaned(limit));
   }
 
   private closed = false;
@@ -197,6 +205,7 @@ class PgStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.db.end();
+    await this.ownerLock.release();
   }
 }
 
@@ -710,6 +719,7 @@ class PgIntents implements IntentStore {
     private readonly db: PgDb,
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
+    private readonly owner: number,
   ) {}
 
   async insert(intent: IntentRecord): Promise<void> {
@@ -718,10 +728,10 @@ class PgIntents implements IntentStore {
       tx.query(
         {
           name: "intent_insert",
-          text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)`,
+          text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
         },
-        [intent.id, intent.leaseId, intent.mountAccessor, intent.secretType, data, intent.createdAt],
+        [intent.id, intent.leaseId, intent.mountAccessor, intent.secretType, data, intent.createdAt, this.owner],
       ),
     );
   }
@@ -748,6 +758,24 @@ class PgIntents implements IntentStore {
        WHERE created_at <= $1 ORDER BY created_at LIMIT $2`,
       [time, limit],
     );
+    return this.records(rows);
+  }
+
+  /** Intents whose owner's liveness lock no session holds: the process that wrote them is gone. */
+  async orphaned(limit: number): Promise<IntentRecord[]> {
+    const { rows } = await this.db.query<IntentRow>(
+      `SELECT id, lease_id, mount_accessor, secret_type, data, created_at FROM intents
+       WHERE owner NOT IN (
+         SELECT objid::int8 FROM pg_locks
+         WHERE locktype = 'advisory' AND objsubid = 2 AND granted AND classid::int8 = $1
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))
+       ORDER BY created_at LIMIT $2`,
+      [OWNER_LOCK_CLASS, limit],
+    );
+    return this.records(rows);
+  }
+
+  private records(rows: IntentRow[]): IntentRecord[] {
     return rows.map((r) => ({
       id: r.id,
       leaseId: r.lease_id,

@@ -43,14 +43,17 @@ export interface StartServerOptions {
 /**
  * Starts `lessor server` on 127.0.0.1:0 and waits for its banner. On the
  * PostgreSQL pass (helpers/store.ts) it also gets `-storage-url` for the
- * database of its data directory (a dev server: of a directory of its own).
+ * database of its data directory (a dev server: of a directory of its own),
+ * unless the test gives one of its own (-storage-url, LESSOR_STORAGE_URL).
  */
 export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir("data");
   const args = options.dev
     ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
     : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
-  const storage = await storageArgs(dataDir);
+  // A test that picks its own storage (replicas sharing one database) says so with -storage-url or LESSOR_STORAGE_URL.
+  const ownStorage = (options.args ?? []).some((a) => /^--?storage-url(=|$)/.test(a)) || options.env?.LESSOR_STORAGE_URL !== undefined;
+  const storage = ownStorage ? [] : await storageArgs(dataDir);
   args.push(...storage);
   const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
     env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
