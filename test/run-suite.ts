@@ -1,22 +1,43 @@
-// `npm test`: every test file, once against SQLite and once against
-// PostgreSQL (a real server this runner starts in a temporary directory with
-// initdb/pg_ctl, see helpers/postgres.ts, and stops at the end). Each pass is
-// `node --test --test-concurrency=2` over the same files; the test processes
-// learn the pass from LESSOR_TEST_STORE and the cluster from
-// LESSOR_TEST_POSTGRES_URL (helpers/store.ts gives each server data
-// directory a database of its own). Exits non-zero if any pass fails.
+// `npm test`: every test file against SQLite, then against PostgreSQL (a
+// real server this runner starts in a temporary directory with initdb/pg_ctl,
+// see helpers/postgres.ts, and stops at the end); files that start no server
+// and open no store run in the SQLite pass only. Each pass is
+// `node --test --test-concurrency=2`; the test processes learn the pass from
+// LESSOR_TEST_STORE and the cluster from LESSOR_TEST_POSTGRES_URL
+// (helpers/store.ts gives each server data directory a database of its own).
+// Exits non-zero if any pass fails.
 //
 //   node dist/test/run-suite.js                          both passes, every file
 //   node dist/test/run-suite.js --store=postgres FILE..  one pass, some files
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPostgres, TEST_POSTGRES_URL_ENV, type Postgres } from "./helpers/postgres.js";
 import { TEST_STORE_ENV, type TestStoreKind } from "./helpers/store.js";
 
 const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
+
+/**
+ * Files that start no server and open no store (the AWS emulator's own tests,
+ * pure unit tests): the store cannot change their outcome, so they run in the
+ * SQLite pass only. A file that starts a server or opens a store must not be here.
+ */
+const STORE_INDEPENDENT = [/^aws-emulator\//, /^unit\/(acl|aws-engine|aws-username-template|duration|fields|keyring|paths)\.test\.js$/];
+
+/** The longest files start first, so neither worker is left with a long one at the end. */
+const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
+
+function schedule(files: string[], store: TestStoreKind, explicit: boolean): string[] {
+  const rel = (f: string) => relative(DIST_TEST, f).split(sep).join("/");
+  const chosen = explicit || store === "sqlite" ? files : files.filter((f) => !STORE_INDEPENDENT.some((re) => re.test(rel(f))));
+  const rank = (f: string) => {
+    const i = LONGEST_FIRST.indexOf(rel(f));
+    return i === -1 ? LONGEST_FIRST.length : i;
+  };
+  return [...chosen].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
 
 interface PassResult {
   store: TestStoreKind;
@@ -100,7 +121,8 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
   try {
     for (const store of stores) {
-      console.log(`\n===== ${store} pass: ${chosen.length} test files =====\n`);
+      const passFiles = schedule(chosen, store, files.length > 0);
+      console.log(`\n===== ${store} pass: ${passFiles.length} test files =====\n`);
       const started = Date.now();
       const env: NodeJS.ProcessEnv = {};
       if (store === "postgres") {
@@ -114,7 +136,7 @@ async function main(): Promise<number> {
         console.log(`PostgreSQL for this pass: ${postgres.url()} (cluster in ${postgres.baseDir})\n`);
       }
       const tapFile = join(reports, `${store}.tap`);
-      const code = await runPass(store, chosen, env, tapFile);
+      const code = await runPass(store, passFiles, env, tapFile);
       if (store === "postgres") await stopPostgres();
       results.push({ store, code, seconds: (Date.now() - started) / 1000, ...readTap(tapFile) });
     }
