@@ -1,4 +1,4 @@
-// `npm run bench [-- kv leases startup expiry outage]`: the lease manager's
+// `npm run bench [-- kv leases startup expiry outage replicas]`: the lease manager's
 // speed and memory, as ratios measured in one run, with absolute figures
 // beside them, written to bench/RESULTS.md. Not part of `npm test`.
 //
@@ -6,7 +6,7 @@
 // runner (and with it the IAM emulator) and the load generator, h2load, to
 // CPU 1: the same setup for both sides of every ratio.
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir, totalmem, release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,6 +20,7 @@ import { EC2_POLICY } from "../test/helpers/aws.js";
 import { countStates, mountAccessor, openServerStore, seedAwsLeases } from "../test/helpers/leases.js";
 import { ensureH2load, runH2load, type H2loadRun } from "./lib/h2load.js";
 import { cpuSeconds, rssMb, spawnServer, type BenchServer } from "./lib/processes.js";
+import { benchReplicas } from "./replicas.js";
 
 const SERVER_CPU = 0;
 const LOAD_CPU = 1;
@@ -187,7 +188,7 @@ async function benchThroughput(withLeases: boolean): Promise<void> {
   });
 
   await lease.stop();
-  const store = openServerStore(leaseDir);
+  const store = await openServerStore(leaseDir);
   const issued = (await store.leases.countByState()).active;
   await store.close();
   if (issued < leaseReads) throw new Error(`only ${issued} leases recorded for ${leaseReads} reads`);
@@ -211,7 +212,7 @@ async function benchThroughput(withLeases: boolean): Promise<void> {
   const users = emulator.listUsers().length;
   client.close();
   await server.stop();
-  const after = openServerStore(dataDir);
+  const after = await openServerStore(dataDir);
   const issuedHttp = (await after.leases.countByState()).active;
   // Reads h2load abandoned at its end, cut short by the shutdown: their intents are rolled back at the next start.
   const unfinished = (await after.intents.olderThan(Date.now(), 1_000_000)).length;
@@ -269,7 +270,7 @@ async function benchStartup(): Promise<void> {
   client.close();
   await server.stop();
 
-  const store = openServerStore(dataDir);
+  const store = await openServerStore(dataDir);
   const now = Date.now();
   const idOf = (i: number) => `aws/creds/startup/${String(i).padStart(8, "0")}`;
   const add = (i: number) =>
@@ -294,7 +295,7 @@ async function benchStartup(): Promise<void> {
 
   log(`3. seeding ${fmt(COUNT)} leases through the store API...`);
   const seeding = performance.now();
-  const big = openServerStore(dataDir);
+  const big = await openServerStore(dataDir);
   for (let i = 1; i < COUNT; i++) {
     await big.leases.insertFromIntent(
       {
@@ -505,17 +506,38 @@ const ANALYSIS = [
 
 // ---- run and report ---------------------------------------------------------------
 
+const REPLICAS_HEADING = "## Replicas on PostgreSQL";
+
+/** The replicas section of a RESULTS.md ("" if none), kept when a run leaves it out. */
+function sectionOf(text: string): string {
+  const at = text.indexOf(REPLICAS_HEADING);
+  return at < 0 ? "" : `\n${text.slice(at)}`;
+}
+
 async function main(): Promise<void> {
   const only = new Set(process.argv.slice(2));
   const want = (name: string) => only.size === 0 || only.has(name);
   execFileSync("taskset", ["-pc", String(LOAD_CPU), String(process.pid)], { stdio: "ignore" });
   const h2load = ensureH2load();
   const started = new Date();
+  let replicaSection: string | undefined;
   try {
     if (want("kv") || want("leases")) await benchThroughput(want("leases"));
     if (want("startup")) await benchStartup();
     if (want("expiry")) await benchExpiry();
     if (want("outage")) await benchOutage();
+    if (want("replicas")) {
+      replicaSection = await benchReplicas({
+        work,
+        seconds: SECONDS,
+        warmupSeconds: WARMUP,
+        clients: CLIENTS,
+        streams: STREAMS,
+        serverCpu: SERVER_CPU,
+        loadCpu: LOAD_CPU,
+        log,
+      });
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -544,8 +566,13 @@ async function main(): Promise<void> {
     ...ANALYSIS.map((n) => `- ${n}`),
     "",
   ].join("\n");
-  writeFileSync(RESULTS, text);
-  log(`\n${text}`);
+  // The replicas section is the file's last; run alone, it replaces only itself.
+  const previous = existsSync(RESULTS) ? readFileSync(RESULTS, "utf8") : "";
+  const cut = (s: string) => (s.includes(REPLICAS_HEADING) ? s.slice(0, s.indexOf(REPLICAS_HEADING)) : s).trimEnd() + "\n";
+  const onlyReplicas = only.size === 1 && only.has("replicas");
+  const output = (onlyReplicas ? cut(previous) : cut(text)) + (replicaSection ? `\n${replicaSection}` : onlyReplicas ? "" : sectionOf(previous));
+  writeFileSync(RESULTS, output);
+  log(`\n${onlyReplicas ? (replicaSection ?? "") : text}`);
   log(`Written to bench/RESULTS.md`);
 }
 

@@ -7,7 +7,7 @@ import { v7 as timeOrderedUuid } from "uuid";
 import type { Logger } from "pino";
 import { LessorError, describeError, isLessorError } from "../errors.js";
 import type { IssuedSecret } from "../engines/framework/types.js";
-import type { MountTable } from "../router/mounts.js";
+import type { MountedEngine, MountTable } from "../router/mounts.js";
 import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from "../store/types.js";
 import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
 import { MountRateLimiter, type RevokeRateOptions } from "./rate-limit.js";
@@ -106,7 +106,7 @@ export class LeaseManager {
     /** When the request began issuing the secret (for the issuance time). */
     startedAt: number,
   ): Promise<LeaseGrant> {
-    const mounted = this.mounts.byMountAccessor(mountAccessor);
+    const mounted = await this.mounted(mountAccessor);
     if (!mounted) throw LessorError.notFound("the mount went away while the secret was issued", "MOUNT_GONE");
     const { ttlSeconds, maxTtlSeconds } = leaseTimes(
       secret.ttlSeconds,
@@ -144,7 +144,7 @@ export class LeaseManager {
   async rollbackIntent(intent: IntentRecord): Promise<void> {
     const now = this.now();
     if (!(await this.store.intents.claim(intent.id, now, now - this.intentTimeoutMs))) return;
-    const mounted = this.mounts.byMountAccessor(intent.mountAccessor);
+    const mounted = await this.mounted(intent.mountAccessor);
     try {
       await mounted?.engine.rollback?.({
         leaseId: intent.leaseId,
@@ -175,6 +175,26 @@ export class LeaseManager {
     }
   }
 
+  /**
+   * Rolls back the intents of replicas that died mid-issuance (a store shared
+   * by replicas knows which processes are gone); returns how many.
+   */
+  async rollbackOrphaned(): Promise<number> {
+    const cluster = this.store.cluster;
+    if (!cluster) return 0;
+    let done = 0;
+    for (;;) {
+      const batch = await cluster.orphanedIntents(100);
+      for (const intent of batch) await this.rollbackIntent(intent);
+      done += batch.length;
+      if (batch.length < 100) return done;
+    }
+  }
+
+  private mounted(accessor: string): Promise<MountedEngine | undefined> {
+    return this.mounts.fresh(() => this.mounts.byMountAccessor(accessor));
+  }
+
   async lookup(id: string): Promise<LeaseRecord> {
     const lease = await this.store.leases.get(id);
     if (!lease) throw await this.notFound(id);
@@ -199,7 +219,7 @@ export class LeaseManager {
     const now = this.now();
     const ownDuration = Math.round((lease.expireTime - (lease.lastRenewalTime ?? lease.issueTime)) / 1000);
     let ttlSeconds = incrementSeconds > 0 ? incrementSeconds : ownDuration;
-    const secretType = this.mounts.byMountAccessor(lease.mountAccessor)?.engine.secrets[lease.secretType];
+    const secretType = (await this.mounted(lease.mountAccessor))?.engine.secrets[lease.secretType];
     if (secretType?.renew) {
       const result = await secretType.renew(lease, ttlSeconds);
       if (result.ttlSeconds !== undefined) ttlSeconds = result.ttlSeconds;
@@ -244,7 +264,7 @@ export class LeaseManager {
       claim === "due",
     );
     if (attemptsBefore === null) return { leaseId: lease.id, revokedNow: false };
-    const mounted = this.mounts.byMountAccessor(lease.mountAccessor);
+    const mounted = await this.mounted(lease.mountAccessor);
     const secretType = mounted?.engine.secrets[lease.secretType];
     try {
       if (!mounted || !secretType) {

@@ -82,8 +82,13 @@ export class RateLimiter {
 
   private install(quotas: QuotaRecord[]): void {
     // Longest prefix first: the first match is the most specific.
+    const before = new Map(this.quotas.map((q) => [q.name, q]));
     this.quotas = quotas.sort((a, b) => b.path.length - a.path.length || a.name.localeCompare(b.name));
-    this.buckets.clear();
+    // A reload (a change on another replica) keeps the counts of quotas it did not change.
+    const unchanged = new Set(this.quotas.filter((q) => sameQuota(q, before.get(q.name))).map((q) => q.name));
+    for (const key of this.buckets.keys()) {
+      if (!unchanged.has(key.split("\u0000")[0] as string)) this.buckets.delete(key);
+    }
   }
 
   /** Drops full buckets (they hold no state a fresh one would not). */
@@ -109,4 +114,8 @@ function validateQuota(q: QuotaRecord): QuotaRecord {
   const path = q.path === "" ? "" : normalizeRequestPath(q.path);
   if (path.startsWith(EXEMPT)) throw LessorError.invalidField("path", `${EXEMPT} is exempt from quotas`);
   return { name: q.name, path, rate: q.rate, intervalSeconds: q.intervalSeconds === 0 ? 1 : q.intervalSeconds, perToken: q.perToken };
+}
+
+function sameQuota(a: QuotaRecord, b: QuotaRecord | undefined): boolean {
+  return b !== undefined && a.path === b.path && a.rate === b.rate && a.intervalSeconds === b.intervalSeconds && a.perToken === b.perToken;
 }

@@ -30,6 +30,7 @@ export class MountTable {
   private byPath = new Map<string, MountedEngine>();
   private byAccessor = new Map<string, MountedEngine>();
   private readonly factories: Map<string, EngineFactory>;
+  private refreshing: Promise<void> | undefined;
 
   constructor(
     private readonly store: Store,
@@ -88,6 +89,20 @@ export class MountTable {
       if (asFolder.startsWith(prefix) && (!best || prefix.length > best.mount.path.length)) best = mounted;
     }
     return best ? { mounted: best, rest: fullPath.slice(best.mount.path.length) } : undefined;
+  }
+
+  /**
+   * As `lookup`, but when it finds nothing on a store replicas share, reloads
+   * the table once and looks again: a mount another replica enabled a moment
+   * ago is then served here at once, not after the next configuration poll.
+   * Concurrent misses share one reload.
+   */
+  async fresh<T>(lookup: () => T | undefined): Promise<T | undefined> {
+    const found = lookup();
+    if (found !== undefined || !this.store.cluster) return found;
+    this.refreshing ??= this.reload().finally(() => (this.refreshing = undefined));
+    await this.refreshing;
+    return lookup();
   }
 
   byMountAccessor(accessor: string): MountedEngine | undefined {

@@ -67,6 +67,8 @@ export class Router {
   }
 
   async handle(req: RouterRequest): Promise<RouterResponse> {
+    // A mount just enabled on another replica is loaded here before NOT_FOUND.
+    await this.mounts.fresh(() => this.mounts.resolve(normalizeRequestPath(req.path)));
     const resolved = this.resolve(req.path);
     const { fullPath, mounted, rest, spec, params } = resolved;
     const handler = spec.operations[req.operation];

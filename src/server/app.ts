@@ -34,7 +34,7 @@ import type { RetryPolicy } from "../leases/policy.js";
 import { MountTable } from "../router/mounts.js";
 import { Router } from "../router/router.js";
 import { Keyring } from "../store/encryption.js";
-import { openSqliteStore } from "../store/sqlite.js";
+import { openStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -86,6 +86,10 @@ export interface LessorServerOptions {
   prefixJobs?: PrefixJobOptions;
   /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsListenAddress?: string;
+  /** PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...): a store several replicas share, instead of <dataDir>/lessor.db. */
+  storageUrl?: string;
+  /** CA bundle (PEM) to verify the PostgreSQL server's certificate. */
+  storageCaFile?: string;
   /** Heartbeats and configuration polling, when replicas share the store. */
   replicas?: ReplicaOptions;
 }
@@ -123,7 +127,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
   const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey as string) : Keyring.loadOrCreate(keyFile);
-  const openedStore = openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring });
+  const openedStore = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(openedStore);
   const store = metrics ? metrics.timedStore(openedStore) : openedStore;
   const now = Date.now();
@@ -172,14 +176,21 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
 
   await replica?.start(configVersion);
   // One process on this store: every intent left over belongs to a process
-  // that died. Replicas: only those older than the intent timeout (another
-  // replica may be issuing right now).
-  const rolledBack = await leases.rollbackAbandoned(cluster ? leases.intentTimeoutMs : 0);
+  // that died. Replicas: those of replicas that died (another replica may be
+  // issuing right now), and any older than the intent timeout.
+  const rolledBack = cluster
+    ? (await leases.rollbackOrphaned()) + (await leases.rollbackAbandoned(leases.intentTimeoutMs))
+    : await leases.rollbackAbandoned(0);
   if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
+  const sweepFailed = (err: unknown) => logger.error({ err: String(err) }, "intent sweep failed");
   const sweeper = setInterval(() => {
-    void leases.rollbackAbandoned(leases.intentTimeoutMs).catch((err: unknown) => logger.error({ err: String(err) }, "intent sweep failed"));
+    void leases.rollbackAbandoned(leases.intentTimeoutMs).catch(sweepFailed);
   }, Math.max(1_000, Math.floor(leases.intentTimeoutMs / 2)));
   sweeper.unref();
+  // A replica that dies mid-issuance is seen gone at once (its session ends):
+  // the others roll back what it left within seconds, not the intent timeout.
+  const orphanSweeper = cluster ? setInterval(() => void leases.rollbackOrphaned().catch(sweepFailed), 2_000) : undefined;
+  orphanSweeper?.unref();
 
   const expiry = new ExpiryScheduler(store, leases, logger, options.expiry);
   if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
@@ -240,6 +251,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       health.draining();
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       clearInterval(sweeper);
+      clearInterval(orphanSweeper);
       clearInterval(tokenSweeper);
       await keys.stop();
       await jobs.stop();

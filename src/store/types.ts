@@ -291,6 +291,12 @@ export interface ClusterStore {
    * value reloads its copies.
    */
   configVersion(): Promise<number>;
+  /**
+   * Intents whose writing process has ended (killed mid-issuance), oldest
+   * first, at most `limit`: their external work can be rolled back at once,
+   * without waiting for the intent timeout.
+   */
+  orphanedIntents(limit: number): Promise<IntentRecord[]>;
 }
 
 // --- Security: policies, quotas, audit devices, sealed settings, token tree, key rotation.

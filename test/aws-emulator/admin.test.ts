@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { CreateUserCommand, DeleteUserCommand, type IAMClient, ListUsersCommand } from '@aws-sdk/client-iam';
+import { CreateAccessKeyCommand, CreateUserCommand, DeleteAccessKeyCommand, DeleteUserCommand, type IAMClient, ListAccessKeysCommand, ListUsersCommand } from '@aws-sdk/client-iam';
 import { GetCallerIdentityCommand } from '@aws-sdk/client-sts';
 import { type AwsEmulator, type SeededUser, type StateSnapshot, startAwsEmulator } from '../../tools/aws-emulator/index.js';
 import { expectAwsError, iamClient, policyDoc, rootCreds, stsClient } from './helpers.js';
@@ -118,18 +118,36 @@ describe('faults', () => {
 });
 
 describe('counts', () => {
-  test('calls per action and DeleteUser successes per user name', async () => {
+  test('calls per action, DeleteUser successes and DeleteUser calls per user name', async () => {
     await iam.send(new CreateUserCommand({ UserName: 'once' }));
     await iam.send(new DeleteUserCommand({ UserName: 'once' }));
     await expectAwsError(iam.send(new DeleteUserCommand({ UserName: 'once' })), 'NoSuchEntityException', 404);
+    await iam.send(new CreateUserCommand({ UserName: 'other' }));
+    await iam.send(new CreateAccessKeyCommand({ UserName: 'other' }));
+    await expectAwsError(iam.send(new DeleteUserCommand({ UserName: 'other' })), 'DeleteConflictException', 409);
+    const keys = await iam.send(new ListAccessKeysCommand({ UserName: 'other' }));
+    await iam.send(new DeleteAccessKeyCommand({ UserName: 'other', AccessKeyId: keys.AccessKeyMetadata?.[0]?.AccessKeyId }));
+    await iam.send(new DeleteUserCommand({ UserName: 'other' }));
     const { json } = await admin('GET', 'counts');
-    const counts = json as { calls: Record<string, number>; errors: Record<string, Record<string, number>>; deleteUserSuccesses: Record<string, number> };
-    assert.equal(counts.calls['DeleteUser'], 2);
-    assert.equal(counts.calls['CreateUser'], 1);
-    assert.deepEqual(counts.deleteUserSuccesses, { once: 1 });
-    assert.deepEqual(counts.errors['DeleteUser'], { NoSuchEntity: 1 });
+    const counts = json as {
+      calls: Record<string, number>;
+      errors: Record<string, Record<string, number>>;
+      deleteUserSuccesses: Record<string, number>;
+      deleteUserCalls: Record<string, number>;
+      deleteUserOutcomes: Record<string, Record<string, number>>;
+    };
+    assert.equal(counts.calls['DeleteUser'], 4);
+    assert.equal(counts.calls['CreateUser'], 2);
+    assert.deepEqual(counts.deleteUserSuccesses, { once: 1, other: 1 });
+    // The second delete of 'once' failed, but it was a second delete all the same.
+    assert.deepEqual(counts.deleteUserCalls, { once: 2, other: 2 });
+    // 'other' was deleted once: its first call found it still holding a key and deleted nothing.
+    assert.deepEqual(counts.deleteUserOutcomes, { once: { Success: 1, NoSuchEntity: 1 }, other: { DeleteConflict: 1, Success: 1 } });
+    assert.deepEqual(counts.errors['DeleteUser'], { NoSuchEntity: 1, DeleteConflict: 1 });
     await admin('DELETE', 'counts');
     assert.equal(emu.counts().totalCalls, 0);
+    assert.deepEqual(emu.counts().deleteUserCalls, {});
+    assert.deepEqual(emu.counts().deleteUserOutcomes, {});
   });
 });
 

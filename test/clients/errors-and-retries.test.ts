@@ -9,6 +9,7 @@ import pino from "pino";
 import { Code, LessorClient, isIdempotentRead } from "@lessor/client";
 import { startLessor } from "../../src/server/app.js";
 import { tempDir } from "../helpers/processes.js";
+import { storeOptions } from "../helpers/store.js";
 import { awsSetup } from "./setup.js";
 import { waitFor } from "../helpers/wait.js";
 import { failure } from "../helpers/errors.js";
@@ -58,7 +59,8 @@ test("idempotent reads are retried on UNAVAILABLE until the server is back; cred
     });
   });
   const dataDir = tempDir("retry");
-  const first = await startLessor({ dataDir, listenAddress: `127.0.0.1:${port}`, logger: pino({ level: "silent" }) });
+  const store = await storeOptions(dataDir);
+  const first = await startLessor({ dataDir, ...store, listenAddress: `127.0.0.1:${port}`, logger: pino({ level: "silent" }) });
   const token = first.rootToken as string;
   const setupClient = new LessorClient({ address: first.address, token });
   await setupClient.mounts.enable("kv", { path: "kv" });
@@ -78,7 +80,7 @@ test("idempotent reads are retried on UNAVAILABLE until the server is back; cred
   const reading = client.read("kv/config/app");
   await new Promise((r) => setTimeout(r, 1_000));
   assert.equal(settled, false, "still retrying while nothing listens");
-  const second = await startLessor({ dataDir, listenAddress: `127.0.0.1:${port}`, logger: pino({ level: "silent" }) });
+  const second = await startLessor({ dataDir, ...store, listenAddress: `127.0.0.1:${port}`, logger: pino({ level: "silent" }) });
   t.after(() => second.stop());
   assert.deepEqual(await listing, ["app"]);
   assert.deepEqual((await reading).data, { colour: "blue" });

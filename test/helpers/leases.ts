@@ -1,20 +1,23 @@
 // Many leases, fast: written straight into a stopped server's store (the
-// real SQLite store API, sealed with the server's own key), each backed by a
-// real IAM user in the emulator made with its bulk `seed`. Issuing thousands
-// of leases through the API would be slow and prove nothing more.
+// real store API, SQLite or PostgreSQL as the pass runs, sealed with the
+// server's own key), each backed by a real IAM user in the emulator made with
+// its bulk `seed`. Issuing thousands of leases through the API would be slow
+// and prove nothing more.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { LeaseState, type LessorClient } from "@lessor/client";
 import { hashToken } from "../../src/auth/tokens.js";
 import { INLINE_POLICY_NAME } from "../../src/engines/aws/iam-user.js";
 import { Keyring } from "../../src/store/encryption.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openStore } from "../../src/store/open.js";
 import type { Store } from "../../src/store/types.js";
 import type { AwsEmulator } from "./aws.js";
 import { EC2_POLICY } from "./aws.js";
+import { storeOptions } from "./store.js";
 
-export function openServerStore(dataDir: string): Store {
-  return openSqliteStore({ path: join(dataDir, "lessor.db"), keyring: Keyring.loadOrCreate(join(dataDir, "lessor.key")) });
+/** The store of the (stopped) server whose data directory is `dataDir`, as it opens it: SQLite or, on the PostgreSQL pass, its database. */
+export async function openServerStore(dataDir: string): Promise<Store> {
+  return openStore({ dataDir, ...(await storeOptions(dataDir)), keyring: Keyring.loadOrCreate(join(dataDir, "lessor.key")) });
 }
 
 /** The accessor of the mount at `path` (e.g. "aws/"). */
@@ -39,7 +42,7 @@ export interface SeedLeasesOptions {
 /** Writes `count` aws leases (server stopped) and makes their IAM users in the emulator. Returns the ids. */
 export async function seedAwsLeases(o: SeedLeasesOptions): Promise<string[]> {
   const users = o.emulator.seed({ users: o.count, prefix: o.userPrefix, policyDocument: EC2_POLICY, policyName: INLINE_POLICY_NAME });
-  const store = openServerStore(o.dataDir);
+  const store = await openServerStore(o.dataDir);
   const ids: string[] = [];
   try {
     const now = Date.now();
@@ -70,7 +73,7 @@ export async function seedAwsLeases(o: SeedLeasesOptions): Promise<string[]> {
 
 /** Adds a token with the given policies to a stopped server's store. */
 export async function addToken(dataDir: string, token: string, policies: string[]): Promise<void> {
-  const store = openServerStore(dataDir);
+  const store = await openServerStore(dataDir);
   try {
     await store.tokens.insert(hashToken(token), {
       accessor: `test-${policies.join("-")}`,

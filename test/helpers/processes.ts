@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { LessorClient } from "@lessor/client";
+import { storageArgs } from "./store.js";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const LESSOR_BIN = join(REPO_ROOT, "bin", "lessor.js");
@@ -39,12 +40,21 @@ export interface StartServerOptions {
   listenAddress?: string;
 }
 
-/** Starts `lessor server` on 127.0.0.1:0 and waits for its banner. */
+/**
+ * Starts `lessor server` on 127.0.0.1:0 and waits for its banner. On the
+ * PostgreSQL pass (helpers/store.ts) it also gets `-storage-url` for the
+ * database of its data directory (a dev server: of a directory of its own),
+ * unless the test gives one of its own (-storage-url, LESSOR_STORAGE_URL).
+ */
 export async function startServer(options: StartServerOptions = {}): Promise<ServerProcess> {
   const dataDir = options.dataDir ?? tempDir("data");
   const args = options.dev
     ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
     : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
+  // A test that picks its own storage (replicas sharing one database) says so with -storage-url or LESSOR_STORAGE_URL.
+  const ownStorage = (options.args ?? []).some((a) => /^--?storage-url(=|$)/.test(a)) || options.env?.LESSOR_STORAGE_URL !== undefined;
+  const storage = ownStorage ? [] : await storageArgs(dataDir);
+  args.push(...storage);
   const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
     env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -55,12 +65,17 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
 
   const deadline = Date.now() + 20_000;
-  while (!/Listener: \S+/.test(out)) {
+  // The banner's Storage line comes after its Listener line.
+  while (!/Listener: \S+/.test(out) || !/Storage: \S+/.test(out)) {
     if (proc.exitCode !== null || Date.now() > deadline) {
       proc.kill("SIGKILL");
       throw new Error(`server did not start:\n${out}`);
     }
     await new Promise((r) => setTimeout(r, 25));
+  }
+  if (storage.length > 0 && !/Storage: postgresql/.test(out)) {
+    proc.kill("SIGKILL");
+    throw new Error(`the PostgreSQL pass started a server that is not on PostgreSQL:\n${out}`);
   }
   const address = (/Listener: (\S+)/.exec(out) as RegExpExecArray)[1] as string;
   const rootToken = /Root Token: (\S+)/.exec(out)?.[1];

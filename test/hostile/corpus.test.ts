@@ -7,12 +7,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
 import { WriteRequest } from "../../src/gen/lessor/v1/secrets.js";
 import { LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
+import { openRawDb } from "../helpers/raw-db.js";
 
 interface ApiCase {
   name: string;
@@ -523,23 +523,23 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
       }),
   };
 
-  const db = new Database(join(server.dataDir, "lessor.db"), { readonly: true, fileMustExist: true });
+  const db = await openRawDb(server.dataDir, { readonly: true });
   t.after(() => db.close());
-  const dump = (): string =>
+  const hex = (rows: Array<Record<string, unknown>>, column: string) => rows.map((r) => ({ ...r, [column]: (r[column] as Buffer).toString("hex") }));
+  const dump = async (): Promise<string> =>
     JSON.stringify({
-      mounts: db.prepare("SELECT path, accessor, type, default_ttl, max_ttl FROM mounts ORDER BY path").all(),
-      entries: db.prepare("SELECT mount_accessor, key, hex(value) AS v FROM engine_entries ORDER BY mount_accessor, key").all(),
-      policies: db.prepare("SELECT name, text FROM policies ORDER BY name").all(),
-      quotas: db.prepare("SELECT name, config FROM quotas ORDER BY name").all(),
-      audit: db.prepare("SELECT path, hex(config) FROM audit_devices ORDER BY path").all(),
+      mounts: await db.all("SELECT path, accessor, type, default_ttl, max_ttl FROM mounts ORDER BY path"),
+      entries: hex(await db.all("SELECT mount_accessor, key, value FROM engine_entries ORDER BY mount_accessor, key"), "value"),
+      policies: await db.all("SELECT name, text FROM policies ORDER BY name"),
+      quotas: await db.all("SELECT name, config FROM quotas ORDER BY name"),
+      audit: hex(await db.all("SELECT path, config FROM audit_devices ORDER BY path"), "config"),
       // Tokens that are dead (expired, used up) may be swept away at any time; the live ones must not change.
-      tokens: db
-        .prepare(
-          "SELECT accessor, policies, parent_accessor, expire_time, uses_left FROM tokens WHERE (expire_time IS NULL OR expire_time > ?) AND NOT (num_uses > 0 AND uses_left = 0) ORDER BY accessor",
-        )
-        .all(Date.now() + 60_000 > 0 ? Date.now() : 0),
-      leases: db.prepare("SELECT id, state, expire_time FROM leases ORDER BY id").all(),
-      intents: db.prepare("SELECT COUNT(*) AS n FROM intents").get(),
+      tokens: await db.all(
+        "SELECT accessor, policies, parent_accessor, expire_time, uses_left FROM tokens WHERE (expire_time IS NULL OR expire_time > ?) AND NOT (num_uses > 0 AND uses_left = 0) ORDER BY accessor",
+        Date.now() + 60_000 > 0 ? Date.now() : 0,
+      ),
+      leases: await db.all("SELECT id, state, expire_time FROM leases ORDER BY id"),
+      intents: await db.all("SELECT COUNT(*) AS n FROM intents"),
     });
 
   const apiCases = [...pathCases(), ...ttlCases(), ...fieldCases(), ...policyCases(), ...tokenCases()];
@@ -552,7 +552,7 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
 
   const failures: string[] = [];
   for (const c of apiCases) {
-    const before = dump();
+    const before = await dump();
     let outcome: string;
     try {
       await c.call(clients);
@@ -567,17 +567,17 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
     if (outcome !== "ok") failures.push(`${c.name}: expected ${c.code} ${c.message}, got ${outcome}`);
     // The server still answers, and nothing stored changed.
     await root.mounts.list();
-    if (dump() !== before) failures.push(`${c.name}: the store changed`);
+    if ((await dump()) !== before) failures.push(`${c.name}: the store changed`);
   }
 
   const tokens = { root: server.rootToken, expired: expired.token, usedUp: usedUp.token, revoked: revoked.token, garbage: "lsr.garbage" };
   for (const c of cli) {
-    const before = dump();
+    const before = await dump();
     const r = await runCli(c.args, { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: tokens[c.token ?? "root"] }, stdin: c.stdin });
     if (r.code !== c.exit || !c.stderr.test(r.stderr)) failures.push(`CLI ${c.name}: exit ${r.code}, stderr ${JSON.stringify(r.stderr.slice(0, 300))}`);
     if (secrets.some((s) => r.stdout.includes(s) || r.stderr.includes(s))) failures.push(`CLI ${c.name}: output carries a secret`);
     await root.mounts.list();
-    if (dump() !== before) failures.push(`CLI ${c.name}: the store changed`);
+    if ((await dump()) !== before) failures.push(`CLI ${c.name}: the store changed`);
   }
   assert.deepEqual(failures, [], `${failures.length} cases failed:\n${failures.join("\n")}`);
 

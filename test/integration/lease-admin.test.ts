@@ -3,13 +3,12 @@
 // CLI's verbs, and tidy repairing drift.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import Database from "better-sqlite3";
-import { join } from "node:path";
 import { LeaseState, LessorClient, type AwsCredentials } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator, startWithEmulator } from "../helpers/aws.js";
 import { addToken, mountAccessor, openServerStore, seedAwsLeases } from "../helpers/leases.js";
 import { failure } from "../helpers/errors.js";
+import { openRawDb } from "../helpers/raw-db.js";
 
 async function configureAws(client: LessorClient, emulator: AwsEmulator): Promise<void> {
   await client.mounts.enable("aws", { defaultLeaseTtlSeconds: 3600, maxLeaseTtlSeconds: 7200 });
@@ -74,7 +73,7 @@ test("force drops a lease without touching its secret, needs sudo, and says so l
   client.close();
   plain.close();
   await server.stop();
-  const store = openServerStore(first.dataDir);
+  const store = await openServerStore(first.dataDir);
   try {
     const events = await store.events.after(0, "aws/creds/", 100);
     for (const id of [creds.lease.id, viaCli.lease.id]) {
@@ -225,12 +224,12 @@ test("tidy repairs the due-time index, reschedules stalled revocations, marks or
   await first.stop();
   const ids = await seedAwsLeases({ dataDir: first.dataDir, emulator, mountAccessor: accessor, idPrefix: "aws/creds/t/", userPrefix: "t-", count: 5, ttlMs: 3_600_000 });
   const orphans = await seedAwsLeases({ dataDir: first.dataDir, emulator, mountAccessor: "aws_gone0000", idPrefix: "gone/creds/x/", userPrefix: "g-", count: 2, ttlMs: 3_600_000 });
-  // Drift, as a crash or a hand edit could leave it: raw SQL on the stopped server's file.
-  const db = new Database(join(first.dataDir, "lessor.db"));
-  db.prepare("UPDATE leases SET due_time = NULL WHERE id = ?").run(ids[0]);
-  db.prepare("UPDATE leases SET due_time = 1 WHERE id = ?").run(ids[1]);
-  db.prepare("UPDATE leases SET state = 'revoking', attempts = 1, due_time = NULL, next_attempt_time = NULL WHERE id = ?").run(ids[2]);
-  db.close();
+  // Drift, as a crash or a hand edit could leave it: raw SQL on the stopped server's database.
+  const db = await openRawDb(first.dataDir);
+  await db.run("UPDATE leases SET due_time = NULL WHERE id = ?", ids[0]);
+  await db.run("UPDATE leases SET due_time = 1 WHERE id = ?", ids[1]);
+  await db.run("UPDATE leases SET state = 'revoking', attempts = 1, due_time = NULL, next_attempt_time = NULL WHERE id = ?", ids[2]);
+  await db.close();
 
   const server = await startServer({ env: awsEnv(emulator), dataDir: first.dataDir, args: ["-lease-retention=1s"] });
   t.after(() => server.stop());

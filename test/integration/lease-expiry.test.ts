@@ -99,7 +99,7 @@ test("failed revocations are retried, then irrevocable with their error, and ret
 
   // The lease's events, written with each change: issued, given up on (twice: once more when asked), revoked.
   await server.stop();
-  const store = openServerStore(server.dataDir);
+  const store = await openServerStore(server.dataDir);
   try {
     const events = (await store.events.after(0, creds.lease.id, 100)).filter((e) => e.leaseId === creds.lease.id);
     assert.deepEqual(events.map((e) => e.type), ["created", "irrevocable", "irrevocable", "revoked"]);

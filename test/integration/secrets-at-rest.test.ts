@@ -1,12 +1,13 @@
-// No secret value in the database file, its WAL, or the logs.
+// No secret value in the database (SQLite: the file and its WAL; PostgreSQL:
+// every row, and the database's files), or the logs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import Database from "better-sqlite3";
 import { LessorClientError } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
+import { openRawDb, storedBytes } from "../helpers/raw-db.js";
 
 test("the root secret key and issued secret keys are never stored or logged in plaintext", async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
@@ -21,13 +22,11 @@ test("the root secret key and issued secret keys are never stored or logged in p
   await client.mounts.enable("kv", { path: "kv" });
   await client.write("kv/app", { password: "kv-value-must-be-sealed" });
 
-  // Read the files while the server runs (WAL not yet checkpointed) and after it stops.
-  const files = ["lessor.db", "lessor.db-wal"].map((f) => join(server.dataDir, f));
-  const snapshot = () => files.filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("");
-  const whileRunning = snapshot();
+  // Read the database while the server runs (SQLite: WAL not yet checkpointed) and after it stops.
+  const whileRunning = await storedBytes(server.dataDir);
   client.close();
   await server.stop();
-  const afterStop = snapshot();
+  const afterStop = await storedBytes(server.dataDir);
   // The banner shows the root token once, by design; the logs are the JSON lines.
   const logs = server
     .output()
@@ -56,11 +55,11 @@ test("a sealed value copied to another row fails to open; the row it belongs to 
   client.close();
   await server.stop();
 
-  const db = new Database(join(server.dataDir, "lessor.db"));
-  const rows = db.prepare("SELECT key, value FROM engine_entries ORDER BY key").all() as Array<{ key: string; value: Buffer }>;
+  const db = await openRawDb(server.dataDir);
+  const rows = await db.all<{ key: string; value: Buffer }>("SELECT key, value FROM engine_entries ORDER BY key");
   assert.deepEqual(rows.map((r) => r.key), ["a", "b"]);
-  db.prepare("UPDATE engine_entries SET value = ? WHERE key = 'b'").run(rows[0]!.value);
-  db.close();
+  await db.run("UPDATE engine_entries SET value = ? WHERE key = 'b'", rows[0]!.value);
+  await db.close();
 
   const again = await startServer({ dataDir: server.dataDir });
   const c2 = clientFor(again, server.rootToken);
@@ -108,12 +107,10 @@ test("key rotation: new writes use the new key, old rows are re-encrypted, the o
   assert.equal(r.stdout, "Success! Dropped keys: 1\n");
   assert.deepEqual(Object.keys((JSON.parse(readFileSync(keyFile, "utf8")) as { keys: object }).keys), ["2"]);
 
-  const files = ["lessor.db", "lessor.db-wal"].map((f) => join(server.dataDir, f));
-  const bytes = () => files.filter(existsSync).map((f) => readFileSync(f).toString("latin1")).join("");
-  const running = bytes();
+  const running = await storedBytes(server.dataDir);
   client.close();
   await server.stop();
-  const stopped = bytes();
+  const stopped = await storedBytes(server.dataDir);
   for (const text of [running, stopped]) {
     for (const secret of ["rotation-secret-0", "rotation-secret-449", "written-after-rotation", child.token, server.rootToken!]) {
       assert.ok(!text.includes(secret), "a secret value appears in the database or its WAL");

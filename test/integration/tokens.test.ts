@@ -7,6 +7,7 @@ import { LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI } from "../helpers/aws.js";
 import { failure } from "../helpers/errors.js";
+import { storageArgs } from "../helpers/store.js";
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -143,12 +144,13 @@ test("tokens: policies, children, limits, revocation with leases, sudo", async (
   assert.equal((await failure(plainClient.tokens.lookupSelf())).codeName, "UNAUTHENTICATED");
 
   // generate-root while the server runs: the new token works at once.
-  const gen = await runCli(["operator", "generate-root", `-data-dir=${server.dataDir}`]);
+  const storage = await storageArgs(server.dataDir);
+  const gen = await runCli(["operator", "generate-root", `-data-dir=${server.dataDir}`, ...storage]);
   assert.equal(gen.code, 0, gen.stderr);
   const newRoot = /Root Token: (lsr\.\S+)/.exec(gen.stdout)?.[1];
   assert.ok(newRoot, gen.stdout);
   assert.deepEqual((await as(newRoot).tokens.lookupSelf()).policies, ["root"]);
-  const wrongKey = await runCli(["operator", "generate-root", `-data-dir=${server.dataDir}`], {
+  const wrongKey = await runCli(["operator", "generate-root", `-data-dir=${server.dataDir}`, ...storage], {
     env: { LESSOR_SEAL_KEY: Buffer.alloc(32, 7).toString("base64") },
   });
   assert.equal(wrongKey.code, 1);

@@ -9,6 +9,7 @@ import pino from "pino";
 import { LeaseEventType, LessorClient, watchLeases, type LeaseEvent } from "@lessor/client";
 import { startLessor, type LessorServer } from "../../src/server/app.js";
 import { tempDir } from "../helpers/processes.js";
+import { storeOptions } from "../helpers/store.js";
 import { EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -23,6 +24,7 @@ interface Setup {
 async function start(dataDir: string, listenAddress = "127.0.0.1:0"): Promise<LessorServer> {
   return startLessor({
     dataDir,
+    ...(await storeOptions(dataDir)),
     listenAddress,
     logger: pino({ level: "silent" }),
     retry: { baseMs: 50, capMs: 100, maxAttempts: 2 },

@@ -1,15 +1,15 @@
-// The lease event feed on a real SQLite store: watchers wake on an in-process
-// commit, pick up writes they were not told about by polling, and refuse a
-// resume point whose events were pruned.
+// The lease event feed on a real store (SQLite, or PostgreSQL on that pass):
+// watchers wake on an in-process commit, pick up writes they were not told
+// about by polling, and refuse a resume point whose events were pruned.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { Code, LessorError } from "../../src/errors.js";
 import { LeaseEventFeed } from "../../src/leases/events.js";
 import { Keyring } from "../../src/store/encryption.js";
-import { openSqliteStore } from "../../src/store/sqlite.js";
+import { openStore as openAnyStore } from "../../src/store/open.js";
 import type { LeaseEventRecord, NewLease, Store } from "../../src/store/types.js";
 import { tempDir } from "../helpers/processes.js";
+import { storeOptions } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";
 
 function lease(id: string, now: number): NewLease {
@@ -35,12 +35,14 @@ function watchInto(feed: LeaseEventFeed, prefix: string, after: number | "oldest
   return { events, abort, done, started };
 }
 
-function openStore(): Store {
-  return openSqliteStore({ path: join(tempDir("events"), "lessor.db"), keyring: Keyring.generate() });
+/** A fresh store of this pass's kind (SQLite, or a new PostgreSQL database). */
+async function openStore(): Promise<Store> {
+  const dataDir = tempDir("events");
+  return openAnyStore({ dataDir, ...(await storeOptions(dataDir)), keyring: Keyring.generate() });
 }
 
 test("a commit through the observed store wakes watchers without waiting for the poll", async (t) => {
-  const store = openStore();
+  const store = await openStore();
   // A poll so slow that only the wake-up can deliver within the test's patience.
   const feed = new LeaseEventFeed(store, { pollIntervalMs: 600_000 });
   t.after(async () => {
@@ -63,7 +65,7 @@ test("a commit through the observed store wakes watchers without waiting for the
 });
 
 test("writes the feed was not told about (another process) arrive by polling", async (t) => {
-  const store = openStore();
+  const store = await openStore();
   const feed = new LeaseEventFeed(store, { pollIntervalMs: 20 });
   t.after(async () => {
     feed.close();
@@ -84,7 +86,7 @@ test("writes the feed was not told about (another process) arrive by polling", a
 });
 
 test("resuming after pruned events is refused with OUT_OF_RANGE, not silently skipped", async (t) => {
-  const store = openStore();
+  const store = await openStore();
   const feed = new LeaseEventFeed(store);
   t.after(async () => {
     feed.close();
@@ -107,7 +109,7 @@ test("resuming after pruned events is refused with OUT_OF_RANGE, not silently sk
 });
 
 test("closing the feed ends watches with UNAVAILABLE naming where to resume", async () => {
-  const store = openStore();
+  const store = await openStore();
   const feed = new LeaseEventFeed(store);
   await store.leases.insertFromIntent(lease("aws/creds/a/1", Date.now()), null);
   const w = watchInto(feed, "", "oldest");

@@ -79,6 +79,19 @@ export interface CountsSnapshot {
   readonly errors: Record<string, Record<string, number>>;
   /** Successful DeleteUser calls by user name (a second one for a name means a re-created user). */
   readonly deleteUserSuccesses: Record<string, number>;
+  /**
+   * Every DeleteUser call received, by the user name asked for, whatever its
+   * outcome (NoSuchEntity, DeleteConflict, a fault): a second call for one
+   * name shows a caller deleting a user it already deleted, or deleting it twice at once.
+   */
+  readonly deleteUserCalls: Record<string, number>;
+  /**
+   * The same calls by outcome: "Success" or the error code ("NoSuchEntity",
+   * "DeleteConflict", ...). A DeleteConflict call found the user still holding
+   * something and deleted nothing; one deletion by one caller can take a
+   * DeleteConflict and then a Success.
+   */
+  readonly deleteUserOutcomes: Record<string, Record<string, number>>;
 }
 
 export interface SeedSpec {
@@ -199,6 +212,8 @@ export class EmulatorServer {
   private readonly calls = new Map<string, number>();
   private readonly errors = new Map<string, Map<string, number>>();
   private readonly deleteUserSuccesses = new Map<string, number>();
+  private readonly deleteUserCalls = new Map<string, number>();
+  private readonly deleteUserOutcomes = new Map<string, Map<string, number>>();
 
   constructor(config: EmulatorConfig) {
     this.account = new Account(config);
@@ -285,6 +300,8 @@ export class EmulatorServer {
     let service = serviceForVersion(version);
     let namespace = service === 'sts' ? STS_NAMESPACE : IAM_NAMESPACE;
     let countedAction: string | undefined;
+    /** The UserName of a DeleteUser call, for its outcome. */
+    let deletedName: string | undefined;
     try {
       if (method !== 'POST' && method !== 'GET') {
         throw new AwsError('InvalidAction', `The HTTP method ${method} is not supported; use POST or GET.`, 405);
@@ -295,6 +312,10 @@ export class EmulatorServer {
       }
       if (action === undefined || action === '') throw new AwsError('MissingAction', 'Missing Action');
       countedAction = this.countCall(service, action);
+      if (service === 'iam' && action === 'DeleteUser') {
+        deletedName = params.get('UserName') ?? '';
+        this.deleteUserCalls.set(deletedName, (this.deleteUserCalls.get(deletedName) ?? 0) + 1);
+      }
 
       const fault = this.pickFault(service, action);
       if (fault.latencyMs > 0) await sleep(fault.latencyMs);
@@ -323,6 +344,7 @@ export class EmulatorServer {
       if (ctx.deletedUserName !== undefined) {
         this.deleteUserSuccesses.set(ctx.deletedUserName, (this.deleteUserSuccesses.get(ctx.deletedUserName) ?? 0) + 1);
       }
+      if (deletedName !== undefined) this.countDeleteUserOutcome(deletedName, 'Success');
       this.sendXml(res, 200, successXml(action, namespace, result, requestId), requestId);
     } catch (e: unknown) {
       let err: AwsError;
@@ -333,6 +355,7 @@ export class EmulatorServer {
         err = new AwsError('ServiceFailure', defaultMessageFor('ServiceFailure'), 500);
       }
       if (countedAction !== undefined) this.countError(countedAction, err.code);
+      if (deletedName !== undefined) this.countDeleteUserOutcome(deletedName, err.code);
       this.sendXml(res, err.status, errorXml(namespace, err, requestId), requestId);
     }
   }
@@ -398,6 +421,8 @@ export class EmulatorServer {
       calls: Object.fromEntries(this.calls),
       errors,
       deleteUserSuccesses: Object.fromEntries(this.deleteUserSuccesses),
+      deleteUserCalls: Object.fromEntries(this.deleteUserCalls),
+      deleteUserOutcomes: Object.fromEntries([...this.deleteUserOutcomes].map(([name, byOutcome]) => [name, Object.fromEntries(byOutcome)])),
     };
   }
 
@@ -406,6 +431,17 @@ export class EmulatorServer {
     this.calls.clear();
     this.errors.clear();
     this.deleteUserSuccesses.clear();
+    this.deleteUserCalls.clear();
+    this.deleteUserOutcomes.clear();
+  }
+
+  private countDeleteUserOutcome(name: string, outcome: string): void {
+    let byOutcome = this.deleteUserOutcomes.get(name);
+    if (byOutcome === undefined) {
+      byOutcome = new Map();
+      this.deleteUserOutcomes.set(name, byOutcome);
+    }
+    byOutcome.set(outcome, (byOutcome.get(outcome) ?? 0) + 1);
   }
 
   // ---- Faults -----------------------------------------------------------------------

@@ -22,6 +22,12 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("listen-address", { type: "string", describe: `host:port to serve gRPC on (default ${DEFAULT_LISTEN_ADDRESS})` })
         .option("data-dir", { type: "string", describe: "Directory for lessor.db (and lessor.key unless -key-file)" })
         .option("key-file", { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key)" })
+        .option("storage-url", {
+          type: "string",
+          describe:
+            "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=verify-full) for a store several replicas share, instead of <data-dir>/lessor.db (env LESSOR_STORAGE_URL)",
+        })
+        .option("storage-ca-file", { type: "string", describe: "CA bundle (PEM) to verify the PostgreSQL server's certificate (env LESSOR_STORAGE_CA_FILE)" })
         .option("log-level", { type: "string", default: "info", choices: ["trace", "debug", "info", "warn", "error"] })
         .option("no-expire", { type: "boolean", default: false, describe: "Start with lease expiry paused (after restoring a backup)" })
         .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address (dangerous: tokens and secrets in clear)" })
@@ -78,6 +84,13 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
+      for (const flag of ["storage-url", "storage-ca-file"]) {
+        if (Array.isArray(argv[flag])) {
+          io.err(`Error: -${flag} was given more than once`);
+          process.exitCode = 1;
+          return;
+        }
+      }
       if (!dev && !argv["data-dir"]) {
         io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
         process.exitCode = 1;
@@ -95,6 +108,8 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
       const logger = pino({ name: "lessor", level: argv["log-level"] as string });
       // Loaded only when this command runs, so the other commands start fast.
       const { startLessor } = await import("../../server/app.js");
+      const storageUrl = (argv["storage-url"] as string | undefined) ?? (process.env.LESSOR_STORAGE_URL || undefined);
+      const storageCaFile = (argv["storage-ca-file"] as string | undefined) ?? (process.env.LESSOR_STORAGE_CA_FILE || undefined);
       let server;
       try {
         server = await startLessor({
@@ -110,6 +125,8 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
           shutdownDelayMs: shutdownDelay.seconds * 1000,
           metricsListenAddress: (argv["metrics-listen-address"] as string | undefined) ?? process.env.LESSOR_METRICS_LISTEN_ADDRESS,
+          storageUrl,
+          storageCaFile,
           logger,
           ...tuning,
         });
@@ -119,7 +136,8 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
-      io.out(banner(dev, server.address, dataDir, server.rootToken, server.transport, server.metricsAddress));
+      const { describeStorage } = await import("../../store/open.js");
+      io.out(banner(dev, server.address, describeStorage({ dataDir, storageUrl }), server.rootToken, server.transport, server.metricsAddress));
 
       let stopping = false;
       const stop = (signal: string) => {
@@ -140,7 +158,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
 function banner(
   dev: boolean,
   address: string,
-  dataDir: string,
+  storage: string,
   rootToken: string | undefined,
   transport: string,
   metricsAddress: string | undefined,
@@ -152,7 +170,7 @@ function banner(
     `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
     "",
     `          Listener: ${address} (${listener})`,
-    `           Storage: sqlite (${join(dataDir, "lessor.db")})`,
+    `           Storage: ${storage}`,
   ];
   if (metricsAddress !== undefined) lines.push(`           Metrics: http://${metricsAddress}/metrics`);
   if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);

@@ -156,13 +156,17 @@ function operatorCommands<T>(y: Argv<T>): Argv<T> {
         (b) =>
           b
             .option("data-dir", { type: "string", demandOption: true, describe: "The server's data directory" })
-            .option("key-file", { type: "string", describe: "Key file (default <data-dir>/lessor.key; LESSOR_SEAL_KEY also works)" }),
+            .option("key-file", { type: "string", describe: "Key file (default <data-dir>/lessor.key; LESSOR_SEAL_KEY also works)" })
+            .option("storage-url", { type: "string", describe: "The server's PostgreSQL URL, when it uses one (env LESSOR_STORAGE_URL)" })
+            .option("storage-ca-file", { type: "string", describe: "CA bundle (PEM) for the PostgreSQL server's certificate (env LESSOR_STORAGE_CA_FILE)" }),
         async (argv) => {
           const dataDir = resolve(argv["data-dir"]);
           const dbPath = join(dataDir, "lessor.db");
           const keyFile = argv["key-file"] ?? join(dataDir, "lessor.key");
           const sealKey = process.env.LESSOR_SEAL_KEY;
-          if (!existsSync(dbPath)) {
+          const storageUrl = argv["storage-url"] ?? (process.env.LESSOR_STORAGE_URL || undefined);
+          const storageCaFile = argv["storage-ca-file"] ?? (process.env.LESSOR_STORAGE_CA_FILE || undefined);
+          if (storageUrl === undefined && !existsSync(dbPath)) {
             io.err(`Error generating root token: no Lessor database at ${dbPath}`);
             process.exitCode = 1;
             return;
@@ -173,12 +177,12 @@ function operatorCommands<T>(y: Argv<T>): Argv<T> {
             return;
           }
           const { Keyring } = await import("../../store/encryption.js");
-          const { openSqliteStore } = await import("../../store/sqlite.js");
+          const { openStore } = await import("../../store/open.js");
           const { TokenAuthority } = await import("../../auth/tokens.js");
           try {
             // Opening verifies the key sealed this database: only its holder gets a root token.
             const keyring = sealKey ? Keyring.fromBase64(sealKey) : Keyring.loadOrCreate(keyFile);
-            const store = openSqliteStore({ path: dbPath, keyring });
+            const store = await openStore({ dataDir, storageUrl, storageCaFile, keyring });
             try {
               const token = await new TokenAuthority(store).createRoot(Date.now());
               io.out(

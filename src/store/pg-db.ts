@@ -1,0 +1,308 @@
+// The PostgreSQL plumbing under the store: a pool, transactions that write
+// their lease events in sequence order, and group commit for hot writes.
+import { randomInt } from "node:crypto";
+import pg from "pg";
+import type { PoolClient, QueryConfig, QueryResultRow } from "pg";
+import type { Logger } from "pino";
+import type { LeaseEventType } from "./types.js";
+import { LessorError } from "../errors.js";
+import { storeError } from "./pg-connect.js";
+
+/**
+ * Held (transaction-scoped) from a transaction's first lease event to its
+ * commit. Why: lease_events.sequence comes from an identity sequence, and two
+ * transactions can draw 10 and 11 yet commit 11 first; a watcher reading
+ * "after 9" would then see 11, move its cursor there, and never see 10. With
+ * this lock, no transaction can draw an event sequence number while another
+ * holds drawn-but-uncommitted ones, so events become visible in sequence order
+ * and `after(sequence)` never skips one.
+ *
+ * The cost: the tail of event-writing transactions (the event INSERT and the
+ * commit with its WAL flush) is serialized across every replica. Events are
+ * therefore written last in each transaction (the lock is never held while
+ * waiting for a row lock, so it cannot take part in a deadlock), and hot
+ * writes are grouped (GroupCommit) so one lock/commit covers many of them.
+ */
+export const EVENT_LOCK = 0x4c45_5645; // "LEVE"
+/**
+ * Class of the two-key session advisory lock (OWNER_LOCK_CLASS, owner) each
+ * process holds on a connection of its own while it has the store open. When
+ * the process dies, PostgreSQL ends its session and the lock goes with it, so
+ * "is the writer of this intent alive?" is answered exactly and at once by
+ * pg_locks, with no heartbeat delay.
+ */
+export const OWNER_LOCK_CLASS = 0x4c4f_574e; // "LOWN"
+/** Session advisory lock held while migrating (and checking the key). */
+export const MIGRATION_LOCK = 0x4c4d_4947; // "LMIG"
+
+export interface PendingEvent {
+  type: LeaseEventType;
+  leaseId: string;
+  time: number;
+  expireTime: number | null;
+  detail: string | null;
+}
+
+type Values = ReadonlyArray<unknown>;
+
+/** A named (prepared per connection) or plain statement. */
+export type Sql = string | { name: string; text: string };
+
+function config(sql: Sql, values: Values): QueryConfig {
+  return typeof sql === "string" ? { text: sql, values: [...values] } : { name: sql.name, text: sql.text, values: [...values] };
+}
+
+/** SQLSTATEs worth retrying a whole transaction for. */
+function retryable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "40P01" || code === "40001";
+}
+
+export class Tx {
+  readonly events: PendingEvent[] = [];
+  constructor(private readonly client: PoolClient) {}
+
+  async query<R extends QueryResultRow>(sql: Sql, values: Values = []): Promise<{ rows: R[]; rowCount: number }> {
+    const r = await this.client.query<R>(config(sql, values));
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+  }
+
+  /** Queues a lease event: written at commit, under EVENT_LOCK. */
+  event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
+    this.events.push({ type, leaseId, time, expireTime, detail });
+  }
+
+  async writeEvents(): Promise<void> {
+    if (this.events.length === 0) return;
+    const e = this.events;
+    await this.client.query({ name: "event_lock", text: "SELECT pg_advisory_xact_lock($1)", values: [EVENT_LOCK] });
+    await this.client.query({
+      name: "events_insert",
+      text: `INSERT INTO lease_events (type, lease_id, time, expire_time, detail)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])`,
+      values: [e.map((x) => x.type), e.map((x) => x.leaseId), e.map((x) => x.time), e.map((x) => x.expireTime), e.map((x) => x.detail)],
+    });
+    this.events.length = 0;
+  }
+}
+
+export class PgDb {
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly display: string,
+    private readonly secrets: readonly string[],
+    private readonly logger: Logger | undefined,
+  ) {
+    // An idle client losing its connection must not crash the process.
+    pool.on("error", (err) => {
+      this.logger?.warn({ err: this.wrap(err).message }, "an idle PostgreSQL connection failed; it is replaced on next use");
+    });
+  }
+
+  /** Set once the store has opened: from then on, callers' errors name no host. */
+  opened = false;
+  private lastLogged = 0;
+
+  wrap(err: unknown): Error {
+    const wrapped = storeError(err, this.display, this.secrets);
+    if (!this.opened || !(wrapped instanceof LessorError) || wrapped.reason !== "STORAGE_UNAVAILABLE") return wrapped;
+    // While serving, a caller learns only that the storage is unavailable; the
+    // details (which name the database's address) go to the log, at most every 5 s.
+    const now = Date.now();
+    if (now - this.lastLogged > 5000) {
+      this.lastLogged = now;
+      this.logger?.error({ err: wrapped.message }, "PostgreSQL is unavailable");
+    }
+    return LessorError.unavailable("the storage is unavailable; try again shortly", "STORAGE_UNAVAILABLE");
+  }
+
+  /** One statement, outside any explicit transaction. */
+  async query<R extends QueryResultRow>(sql: Sql, values: Values = []): Promise<{ rows: R[]; rowCount: number }> {
+    try {
+      const r = await this.pool.query<R>(config(sql, values));
+      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw this.wrap(err);
+    }
+  }
+
+  /**
+   * Runs work in one READ COMMITTED transaction; its lease events are written
+   * last, under EVENT_LOCK. Retried (from the start) on deadlock or
+   * serialization failure, so work must not have effects outside the database.
+   */
+  async tx<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const client = await this.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query("BEGIN");
+        const tx = new Tx(client);
+        const value = await work(tx);
+        await tx.writeEvents();
+        await client.query("COMMIT");
+        return value;
+      } catch (err) {
+        try {
+          await client.query("ROLLBACK");
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+        if (retryable(err) && attempt < 5) {
+          await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+          continue;
+        }
+        throw this.wrap(err);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  async end(): Promise<void> {
+    await this.pool.end();
+  }
+}
+
+interface Pending {
+  work: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit, as in the SQLite store: writes that arrive together share one
+ * transaction (each in its own savepoint, so one that fails is undone alone),
+ * so they pay for one commit and one turn of EVENT_LOCK. A caller's promise
+ * settles only after the shared transaction committed. A few groups may be in
+ * flight at once (each on its own connection).
+ */
+export class GroupCommit {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly db: PgDb,
+    private readonly maxInFlight = 4,
+    private readonly maxBatch = 200,
+  ) {}
+
+  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    if (this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
+    const batch = this.queue.splice(0, this.maxBatch);
+    this.inFlight++;
+    this.schedule();
+    try {
+      await this.runBatch(batch);
+    } finally {
+      this.inFlight--;
+      this.schedule();
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) {
+      const op = batch[0] as Pending;
+      try {
+        op.resolve(await this.db.tx(op.work));
+      } catch (err) {
+        op.reject(err);
+      }
+      return;
+    }
+    let outcomes: Array<{ value: unknown } | { error: unknown }>;
+    try {
+      outcomes = await this.db.tx(async (tx) => {
+        const out: Array<{ value: unknown } | { error: unknown }> = [];
+        for (const op of batch) out.push(await this.inSavepoint(tx, op.work));
+        return out;
+      });
+    } catch (err) {
+      // The transaction itself failed: nothing of the batch is durable.
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    outcomes.forEach((outcome, i) => {
+      const op = batch[i];
+      if (!op) return;
+      if ("error" in outcome) op.reject(this.db.wrap(outcome.error));
+      else op.resolve(outcome.value);
+    });
+  }
+
+  private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {
+    const mark = tx.events.length;
+    await tx.query("SAVEPOINT op");
+    try {
+      const value = await work(tx);
+      await tx.query("RELEASE SAVEPOINT op");
+      return { value };
+    } catch (error) {
+      // A deadlock or serialization failure: the whole batch is retried
+      // (PgDb.tx), since retrying this one write would meet the same locks.
+      if (retryable(error)) throw error;
+      // A failure here (the connection is gone) fails the whole batch.
+      await tx.query("ROLLBACK TO SAVEPOINT op");
+      tx.events.length = mark;
+      return { error };
+    }
+  }
+}
+
+/** This process's liveness lock (see OWNER_LOCK_CLASS), on a connection of its own. */
+export class OwnerLock {
+  private constructor(
+    private readonly client: pg.Client,
+    /** Written into every intent this process records. */
+    readonly owner: number,
+  ) {}
+
+  static async acquire(config: pg.ClientConfig, display: string, secrets: readonly string[], logger?: Logger): Promise<OwnerLock> {
+    const client = new pg.Client(config);
+    // Losing this session only makes other replicas roll back this process's
+    // in-flight issuances early, which the intent claim makes safe.
+    client.on("error", (err) => logger?.warn({ err: storeError(err, display, secrets).message }, "lost the store's liveness connection"));
+    try {
+      await client.connect();
+      // Random owner numbers; one already held (vanishingly rare) is skipped.
+      for (let tries = 0; tries < 8; tries++) {
+        const owner = randomInt(1, 2 ** 31 - 1);
+        const r = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, $2) AS ok", [OWNER_LOCK_CLASS, owner]);
+        if (r.rows[0]?.ok) return new OwnerLock(client, owner);
+      }
+      throw new Error("could not take a liveness lock");
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw storeError(err, display, secrets);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+}

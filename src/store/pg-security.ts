@@ -1,0 +1,298 @@
+// The PostgreSQL side of the security tables (as sqlite-security.ts):
+// policies, quotas, audit devices, sealed settings, the token tree,
+// re-encryption for key rotation; and what replicas know of each other.
+import { Keyring } from "./encryption.js";
+import type { PgDb, Tx } from "./pg-db.js";
+import type {
+  AuditDeviceRecord,
+  AuditDeviceStore,
+  ClusterStore,
+  IntentRecord,
+  KeyUsage,
+  PolicyRecord,
+  PolicyStore,
+  QuotaRecord,
+  QuotaStore,
+  SealedDataStore,
+  SealedSettingStore,
+  TokenTreeStore,
+} from "./types.js";
+
+/** Shared configuration changed: bumped in the same transaction as the change. */
+export async function bumpConfig(tx: Tx): Promise<void> {
+  await tx.query({ name: "config_bump", text: "UPDATE config_version SET version = version + 1" });
+}
+
+export class PgPolicies implements PolicyStore {
+  constructor(private readonly db: PgDb) {}
+
+  private row(r: { name: string; text: string; updated_at: number }): PolicyRecord {
+    return { name: r.name, text: r.text, updatedAt: r.updated_at };
+  }
+
+  async get(name: string): Promise<PolicyRecord | undefined> {
+    const { rows } = await this.db.query<{ name: string; text: string; updated_at: number }>(
+      { name: "policy_get", text: "SELECT name, text, updated_at FROM policies WHERE name = $1" },
+      [name],
+    );
+    const r = rows[0];
+    return r ? this.row(r) : undefined;
+  }
+
+  async list(): Promise<PolicyRecord[]> {
+    const { rows } = await this.db.query<{ name: string; text: string; updated_at: number }>(
+      "SELECT name, text, updated_at FROM policies ORDER BY name",
+    );
+    return rows.map((r) => this.row(r));
+  }
+
+  async put(policy: PolicyRecord): Promise<void> {
+    await this.db.tx(async (tx) => {
+      await tx.query(
+        `INSERT INTO policies (name, text, updated_at) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at`,
+        [policy.name, policy.text, policy.updatedAt],
+      );
+      await bumpConfig(tx);
+    });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.db.tx(async (tx) => {
+      const r = await tx.query("DELETE FROM policies WHERE name = $1", [name]);
+      if (r.rowCount > 0) await bumpConfig(tx);
+      return r.rowCount > 0;
+    });
+  }
+}
+
+export class PgQuotas implements QuotaStore {
+  constructor(private readonly db: PgDb) {}
+
+  async list(): Promise<QuotaRecord[]> {
+    const { rows } = await this.db.query<{ name: string; config: string }>("SELECT name, config FROM quotas ORDER BY name");
+    return rows.map((r) => ({ ...(JSON.parse(r.config) as Omit<QuotaRecord, "name">), name: r.name }));
+  }
+
+  async put(quota: QuotaRecord): Promise<void> {
+    const { name, ...config } = quota;
+    await this.db.tx(async (tx) => {
+      await tx.query("INSERT INTO quotas (name, config) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET config = excluded.config", [
+        name,
+        JSON.stringify(config),
+      ]);
+      await bumpConfig(tx);
+    });
+  }
+
+  async delete(name: string): Promise<boolean> {
+    return this.db.tx(async (tx) => {
+      const r = await tx.query("DELETE FROM quotas WHERE name = $1", [name]);
+      if (r.rowCount > 0) await bumpConfig(tx);
+      return r.rowCount > 0;
+    });
+  }
+}
+
+export class PgAuditDevices implements AuditDeviceStore {
+  constructor(
+    private readonly db: PgDb,
+    private readonly keyring: Keyring,
+  ) {}
+
+  async list(): Promise<AuditDeviceRecord[]> {
+    const { rows } = await this.db.query<{ path: string; config: Buffer }>("SELECT path, config FROM audit_devices ORDER BY path");
+    return rows.map((r) => ({
+      ...this.keyring.openJson<Omit<AuditDeviceRecord, "path">>(r.config, `audit_devices:${r.path}`),
+      path: r.path,
+    }));
+  }
+
+  async insert(device: AuditDeviceRecord): Promise<void> {
+    const { path, ...config } = device;
+    const sealed = this.keyring.sealJson(config, `audit_devices:${path}`);
+    await this.db.tx(async (tx) => {
+      await tx.query("INSERT INTO audit_devices (path, config) VALUES ($1, $2)", [path, sealed]);
+      await bumpConfig(tx);
+    });
+  }
+
+  async delete(path: string): Promise<boolean> {
+    return this.db.tx(async (tx) => {
+      const r = await tx.query("DELETE FROM audit_devices WHERE path = $1", [path]);
+      if (r.rowCount > 0) await bumpConfig(tx);
+      return r.rowCount > 0;
+    });
+  }
+}
+
+/** Settings live in the meta table, sealed, under "sealed:<name>" (AAD "meta:sealed:<name>", as in SQLite). */
+export class PgSettings implements SealedSettingStore {
+  constructor(
+    private readonly db: PgDb,
+    private readonly keyring: Keyring,
+  ) {}
+
+  async get(name: string): Promise<Buffer | undefined> {
+    const key = `sealed:${name}`;
+    const { rows } = await this.db.query<{ value: Buffer }>("SELECT value FROM meta WHERE key = $1", [key]);
+    const row = rows[0];
+    return row ? this.keyring.open(row.value, `meta:${key}`) : undefined;
+  }
+
+  async putIfAbsent(name: string, value: Buffer): Promise<Buffer> {
+    const key = `sealed:${name}`;
+    // Of two replicas racing here, one insert wins; both read back the winner's value.
+    await this.db.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [
+      key,
+      this.keyring.seal(value, `meta:${key}`),
+    ]);
+    return (await this.get(name)) as Buffer;
+  }
+}
+
+export class PgTokenTree implements TokenTreeStore {
+  constructor(private readonly db: PgDb) {}
+
+  async children(parentAccessor: string): Promise<string[]> {
+    const { rows } = await this.db.query<{ accessor: string }>("SELECT accessor FROM tokens WHERE parent_accessor = $1", [parentAccessor]);
+    return rows.map((r) => r.accessor);
+  }
+
+  async orphanChildren(parentAccessor: string): Promise<number> {
+    return (await this.db.query("UPDATE tokens SET parent_accessor = NULL WHERE parent_accessor = $1", [parentAccessor])).rowCount;
+  }
+
+  async setExpireTime(accessor: string, expireTime: number): Promise<void> {
+    await this.db.query("UPDATE tokens SET expire_time = $2 WHERE accessor = $1", [accessor, expireTime]);
+  }
+
+  async dead(now: number, limit: number): Promise<string[]> {
+    const expired = await this.db.query<{ accessor: string }>(
+      "SELECT accessor FROM tokens WHERE expire_time <= $1 ORDER BY expire_time LIMIT $2",
+      [now, limit],
+    );
+    const usedUp = await this.db.query<{ accessor: string }>("SELECT accessor FROM tokens WHERE num_uses > 0 AND uses_left = 0 LIMIT $1", [
+      limit,
+    ]);
+    return [...new Set([...expired.rows, ...usedUp.rows].map((r) => r.accessor))].slice(0, limit);
+  }
+
+  async leaseIds(accessor: string, after: string | null, limit: number): Promise<string[]> {
+    const { rows } =
+      after === null
+        ? await this.db.query<{ id: string }>(
+            "SELECT id FROM leases WHERE token_accessor = $1 AND state != 'revoked' ORDER BY id LIMIT $2",
+            [accessor, limit],
+          )
+        : await this.db.query<{ id: string }>(
+            "SELECT id FROM leases WHERE token_accessor = $1 AND id > $2 AND state != 'revoked' ORDER BY id LIMIT $3",
+            [accessor, after, limit],
+          );
+    return rows.map((r) => r.id);
+  }
+}
+
+type Row = Record<string, string>;
+
+const KEY_CHECK = "keyring-check";
+
+/** Every sealed column, with the AAD each row's value is bound to (the same strings as SQLite's). */
+const SEALED_COLUMNS: ReadonlyArray<{ table: string; column: string; keys: string[]; where: string; aad: (r: Row) => string }> = [
+  { table: "engine_entries", column: "value", keys: ["mount_accessor", "key"], where: "TRUE", aad: (r) => `engine_entries:${r.mount_accessor}:${r.key}` },
+  { table: "leases", column: "internal", keys: ["id"], where: "TRUE", aad: (r) => `leases:${r.id}` },
+  { table: "intents", column: "data", keys: ["id"], where: "TRUE", aad: (r) => `intents:${r.id}` },
+  { table: "audit_devices", column: "config", keys: ["path"], where: "TRUE", aad: (r) => `audit_devices:${r.path}` },
+  // The key check and the sealed settings.
+  {
+    table: "meta",
+    column: "value",
+    keys: ["key"],
+    where: `(key = '${KEY_CHECK}' OR key LIKE 'sealed:%')`,
+    aad: (r) => (r.key === KEY_CHECK ? KEY_CHECK : `meta:${r.key}`),
+  },
+];
+
+export class PgSealedData implements SealedDataStore {
+  constructor(
+    private readonly db: PgDb,
+    private readonly keyring: Keyring,
+  ) {}
+
+  async usage(): Promise<KeyUsage> {
+    const byKey: Record<number, number> = {};
+    for (const c of SEALED_COLUMNS) {
+      const { rows } = await this.db.query<{ k: Buffer; n: number }>(
+        `SELECT substring(${c.column} from 2 for 4) AS k, COUNT(*) AS n FROM ${c.table} WHERE ${c.where} GROUP BY k`,
+      );
+      for (const r of rows) {
+        const id = r.k.readUInt32BE(0);
+        byKey[id] = (byKey[id] ?? 0) + r.n;
+      }
+    }
+    return { byKey };
+  }
+
+  async resealBatch(limit: number): Promise<number> {
+    const active = Buffer.alloc(4);
+    active.writeUInt32BE(this.keyring.activeId, 0);
+    let done = 0;
+    for (const c of SEALED_COLUMNS) {
+      if (done >= limit) break;
+      const { rows } = await this.db.query<Row & { sealed: Buffer }>(
+        `SELECT ${c.keys.join(", ")}, ${c.column} AS sealed FROM ${c.table}
+         WHERE ${c.where} AND substring(${c.column} from 2 for 4) <> $1 LIMIT $2`,
+        [active, limit - done],
+      );
+      if (rows.length === 0) continue;
+      const where = c.keys.map((k, i) => `${k} = $${i + 2}`).join(" AND ");
+      // Compare-and-set on the old value: a write that landed meanwhile (already under the new key) is kept.
+      const update = `UPDATE ${c.table} SET ${c.column} = $1 WHERE ${where} AND ${c.column} = $${c.keys.length + 2}`;
+      await this.db.tx(async (tx) => {
+        for (const r of rows) {
+          const aad = c.aad(r);
+          const fresh = this.keyring.seal(this.keyring.open(r.sealed, aad), aad);
+          await tx.query(update, [fresh, ...c.keys.map((k) => r[k]), r.sealed]);
+        }
+      });
+      done += rows.length;
+    }
+    return done;
+  }
+}
+
+export class PgCluster implements ClusterStore {
+  constructor(
+    private readonly db: PgDb,
+    /** The intents store answers (it opens sealed intents). */
+    readonly orphanedIntents: (limit: number) => Promise<IntentRecord[]>,
+  ) {}
+
+  async heartbeat(replicaId: string, now: number): Promise<void> {
+    await this.db.query(
+      {
+        name: "replica_heartbeat",
+        text: `INSERT INTO replicas (id, last_heartbeat) VALUES ($1, $2)
+               ON CONFLICT (id) DO UPDATE SET last_heartbeat = GREATEST(replicas.last_heartbeat, excluded.last_heartbeat)`,
+      },
+      [replicaId, now],
+    );
+  }
+
+  async otherLiveReplicas(replicaId: string, since: number): Promise<string[]> {
+    const { rows } = await this.db.query<{ id: string }>(
+      { name: "replica_others", text: "SELECT id FROM replicas WHERE id <> $1 AND last_heartbeat >= $2 ORDER BY id" },
+      [replicaId, since],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async leave(replicaId: string): Promise<void> {
+    await this.db.query("DELETE FROM replicas WHERE id = $1", [replicaId]);
+  }
+
+  async configVersion(): Promise<number> {
+    const { rows } = await this.db.query<{ version: number }>({ name: "config_version", text: "SELECT version FROM config_version" });
+    return rows[0]?.version ?? 0;
+  }
+}

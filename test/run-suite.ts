@@ -1,0 +1,166 @@
+// `npm test`: every test file against SQLite, then against PostgreSQL (a
+// real server this runner starts in a temporary directory with initdb/pg_ctl,
+// see helpers/postgres.ts, and stops at the end); files that start no server
+// and open no store run in the SQLite pass only. Each pass is
+// `node --test --test-concurrency=2`; the test processes learn the pass from
+// LESSOR_TEST_STORE and the cluster from LESSOR_TEST_POSTGRES_URL
+// (helpers/store.ts gives each server data directory a database of its own).
+// Exits non-zero if any pass fails.
+//
+//   node dist/test/run-suite.js                          both passes, every file
+//   node dist/test/run-suite.js --store=postgres FILE..  one pass, some files
+import { spawn } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, sep } from "node:path";
+import { fileURLToPath } from "node:url";
+import { startPostgres, TEST_POSTGRES_URL_ENV, type Postgres } from "./helpers/postgres.js";
+import { TEST_STORE_ENV, type TestStoreKind } from "./helpers/store.js";
+
+const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
+
+/**
+ * Files that start no server and open no store (the AWS emulator's own tests,
+ * pure unit tests): the store cannot change their outcome, so they run in the
+ * SQLite pass only. A file that starts a server or opens a store must not be here.
+ */
+const STORE_INDEPENDENT = [/^aws-emulator\//, /^unit\/(acl|aws-engine|aws-username-template|duration|fields|keyring|paths)\.test\.js$/];
+
+/** The longest files start first, so neither worker is left with a long one at the end. */
+const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
+
+function schedule(files: string[], store: TestStoreKind, explicit: boolean): string[] {
+  const rel = (f: string) => relative(DIST_TEST, f).split(sep).join("/");
+  const chosen = explicit || store === "sqlite" ? files : files.filter((f) => !STORE_INDEPENDENT.some((re) => re.test(rel(f))));
+  const rank = (f: string) => {
+    const i = LONGEST_FIRST.indexOf(rel(f));
+    return i === -1 ? LONGEST_FIRST.length : i;
+  };
+  return [...chosen].sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+interface PassResult {
+  store: TestStoreKind;
+  code: number | null;
+  seconds: number;
+  counts: Record<string, number>;
+  failed: string[];
+  error?: string;
+}
+
+function testFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...testFiles(path));
+    else if (name.endsWith(".test.js")) out.push(path);
+  }
+  return out.sort();
+}
+
+/** The summary lines of a TAP report (# tests, # pass, ...) and the names of failed tests. */
+function readTap(file: string): { counts: Record<string, number>; failed: string[] } {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return { counts: {}, failed: [] };
+  }
+  const counts: Record<string, number> = {};
+  for (const m of text.matchAll(/^# (tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) ([\d.]+)$/gm)) counts[m[1] as string] = Number(m[2]);
+  // Top-level results are files' tests (4-space indentation for subtests).
+  const failed = [...text.matchAll(/^(?: {4})*not ok \d+ - (.*)$/gm)].map((m) => (m[1] as string).replace(/ # .*$/, ""));
+  return { counts, failed };
+}
+
+function runPass(store: TestStoreKind, files: string[], env: NodeJS.ProcessEnv, tapFile: string): Promise<number | null> {
+  const args = [
+    "--test",
+    "--test-concurrency=2",
+    "--test-reporter=spec",
+    "--test-reporter-destination=stdout",
+    "--test-reporter=tap",
+    `--test-reporter-destination=${tapFile}`,
+    ...files,
+  ];
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env, [TEST_STORE_ENV]: store } });
+    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    child.on("exit", (code, signal) => {
+      process.off("SIGINT", forward);
+      process.off("SIGTERM", forward);
+      resolve(code ?? (signal ? 128 : null));
+    });
+  });
+}
+
+async function main(): Promise<number> {
+  let stores: TestStoreKind[] = ["sqlite", "postgres"];
+  const files: string[] = [];
+  for (const arg of process.argv.slice(2)) {
+    const m = /^--store=(sqlite|postgres|both)$/.exec(arg);
+    if (m) stores = m[1] === "both" ? ["sqlite", "postgres"] : [m[1] as TestStoreKind];
+    else if (arg.startsWith("-")) throw new Error(`unknown option ${arg} (expected --store=sqlite|postgres|both, then test files)`);
+    else files.push(arg);
+  }
+  const chosen = files.length > 0 ? files : testFiles(DIST_TEST);
+  const reports = mkdtempSync(join(tmpdir(), "lessor-test-reports-"));
+  const results: PassResult[] = [];
+  let postgres: Postgres | undefined;
+  const stopPostgres = async () => {
+    const p = postgres;
+    postgres = undefined;
+    await p?.stop();
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    void stopPostgres().finally(() => process.exit(signal === "SIGINT" ? 130 : 143));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  try {
+    for (const store of stores) {
+      const passFiles = schedule(chosen, store, files.length > 0);
+      console.log(`\n===== ${store} pass: ${passFiles.length} test files =====\n`);
+      const started = Date.now();
+      const env: NodeJS.ProcessEnv = {};
+      if (store === "postgres") {
+        try {
+          postgres = await startPostgres();
+        } catch (err) {
+          results.push({ store, code: 1, seconds: (Date.now() - started) / 1000, counts: {}, failed: [], error: `could not start PostgreSQL: ${(err as Error).message}` });
+          continue;
+        }
+        env[TEST_POSTGRES_URL_ENV] = postgres.url();
+        console.log(`PostgreSQL for this pass: ${postgres.url()} (cluster in ${postgres.baseDir})\n`);
+      }
+      const tapFile = join(reports, `${store}.tap`);
+      const code = await runPass(store, passFiles, env, tapFile);
+      if (store === "postgres") await stopPostgres();
+      results.push({ store, code, seconds: (Date.now() - started) / 1000, ...readTap(tapFile) });
+    }
+  } finally {
+    await stopPostgres();
+    rmSync(reports, { recursive: true, force: true });
+  }
+
+  console.log("\n===== summary =====");
+  for (const r of results) {
+    const c = r.counts;
+    const line = r.error
+      ? r.error
+      : `${c.tests ?? "?"} tests, ${c.pass ?? "?"} passed, ${c.fail ?? "?"} failed, ${c.skipped ?? 0} skipped, ${c.cancelled ?? 0} cancelled`;
+    console.log(`${r.code === 0 ? "PASS" : "FAIL"}  ${r.store.padEnd(8)} ${r.seconds.toFixed(0).padStart(4)} s  ${line}`);
+    for (const name of r.failed) console.log(`        not ok: ${name}`);
+  }
+  return results.every((r) => r.code === 0) && results.length === stores.length ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  },
+);
