@@ -547,12 +547,8 @@ class PgLeases implements LeaseStore {
   }
 
   async enqueueRevocation(id: string, now: number): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE leases SET state = 'revoking', due_time = $2, next_attempt_time = $2
-       WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable')`,
-      [id, now],
-    );
-    return r.rowCount > 0;
+    // The same change as markRevoking, due now.
+    return this.markRevoking(id, now);
   }
 
   async forceRevoke(id: string, now: number, note: string): Promise<boolean> {

@@ -126,7 +126,8 @@ function run(owner: { asUser: string | undefined }, file: string, args: string[]
   });
 }
 
-function freePort(): Promise<number> {
+/** A loopback port free at the moment of asking (nothing listens on it afterwards). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);

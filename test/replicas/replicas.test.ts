@@ -440,6 +440,12 @@ test("three replicas under load, one killed with SIGKILL and restarted: every le
   assert.ok(excused.length <= 16 + WORKERS, `at most the killed replica's revocations under way were retried: ${excused.join(", ")}`);
 
   // Every lease event reached both watchers once, in the same order; the killed replica's watcher resumed across the restart.
+  // The last revocations committed moments ago; watchers poll, so give them until every revoked
+  // lease's end event has arrived (an event skipped for good never arrives, and this times out).
+  const isEnd = (e: LeaseEvent) => e.type === T.LEASE_EVENT_TYPE_REVOKED || e.type === T.LEASE_EVENT_TYPE_EXPIRED;
+  const hasEveryEnd = (w: (typeof watchers)[number]) =>
+    leases.every((l) => l.state !== LeaseState.LEASE_STATE_REVOKED || w.events.some((e) => e.leaseId === l.id && isEnd(e)));
+  await waitFor("both watchers to see the end of every revoked lease", () => watchers.every(hasEveryEnd), 10_000);
   const maxSequence = Math.max(...watchers.flatMap((w) => w.events.map((e) => e.sequence)));
   await waitFor("both watchers to catch up", () => watchers.every((w) => w.events.at(-1)?.sequence === maxSequence), 10_000);
   const [w2, w3] = watchers as [(typeof watchers)[number], (typeof watchers)[number]];

@@ -9,10 +9,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { copyFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { LessorClient } from "@lessor/client";
-import { databaseName } from "../helpers/postgres.js";
+import { databaseName, freePort } from "../helpers/postgres.js";
 import { startServer, tempDir, type ServerProcess, type StartServerOptions } from "../helpers/processes.js";
 import { onPostgres, testCluster } from "../helpers/store.js";
 
@@ -47,17 +46,6 @@ async function dump(db: string): Promise<string> {
   }
   out["(sequences)"] = await pg.query("SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2", [], db);
   return JSON.stringify(out, null, 1);
-}
-
-async function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 test("a replica with the wrong encryption key refuses to start, says why, and changes nothing", { skip: PG_ONLY, timeout: 60_000 }, async (t) => {
@@ -126,7 +114,7 @@ test("a malformed storage URL, an unreachable database and a missing one give cl
   assert.ok(!wrongScheme.includes(PASSWORD));
 
   // Nothing listens on the port; the URL comes from the environment this time.
-  const port = await closedPort();
+  const port = await freePort();
   const started = Date.now();
   const unreachable = await refusedStart({ env: { LESSOR_STORAGE_URL: `postgres://lessor:${PASSWORD}@127.0.0.1:${port}/lessor` } });
   assert.match(unreachable, new RegExp(`the storage \\(PostgreSQL at 127\\.0\\.0\\.1:${port}/lessor\\) is unavailable: .*ECONNREFUSED`));
