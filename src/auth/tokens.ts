@@ -33,6 +33,18 @@ interface RememberedAuth {
   at: number;
 }
 
+/**
+ * A token accessor: never starting with "-", so that `lessor token lookup
+ * -accessor <accessor>` (Vault's spelling, a separate argument) is not read
+ * as another flag, which one accessor in 64 would otherwise be.
+ */
+function newAccessor(): string {
+  for (;;) {
+    const accessor = randomBytes(12).toString("base64url");
+    if (!accessor.startsWith("-")) return accessor;
+  }
+}
+
 function newToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString("base64url");
 }
@@ -68,7 +80,7 @@ export class TokenAuthority {
   async createRoot(now: number): Promise<string> {
     const token = newToken();
     const record: TokenRecord = {
-      accessor: randomBytes(12).toString("base64url"),
+      accessor: newAccessor(),
       policies: ["root"],
       displayName: "root",
       parentAccessor: null,
@@ -138,7 +150,7 @@ export class TokenAuthority {
     const effectiveTtl = Math.min(ttl > 0 ? ttl : DEFAULT_TOKEN_TTL_SECONDS, maxTtl);
     const token = newToken();
     const record: TokenRecord = {
-      accessor: randomBytes(12).toString("base64url"),
+      accessor: newAccessor(),
       policies,
       displayName: displayName === "" ? "token" : displayName.startsWith("token-") ? displayName : `token-${displayName}`,
       parentAccessor: request.orphan ? null : caller.accessor,
