@@ -49,7 +49,7 @@ export class AuditBroker {
   static async open(store: AuditDeviceStore, settings: SealedSettingStore): Promise<AuditBroker> {
     const key = (await settings.get("audit-hmac-key")) ?? (await settings.putIfAbsent("audit-hmac-key", randomBytes(32)));
     const broker = new AuditBroker(store, key);
-    for (const record of await store.list()) broker.devices.set(record.path, { record, logger: loggerFor(record) });
+    await broker.reload();
     return broker;
   }
 

@@ -15,7 +15,7 @@ export class PolicyBook {
   /** Compiles every stored policy into the ACL; seeds `default` on the first start. */
   async load(now: number): Promise<void> {
     if (!(await this.store.get("default"))) await this.store.put({ name: "default", text: DEFAULT_POLICY_TEXT, updatedAt: now });
-    for (const policy of await this.store.list()) this.acl.setPolicy(policy.name, parsePolicy(policy.text));
+    await this.reload();
   }
 
   /** Re-reads every policy (another replica changed one). */

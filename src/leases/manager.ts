@@ -12,6 +12,9 @@ import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from 
 import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
 import { MountRateLimiter, type RevokeRateOptions } from "./rate-limit.js";
 
+/** Intents read and rolled back at a time. */
+const ROLLBACK_BATCH = 100;
+
 export interface LeaseGrant {
   id: string;
   durationSeconds: number;
@@ -165,14 +168,7 @@ export class LeaseManager {
    * intent belongs to a process that died). Returns how many were undone.
    */
   async rollbackAbandoned(olderThanMs: number): Promise<number> {
-    let done = 0;
-    for (;;) {
-      const batch = await this.store.intents.olderThan(this.now() - olderThanMs, 100);
-      if (batch.length === 0) return done;
-      for (const intent of batch) await this.rollbackIntent(intent);
-      done += batch.length;
-      if (batch.length < 100) return done;
-    }
+    return this.rollbackBatches(() => this.store.intents.olderThan(this.now() - olderThanMs, ROLLBACK_BATCH));
   }
 
   /**
@@ -181,13 +177,17 @@ export class LeaseManager {
    */
   async rollbackOrphaned(): Promise<number> {
     const cluster = this.store.cluster;
-    if (!cluster) return 0;
+    return cluster ? this.rollbackBatches(() => cluster.orphanedIntents(ROLLBACK_BATCH)) : 0;
+  }
+
+  /** Rolls back batch after batch of intents until a short batch; returns how many. */
+  private async rollbackBatches(next: () => Promise<IntentRecord[]>): Promise<number> {
     let done = 0;
     for (;;) {
-      const batch = await cluster.orphanedIntents(100);
+      const batch = await next();
       for (const intent of batch) await this.rollbackIntent(intent);
       done += batch.length;
-      if (batch.length < 100) return done;
+      if (batch.length < ROLLBACK_BATCH) return done;
     }
   }
 

@@ -41,23 +41,13 @@ export class MountTable {
     this.factories = new Map(factories.map((f) => [f.type, f]));
   }
 
-  async load(): Promise<void> {
-    for (const mount of await this.store.mounts.list()) {
-      const factory = this.factories.get(mount.type);
-      if (!factory) {
-        this.logger.error({ mount: mount.path, type: mount.type }, "mount uses an engine type this build does not have; skipped");
-        continue;
-      }
-      this.add(mount, factory);
-    }
-  }
-
   /**
-   * Makes the table match the store (another replica enabled or disabled a
-   * mount). Mounts still present keep their engine instance: a mount's
-   * record never changes after it is made, only whether it exists.
+   * Makes the table match the store: at start-up, and when another replica
+   * enabled or disabled a mount. Mounts still present keep their engine
+   * instance: a mount's record never changes after it is made, only whether
+   * it exists.
    */
-  async reload(): Promise<void> {
+  async load(): Promise<void> {
     const stored = await this.store.mounts.list();
     const present = new Set(stored.map((m) => m.accessor));
     for (const mounted of [...this.byAccessor.values()]) {
@@ -69,6 +59,7 @@ export class MountTable {
       if (this.byAccessor.has(mount.accessor)) continue;
       const factory = this.factories.get(mount.type);
       if (factory) this.add(mount, factory);
+      else this.logger.error({ mount: mount.path, type: mount.type }, "mount uses an engine type this build does not have; skipped");
     }
   }
 
@@ -100,7 +91,7 @@ export class MountTable {
   async fresh<T>(lookup: () => T | undefined): Promise<T | undefined> {
     const found = lookup();
     if (found !== undefined || !this.store.cluster) return found;
-    this.refreshing ??= this.reload().finally(() => (this.refreshing = undefined));
+    this.refreshing ??= this.load().finally(() => (this.refreshing = undefined));
     await this.refreshing;
     return lookup();
   }

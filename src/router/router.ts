@@ -47,7 +47,10 @@ export class Router {
   /** Finds the engine path that answers `path`, or NOT_FOUND saying what exists. */
   resolve(path: string): ResolvedPath {
     const fullPath = normalizeRequestPath(path);
-    const found = this.mounts.resolve(fullPath);
+    return this.resolveIn(fullPath, this.mounts.resolve(fullPath));
+  }
+
+  private resolveIn(fullPath: string, found: ReturnType<MountTable["resolve"]>): ResolvedPath {
     if (!found) {
       throw LessorError.notFound(
         `no secrets engine is mounted at ${fullPath.split("/")[0]}/ (see \`lessor secrets list\`)`,
@@ -68,8 +71,8 @@ export class Router {
 
   async handle(req: RouterRequest): Promise<RouterResponse> {
     // A mount just enabled on another replica is loaded here before NOT_FOUND.
-    await this.mounts.fresh(() => this.mounts.resolve(normalizeRequestPath(req.path)));
-    const resolved = this.resolve(req.path);
+    const path = normalizeRequestPath(req.path);
+    const resolved = this.resolveIn(path, await this.mounts.fresh(() => this.mounts.resolve(path)));
     const { fullPath, mounted, rest, spec, params } = resolved;
     const handler = spec.operations[req.operation];
     if (!handler) throw LessorError.unsupported(req.operation, fullPath);

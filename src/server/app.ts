@@ -154,7 +154,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     ? new ReplicaMembership(
         cluster,
         async () => {
-          await mounts.reload();
+          await mounts.load();
           await policies.reload();
           await quotas.load();
           await audit.reload();

@@ -23,6 +23,15 @@ export async function bumpConfig(tx: Tx): Promise<void> {
   await tx.query({ name: "config_bump", text: "UPDATE config_version SET version = version + 1" });
 }
 
+/** Deletes one configuration row by its key; bumps the version when a row went. */
+async function deleteConfig(db: PgDb, sql: string, key: string): Promise<boolean> {
+  return db.tx(async (tx) => {
+    const r = await tx.query(sql, [key]);
+    if (r.rowCount > 0) await bumpConfig(tx);
+    return r.rowCount > 0;
+  });
+}
+
 export class PgPolicies implements PolicyStore {
   constructor(private readonly db: PgDb) {}
 
@@ -58,11 +67,7 @@ export class PgPolicies implements PolicyStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.db.tx(async (tx) => {
-      const r = await tx.query("DELETE FROM policies WHERE name = $1", [name]);
-      if (r.rowCount > 0) await bumpConfig(tx);
-      return r.rowCount > 0;
-    });
+    return deleteConfig(this.db, "DELETE FROM policies WHERE name = $1", name);
   }
 }
 
@@ -86,11 +91,7 @@ export class PgQuotas implements QuotaStore {
   }
 
   async delete(name: string): Promise<boolean> {
-    return this.db.tx(async (tx) => {
-      const r = await tx.query("DELETE FROM quotas WHERE name = $1", [name]);
-      if (r.rowCount > 0) await bumpConfig(tx);
-      return r.rowCount > 0;
-    });
+    return deleteConfig(this.db, "DELETE FROM quotas WHERE name = $1", name);
   }
 }
 
@@ -118,11 +119,7 @@ export class PgAuditDevices implements AuditDeviceStore {
   }
 
   async delete(path: string): Promise<boolean> {
-    return this.db.tx(async (tx) => {
-      const r = await tx.query("DELETE FROM audit_devices WHERE path = $1", [path]);
-      if (r.rowCount > 0) await bumpConfig(tx);
-      return r.rowCount > 0;
-    });
+    return deleteConfig(this.db, "DELETE FROM audit_devices WHERE path = $1", path);
   }
 }
 
