@@ -1,5 +1,5 @@
 // Lint: typescript-eslint's recommended rules; `any` is an error in
-// hand-written code. Generated code (src/gen, clients/ts/src/gen) is skipped.
+// hand-written code. Generated code (clients/ts/src/gen, and src/gen's descriptor set) is skipped.
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 

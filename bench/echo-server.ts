@@ -3,7 +3,7 @@
 // Like any gRPC service it decodes its request message and encodes its
 // response with generated code (here the same message both ways).
 import { Server, ServerCredentials, type ServiceDefinition, type handleUnaryCall } from "@grpc/grpc-js";
-import { ReadRequest } from "../src/gen/lessor/v1/secrets.js";
+import { ReadRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
 
 const encode = (m: ReadRequest): Buffer => Buffer.from(ReadRequest.encode(m).finish());
 const decode = (b: Buffer): ReadRequest => ReadRequest.decode(b);

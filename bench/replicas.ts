@@ -17,7 +17,7 @@ import { loadavg } from "node:os";
 import Database from "better-sqlite3";
 import pgLib from "pg";
 import { LessorClient } from "@lessor/client";
-import { ReadRequest } from "../src/gen/lessor/v1/secrets.js";
+import { ReadRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
 import { Keyring } from "../src/store/encryption.js";
 import { EVENT_LOCK } from "../src/store/pg-db.js";
 import { openStore } from "../src/store/open.js";

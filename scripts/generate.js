@@ -1,17 +1,19 @@
 #!/usr/bin/env node
 // Regenerates every generated file from proto/ (the only way they change):
-//   npm run generate          rewrite src/gen and clients/ts/src/gen
+//   npm run generate          rewrite clients/ts/src/gen and src/gen
 //   npm run check-generated   fail if the committed files differ from a fresh run
-// Besides the stubs, src/gen/descriptor_set.ts carries the protos as a
-// FileDescriptorSet (from `buf build`, with comments) for server reflection.
+// The stubs are generated once, into the client package (clients/ts/src/gen),
+// which the server imports as @lessor/client/gen/...; the server's own
+// src/gen holds only descriptor_set.ts: the protos as a FileDescriptorSet
+// (from `buf build`, with comments) for server reflection.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, readdirSync, readFileSync, statSync, cpSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, cpSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const targets = ["src/gen", "clients/ts/src/gen"];
+const targets = ["clients/ts/src/gen", "src/gen"];
 const check = process.argv.includes("--check");
 
 const out = mkdtempSync(join(tmpdir(), "lessor-gen-"));
@@ -20,6 +22,7 @@ try {
     cwd: root,
     stdio: "inherit",
   });
+  mkdirSync(join(out, "src/gen"), { recursive: true });
   writeDescriptorSet(join(out, "src/gen/descriptor_set.ts"));
   if (check) {
     const stale = targets.flatMap((t) => compareTrees(join(out, t), join(root, t)));

@@ -1,6 +1,6 @@
 // The built-in help system: everything `lessor path-help` prints comes from
 // the engine's declarations (pattern, synopsis, fields, operations).
-import type { PathHelpResponse } from "../gen/lessor/v1/secrets.js";
+import type { PathHelpResponse } from "@lessor/client/gen/lessor/v1/secrets.js";
 import { OPERATIONS, type FieldSpec } from "../engines/framework/types.js";
 import type { Router } from "./router.js";
 

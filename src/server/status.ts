@@ -5,9 +5,9 @@
 import { randomBytes } from "node:crypto";
 import { Metadata, type ServiceError, status as Code } from "@grpc/grpc-js";
 import { LessorError } from "../errors.js";
-import { Any } from "../gen/google/protobuf/any.js";
-import { Status } from "../gen/google/rpc/status.js";
-import { BadRequest, ErrorInfo, RetryInfo } from "../gen/google/rpc/error_details.js";
+import { Any } from "@lessor/client/gen/google/protobuf/any.js";
+import { Status } from "@lessor/client/gen/google/rpc/status.js";
+import { BadRequest, ErrorInfo, RetryInfo } from "@lessor/client/gen/google/rpc/error_details.js";
 
 export const ERROR_DOMAIN = "lessor.dev";
 const TYPE_PREFIX = "type.googleapis.com/";

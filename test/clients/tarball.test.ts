@@ -85,6 +85,10 @@ test("the packed tarball installs outside the repository, type-checks, and works
     assert.ok(files.includes(f), `${f} in the tarball`);
   }
   assert.ok(!files.some((f) => f.endsWith(".tsbuildinfo")), "no build state in the tarball");
+  // The one generated tree ships here (the server imports it as @lessor/client/gen/...);
+  // what only the server needs (its reflection descriptor set) does not.
+  assert.ok(files.includes("dist/gen/lessor/v1/secrets.js"), "the generated stubs are in the tarball");
+  assert.ok(!files.some((f) => /descriptor_set/.test(f)), "no server-only generated code in the tarball");
 
   const project = join(work, "consumer");
   await run("mkdir", ["-p", project]);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
-import { WriteRequest } from "../../src/gen/lessor/v1/secrets.js";
+import { WriteRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
 import { LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";

@@ -3,6 +3,12 @@
 // and only when the server (or the connection) said UNAVAILABLE.
 import { status as Code, type ChannelOptions } from "@grpc/grpc-js";
 import { LessorClientError } from "./errors.js";
+import { LeaseServiceDefinition } from "./gen/lessor/v1/leases.js";
+import { MountServiceDefinition } from "./gen/lessor/v1/mounts.js";
+import { PolicyServiceDefinition } from "./gen/lessor/v1/policies.js";
+import { SecretsServiceDefinition } from "./gen/lessor/v1/secrets.js";
+import { SysServiceDefinition } from "./gen/lessor/v1/sys.js";
+import { TokenServiceDefinition } from "./gen/lessor/v1/tokens.js";
 
 export interface RetryOptions {
   /** Attempts in all, the first included (default 4; 1 turns retries off). */
@@ -25,26 +31,34 @@ export interface LessorCallOptions {
   idempotent?: boolean;
 }
 
+/** Every service of the API, as generated from the protos (with each method's options). */
+const SERVICES = [
+  SecretsServiceDefinition,
+  LeaseServiceDefinition,
+  MountServiceDefinition,
+  TokenServiceDefinition,
+  PolicyServiceDefinition,
+  SysServiceDefinition,
+] as const;
+
 /**
- * RPCs that only read and may be repeated. Not here: every write, delete,
- * renew and revoke, and SecretsService/Read, which can issue a secret (a new
- * IAM user per `aws/creds/<role>` read) and is decided per path.
+ * RPCs that only read and may be repeated ("Service/Method"): those the protos
+ * declare `idempotency_level = NO_SIDE_EFFECTS` or `IDEMPOTENT`, the one
+ * source the server's documentation and every language's stubs share. Not
+ * here: every write, delete, renew and revoke, and SecretsService/Read, which
+ * can issue a secret (a new IAM user per `aws/creds/<role>` read) and is
+ * decided per path.
  */
-export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
-  "SecretsService/List",
-  "SecretsService/PathHelp",
-  "LeaseService/LookupLease",
-  "LeaseService/ListLeases",
-  "MountService/ListMounts",
-  "PolicyService/ReadPolicy",
-  "PolicyService/ListPolicies",
-  "SysService/ListAuditDevices",
-  "SysService/HashAuditValue",
-  "SysService/ReadRateLimitQuota",
-  "SysService/ListRateLimitQuotas",
-  "TokenService/LookupToken",
-  "TokenService/LookupSelfToken",
-]);
+export const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(
+  SERVICES.flatMap((service) =>
+    Object.values(service.methods)
+      .filter((method) => {
+        const options: { idempotencyLevel?: string } = method.options;
+        return options.idempotencyLevel === "NO_SIDE_EFFECTS" || options.idempotencyLevel === "IDEMPOTENT";
+      })
+      .map((method) => `${service.name}/${method.name}`),
+  ),
+);
 
 /** Path segments of reads that issue a secret (aws creds and sts today; common names of other engines). */
 const ISSUING_SEGMENTS = new Set(["creds", "sts", "issue", "sign"]);

@@ -5,7 +5,7 @@
 import { Metadata } from "@grpc/grpc-js";
 import type { Acl } from "../../auth/acl.js";
 import { LessorError } from "../../errors.js";
-import { LeaseEventType, type LeaseEvent, type WatchLeasesRequest, type WatchLeasesResponse } from "../../gen/lessor/v1/leases.js";
+import { LeaseEventType, type LeaseEvent, type WatchLeasesRequest, type WatchLeasesResponse } from "@lessor/client/gen/lessor/v1/leases.js";
 import type { LeaseEventFeed } from "../../leases/events.js";
 import { normalizeRequestPath } from "../../router/paths.js";
 import type { LeaseEventRecord } from "../../store/types.js";

@@ -1,8 +1,8 @@
 // lessor.v1.LeaseService: the lease lifecycle. Permissions are checked on
 // sys/leases/<verb>/<lease id or prefix>, as Vault's ACL paths for leases;
 // force and revoke-prefix need sudo there.
-import type { LeaseInfo, LeaseServiceServer, RevokeLeasePrefixResponse } from "../../gen/lessor/v1/leases.js";
-import { LeaseState } from "../../gen/lessor/v1/leases.js";
+import type { LeaseInfo, LeaseServiceServer, RevokeLeasePrefixResponse } from "@lessor/client/gen/lessor/v1/leases.js";
+import { LeaseState } from "@lessor/client/gen/lessor/v1/leases.js";
 import type { Acl } from "../../auth/acl.js";
 import type { LeaseManager } from "../../leases/manager.js";
 import { LeaseListing } from "../../leases/listing.js";

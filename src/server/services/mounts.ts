@@ -1,6 +1,6 @@
 // lessor.v1.MountService: enable, disable and list secrets engines. Disabling
 // a mount revokes its leases first, as nothing may outlive its lease.
-import type { Mount, MountServiceServer } from "../../gen/lessor/v1/mounts.js";
+import type { Mount, MountServiceServer } from "@lessor/client/gen/lessor/v1/mounts.js";
 import type { Acl } from "../../auth/acl.js";
 import type { LeaseManager } from "../../leases/manager.js";
 import { normalizeMountPath, type MountTable } from "../../router/mounts.js";

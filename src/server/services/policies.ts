@@ -1,6 +1,6 @@
 // lessor.v1.PolicyService: ACL policies on sys/policies/acl/<name>. Changing
 // policies is root-protected: the operation's capability and sudo.
-import type { PolicyServiceServer } from "../../gen/lessor/v1/policies.js";
+import type { PolicyServiceServer } from "@lessor/client/gen/lessor/v1/policies.js";
 import type { Acl } from "../../auth/acl.js";
 import type { PolicyBook } from "../../auth/policies.js";
 import { unary, type CallDeps } from "../call.js";

@@ -1,11 +1,11 @@
 // lessor.v1.SecretsService: read, write, delete, list and path-help on any
 // mounted path, all through the router.
-import type { SecretsServiceServer } from "../../gen/lessor/v1/secrets.js";
+import type { SecretsServiceServer } from "@lessor/client/gen/lessor/v1/secrets.js";
 import type { JsonObject, Operation } from "../../engines/framework/types.js";
 import type { Router, RouterResponse } from "../../router/router.js";
 import { describePath } from "../../router/help.js";
 import { unary, type CallContext, type CallDeps } from "../call.js";
-import type { Lease } from "../../gen/lessor/v1/secrets.js";
+import type { Lease } from "@lessor/client/gen/lessor/v1/secrets.js";
 
 function leaseOf(res: RouterResponse): Lease | undefined {
   if (res.lease) return { id: res.lease.id, durationSeconds: res.lease.durationSeconds, renewable: res.lease.renewable };

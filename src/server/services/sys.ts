@@ -1,7 +1,7 @@
 // lessor.v1.SysService: audit devices, audit hashes, rate limit quotas and
 // encryption key rotation. All root-protected (capability and sudo), as
 // Vault's sys/audit and sys/quotas; hashing needs only update.
-import type { RateLimitQuota, SysServiceServer } from "../../gen/lessor/v1/sys.js";
+import type { RateLimitQuota, SysServiceServer } from "@lessor/client/gen/lessor/v1/sys.js";
 import type { Acl } from "../../auth/acl.js";
 import { auditDevicePath, type AuditBroker } from "../../audit/audit.js";
 import { LessorError } from "../../errors.js";

@@ -1,6 +1,6 @@
 // lessor.v1.TokenService: create, look up, renew and revoke tokens. ACL paths
 // are Vault's: auth/token/create, auth/token/lookup(-accessor|-self), ...
-import type { TokenInfo, TokenServiceServer } from "../../gen/lessor/v1/tokens.js";
+import type { TokenInfo, TokenServiceServer } from "@lessor/client/gen/lessor/v1/tokens.js";
 import type { Acl } from "../../auth/acl.js";
 import type { AuthenticatedToken, LeaseRevoker, TokenAuthority } from "../../auth/tokens.js";
 import { LessorError } from "../../errors.js";

@@ -2147,6 +2147,84 @@ export const WatchLeasesResponse: MessageFns<WatchLeasesResponse> = {
 };
 
 /** LeaseService inspects, renews and ends the leases dynamic secrets are issued under. */
+export type LeaseServiceDefinition = typeof LeaseServiceDefinition;
+export const LeaseServiceDefinition = {
+  name: "LeaseService",
+  fullName: "lessor.v1.LeaseService",
+  methods: {
+    /** Look up a lease by id. */
+    lookupLease: {
+      name: "LookupLease",
+      requestType: LookupLeaseRequest as typeof LookupLeaseRequest,
+      requestStream: false,
+      responseType: LookupLeaseResponse as typeof LookupLeaseResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Extend a lease, never past its issue time plus its max TTL. */
+    renewLease: {
+      name: "RenewLease",
+      requestType: RenewLeaseRequest as typeof RenewLeaseRequest,
+      requestStream: false,
+      responseType: RenewLeaseResponse as typeof RenewLeaseResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
+    revokeLease: {
+      name: "RevokeLease",
+      requestType: RevokeLeaseRequest as typeof RevokeLeaseRequest,
+      requestStream: false,
+      responseType: RevokeLeaseResponse as typeof RevokeLeaseResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
+     * The work is recorded: after a restart it continues by itself.
+     */
+    revokeLeasePrefix: {
+      name: "RevokeLeasePrefix",
+      requestType: RevokeLeasePrefixRequest as typeof RevokeLeasePrefixRequest,
+      requestStream: false,
+      responseType: RevokeLeasePrefixResponse as typeof RevokeLeasePrefixResponse,
+      responseStream: true,
+      options: {},
+    },
+    /** List leases under a prefix, a page at a time. */
+    listLeases: {
+      name: "ListLeases",
+      requestType: ListLeasesRequest as typeof ListLeasesRequest,
+      requestStream: false,
+      responseType: ListLeasesResponse as typeof ListLeasesResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Repair the lease index and dangling entries. */
+    tidyLeases: {
+      name: "TidyLeases",
+      requestType: TidyLeasesRequest as typeof TidyLeasesRequest,
+      requestStream: false,
+      responseType: TidyLeasesResponse as typeof TidyLeasesResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
+     * prefix. Resume after a reconnect by passing the last sequence number seen.
+     */
+    watchLeases: {
+      name: "WatchLeases",
+      requestType: WatchLeasesRequest as typeof WatchLeasesRequest,
+      requestStream: false,
+      responseType: WatchLeasesResponse as typeof WatchLeasesResponse,
+      responseStream: true,
+      options: {},
+    },
+  },
+} as const;
+
+/** LeaseService inspects, renews and ends the leases dynamic secrets are issued under. */
 export type LeaseServiceService = typeof LeaseServiceService;
 export const LeaseServiceService = {
   /** Look up a lease by id. */

@@ -688,6 +688,39 @@ export const ListMountsResponse: MessageFns<ListMountsResponse> = {
 };
 
 /** MountService enables, disables and lists secrets engines, as `lessor secrets enable|disable|list`. */
+export type MountServiceDefinition = typeof MountServiceDefinition;
+export const MountServiceDefinition = {
+  name: "MountService",
+  fullName: "lessor.v1.MountService",
+  methods: {
+    enableMount: {
+      name: "EnableMount",
+      requestType: EnableMountRequest as typeof EnableMountRequest,
+      requestStream: false,
+      responseType: EnableMountResponse as typeof EnableMountResponse,
+      responseStream: false,
+      options: {},
+    },
+    disableMount: {
+      name: "DisableMount",
+      requestType: DisableMountRequest as typeof DisableMountRequest,
+      requestStream: false,
+      responseType: DisableMountResponse as typeof DisableMountResponse,
+      responseStream: false,
+      options: {},
+    },
+    listMounts: {
+      name: "ListMounts",
+      requestType: ListMountsRequest as typeof ListMountsRequest,
+      requestStream: false,
+      responseType: ListMountsResponse as typeof ListMountsResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+  },
+} as const;
+
+/** MountService enables, disables and lists secrets engines, as `lessor secrets enable|disable|list`. */
 export type MountServiceService = typeof MountServiceService;
 export const MountServiceService = {
   enableMount: {

@@ -579,6 +579,47 @@ export const DeletePolicyResponse: MessageFns<DeletePolicyResponse> = {
 };
 
 /** PolicyService manages ACL policies, in Vault's policy language (HCL or JSON). */
+export type PolicyServiceDefinition = typeof PolicyServiceDefinition;
+export const PolicyServiceDefinition = {
+  name: "PolicyService",
+  fullName: "lessor.v1.PolicyService",
+  methods: {
+    writePolicy: {
+      name: "WritePolicy",
+      requestType: WritePolicyRequest as typeof WritePolicyRequest,
+      requestStream: false,
+      responseType: WritePolicyResponse as typeof WritePolicyResponse,
+      responseStream: false,
+      options: {},
+    },
+    readPolicy: {
+      name: "ReadPolicy",
+      requestType: ReadPolicyRequest as typeof ReadPolicyRequest,
+      requestStream: false,
+      responseType: ReadPolicyResponse as typeof ReadPolicyResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    listPolicies: {
+      name: "ListPolicies",
+      requestType: ListPoliciesRequest as typeof ListPoliciesRequest,
+      requestStream: false,
+      responseType: ListPoliciesResponse as typeof ListPoliciesResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    deletePolicy: {
+      name: "DeletePolicy",
+      requestType: DeletePolicyRequest as typeof DeletePolicyRequest,
+      requestStream: false,
+      responseType: DeletePolicyResponse as typeof DeletePolicyResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/** PolicyService manages ACL policies, in Vault's policy language (HCL or JSON). */
 export type PolicyServiceService = typeof PolicyServiceService;
 export const PolicyServiceService = {
   writePolicy: {

@@ -1273,6 +1273,67 @@ export const PathHelpResponse: MessageFns<PathHelpResponse> = {
  * `write`, `delete` and `list` do. A path starts with the mount it belongs to
  * (`aws/creds/deploy` is path `creds/deploy` of the engine mounted at `aws/`).
  */
+export type SecretsServiceDefinition = typeof SecretsServiceDefinition;
+export const SecretsServiceDefinition = {
+  name: "SecretsService",
+  fullName: "lessor.v1.SecretsService",
+  methods: {
+    /**
+     * Read a path. Reading a dynamic secret (`aws/creds/<role>`) creates it and
+     * its lease in the same step.
+     */
+    read: {
+      name: "Read",
+      requestType: ReadRequest as typeof ReadRequest,
+      requestStream: false,
+      responseType: ReadResponse as typeof ReadResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Write fields to a path (create or update). */
+    write: {
+      name: "Write",
+      requestType: WriteRequest as typeof WriteRequest,
+      requestStream: false,
+      responseType: WriteResponse as typeof WriteResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Delete a path. */
+    delete: {
+      name: "Delete",
+      requestType: DeleteRequest as typeof DeleteRequest,
+      requestStream: false,
+      responseType: DeleteResponse as typeof DeleteResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** List the keys under a path. */
+    list: {
+      name: "List",
+      requestType: ListRequest as typeof ListRequest,
+      requestStream: false,
+      responseType: ListResponse as typeof ListResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Describe a path: its pattern, fields and operations, from the engine's declarations. */
+    pathHelp: {
+      name: "PathHelp",
+      requestType: PathHelpRequest as typeof PathHelpRequest,
+      requestStream: false,
+      responseType: PathHelpResponse as typeof PathHelpResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+  },
+} as const;
+
+/**
+ * SecretsService reads and writes paths under mounted engines, as `lessor read`,
+ * `write`, `delete` and `list` do. A path starts with the mount it belongs to
+ * (`aws/creds/deploy` is path `creds/deploy` of the engine mounted at `aws/`).
+ */
 export type SecretsServiceService = typeof SecretsServiceService;
 export const SecretsServiceService = {
   /**

@@ -2031,6 +2031,109 @@ export const PruneEncryptionKeysResponse: MessageFns<PruneEncryptionKeysResponse
 };
 
 /** SysService holds operator functions: audit devices and quotas. */
+export type SysServiceDefinition = typeof SysServiceDefinition;
+export const SysServiceDefinition = {
+  name: "SysService",
+  fullName: "lessor.v1.SysService",
+  methods: {
+    /** Enable an audit device (file or stdout). */
+    enableAuditDevice: {
+      name: "EnableAuditDevice",
+      requestType: EnableAuditDeviceRequest as typeof EnableAuditDeviceRequest,
+      requestStream: false,
+      responseType: EnableAuditDeviceResponse as typeof EnableAuditDeviceResponse,
+      responseStream: false,
+      options: {},
+    },
+    disableAuditDevice: {
+      name: "DisableAuditDevice",
+      requestType: DisableAuditDeviceRequest as typeof DisableAuditDeviceRequest,
+      requestStream: false,
+      responseType: DisableAuditDeviceResponse as typeof DisableAuditDeviceResponse,
+      responseStream: false,
+      options: {},
+    },
+    listAuditDevices: {
+      name: "ListAuditDevices",
+      requestType: ListAuditDevicesRequest as typeof ListAuditDevicesRequest,
+      requestStream: false,
+      responseType: ListAuditDevicesResponse as typeof ListAuditDevicesResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** The `hmac-sha256:` digest the audit log would record for a value. */
+    hashAuditValue: {
+      name: "HashAuditValue",
+      requestType: HashAuditValueRequest as typeof HashAuditValueRequest,
+      requestStream: false,
+      responseType: HashAuditValueResponse as typeof HashAuditValueResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Create or replace a rate limit quota. */
+    writeRateLimitQuota: {
+      name: "WriteRateLimitQuota",
+      requestType: WriteRateLimitQuotaRequest as typeof WriteRateLimitQuotaRequest,
+      requestStream: false,
+      responseType: WriteRateLimitQuotaResponse as typeof WriteRateLimitQuotaResponse,
+      responseStream: false,
+      options: {},
+    },
+    readRateLimitQuota: {
+      name: "ReadRateLimitQuota",
+      requestType: ReadRateLimitQuotaRequest as typeof ReadRateLimitQuotaRequest,
+      requestStream: false,
+      responseType: ReadRateLimitQuotaResponse as typeof ReadRateLimitQuotaResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    listRateLimitQuotas: {
+      name: "ListRateLimitQuotas",
+      requestType: ListRateLimitQuotasRequest as typeof ListRateLimitQuotasRequest,
+      requestStream: false,
+      responseType: ListRateLimitQuotasResponse as typeof ListRateLimitQuotasResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    deleteRateLimitQuota: {
+      name: "DeleteRateLimitQuota",
+      requestType: DeleteRateLimitQuotaRequest as typeof DeleteRateLimitQuotaRequest,
+      requestStream: false,
+      responseType: DeleteRateLimitQuotaResponse as typeof DeleteRateLimitQuotaResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+    rotateEncryptionKey: {
+      name: "RotateEncryptionKey",
+      requestType: RotateEncryptionKeyRequest as typeof RotateEncryptionKeyRequest,
+      requestStream: false,
+      responseType: RotateEncryptionKeyResponse as typeof RotateEncryptionKeyResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** The keys held and how many sealed values each one still seals. */
+    getEncryptionKeyStatus: {
+      name: "GetEncryptionKeyStatus",
+      requestType: GetEncryptionKeyStatusRequest as typeof GetEncryptionKeyStatusRequest,
+      requestStream: false,
+      responseType: GetEncryptionKeyStatusResponse as typeof GetEncryptionKeyStatusResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Drop the old keys that no sealed value uses any more (from the key file too). */
+    pruneEncryptionKeys: {
+      name: "PruneEncryptionKeys",
+      requestType: PruneEncryptionKeysRequest as typeof PruneEncryptionKeysRequest,
+      requestStream: false,
+      responseType: PruneEncryptionKeysResponse as typeof PruneEncryptionKeysResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/** SysService holds operator functions: audit devices and quotas. */
 export type SysServiceService = typeof SysServiceService;
 export const SysServiceService = {
   /** Enable an audit device (file or stdout). */

@@ -1538,6 +1538,60 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
 };
 
 /** TokenService manages the bearer tokens callers authenticate with. */
+export type TokenServiceDefinition = typeof TokenServiceDefinition;
+export const TokenServiceDefinition = {
+  name: "TokenService",
+  fullName: "lessor.v1.TokenService",
+  methods: {
+    /** Create a token, a child of the caller's unless orphan is set. */
+    createToken: {
+      name: "CreateToken",
+      requestType: CreateTokenRequest as typeof CreateTokenRequest,
+      requestStream: false,
+      responseType: CreateTokenResponse as typeof CreateTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Look up a token by its value or accessor. */
+    lookupToken: {
+      name: "LookupToken",
+      requestType: LookupTokenRequest as typeof LookupTokenRequest,
+      requestStream: false,
+      responseType: LookupTokenResponse as typeof LookupTokenResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Look up the caller's own token. */
+    lookupSelfToken: {
+      name: "LookupSelfToken",
+      requestType: LookupSelfTokenRequest as typeof LookupSelfTokenRequest,
+      requestStream: false,
+      responseType: LookupSelfTokenResponse as typeof LookupSelfTokenResponse,
+      responseStream: false,
+      options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
+    },
+    /** Extend a token's TTL (never past its max TTL). */
+    renewToken: {
+      name: "RenewToken",
+      requestType: RenewTokenRequest as typeof RenewTokenRequest,
+      requestStream: false,
+      responseType: RenewTokenResponse as typeof RenewTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Revoke a token, its children, and the leases they created. */
+    revokeToken: {
+      name: "RevokeToken",
+      requestType: RevokeTokenRequest as typeof RevokeTokenRequest,
+      requestStream: false,
+      responseType: RevokeTokenResponse as typeof RevokeTokenResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/** TokenService manages the bearer tokens callers authenticate with. */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
   /** Create a token, a child of the caller's unless orphan is set. */
