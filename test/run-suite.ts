@@ -24,7 +24,11 @@ const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
  * pure unit tests): the store cannot change their outcome, so they run in the
  * SQLite pass only. A file that starts a server or opens a store must not be here.
  */
-const STORE_INDEPENDENT = [/^aws-emulator\//, /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths)\.test\.js$/];
+const STORE_INDEPENDENT = [
+  /^aws-emulator\//,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^clients\/protoc\.test\.js$/,
+];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
 const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
