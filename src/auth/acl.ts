@@ -56,11 +56,8 @@ export class Acl {
 
   /** Throws PERMISSION_DENIED naming the path and the capability that was missing. */
   check(policies: readonly string[], path: string, capability: Capability): void {
-    const acl = this.compile(policies);
-    if (acl.root) return;
-    const bits = allowedBits(acl, path, capability === "list");
-    if (bits & CAP_BITS[capability] && !(bits & CAP_BITS.deny)) return;
-    const denied = (bits & CAP_BITS.deny) !== 0;
+    if (this.allows(policies, path, capability)) return;
+    const denied = (allowedBits(this.compile(policies), path, capability === "list") & CAP_BITS.deny) !== 0;
     throw LessorError.permissionDenied(
       `permission denied: "${capability}" on path "${path}" is ${denied ? "denied" : "not granted"} by policies [${policies.join(", ")}]`,
       "PERMISSION_DENIED",
@@ -68,10 +65,12 @@ export class Acl {
     );
   }
 
-  /** Checks the operation's capability and sudo: for root-protected paths. */
-  checkSudo(policies: readonly string[], path: string, capability: Capability): void {
-    this.check(policies, path, capability);
-    this.check(policies, path, "sudo");
+  /** Whether the policies grant the capability on the path (check() without the error). */
+  allows(policies: readonly string[], path: string, capability: Capability): boolean {
+    const acl = this.compile(policies);
+    if (acl.root) return true;
+    const bits = allowedBits(acl, path, capability === "list");
+    return (bits & CAP_BITS[capability]) !== 0 && (bits & CAP_BITS.deny) === 0;
   }
 
   /** What these policies grant on a path (as `lessor token capabilities` would show). */

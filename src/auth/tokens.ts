@@ -12,6 +12,8 @@ export interface AuthenticatedToken {
   accessor: string;
   displayName: string;
   policies: string[];
+  /** What the token was made with (a login's identity: role, claims, SANs). */
+  metadata: Record<string, string>;
 }
 
 export function hashToken(token: string): Buffer {
@@ -102,7 +104,7 @@ export class TokenAuthority {
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number): Promise<AuthenticatedToken> {
+  async authenticate(token: string | undefined, now: number, _remoteAddress?: string): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -127,7 +129,7 @@ export class TokenAuthority {
     if (record.numUses > 0 && (await this.store.tokens.consumeUse(record.accessor)) < 0) {
       throw LessorError.unauthenticated("invalid token: the token has no uses left");
     }
-    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
+    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta };
     if (this.remember && record.numUses === 0 && generation === this.generation) {
       if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
       this.recent.set(key, { token: authenticated, expireTime: record.expireTime, at: now });

@@ -44,10 +44,12 @@ export interface LessorClientOptions {
 
 /** What a read or write returned. */
 export interface SecretResult {
-  /** Present when a dynamic secret was issued. */
+  /** Present only when a dynamic secret was issued (absent for stored values such as kv). */
   lease: Lease | undefined;
   data: Record<string, unknown>;
   warnings: string[];
+  /** A read of a stored value: seconds it may be kept before reading again (kv's `ttl`, else 768h); 0 otherwise. */
+  refreshIntervalSeconds: number;
 }
 
 export interface AwsCredentials {
@@ -158,13 +160,13 @@ export class LessorClient {
   async read(path: string, data?: Record<string, unknown>, options: LessorCallOptions = {}): Promise<SecretResult> {
     const s = this.raw.secrets;
     const res = await this.call("SecretsService/Read", s.read, s, { path, data }, { idempotent: isIdempotentRead(path), ...options });
-    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings };
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: res.refreshIntervalSeconds };
   }
 
   async write(path: string, data: Record<string, unknown>): Promise<SecretResult> {
     const s = this.raw.secrets;
     const res = await this.call("SecretsService/Write", s.write, s, { path, data });
-    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings };
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0 };
   }
 
   async delete(path: string): Promise<{ warnings: string[] }> {
