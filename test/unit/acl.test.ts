@@ -92,7 +92,7 @@ test("a denial names the path and the missing capability; sudo is separate", () 
   const acl = aclWith({ ops: `path "sys/mounts/*" { capabilities = ["update"] }` });
   acl.check(["ops"], "sys/mounts/aws/", "update");
   assert.throws(
-    () => acl.checkSudo(["ops"], "sys/mounts/aws/", "update"),
+    () => acl.check(["ops"], "sys/mounts/aws/", "sudo"),
     (err: unknown) =>
       err instanceof LessorError &&
       err.message === 'permission denied: "sudo" on path "sys/mounts/aws/" is not granted by policies [ops]' &&
