@@ -7,7 +7,7 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
-import { TokenAuthority } from "../auth/tokens.js";
+import { issuedToken, TokenAuthority } from "../auth/tokens.js";
 import { AuditBroker } from "../audit/audit.js";
 import { TOKEN_PATH, TOKEN_SPECIAL, tokenBackend, type TokenStoreParts } from "../auth-methods/token/index.js";
 import { engineFactories } from "../engines/index.js";
@@ -234,8 +234,10 @@ function requestPipeline(storage: Storage, config: Configuration, leases: LeaseP
   const { tokens, mounts, acl, policies, audit, quotas } = config;
   const manager = leases.manager;
   const tokenStore: TokenStoreParts = {
-    create: (caller, request, now) =>
-      tokens.create({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }, request, now),
+    create: async (caller, request, now) => {
+      const made = await tokens.create({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }, request, now);
+      return { record: made.record, issued: issuedToken(made.token, made.record) };
+    },
     lookupByToken: (token, now) => tokens.lookupByToken(token, now),
     lookupByAccessor: (accessor, now) => tokens.lookupByAccessor(accessor, now),
     lookupSelf: (caller) => tokens.lookupSelf({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }),
@@ -259,7 +261,7 @@ function requestPipeline(storage: Storage, config: Configuration, leases: LeaseP
       }),
     SYS_SPECIAL,
   );
-  const router = new Router(mounts, manager);
+  const router = new Router(mounts, manager, tokens);
   return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, logger });
 }
 

@@ -14,7 +14,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { describeError } from "../errors.js";
+import { LessorError, describeError } from "../errors.js";
 import type { Connection } from "../engines/framework/types.js";
 import type { JsonObject } from "../util/json.js";
 import { assertDecoded, withSafeDecoding } from "./decode.js";
@@ -164,7 +164,7 @@ export class GrpcBinding {
       // Internal errors: the detail goes to the log only, under the reference the caller saw.
       this.logger.error({ ...fields, reference: mapped.reference, err: describeError(err) }, "rpc failed with an internal error");
     } else {
-      this.logger.info({ ...fields, error: mapped.error.details }, "rpc failed");
+      this.logger.info({ ...fields, error: mapped.error.details, detail: err instanceof LessorError ? err.detail : undefined }, "rpc failed");
     }
     return mapped.error;
   }

@@ -116,8 +116,8 @@ export class RequestPipeline {
 
   /** The capability on the path, and sudo too where the backend declares the path root-protected. */
   private authorize(caller: AuthenticatedToken, target: CallTarget, capability: Capability): void {
-    this.parts.acl.check(caller.policies, target.path, capability);
-    if (target.sudo) this.parts.acl.check(caller.policies, target.path, "sudo");
+    this.parts.acl.check(caller, target.path, capability);
+    if (target.sudo) this.parts.acl.check(caller, target.path, "sudo");
   }
 
   /**
@@ -188,6 +188,7 @@ class AuditTrail {
       response: response === undefined ? undefined : this.responseFields(response),
       code: error === undefined ? "OK" : Code[isLessorError(error) ? error.code : Code.UNKNOWN],
       error: error === undefined ? undefined : isLessorError(error) ? error.message : "internal error",
+      error_detail: isLessorError(error) ? error.detail : undefined,
     });
   }
 

@@ -74,6 +74,8 @@ export interface TokenRecord {
   numUses: number;
   usesLeft: number;
   meta: Record<string, string>;
+  /** CIDR blocks the token may be used from; empty for anywhere. */
+  boundCidrs: string[];
 }
 
 export interface MountStore {

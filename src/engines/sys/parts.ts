@@ -71,7 +71,8 @@ export interface KeyAdmin {
 
 /** May these policies list leases under a path? (Whether a NOT_FOUND may name a lease id it found.) */
 export interface ListPermission {
-  allows(policies: readonly string[], path: string, capability: "list" | "sudo"): boolean;
+  /** `who`: the caller (its policies, and the metadata templated rules are filled from). */
+  allows(who: { policies: readonly string[]; metadata?: Readonly<Record<string, string>>; displayName?: string }, path: string, capability: "list" | "sudo"): boolean;
 }
 
 export interface SystemParts {
