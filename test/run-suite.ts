@@ -27,7 +27,7 @@ const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
  */
 const STORE_INDEPENDENT = [
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files)\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
   // On the in-memory store (which the conformance suite holds to the others' behaviour).
   /^unit\/(expiry|lease-manager)\.test\.js$/,
