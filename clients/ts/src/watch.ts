@@ -50,7 +50,7 @@ export async function* watchLeases(client: LessorClient, options: WatchLeasesOpt
   let attempt = 0;
   while (!options.signal?.aborted) {
     const l = client.raw.leases;
-    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, client.metadata());
+    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, await client.callMetadata());
     const cancel = (): void => stream.cancel();
     options.signal?.addEventListener("abort", cancel);
     stream.on("metadata", (headers: Metadata) => {
