@@ -36,6 +36,7 @@ import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
 import { RequestPipeline } from "./pipeline.js";
+import { StreamGuard, type StreamLimits } from "./streams.js";
 import { addReflection } from "./reflection.js";
 import { API } from "./rpc/services.js";
 
@@ -75,6 +76,8 @@ export interface LessorServerOptions extends ListenerOptions {
   storageCaFile?: string;
   /** Heartbeats and configuration polling, when replicas share the store. */
   replicas?: ReplicaOptions;
+  /** Limits on long-lived streams (WatchLeases, RevokeLeasePrefix). */
+  streams?: StreamLimits;
 }
 
 export interface LessorServer {
@@ -99,7 +102,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
-  const pipeline = requestPipeline(storage, config, leases, logger);
+  const pipeline = requestPipeline(options, storage, config, leases, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
   const grpc = await serveGrpc(pipeline, listener, logger);
@@ -230,17 +233,17 @@ function leaseParts(options: LessorServerOptions, storage: Storage, config: Conf
 }
 
 /** The built-in backends (sys/, auth/token/), the router, and the pipeline every request takes. */
-function requestPipeline(storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): RequestPipeline {
+function requestPipeline(options: LessorServerOptions, storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): RequestPipeline {
   const { tokens, mounts, acl, policies, audit, quotas } = config;
   const manager = leases.manager;
   const tokenStore: TokenStoreParts = {
     create: async (caller, request, now) => {
-      const made = await tokens.create({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }, request, now);
+      const made = await tokens.create({ accessor: caller.tokenAccessor, policies: caller.policies }, request, now);
       return { record: made.record, issued: issuedToken(made.token, made.record) };
     },
     lookupByToken: (token, now) => tokens.lookupByToken(token, now),
     lookupByAccessor: (accessor, now) => tokens.lookupByAccessor(accessor, now),
-    lookupSelf: (caller) => tokens.lookupSelf({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }),
+    lookupSelf: (caller) => tokens.lookupSelf(caller.tokenAccessor),
     renew: (record, increment, now) => tokens.renew(record, increment, now),
     revokeTree: (accessor, orphan) => tokens.revoke(accessor, manager, orphan),
   };
@@ -262,7 +265,8 @@ function requestPipeline(storage: Storage, config: Configuration, leases: LeaseP
     SYS_SPECIAL,
   );
   const router = new Router(mounts, manager, tokens);
-  return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, logger });
+  const streams = new StreamGuard(tokens, options.streams);
+  return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, streams, logger });
 }
 
 /** Everything that runs between requests, started in this order and stopped in reverse. */
