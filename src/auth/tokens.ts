@@ -121,7 +121,7 @@ export class TokenAuthority {
   }
 
   async hasAnyToken(): Promise<boolean> {
-    return (await this.store.tokens.count()) > 0;
+    return this.store.tokens.any();
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */

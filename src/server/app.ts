@@ -78,6 +78,8 @@ export interface LessorServerOptions extends ListenerOptions {
   replicas?: ReplicaOptions;
   /** Limits on long-lived streams (WatchLeases, RevokeLeasePrefix). */
   streams?: StreamLimits;
+  /** SQLite: told every SQL statement the store runs, values inlined (for diagnosis: what start-up reads). */
+  storeTrace?: (sql: string) => void;
 }
 
 export interface LessorServer {
@@ -110,6 +112,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  await tasks.startAfterListening();
 
   let stopped = false;
   return {
@@ -149,7 +152,7 @@ interface Storage {
 async function openStorage(options: LessorServerOptions, logger: Logger): Promise<Storage> {
   const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
   const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey ?? "") : Keyring.loadOrCreate(keyFile);
-  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger });
+  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger, trace: options.storeTrace });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
   return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
 }
@@ -276,7 +279,7 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
   const cluster = storage.store.cluster;
   const replica = config.replica;
   if (replica) tasks.add({ name: "replica membership", start: () => replica.start(config.configVersion) });
-  tasks.add({ name: "key rotation", start: () => keys.start(), stop: () => keys.stop() });
+  tasks.add({ name: "key rotation", start: () => keys.start(), stop: () => keys.stop(), afterListening: true });
   tasks.add({
     name: "rollback of unfinished issuance",
     // One process on this store: every intent left over belongs to a process

@@ -174,7 +174,8 @@ function undelivered(err: unknown, what: string): LessorError {
 
 /** The request and response records of one call, on every enabled audit device. */
 class AuditTrail {
-  private readonly id = randomUUID();
+  /** Made when the first record is written: most servers audit nothing, and this is the hot path. */
+  private id: string | undefined;
   private recordedRequest = false;
 
   constructor(
@@ -226,7 +227,7 @@ class AuditTrail {
   private requestFields() {
     const { connection } = this.call;
     return {
-      id: this.id,
+      id: (this.id ??= randomUUID()),
       operation: this.operation,
       method: this.call.method,
       path: this.path,
