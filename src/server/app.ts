@@ -2,9 +2,7 @@
 // → gRPC services, and the background work (expiry, abandoned-intent
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
@@ -43,6 +41,7 @@ import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { HealthReporter } from "./health.js";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 import { addReflection } from "./reflection.js";
+import { listenerCredentials, type Transport } from "./tls.js";
 import { leaseService } from "./services/leases.js";
 import { mountService } from "./services/mounts.js";
 import { secretsService } from "./services/secrets.js";
@@ -103,7 +102,9 @@ export interface LessorServer {
   logger: Logger;
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
-  transport: "mTLS" | "TLS" | "plaintext";
+  transport: Transport;
+  /** Reads the TLS files again for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadCertificates(): void;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
 }
@@ -112,7 +113,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const logger = options.logger ?? pino({ name: "lessor" });
   const listenAddress = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(listenAddress);
-  const tls = transportCredentials(options);
+  const tls = listenerCredentials(options);
   if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
     if (!options.allowPlaintextNonLoopback) {
       throw new Error(
@@ -244,6 +245,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     logger,
     transport: tls.transport,
     metricsAddress: metricsServer?.address,
+    reloadCertificates: tls.reload,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -284,28 +286,4 @@ async function shouldCreateRoot(store: Store, tokens: TokenAuthority): Promise<b
   const claim = randomBytes(16);
   const winner = await store.settings.putIfAbsent("first-root-token", claim);
   return winner.equals(claim);
-}
-
-/** The listener's credentials from the TLS options; plaintext when none are given. */
-function transportCredentials(options: LessorServerOptions): { credentials: ServerCredentials; transport: LessorServer["transport"] } {
-  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
-  if (!tlsCertFile && !tlsKeyFile) {
-    if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext" };
-  }
-  if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
-  const read = (flag: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  };
-  const cert = read("-tls-cert-file", tlsCertFile);
-  const key = read("-tls-key-file", tlsKeyFile);
-  const ca = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
-  return {
-    credentials: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null),
-    transport: ca ? "mTLS" : "TLS",
-  };
 }

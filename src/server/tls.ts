@@ -1,0 +1,87 @@
+// The gRPC listener's credentials: plaintext, TLS, or mTLS, from PEM files
+// that can be read again while the server runs (SIGHUP), so a renewed
+// certificate is served to new connections without a restart and without
+// dropping the connections already open.
+import { readFileSync } from "node:fs";
+import { createSecureContext, type SecureContextOptions } from "node:tls";
+import { ServerCredentials } from "@grpc/grpc-js";
+
+export interface ListenerTlsFiles {
+  /** The server's certificate chain (PEM). */
+  tlsCertFile?: string;
+  /** The server's private key (PEM). */
+  tlsKeyFile?: string;
+  /** mTLS: CA bundle (PEM) that client certificates must chain to. */
+  tlsClientCaFile?: string;
+}
+
+export type Transport = "mTLS" | "TLS" | "plaintext";
+
+export interface ListenerCredentials {
+  credentials: ServerCredentials;
+  transport: Transport;
+  /**
+   * Reads the files again and serves what they now hold to new connections.
+   * Throws (naming the file) and keeps the certificate in use when the new
+   * files cannot be read or do not make a valid key pair. No-op on plaintext.
+   */
+  reload(): void;
+}
+
+/**
+ * grpc-js's server credentials watch their secure context: each update is
+ * handed to the listening HTTP/2 server's setSecureContext, which applies it
+ * to connections accepted from then on. This class only makes that update
+ * reachable (ServerCredentials.createSsl gives no way to change it).
+ */
+class ReloadableServerCredentials extends ServerCredentials {
+  constructor(requestClientCertificate: boolean, context: SecureContextOptions) {
+    // As createSsl: a client certificate is asked for, and required, with a client CA.
+    super({ requestCert: requestClientCertificate, rejectUnauthorized: requestClientCertificate }, context);
+  }
+
+  replace(context: SecureContextOptions): void {
+    this.updateSecureContextOptions(context);
+  }
+
+  override _equals(other: ServerCredentials): boolean {
+    return other === this;
+  }
+}
+
+/** The listener's credentials from the TLS files; plaintext when none are given. */
+export function listenerCredentials(files: ListenerTlsFiles): ListenerCredentials {
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = files;
+  if (!tlsCertFile && !tlsKeyFile) {
+    if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
+    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext", reload: () => undefined };
+  }
+  if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
+  const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
+  const credentials = new ReloadableServerCredentials(tlsClientCaFile !== undefined, load());
+  return {
+    credentials,
+    transport: tlsClientCaFile ? "mTLS" : "TLS",
+    reload: () => credentials.replace(load()),
+  };
+}
+
+/** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */
+function readContext(certFile: string, keyFile: string, clientCaFile: string | undefined): SecureContextOptions {
+  const read = (flag: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const context: SecureContextOptions = { cert: read("-tls-cert-file", certFile), key: read("-tls-key-file", keyFile) };
+  if (clientCaFile) context.ca = read("-tls-client-ca-file", clientCaFile);
+  try {
+    createSecureContext(context);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`the TLS files ${certFile} and ${keyFile}${clientCaFile ? ` and ${clientCaFile}` : ""} are not usable: ${reason}`);
+  }
+  return context;
+}
