@@ -255,6 +255,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       clearInterval(sweeper);
       clearInterval(orphanSweeper);
       clearInterval(tokenSweeper);
+      leases.close();
       await keys.stop();
       await jobs.stop();
       await expiry.stop();
