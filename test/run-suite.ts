@@ -21,11 +21,17 @@ import { silenceAwsSdkNodeNotice } from "../src/util/aws-sdk-notice.js";
 const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
 
 /**
- * Files that start no server and open no store (the AWS emulator's own tests,
- * pure unit tests): the store cannot change their outcome, so they run in the
- * SQLite pass only. A file that starts a server or opens a store must not be here.
+ * Files whose outcome the store cannot change, run in the SQLite pass only:
+ * those that start no server and open no store (the AWS emulator's own tests,
+ * pure unit tests), and the packed client's test, which checks the package
+ * (built alone, installed, type-checked) and only needs some server to call.
+ * Any other file that starts a server or opens a store must not be here.
  */
-const STORE_INDEPENDENT = [/^aws-emulator\//, /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|server-config)\.test\.js$/];
+const STORE_INDEPENDENT = [
+  /^aws-emulator\//,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|server-config)\.test\.js$/,
+  /^clients\/tarball\.test\.js$/,
+];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
 const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
