@@ -23,14 +23,14 @@ const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
 /**
  * Files whose outcome the store cannot change, run in the SQLite pass only:
  * those that start no server and open no store (the AWS emulator's own tests,
- * pure unit tests), and the packed client's test, which checks the package
+ * pure unit tests, protoc's generation), and the packed client's test, which checks the package
  * (built alone, installed, type-checked) and only needs some server to call.
  * Any other file that starts a server or opens a store must not be here.
  */
 const STORE_INDEPENDENT = [
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|server-config)\.test\.js$/,
-  /^clients\/tarball\.test\.js$/,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files|server-config)\.test\.js$/,
+  /^clients\/(protoc|tarball)\.test\.js$/,
 ];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
