@@ -188,7 +188,8 @@ test("plaintext is refused off loopback unless -tls-disable, which warns loudly"
   const server = await startServer({ listenAddress: "0.0.0.0:0", args: ["-tls-disable"] });
   try {
     assert.match(server.output(), /Listener: 0\.0\.0\.0:\d+ \(gRPC, plaintext, NOT ENCRYPTED \(-tls-disable\)\)/);
-    assert.match(server.output(), /WARNING: TLS IS DISABLED on a non-loopback address/);
+    // Logged while starting, printed right after the banner.
+    await waitFor("the warning", () => /WARNING: TLS IS DISABLED on a non-loopback address/.test(server.output()));
   } finally {
     await server.stop();
   }

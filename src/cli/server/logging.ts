@@ -12,8 +12,11 @@ const MAX_HELD_LINES = 1_000;
 
 export interface ServerLog {
   logger: Logger;
-  /** Writes the held lines, and every later one as it comes. */
-  release(): void;
+  /**
+   * Writes `first` (the banner) and the held lines in one write, so whoever
+   * reads the output gets them together, and every later line as it comes.
+   */
+  release(first?: string): void;
 }
 
 export function serverLog(level: LogLevel, format: LogFormat | undefined, stream: NodeJS.WriteStream = process.stdout): ServerLog {
@@ -29,8 +32,9 @@ export function serverLog(level: LogLevel, format: LogFormat | undefined, stream
   const held: string[] = [];
   let dropped = 0;
   let open = false;
+  const render = (line: string): string => (pretty ? pretty(line) : line);
   const write = (line: string): void => {
-    stream.write(pretty ? pretty(line) : line);
+    stream.write(render(line));
   };
   const destination: DestinationStream = {
     write(line: string) {
@@ -42,10 +46,11 @@ export function serverLog(level: LogLevel, format: LogFormat | undefined, stream
   const logger = pino({ name: "lessor", level }, destination);
   return {
     logger,
-    release() {
+    release(first = "") {
       if (open) return;
       open = true;
-      for (const line of held.splice(0)) write(line);
+      const output = first + held.splice(0).map(render).join("");
+      if (output !== "") stream.write(output);
       if (dropped > 0) logger.warn({ lines: dropped }, "log lines written while starting were dropped");
     },
   };

@@ -33,8 +33,8 @@ export async function runServer(settings: ServerSettings): Promise<void> {
     return;
   }
   const storage = describeStorage({ dataDir, storageUrl: settings.options.storageUrl });
-  io.out(banner({ dev: settings.dev, address: server.address, storage, rootToken: server.rootToken, transport: server.transport, metricsAddress: server.metricsAddress }));
-  release();
+  const facts = { dev: settings.dev, address: server.address, storage, rootToken: server.rootToken, transport: server.transport, metricsAddress: server.metricsAddress };
+  release(`${banner(facts)}\n`);
   handleSignals(server, logger, cleanUp);
 }
 
