@@ -136,4 +136,14 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE revocation_jobs ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE revocation_jobs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: a lease's own TTL (seconds), what renewing with no increment renews by;
+  // NULL on leases recorded before.
+  `
+  ALTER TABLE leases ADD COLUMN ttl INTEGER;
+  `,
+  // 5: the CIDR blocks a token may be used from (JSON array; empty: anywhere),
+  // set by the role of the login that made it.
+  `
+  ALTER TABLE tokens ADD COLUMN bound_cidrs TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

@@ -154,4 +154,14 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO config_version (one, version) VALUES (TRUE, 1);
   `,
+  // 2: a lease's own TTL (seconds), what renewing with no increment renews by;
+  // NULL on leases recorded before (as SQLite's migration 4).
+  `
+  ALTER TABLE leases ADD COLUMN ttl BIGINT;
+  `,
+  // 3: the CIDR blocks a token may be used from (JSON array; empty: anywhere),
+  // as SQLite's migration 5.
+  `
+  ALTER TABLE tokens ADD COLUMN bound_cidrs TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

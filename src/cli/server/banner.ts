@@ -5,7 +5,7 @@ import { writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { isLoopbackAddress, splitHostPort } from "../../server/listen.js";
-import type { Transport } from "../../server/tls.js";
+import type { Transport } from "../../server/listener.js";
 
 export interface BannerFacts {
   dev: boolean;

@@ -5,7 +5,7 @@
 import type { LessorServerOptions } from "../../server/app.js";
 import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
 import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
-import { DEFAULT_RETRY_POLICY } from "../../leases/policy.js";
+import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
 import { formatDuration, parseDurationMs } from "../../util/duration.js";
 import type { ConfigSources } from "./config-file.js";

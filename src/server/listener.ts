@@ -1,31 +1,56 @@
-// The gRPC listener's credentials: plaintext, TLS, or mTLS, from PEM files
-// that can be read again while the server runs (SIGHUP), so a renewed
-// certificate is served to new connections without a restart and without
-// dropping the connections already open.
+// Where the gRPC server listens, and how: TLS, mTLS, or plaintext (only on
+// loopback unless asked for by name, with a loud warning). The TLS files can
+// be read again while the server runs (SIGHUP), so a renewed certificate is
+// served to new connections without a restart and without dropping the
+// connections already open.
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import { ServerCredentials } from "@grpc/grpc-js";
-
-export interface ListenerTlsFiles {
-  /** The server's certificate chain (PEM). */
-  tlsCertFile?: string;
-  /** The server's private key (PEM). */
-  tlsKeyFile?: string;
-  /** mTLS: CA bundle (PEM) that client certificates must chain to. */
-  tlsClientCaFile?: string;
-}
+import type { Logger } from "pino";
+import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 
 export type Transport = "mTLS" | "TLS" | "plaintext";
 
-export interface ListenerCredentials {
+export interface ListenerOptions {
+  /** host:port; port 0 picks a free one. Default 127.0.0.1:8200. */
+  listenAddress?: string;
+  /** Allow plaintext on a non-loopback address. */
+  allowPlaintextNonLoopback?: boolean;
+  /** TLS: the server's certificate chain and private key (PEM files). */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
+  tlsClientCaFile?: string;
+}
+
+export interface Listener {
+  address: string;
+  host: string;
   credentials: ServerCredentials;
   transport: Transport;
   /**
-   * Reads the files again and serves what they now hold to new connections.
-   * Throws (naming the file) and keeps the certificate in use when the new
-   * files cannot be read or do not make a valid key pair. No-op on plaintext.
+   * Reads the TLS files again and serves what they now hold to new
+   * connections. Throws (naming the file) and keeps the certificate in use
+   * when the files cannot be read or do not make a valid key pair. No-op on
+   * plaintext.
    */
   reload(): void;
+}
+
+/** The listener's address and credentials; refuses plaintext off loopback unless allowed. */
+export function listenerCredentials(options: ListenerOptions, logger: Logger): Listener {
+  const address = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
+  const { host } = splitHostPort(address);
+  const tls = transportCredentials(options);
+  if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
+    if (!options.allowPlaintextNonLoopback) {
+      throw new Error(
+        `refusing to serve plaintext gRPC on ${address}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
+      );
+    }
+    logger.warn({ address }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
+  }
+  return { address, host, ...tls };
 }
 
 /**
@@ -49,9 +74,9 @@ class ReloadableServerCredentials extends ServerCredentials {
   }
 }
 
-/** The listener's credentials from the TLS files; plaintext when none are given. */
-export function listenerCredentials(files: ListenerTlsFiles): ListenerCredentials {
-  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = files;
+/** The listener's credentials from the TLS options; plaintext when none are given. */
+function transportCredentials(options: ListenerOptions): Pick<Listener, "credentials" | "transport" | "reload"> {
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
     return { credentials: ServerCredentials.createInsecure(), transport: "plaintext", reload: () => undefined };
@@ -59,11 +84,7 @@ export function listenerCredentials(files: ListenerTlsFiles): ListenerCredential
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
   const credentials = new ReloadableServerCredentials(tlsClientCaFile !== undefined, load());
-  return {
-    credentials,
-    transport: tlsClientCaFile ? "mTLS" : "TLS",
-    reload: () => credentials.replace(load()),
-  };
+  return { credentials, transport: tlsClientCaFile ? "mTLS" : "TLS", reload: () => credentials.replace(load()) };
 }
 
 /** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */
