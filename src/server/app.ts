@@ -92,6 +92,8 @@ export interface LessorServer {
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
   transport: Transport;
+  /** Reads the TLS files again for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadCertificates(): void;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
   /** Every request's way in (the gRPC services call it; tests watch it). */
@@ -121,6 +123,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store: storage.store,
     logger,
     transport: listener.transport,
+    reloadCertificates: listener.reload,
     metricsAddress: metricsServer?.address,
     pipeline,
     async stop() {
@@ -291,6 +294,8 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
         : await manager.rollbackAbandoned(0);
       if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
     },
+    // Failed rollbacks waiting for their next try; the sweep or the next start takes them over.
+    stop: () => manager.close(),
   });
   tasks.every("intent sweep", Math.max(1_000, Math.floor(manager.intentTimeoutMs / 2)), () => manager.rollbackAbandoned(manager.intentTimeoutMs));
   // A replica that dies mid-issuance is seen gone at once (its session ends):
