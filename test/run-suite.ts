@@ -37,7 +37,7 @@ const RUN_ONCE = [
   // (the walkthroughs drive the CLI on both stores), the client package and
   // its retries and renewals, the transport (TLS, gRPC conventions, reflection,
   // Python stubs, metrics), and the aws engine's validation of what it is given.
-  /^e2e\/cli\.test\.js$/,
+  /^e2e\/cli(-auth)?\.test\.js$/,
   /^clients\/(tarball|renewer|errors-and-retries|aws-credentials|auto-auth)\.test\.js$/,
   /^integration\/(tls|grpc-conventions|readme-grpcurl|python|metrics|bad-input)\.test\.js$/,
   /^integration\/aws-(roles|sts|iam-user|rotate-root|sdk-config)\.test\.js$/,
