@@ -165,6 +165,8 @@ export const appRoleMethod: EngineFactory = {
             if (!addressAllowed(role.secret_id_bound_cidrs, address)) throw loginRefused(`role ${name}: the address ${address} is outside secret_id_bound_cidrs`);
             const secret = role.bind_secret_id ? await checkSecretId(store, name, req.fields.secret_id, address, system.now()) : undefined;
             const settings = secret && secret.token_bound_cidrs.length > 0 ? { ...role, token_bound_cidrs: secret.token_bound_cidrs } : role;
+            // The token would not work from here: say so now (a use of the secret_id is spent all the same).
+            if (!addressAllowed(settings.token_bound_cidrs, address)) throw loginRefused(`role ${name}: the address ${address} is outside token_bound_cidrs`);
             return { login: loginIdentity(settings, name, { ...secret?.metadata, role_name: name }) };
           },
         },
