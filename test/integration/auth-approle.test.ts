@@ -92,6 +92,10 @@ test("approle: secret_ids run out of uses (exactly, under racing logins) and tim
   assert.ok((await login(elsewhere.secretId)).token);
   const pinned = await newSecretId(root, "cron", { cidr_list: "192.0.2.0/24" });
   await rejects(login(pinned.secretId), Code.PERMISSION_DENIED, REFUSED);
+  // A token that would not work from here (token_bound_cidrs) is not issued, and no use is spent.
+  const bound = await newSecretId(root, "cron", { token_bound_cidrs: "10.0.0.0/8" });
+  await rejects(login(bound.secretId), Code.PERMISSION_DENIED, REFUSED);
+  assert.equal((await root.write("auth/approle/role/cron/secret-id-accessor/lookup", { secret_id_accessor: bound.accessor })).data.secret_id_num_uses, 3);
 
   // A custom role_id; one already taken is refused; the old one no longer logs in.
   await root.write("auth/approle/role/other", { secret_id_num_uses: 0 });

@@ -165,8 +165,11 @@ export const appRoleMethod: EngineFactory = {
             if (!addressAllowed(role.secret_id_bound_cidrs, address)) throw loginRefused(`role ${name}: the address ${address} is outside secret_id_bound_cidrs`);
             const secret = role.bind_secret_id ? await checkSecretId(store, name, req.fields.secret_id, address, system.now()) : undefined;
             const settings = secret && secret.token_bound_cidrs.length > 0 ? { ...role, token_bound_cidrs: secret.token_bound_cidrs } : role;
-            // The token would not work from here: say so now (a use of the secret_id is spent all the same).
+            // The token would not work from here: refused before a use is spent.
             if (!addressAllowed(settings.token_bound_cidrs, address)) throw loginRefused(`role ${name}: the address ${address} is outside token_bound_cidrs`);
+            if (secret && (await store.spend(name, req.fields.secret_id, secret)) === "gone") {
+              throw loginRefused(`role ${name}: the secret_id was used up or destroyed during the login`);
+            }
             return { login: loginIdentity(settings, name, { ...secret?.metadata, role_name: name }) };
           },
         },
@@ -176,7 +179,7 @@ export const appRoleMethod: EngineFactory = {
   },
 };
 
-/** The secret_id a login presented, checked (exists, not expired, from an allowed address) and one use spent. */
+/** The secret_id a login presented, checked: it exists, has not expired, and the login comes from its cidr_list. */
 async function checkSecretId(store: AppRoleStore, roleName: string, secretId: string, address: string, now: number): Promise<SecretIdEntry> {
   if (secretId === "") throw loginRefused(`role ${roleName}: no secret_id given, and the role needs one`);
   const entry = await store.secretId(roleName, secretId);
@@ -188,7 +191,6 @@ async function checkSecretId(store: AppRoleStore, roleName: string, secretId: st
   if (!addressAllowed(entry.cidr_list, address)) {
     throw loginRefused(`role ${roleName}: the address ${address} is outside the cidr_list of secret_id ${entry.secret_id_accessor} (accessor)`);
   }
-  if ((await store.spend(roleName, secretId, entry)) === "gone") throw loginRefused(`role ${roleName}: the secret_id was used up or destroyed during the login`);
   return entry;
 }
 
