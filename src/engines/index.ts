@@ -5,8 +5,9 @@
 import type { EngineFactory } from "./framework/types.js";
 import { kvEngine } from "./kv/index.js";
 import { awsEngine } from "./aws/index.js";
+import { certAuthMethod } from "../auth-methods/cert/index.js";
 
-const registry = new Map<string, EngineFactory>([awsEngine, kvEngine].map((f) => [f.type, f]));
+const registry = new Map<string, EngineFactory>([awsEngine, kvEngine, certAuthMethod].map((f) => [f.type, f]));
 
 /** Adds an engine type; the server must start after this runs. */
 export function registerEngine(factory: EngineFactory): void {

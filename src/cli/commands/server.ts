@@ -34,6 +34,11 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
         .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
         .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" })
+        .option("tls-request-client-cert", {
+          type: "boolean",
+          default: false,
+          describe: "Ask for a client certificate without requiring one (for the cert auth method); verified against -tls-client-ca-file",
+        })
         .option("metrics-listen-address", {
           type: "string",
           describe: "host:port to serve Prometheus metrics on, at GET /metrics (off unless given)",
@@ -123,6 +128,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           tlsCertFile: argv["tls-cert-file"] as string | undefined,
           tlsKeyFile: argv["tls-key-file"] as string | undefined,
           tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
+          tlsRequestClientCert: argv["tls-request-client-cert"] === true,
           shutdownDelayMs: shutdownDelay.seconds * 1000,
           metricsListenAddress: (argv["metrics-listen-address"] as string | undefined) ?? process.env.LESSOR_METRICS_LISTEN_ADDRESS,
           storageUrl,
