@@ -20,13 +20,22 @@ export async function prepareCredsRoles(root: LessorClient): Promise<void> {
 
 /** `service` holds a login's token: it reads within its policy only, and revoking it revokes its lease. */
 export async function checkLoginTokenScope(setup: Pick<AwsSetup, "client" | "emulator" | "admin">, service: LessorClient): Promise<void> {
+  const users = () => lessorUsers(setup.emulator, setup.admin).length;
+  const before = users();
   const creds = await service.aws.creds("deploy");
   assert.match(creds.lease.id, /^aws\/creds\/deploy\//);
   await rejects(service.aws.creds("other"), Code.PERMISSION_DENIED, /aws\/creds\/other/);
-  assert.equal(lessorUsers(setup.emulator, setup.admin).length, 1, "one IAM user for the one lease");
+  assert.equal(users(), before + 1, "one IAM user for the one lease");
 
   const self = await service.tokens.lookupSelf();
   await setup.client.tokens.revoke({ accessor: self.accessor });
-  await waitFor("the login token's lease to be revoked (its IAM user deleted)", () => lessorUsers(setup.emulator, setup.admin).length === 0);
+  await waitFor("the login token's lease to be revoked (its IAM user deleted)", () => users() === before);
   await rejects(service.tokens.lookupSelf(), Code.UNAUTHENTICATED, /./);
+}
+
+/** Waits (bounded) until the server's log holds each refusal reason, then asserts each, naming any missing. */
+export async function expectLogged(server: { output(): string }, reasons: RegExp[]): Promise<void> {
+  await waitFor("the refusals' reasons in the server log", () => reasons.every((r) => r.test(server.output())), 5000).catch(() => undefined);
+  const log = server.output();
+  for (const reason of reasons) assert.match(log, reason);
 }

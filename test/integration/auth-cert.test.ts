@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Code, LessorClient } from "@lessor/client";
 import { awsSetup, rejects } from "../helpers/aws-engine.js";
 import { issueCertificate, issueServerCertificate, issueSvid, makeCa, type IssuedCertificate } from "../helpers/certificates.js";
-import { checkLoginTokenScope, DEPLOY_POLICY, prepareCredsRoles } from "../helpers/login-scope.js";
+import { checkLoginTokenScope, DEPLOY_POLICY, expectLogged, prepareCredsRoles } from "../helpers/login-scope.js";
 import { runCli, tempDir, type ServerProcess } from "../helpers/processes.js";
 
 const REFUSED = /^permission denied: the login was refused$/;
@@ -77,15 +77,16 @@ test("cert: SPIFFE IDs log in by URI SAN glob; other CAs, other IDs and no certi
   await rejects(connect(setup.server, { as: payments }).login("cert", { name: "nope" }), Code.PERMISSION_DENIED, REFUSED);
 
   // Each for its own reason, in the server's log only.
-  const log = setup.server.output();
-  assert.match(log, /prod-payments: the certificate's URI SANs \(spiffe:\/\/example\.org\/ns\/prod\/sa\/orders\) match none allowed/);
-  assert.match(log, /prod-payments: the client certificate was not issued by a certificate this role trusts/);
-  assert.match(log, /nope: no such role/);
+  await expectLogged(setup.server, [
+    /prod-payments: the certificate's URI SANs \(spiffe:\/\/example\.org\/ns\/prod\/sa\/orders\) match none allowed/,
+    /prod-payments: the client certificate was not issued by a certificate this role trusts/,
+    /nope: no such role/,
+  ]);
 
   // No certificate: the login is refused, and the same connection serves token-authenticated calls.
   const anonymous = connect(setup.server);
   await rejects(anonymous.login("cert", {}), Code.PERMISSION_DENIED, REFUSED);
-  assert.match(setup.server.output(), /no client certificate on the connection/);
+  await expectLogged(setup.server, [/no client certificate on the connection/]);
   const withToken = connect(setup.server, { token });
   assert.equal((await withToken.tokens.lookupSelf()).displayName, "cert-payments");
 
