@@ -124,8 +124,9 @@ test("aws: an IAM user and an assumed role log in; forged, foreign and other-act
   }
   assert.equal(calls(), 5, "no refused request reached STS");
   assert.equal(elsewhere.counts().totalCalls, 0, "nothing was sent to the host the request named");
-  const log = setup.server.output();
-  for (const why of [/other\.server\\", not this mount's iam_server_id_header_value/, /has no server-ID header/, /is not sts:GetCallerIdentity/, /is for http:\/\/127\.0\.0\.1:\d+, not the configured STS endpoint/, /STS refused the signed request: HTTP 403 SignatureDoesNotMatch/, /is not among role deploy's bound_iam_principal_arn/]);
+  await expectLogged(setup.server, [
+    /other\.server\\", not this mount's iam_server_id_header_value/, /has no server-ID header/, /is not sts:GetCallerIdentity/, /is for http:\/\/127\.0\.0\.1:\d+, not the configured STS endpoint/, /STS refused the signed request: HTTP 403 SignatureDoesNotMatch/, /is not among role deploy's bound_iam_principal_arn/,
+  ]);
 
   await checkLoginTokenScope(setup, as(bySession.token));
   await checkLoginTokenScope(setup, as(byUser.token));
