@@ -125,7 +125,7 @@ test("aws: an IAM user and an assumed role log in; forged, foreign and other-act
   assert.equal(calls(), 5, "no refused request reached STS");
   assert.equal(elsewhere.counts().totalCalls, 0, "nothing was sent to the host the request named");
   await expectLogged(setup.server, [
-    /other\.server\\", not this mount's iam_server_id_header_value/, /has no server-ID header/, /is not sts:GetCallerIdentity/, /is for http:\/\/127\.0\.0\.1:\d+, not the configured STS endpoint/, /STS refused the signed request: HTTP 403 SignatureDoesNotMatch/, /is not among role deploy's bound_iam_principal_arn/,
+    /x-lessor-aws-iam-server-id is not this mount's iam_server_id_header_value/, /has no server-ID header/, /is not sts:GetCallerIdentity/, /names another host than the configured STS endpoint http:\/\/127\.0\.0\.1:\d+/, /STS refused the signed request: HTTP 403 SignatureDoesNotMatch/, /is not among role deploy's bound_iam_principal_arn/,
   ]);
 
   await checkLoginTokenScope(setup, as(bySession.token));

@@ -105,14 +105,14 @@ test("a login's signed request: only GetCallerIdentity to the configured endpoin
     }
   };
   const withHeaders = (h: Record<string, string[]>) => ({ iam_request_headers: b64(JSON.stringify(h)) });
-  assert.match(refused({ iam_request_url: b64("https://evil.example/") }), /^refused: the request is for https:\/\/evil\.example/);
+  assert.match(refused({ iam_request_url: b64("https://evil.example/") }), /^refused: the request names another host than the configured STS endpoint https:\/\/sts\.amazonaws\.com$/);
   assert.match(refused({ iam_request_url: b64("https://sts.amazonaws.com/?Action=GetCallerIdentity") }), /^refused: .*path and query/);
   assert.match(refused({ iam_request_body: b64("Action=AssumeRole&Version=2011-06-15&RoleArn=x") }), /^refused: the request is not sts:GetCallerIdentity/);
   assert.match(refused(withHeaders({ ...headers, host: ["evil.example"] })), /^refused: the request's Host header/);
   assert.match(refused(withHeaders({ ...headers, "x-lessor-aws-iam-server-id": ["other"] })), /^refused: .*not this mount's iam_server_id_header_value/);
   assert.match(refused(withHeaders({ ...headers, authorization: [auth("host;x-amz-date")] })), /^refused: .*x-lessor-aws-iam-server-id header is not covered by its signature/);
-  assert.match(refused(withHeaders({ ...headers, authorization: [auth("host;x-amz-date;x-lessor-aws-iam-server-id", "us-east-1", "iam")] })), /^refused: the request is signed for service iam/);
-  assert.match(refused({}, { ...target, region: "eu-west-1" }), /^refused: the request is signed for region us-east-1, not the configured sts_region eu-west-1/);
+  assert.match(refused(withHeaders({ ...headers, authorization: [auth("host;x-amz-date;x-lessor-aws-iam-server-id", "us-east-1", "iam")] })), /^refused: the request is signed for another service than sts/);
+  assert.match(refused({}, { ...target, region: "eu-west-1" }), /^refused: the request is signed for another region than the configured sts_region eu-west-1/);
   assert.match(refused(withHeaders({ host: headers.host })), /^refused: the request has no AWS Signature Version 4/);
   assert.equal(refused({}, { ...target, serverIdHeaderValue: "" }), "accepted");
   assert.equal(refused(withHeaders({ ...headers, "X-Vault-AWS-IAM-Server-ID": ["lessor.example"], authorization: [auth("host;x-amz-date;x-lessor-aws-iam-server-id;x-vault-aws-iam-server-id")] })), "accepted");

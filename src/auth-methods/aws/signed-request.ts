@@ -93,31 +93,35 @@ function decode(fields: IamLoginFields): { url: URL; body: Buffer; headers: Map<
   return { url, body: decodeBase64("iam_request_body", fields.iam_request_body), headers: decodeHeaders(fields.iam_request_headers) };
 }
 
-/** Why the request is not a GetCallerIdentity call to `endpoint` for this mount, or undefined. */
+/**
+ * Why the request is not a GetCallerIdentity call to `endpoint` for this
+ * mount, or undefined. The reasons go to the log and audit, so they never
+ * repeat what the caller sent (it may hold anything): only what was expected.
+ */
 function whyNotReplayable(url: URL, body: Buffer, headers: Map<string, string>, target: StsTarget, endpoint: URL): string | undefined {
-  if (url.origin !== endpoint.origin || url.username !== "" || url.password !== "") return `the request is for ${url.origin}, not the configured STS endpoint ${endpoint.origin}`;
-  if (url.pathname !== endpoint.pathname || url.search !== "") return `the request's path and query (${url.pathname}${url.search}) are not the STS endpoint's ${endpoint.pathname}`;
+  if (url.origin !== endpoint.origin || url.username !== "" || url.password !== "") return `the request names another host than the configured STS endpoint ${endpoint.origin}`;
+  if (url.pathname !== endpoint.pathname || url.search !== "") return `the request's path and query are not the STS endpoint's ${endpoint.pathname}`;
   const host = headers.get("host");
-  if (host !== undefined && host.toLowerCase() !== url.host) return `the request's Host header (${host}) is not its URL's host (${url.host})`;
+  if (host !== undefined && host.toLowerCase() !== url.host) return "the request's Host header is not its URL's host";
   const params = new URLSearchParams(body.toString("utf8"));
   const names = [...params.keys()].sort().join(",");
   if (names !== "Action,Version" || params.get("Action") !== "GetCallerIdentity" || params.get("Version") !== "2011-06-15") {
-    return `the request is not sts:GetCallerIdentity (body parameters: ${names.slice(0, 200) || "none"}; Action=${(params.get("Action") ?? "").slice(0, 64)})`;
+    return "the request is not sts:GetCallerIdentity (its body must be exactly Action=GetCallerIdentity&Version=2011-06-15)";
   }
   const length = headers.get("content-length");
-  if (length !== undefined && length !== String(body.length)) return `the request's Content-Length (${length}) is not its body's length (${body.length})`;
+  if (length !== undefined && length !== String(body.length)) return `the request's Content-Length is not its body's length (${body.length})`;
   const sig = SIGV4.exec(headers.get("authorization") ?? "");
   if (!sig) return "the request has no AWS Signature Version 4 Authorization header";
   const [, , , region, service, signedList = ""] = sig;
   const signed = new Set(signedList.split(";"));
-  if (service !== "sts") return `the request is signed for service ${service}, not sts`;
-  if (target.region !== "" && region !== target.region) return `the request is signed for region ${region}, not the configured sts_region ${target.region}`;
+  if (service !== "sts") return "the request is signed for another service than sts";
+  if (target.region !== "" && region !== target.region) return `the request is signed for another region than the configured sts_region ${target.region}`;
   if (!signed.has("host")) return "the request's signature does not cover the Host header";
   if (target.serverIdHeaderValue !== "") {
     const given = SERVER_ID_HEADERS.filter((h) => headers.has(h));
     if (given.length === 0) return `the request has no server-ID header (${SERVER_ID_HEADERS.join(" or ")})`;
     for (const h of given) {
-      if (headers.get(h) !== target.serverIdHeaderValue) return `the request's ${h} is "${(headers.get(h) ?? "").slice(0, 100)}", not this mount's iam_server_id_header_value`;
+      if (headers.get(h) !== target.serverIdHeaderValue) return `the request's ${h} is not this mount's iam_server_id_header_value`;
       if (!signed.has(h)) return `the request's ${h} header is not covered by its signature`;
     }
   }
