@@ -87,27 +87,6 @@ export function withProvided(stored: Record<string, unknown> | undefined, fields
   return out;
 }
 
-/**
- * Vault's glob (go-glob), used by bound claims and certificate SAN lists:
- * `*` stands for any run of characters (none, several, "/" included);
- * nothing else is special. Linear in the value's length per piece.
- */
-export function globMatch(pattern: string, value: string): boolean {
-  const pieces = pattern.split("*");
-  if (pieces.length === 1) return pattern === value;
-  const first = pieces[0] ?? "";
-  const last = pieces[pieces.length - 1] ?? "";
-  if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
-  let at = first.length;
-  const end = value.length - last.length;
-  for (const piece of pieces.slice(1, -1)) {
-    const found = value.indexOf(piece, at);
-    if (found === -1 || found + piece.length > end) return false;
-    at = found + piece.length;
-  }
-  return true;
-}
-
 /** Whether a connection's address lies in one of the CIDR blocks (an empty list allows any). */
 export function addressAllowed(cidrs: readonly string[], remoteAddress: string): boolean {
   if (cidrs.length === 0) return true;

@@ -1,5 +1,6 @@
-// Where the gRPC server listens, and how: TLS, mTLS, or plaintext (only on
-// loopback unless asked for by name, with a loud warning). The TLS files can
+// Where the gRPC server listens, and how: TLS, mTLS, TLS that asks for (but
+// does not require) a client certificate, or plaintext (only on loopback
+// unless asked for by name, with a loud warning). The TLS files can
 // be read again while the server runs (SIGHUP), so a renewed certificate is
 // served to new connections without a restart and without dropping the
 // connections already open.
@@ -9,7 +10,7 @@ import { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 
-export type Transport = "mTLS" | "TLS" | "plaintext";
+export type Transport = "mTLS" | "TLS" | "TLS, client certificates optional" | "plaintext";
 
 export interface ListenerOptions {
   /** host:port; port 0 picks a free one. Default 127.0.0.1:8200. */
@@ -21,6 +22,12 @@ export interface ListenerOptions {
   tlsKeyFile?: string;
   /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
   tlsClientCaFile?: string;
+  /**
+   * Ask clients for a certificate without requiring one (for the cert auth
+   * method): clients without a certificate connect as over TLS; a certificate
+   * that chains to tlsClientCaFile is seen by the request.
+   */
+  tlsRequestClientCert?: boolean;
 }
 
 export interface Listener {
@@ -60,9 +67,11 @@ export function listenerCredentials(options: ListenerOptions, logger: Logger): L
  * reachable (ServerCredentials.createSsl gives no way to change it).
  */
 class ReloadableServerCredentials extends ServerCredentials {
-  constructor(requestClientCertificate: boolean, context: SecureContextOptions) {
-    // As createSsl: a client certificate is asked for, and required, with a client CA.
-    super({ requestCert: requestClientCertificate, rejectUnauthorized: requestClientCertificate }, context);
+  constructor(clientCertificate: "none" | "request" | "require", context: SecureContextOptions) {
+    // createSsl can only require a client certificate or not ask for one. Asked
+    // for but not required, a certificate the client CA bundle does not verify
+    // leaves the connection up, unauthenticated: grpc-js then shows the call none.
+    super({ requestCert: clientCertificate !== "none", rejectUnauthorized: clientCertificate === "require" }, context);
   }
 
   replace(context: SecureContextOptions): void {
@@ -76,15 +85,20 @@ class ReloadableServerCredentials extends ServerCredentials {
 
 /** The listener's credentials from the TLS options; plaintext when none are given. */
 function transportCredentials(options: ListenerOptions): Pick<Listener, "credentials" | "transport" | "reload"> {
-  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsRequestClientCert } = options;
+  if (tlsRequestClientCert && !tlsClientCaFile) {
+    throw new Error("-tls-request-client-cert needs -tls-client-ca-file: the CA bundle whose client certificates the listener accepts");
+  }
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
     return { credentials: ServerCredentials.createInsecure(), transport: "plaintext", reload: () => undefined };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
-  const credentials = new ReloadableServerCredentials(tlsClientCaFile !== undefined, load());
-  return { credentials, transport: tlsClientCaFile ? "mTLS" : "TLS", reload: () => credentials.replace(load()) };
+  const mode = tlsClientCaFile === undefined ? "none" : tlsRequestClientCert ? "request" : "require";
+  const credentials = new ReloadableServerCredentials(mode, load());
+  const transport = mode === "none" ? "TLS" : mode === "request" ? "TLS, client certificates optional" : "mTLS";
+  return { credentials, transport, reload: () => credentials.replace(load()) };
 }
 
 /** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */

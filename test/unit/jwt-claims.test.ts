@@ -1,10 +1,9 @@
 // The jwt method's claim rules, as pure functions: Vault's time rules and
 // leeways, audiences, bound claims (exact and glob), JSON pointers, claim
-// mappings; and the glob that bound claims and certificate SANs share.
+// mappings.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { checkClaims, claimAt, type ClaimRules } from "../../src/auth-methods/jwt/claims.js";
-import { globMatch } from "../../src/auth-methods/common.js";
 import { LessorError } from "../../src/errors.js";
 
 const NOW = 1_800_000_000;
@@ -96,22 +95,4 @@ test("JSON pointers (RFC 6901): escapes, array indexes, and nothing from the pro
   assert.equal(claimAt(doc, "/o/constructor"), undefined);
   assert.equal(claimAt(doc, "/o/__proto__"), undefined);
   assert.equal(claimAt(doc, "nope"), undefined);
-});
-
-test("glob: * is any run of characters, including / and nothing; nothing else is special", () => {
-  const cases: Array<[string, string, boolean]> = [
-    ["spiffe://example.org/ns/*/sa/payments", "spiffe://example.org/ns/prod/sa/payments", true],
-    ["spiffe://example.org/ns/*/sa/payments", "spiffe://example.org/ns/a/b/sa/payments", true],
-    ["spiffe://example.org/ns/*/sa/payments", "spiffe://example.org/ns/prod/sa/orders", false],
-    ["pay*", "pay", true],
-    ["*", "", true],
-    ["a*b*c", "abc", true],
-    ["a*b*c", "acb", false],
-    ["ab*ba", "aba", false],
-    ["a?c", "abc", false],
-    ["a.c", "abc", false],
-    ["exact", "exact", true],
-    ["exact", "exactly", false],
-  ];
-  for (const [pattern, value, expected] of cases) assert.equal(globMatch(pattern, value), expected, `${pattern} ~ ${value}`);
 });

@@ -4,7 +4,8 @@
 // the user claim as display name and the claim mappings as metadata. Pure
 // functions: every refusal is loginRefused with the reason (claim names,
 // never the token).
-import { globMatch, loginRefused } from "../common.js";
+import { loginRefused } from "../common.js";
+import { globMatch } from "../glob.js";
 
 /** Seconds; Vault's defaults when a role's leeway is 0 (-1 turns one off). */
 export const DEFAULT_LEEWAY = { clockSkew: 60, expiration: 150, notBefore: 150 } as const;
