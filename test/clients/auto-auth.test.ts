@@ -6,14 +6,16 @@
 // calls share one login, and lessorAwsCredentials works with no token
 // anywhere in the program.
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { Code, jwtAuth, lessorAwsCredentials, LessorClient, type AuthEvent } from "@lessor/client";
+import { awsAuth, Code, jwtAuth, lessorAwsCredentials, LessorClient, type AuthEvent } from "@lessor/client";
+import { rootIam } from "../helpers/aws.js";
+import { createAdminUser } from "../helpers/aws-engine.js";
 import { rejects } from "../helpers/errors.js";
 import { startJwtIssuer } from "../helpers/jwt-issuer.js";
-import { tempDir } from "../helpers/processes.js";
+import { runCli, tempDir } from "../helpers/processes.js";
 import { waitFor } from "../helpers/wait.js";
 import { awsSetup } from "./setup.js";
 
@@ -99,4 +101,35 @@ test("jwtAuth and appRoleAuth: exactly one source of the credential; an unreadab
   } finally {
     client.close();
   }
+});
+
+test("awsAuth and lessor login -method=aws: a GetCallerIdentity signed with the AWS SDK's credentials, anew at each login", async (t) => {
+  const { client: root, server, emulator } = await awsSetup(t);
+  const iam = rootIam(emulator);
+  t.after(() => iam.destroy());
+  const key = await createAdminUser(iam, "svc-payments");
+  await root.write("sys/auth/aws", { type: "aws" });
+  await root.write("auth/aws/config/client", { sts_endpoint: emulator.endpoint, iam_server_id_header_value: "lessor.test" });
+  await root.write("auth/aws/role/payments", { bound_iam_principal_arn: `arn:aws:iam::${emulator.accountId}:user/svc-*`, token_policies: "default" });
+
+  const credentials = { accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey };
+  const service = new LessorClient({
+    address: server.address,
+    auth: awsAuth({ role: "payments", endpoint: emulator.endpoint, credentials, serverIdHeaderValue: "lessor.test" }),
+    retry: { maxAttempts: 1 },
+  });
+  t.after(() => service.close());
+  const self = await service.tokens.lookupSelf();
+  assert.equal(self.displayName, "aws-svc-payments");
+  // Revoked: the next call signs a new request and logs in again.
+  await root.tokens.revoke({ accessor: self.accessor });
+  assert.notEqual((await service.tokens.lookupSelf()).accessor, self.accessor);
+
+  // The CLI signs with the SDK's default chain (here: the environment), as `vault login -method=aws`.
+  const home = tempDir("aws-login-home");
+  const env = { LESSOR_ADDR: server.address, LESSOR_TOKEN: "", HOME: home, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_ENDPOINT_URL_STS: emulator.endpoint };
+  const r = await runCli(["login", "-method=aws", "role=payments", "header_value=lessor.test"], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /token_meta_arn +arn:aws:iam::\d+:user\/svc-payments\n/);
+  assert.match(readFileSync(join(home, ".lessor-token"), "utf8"), /^lsr\./);
 });

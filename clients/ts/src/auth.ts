@@ -8,6 +8,7 @@
 // a token file is read again each time (Kubernetes rotates projected tokens).
 import { readFile } from "node:fs/promises";
 import { status as Code } from "@grpc/grpc-js";
+import { awsIamLoginData, type AwsIamLoginOptions } from "./aws-login.js";
 import { LessorClientError } from "./errors.js";
 import type { TokenInfo } from "./gen/lessor/v1/tokens.js";
 
@@ -80,6 +81,36 @@ export function appRoleAuth(options: AppRoleAuthOptions): LoginMethod {
       return { role_id: options.roleId, secret_id: secretId };
     },
   };
+}
+
+export interface CertAuthOptions {
+  /** The cert role to log in with (default: the first role that accepts the certificate). */
+  name?: string;
+  /** Where the method is mounted (default "cert"). */
+  path?: string;
+}
+
+/**
+ * Logs in with the client's own TLS certificate (the client's `clientCert` and
+ * `clientKey`, or LESSOR_CLIENT_CERT and LESSOR_CLIENT_KEY): the connection is the proof.
+ */
+export function certAuth(options: CertAuthOptions = {}): LoginMethod {
+  return { path: options.path ?? "cert", loginData: async () => (options.name ? { name: options.name } : {}) };
+}
+
+export type AwsAuthOptions = AwsIamLoginOptions & {
+  /** Where the method is mounted (default "aws"). */
+  path?: string;
+};
+
+/**
+ * Logs in with an AWS identity: a GetCallerIdentity request signed anew at
+ * every login with the AWS SDK's credentials (default chain, or `credentials`),
+ * so rotated instance, task or pod credentials are always the ones used.
+ */
+export function awsAuth(options: AwsAuthOptions = {}): LoginMethod {
+  const { path, ...login } = options;
+  return { path: path ?? "aws", loginData: () => awsIamLoginData(login) };
 }
 
 /** The calls a session makes, with the token it names (never through the session itself). */

@@ -4,7 +4,7 @@
 // to turn the command's key=value arguments into the method's login fields
 // (a method that needs more, such as signing a request or presenting a
 // client certificate, registers its own).
-import { LessorClient } from "@lessor/client";
+import { awsIamLoginData, LessorClient } from "@lessor/client";
 import { parseKeyValues, STDIN_ARG, UsageError } from "../input.js";
 import { asFormat, defineCommand, FORMAT_OPTION, processIo as io, saveToken, withClient } from "../context.js";
 import { printAuth } from "./tokens.js";
@@ -14,7 +14,7 @@ export interface CliLoginMethod {
   defaultPath: string;
   /** The key=value arguments it takes, for help and errors, e.g. "role=R jwt=@FILE". */
   usage: string;
-  /** The login fields from the command's key=value arguments (files already read). */
+  /** The login fields from the command's key=value arguments (files already read); UsageError when they will not do. */
   loginData(args: Record<string, unknown>): Promise<Record<string, unknown>>;
 }
 
@@ -26,8 +26,30 @@ export function registerCliLoginMethod(name: string, method: CliLoginMethod): vo
   methods.set(name, method);
 }
 
-registerCliLoginMethod("jwt", { defaultPath: "jwt", usage: "role=ROLE jwt=@FILE", loginData: async (args) => args });
-registerCliLoginMethod("approle", { defaultPath: "approle", usage: "role_id=ROLE_ID secret_id=SECRET_ID (or secret_id=@FILE)", loginData: async (args) => args });
+/** A method whose login fields are the arguments as given; `required` must be among them. */
+function asGiven(name: string, defaultPath: string, usage: string, required: readonly string[]): void {
+  registerCliLoginMethod(name, {
+    defaultPath,
+    usage,
+    loginData: async (args) => {
+      if (required.some((field) => args[field] === undefined)) throw new UsageError(`-method=${name} takes ${usage}`);
+      return args;
+    },
+  });
+}
+
+const text = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+
+asGiven("jwt", "jwt", "role=ROLE jwt=@FILE", ["jwt"]);
+asGiven("approle", "approle", "role_id=ROLE_ID secret_id=SECRET_ID (or secret_id=@FILE)", ["role_id"]);
+// The connection's client certificate is the proof: LESSOR_CLIENT_CERT and LESSOR_CLIENT_KEY.
+asGiven("cert", "cert", "[name=ROLE] (with LESSOR_CLIENT_CERT and LESSOR_CLIENT_KEY)", []);
+// As `vault login -method=aws`: a GetCallerIdentity request signed with the AWS SDK's default chain.
+registerCliLoginMethod("aws", {
+  defaultPath: "aws",
+  usage: "[role=ROLE] [header_value=SERVER_ID] [region=REGION]",
+  loginData: (args) => awsIamLoginData({ role: text(args.role), serverIdHeaderValue: text(args.header_value), region: text(args.region) }),
+});
 
 const SAVED = `Success! You are now authenticated. The token information displayed below
 is already stored in ~/.lessor-token. You do NOT need to run "lessor login"
@@ -81,7 +103,5 @@ async function withMethod(c: LessorClient, name: string, path: string | undefine
   if (!method) {
     throw new UsageError(`unknown auth method "${name}"; the CLI logs in with: token, ${[...methods.keys()].join(", ")} (others: lessor write auth/<path>/login ...)`);
   }
-  const fields = parseKeyValues(args, io.stdin);
-  if (Object.keys(fields).length === 0) throw new UsageError(`-method=${name} takes ${method.usage}`);
-  return c.login(path ?? method.defaultPath, await method.loginData(fields));
+  return c.login(path ?? method.defaultPath, await method.loginData(parseKeyValues(args, io.stdin)));
 }
