@@ -5,7 +5,17 @@
 // expires). tidy finds IAM users the mount made that no lease owns any more.
 import type { Logger } from "pino";
 import { LessorError } from "../../errors.js";
-import type { Engine, EngineFactory, EngineStorage, EngineTelemetry, IntentInfo, JsonObject, LeaseRecord, LeaseView } from "../framework/types.js";
+import type {
+  Engine,
+  EngineFactory,
+  EngineStorage,
+  EngineTelemetry,
+  IntentInfo,
+  JsonObject,
+  LeaseRecord,
+  LeaseView,
+  RevokeOptions,
+} from "../framework/types.js";
 import { buildClients, type AwsClients, type RootConfig } from "./clients.js";
 import { configLeasePath, configRootPath, type LeaseConfig } from "./config.js";
 import { ACCESS_KEYS_SECRET, credsPath, stsPath } from "./creds.js";
@@ -106,7 +116,8 @@ export const awsEngine: EngineFactory = {
       ],
       secrets: {
         [ACCESS_KEYS_SECRET]: {
-          revoke: async (lease: LeaseRecord) => deleteIamUser(await iam(), lease.internal as unknown as IamUserInternal, mount.path),
+          revoke: async (lease: LeaseRecord, options?: RevokeOptions) =>
+            deleteIamUser(await iam(), lease.internal as unknown as IamUserInternal, mount.path, { signal: options?.signal, logger }),
         },
         [STS_SECRET]: {
           // STS has no call that ends temporary credentials early: they expire
@@ -120,7 +131,7 @@ export const awsEngine: EngineFactory = {
         const data: JsonObject = intent.data;
         if (intent.secretType === ROOT_ROTATION) return rollbackRotation(backend, data);
         // An IAM user: the intent names it before it was made.
-        await rollbackIamUser(await iam(), String(data.username ?? ""), intent.leaseId, mount.path);
+        await rollbackIamUser(await iam(), String(data.username ?? ""), intent.leaseId, mount.path, { logger });
       },
     };
   },

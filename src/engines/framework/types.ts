@@ -140,9 +140,15 @@ export interface RenewResult {
   ttlSeconds?: number;
 }
 
+/** How one revocation attempt runs. */
+export interface RevokeOptions {
+  /** Aborted when the attempt's time is up: end external calls (the attempt has failed and will be retried). */
+  signal?: AbortSignal;
+}
+
 export interface SecretType {
   /** Destroys the secret. Idempotent: "already gone" is success. */
-  revoke(lease: LeaseRecord): Promise<void>;
+  revoke(lease: LeaseRecord, options?: RevokeOptions): Promise<void>;
   /** Extends the secret where the owning system needs telling; absent = not renewable beyond the lease. */
   renew?(lease: LeaseRecord, incrementSeconds: number): Promise<RenewResult>;
 }
