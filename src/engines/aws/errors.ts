@@ -50,7 +50,8 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
         aws_action: action,
       });
     }
-    if (e?.name === "TimeoutError") {
+    // The SDK names a reset connection (ECONNRESET, EPIPE) TimeoutError too: that one is "unreachable".
+    if (e?.name === "TimeoutError" && e.code !== "ECONNRESET" && e.code !== "EPIPE") {
       return LessorError.unavailable(
         `AWS did not answer ${action} in time (${oneLine(e.message)}); see connection_timeout and request_timeout in ${mountPath}config/root`,
         "AWS_TIMEOUT",

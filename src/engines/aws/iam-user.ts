@@ -179,12 +179,12 @@ export async function deleteIamUser(
   } catch (err) {
     if (isNoSuchEntity(err)) return;
     const mapped = mapAwsError(err, "iam:DeleteUser", mountPath);
-    if (skipped.length === 0) throw mapped;
-    // What stops the deletion may be behind a step AWS refused: say which.
-    throw new LessorError(mapped.code, `${mapped.message} (clean-up steps AWS refused and that were skipped: ${skipped.join(", ")})`, {
-      reason: mapped.reason,
-      metadata: { ...mapped.metadata, skipped_actions: skipped.join(",") },
-      retryDelayMs: mapped.retryDelayMs,
+    const [first] = skipped;
+    if (first === undefined) throw mapped;
+    // What stops the deletion is most likely behind the step AWS refused: that is the error to show.
+    throw new LessorError(first.code, `${first.message}; the step was skipped, and then ${mapped.message}`, {
+      reason: first.reason,
+      metadata: { ...first.metadata, skipped_actions: skipped.map((e) => e.metadata.aws_action).join(",") },
     });
   }
 }
@@ -193,9 +193,9 @@ export async function deleteIamUser(
  * Removes everything IAM lets a user hold that blocks DeleteUser. A step the
  * caller may not take or the endpoint does not offer (AccessDenied,
  * InvalidAction) is logged and skipped: the user may hold nothing of that
- * kind, and DeleteUser decides. Returns the skipped actions.
+ * kind, and DeleteUser decides. Returns the errors of the skipped steps.
  */
-async function sweepUser(iam: IAMClient, user: string, mountPath: string, options: DeleteOptions): Promise<string[]> {
+async function sweepUser(iam: IAMClient, user: string, mountPath: string, options: DeleteOptions): Promise<LessorError[]> {
   const {
     DeactivateMFADeviceCommand,
     DeleteAccessKeyCommand,
@@ -216,7 +216,7 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string, option
     RemoveUserFromGroupCommand,
   } = await iamSdk();
   const o = { abortSignal: options.signal };
-  const skipped: string[] = [];
+  const skipped: LessorError[] = [];
   /** One step: "already gone" is done; refused or unsupported is skipped; anything else fails the deletion. */
   const step = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
     try {
@@ -225,7 +225,7 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string, option
       if (isNoSuchEntity(err)) return undefined;
       const code = awsErrorCode(err);
       if (code !== undefined && REFUSED_OR_UNSUPPORTED.has(code.replace(/Exception$/, ""))) {
-        skipped.push(action);
+        skipped.push(mapAwsError(err, action, mountPath));
         options.logger?.warn({ user, aws_action: action, aws_error_code: code }, "AWS refused an optional clean-up step of an IAM user's deletion; skipped");
         return undefined;
       }
