@@ -66,6 +66,24 @@ export interface LeaseManagerOptions {
   /** Revocations per second per mount (token bucket). */
   revokeRate?: Partial<RevokeRateOptions>;
   observer?: LeaseObserver;
+  /**
+   * Longest one revocation attempt may take (default DEFAULT_REVOKE_TIMEOUT_MS);
+   * past it the attempt fails and is retried with backoff. On a store shared
+   * by replicas, never longer than most of the revocation claim.
+   */
+  revokeTimeoutMs?: number;
+}
+
+/** A revocation is a few external calls, each with its own timeout: a minute is far beyond any that works. */
+export const DEFAULT_REVOKE_TIMEOUT_MS = 60_000;
+
+/**
+ * The deadline of a revocation attempt: the configured one, but on a shared
+ * store well inside the claim that reserves the lease to this replica, so no
+ * other replica takes the lease up while this attempt may still run.
+ */
+export function revokeAttemptTimeoutMs(configured: number, claimTimeoutMs: number | undefined): number {
+  return claimTimeoutMs === undefined ? configured : Math.min(configured, Math.floor(claimTimeoutMs * 0.8));
 }
 
 export class LeaseManager {
@@ -78,6 +96,8 @@ export class LeaseManager {
   /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
   private dueListener: ((dueAt: number) => void) | undefined;
   private readonly observer: LeaseObserver;
+  /** See LeaseManagerOptions.revokeTimeoutMs. */
+  readonly revokeTimeoutMs: number;
 
   constructor(
     private readonly store: Store,
@@ -90,6 +110,7 @@ export class LeaseManager {
     this.now = options.now ?? Date.now;
     this.limiter = new MountRateLimiter(options.revokeRate, this.now);
     this.observer = options.observer ?? NO_OBSERVER;
+    this.revokeTimeoutMs = revokeAttemptTimeoutMs(options.revokeTimeoutMs ?? DEFAULT_REVOKE_TIMEOUT_MS, store.cluster?.revokeClaimTimeoutMs);
   }
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
@@ -273,7 +294,7 @@ export class LeaseManager {
           "REVOKER_MISSING",
         );
       }
-      await secretType.revoke(lease);
+      await this.withDeadline((signal) => secretType.revoke(lease, { signal }));
     } catch (err) {
       const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
@@ -291,6 +312,27 @@ export class LeaseManager {
     this.observer.revoked(mounted.mount.type, outcome, (this.now() - now) / 1000);
     this.logger.info({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
+  }
+
+  /**
+   * Runs one revocation attempt within revokeTimeoutMs: the engine is told
+   * through the signal to end its external calls, and the attempt fails at
+   * the deadline even if the engine does not listen.
+   */
+  private async withDeadline(attempt: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    const seconds = Math.round(this.revokeTimeoutMs / 100) / 10;
+    const expired = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () =>
+        reject(LessorError.unavailable(`the revocation attempt took longer than ${seconds}s and was abandoned; it will be retried`, "REVOKE_TIMEOUT")),
+      );
+    });
+    const timer = setTimeout(() => controller.abort(), this.revokeTimeoutMs);
+    try {
+      await Promise.race([attempt(controller.signal), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Revokes every live lease of a mount (before the mount is removed). */

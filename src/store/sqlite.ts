@@ -387,7 +387,9 @@ class SqliteLeases implements LeaseStore {
                @renewable, 'active', @tokenAccessor, @expireTime)`,
     );
     this.deleteIntent = db.prepare("DELETE FROM intents WHERE id = ? AND claimed_at IS NULL");
-    this.dueRows = db.prepare("SELECT * FROM leases WHERE due_time <= ? ORDER BY due_time LIMIT ?");
+    this.dueRows = db.prepare(
+      "SELECT * FROM leases WHERE due_time <= ? AND mount_accessor NOT IN (SELECT value FROM json_each(?)) ORDER BY due_time LIMIT ?",
+    );
     this.nextDue = db.prepare("SELECT MIN(due_time) AS t FROM leases WHERE due_time IS NOT NULL");
     this.toRevoking = db.prepare(
       `UPDATE leases SET state = 'revoking', due_time = @next, next_attempt_time = @next
@@ -460,8 +462,8 @@ class SqliteLeases implements LeaseStore {
     return rows.map((r) => r.id);
   }
 
-  async due(now: number, limit: number): Promise<LeaseRecord[]> {
-    return (this.dueRows.all(now, limit) as LeaseRow[]).map((r) => this.row(r));
+  async due(now: number, limit: number, skipMounts: readonly string[] = []): Promise<LeaseRecord[]> {
+    return (this.dueRows.all(now, JSON.stringify(skipMounts), limit) as LeaseRow[]).map((r) => this.row(r));
   }
 
   async nextDueTime(): Promise<number | null> {

@@ -5,7 +5,7 @@ import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
-import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
+import { DEFAULT_EXPIRY_CONCURRENCY, defaultMountConcurrency } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/policy.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
 import { formatDuration, parseDuration, parseDurationMs } from "../../util/duration.js";
@@ -44,7 +44,16 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
         })
         .group(
-          ["revoke-retry-base", "revoke-retry-max", "revoke-max-attempts", "expiry-concurrency", "revoke-rate", "revoke-burst", "lease-retention"],
+          [
+            "revoke-retry-base",
+            "revoke-retry-max",
+            "revoke-max-attempts",
+            "expiry-concurrency",
+            "expiry-mount-concurrency",
+            "revoke-rate",
+            "revoke-burst",
+            "lease-retention",
+          ],
           "Lease expiry and revocation:",
         )
         .option("revoke-retry-base", {
@@ -62,7 +71,11 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           default: DEFAULT_RETRY_POLICY.maxAttempts,
           describe: "Failed attempts after which a lease is marked irrevocable (retried only when asked, or forced)",
         })
-        .option("expiry-concurrency", { type: "number", default: DEFAULT_EXPIRY_CONCURRENCY, describe: "Revocations running at once" })
+        .option("expiry-concurrency", { type: "number", default: DEFAULT_EXPIRY_CONCURRENCY, describe: "Revocations running at once, all mounts together" })
+        .option("expiry-mount-concurrency", {
+          type: "number",
+          describe: `Revocations running at once for one engine mount (default: half of -expiry-concurrency, ${defaultMountConcurrency(DEFAULT_EXPIRY_CONCURRENCY)}); a mount whose endpoint hangs holds no more than this`,
+        })
         .option("revoke-rate", {
           type: "number",
           default: DEFAULT_REVOKE_RATE.perSecond,
@@ -221,7 +234,10 @@ function leaseTuning(argv: Record<string, unknown>) {
   if (capMs < baseMs) throw new Error("-revoke-retry-max must not be shorter than -revoke-retry-base");
   return {
     retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
-    expiry: { concurrency: Math.floor(count("expiry-concurrency", 1)) },
+    expiry: {
+      concurrency: Math.floor(count("expiry-concurrency", 1)),
+      ...(argv["expiry-mount-concurrency"] === undefined ? {} : { mountConcurrency: Math.floor(count("expiry-mount-concurrency", 1)) }),
+    },
     revokeRate: { perSecond: count("revoke-rate", 0), burst: Math.floor(count("revoke-burst", 1)) },
     leaseRetentionMs: duration("lease-retention"),
   };
