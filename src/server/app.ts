@@ -3,7 +3,6 @@
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { ServerCredentials } from "@grpc/grpc-js";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
@@ -33,8 +32,7 @@ import { LeaseTidy } from "../leases/tidy.js";
 import type { RetryPolicy } from "../leases/policy.js";
 import { MountTable } from "../router/mounts.js";
 import { Router } from "../router/router.js";
-import { Keyring } from "../store/encryption.js";
-import { openStore } from "../store/open.js";
+import { openKeyedStore } from "../store/open.js";
 import type { Store } from "../store/types.js";
 import type { CallDeps } from "./call.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -125,9 +123,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     );
   }
 
-  const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
-  const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey as string) : Keyring.loadOrCreate(keyFile);
-  const openedStore = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger });
+  const { store: openedStore, keyring, keyFile } = await openKeyedStore({ ...options, logger });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(openedStore);
   const store = metrics ? metrics.timedStore(openedStore) : openedStore;
   const now = Date.now();
@@ -235,6 +231,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const metricsServer = metrics && options.metricsListenAddress ? await metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   health.serving(server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  health.watchStore(() => store.leases.nextDueTime(), logger);
 
   let stopped = false;
   return {

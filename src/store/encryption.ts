@@ -36,6 +36,14 @@ export interface KeyringFile {
   keys: Record<string, string>;
 }
 
+/** Thrown when opening a store with a key that did not seal it. */
+export class KeyMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyMismatchError";
+  }
+}
+
 export class Keyring {
   private readonly keys = new Map<number, Buffer>();
   private active: number;
@@ -66,11 +74,19 @@ export class Keyring {
 
   /** Loads the key file, creating it (owner-only) when it does not exist yet. */
   static loadOrCreate(path: string): Keyring {
-    if (!existsSync(path)) {
-      const ring = Keyring.generate();
-      writeFileSync(path, JSON.stringify(ring.toFile(), null, 2) + "\n", { mode: 0o600, flag: "wx" });
-      return ring;
-    }
+    return existsSync(path) ? Keyring.load(path) : Keyring.create(path);
+  }
+
+  /** A new random key, written to a new owner-only file (never over an existing one). */
+  static create(path: string): Keyring {
+    const ring = Keyring.generate();
+    writeFileSync(path, JSON.stringify(ring.toFile(), null, 2) + "\n", { mode: 0o600, flag: "wx" });
+    chmodSync(path, 0o600);
+    return ring;
+  }
+
+  /** Loads an existing key file (and makes it owner-only). */
+  static load(path: string): Keyring {
     chmodSync(path, 0o600);
     let parsed: unknown;
     try {

@@ -6,7 +6,7 @@
 // that another replica could slip between.
 import pg from "pg";
 import type { Logger } from "pino";
-import { Keyring } from "./encryption.js";
+import { KeyMismatchError, Keyring } from "./encryption.js";
 import { foldKeys } from "./sqlite.js";
 import { dueRepair, prefixEnd, type TidyRow } from "./sqlite-lifecycle.js";
 import { parsePgUrl } from "./pg-connect.js";
@@ -120,7 +120,7 @@ async function migrateAndCheckKey(db: PgDb, keyring: Keyring): Promise<void> {
         try {
           keyring.open(row.value, KEY_CHECK);
         } catch {
-          throw new Error(WRONG_KEY);
+          throw new KeyMismatchError(WRONG_KEY);
         }
         return true;
       };

@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { Keyring } from "./encryption.js";
+import { KeyMismatchError, Keyring } from "./encryption.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteAuditDevices, SqlitePolicies, SqliteQuotas, SqliteSealedData, SqliteSettings, SqliteTokenTree } from "./sqlite-security.js";
 import { dueRepair, prepareLifecycle, SqliteRevocationJobs, type LifecycleStatements, type TidyRow } from "./sqlite-lifecycle.js";
@@ -132,7 +132,7 @@ function verifyKeyring(db: SqliteDatabase, keyring: Keyring): void {
     keyring.open(Buffer.from(row.value, "base64"), KEY_CHECK);
   } catch {
     db.close();
-    throw new Error(
+    throw new KeyMismatchError(
       "the encryption key does not match this database (it was sealed with another key); start with the key file this data directory was created with",
     );
   }
