@@ -3,7 +3,7 @@
 // rollback). Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { ServerCredentials } from "@grpc/grpc-js";
+import { createSecureContext } from "node:tls";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
@@ -39,7 +39,8 @@ import { LessorGrpcServer } from "./grpc-server.js";
 import { LessorMetrics } from "./metrics.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { HealthReporter } from "./health.js";
-import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
+import { grpcConnectionOptions, listenGuarded, type TlsMaterial } from "./connections.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
 import { addReflection } from "./reflection.js";
 import { leaseService } from "./services/leases.js";
 import { mountService } from "./services/mounts.js";
@@ -69,6 +70,8 @@ export interface LessorServerOptions {
   tlsKeyFile?: string;
   /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
   tlsClientCaFile?: string;
+  /** Limits on the gRPC port's connections (DEFAULT_CONNECTION_LIMITS for what is not given). */
+  connections?: Partial<ConnectionLimits>;
   /** How often expired and used-up tokens are revoked (default 30 s). */
   tokenSweepIntervalMs?: number;
   /**
@@ -205,7 +208,9 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   tokenSweeper.unref();
 
   const deps: CallDeps = { tokens, logger, guard: { audit, quotas } };
+  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
   const server = new LessorGrpcServer({
+    ...grpcConnectionOptions(connectionLimits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
@@ -223,10 +228,8 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   health.addToServer(server);
   addReflection(server, server.serviceNames);
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listenAddress, tls.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
-  const address = `${splitHostPort(listenAddress).host}:${port}`;
+  const listener = await listenGuarded(server, listenAddress, tls.material, connectionLimits, logger);
+  const address = `${splitHostPort(listenAddress).host}:${listener.port}`;
   logger.info({ address, data_dir: options.dataDir, transport: tls.transport }, "lessor listening");
   const metricsServer = metrics && options.metricsListenAddress ? await metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
@@ -256,6 +259,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
       events.close();
       health.endWatches();
+      listener.close();
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {
@@ -283,12 +287,12 @@ async function shouldCreateRoot(store: Store, tokens: TokenAuthority): Promise<b
   return winner.equals(claim);
 }
 
-/** The listener's credentials from the TLS options; plaintext when none are given. */
-function transportCredentials(options: LessorServerOptions): { credentials: ServerCredentials; transport: LessorServer["transport"] } {
+/** The listener's TLS material from the TLS options; plaintext when none are given. */
+function transportCredentials(options: LessorServerOptions): { material: TlsMaterial | undefined; transport: LessorServer["transport"] } {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext" };
+    return { material: undefined, transport: "plaintext" };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const read = (flag: string, path: string): Buffer => {
@@ -300,9 +304,12 @@ function transportCredentials(options: LessorServerOptions): { credentials: Serv
   };
   const cert = read("-tls-cert-file", tlsCertFile);
   const key = read("-tls-key-file", tlsKeyFile);
-  const ca = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
-  return {
-    credentials: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null),
-    transport: ca ? "mTLS" : "TLS",
-  };
+  const clientCa = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
+  // Checked now, so a bad certificate or key stops the start with a clear error rather than failing each handshake.
+  try {
+    createSecureContext({ cert, key, ...(clientCa ? { ca: clientCa } : {}) });
+  } catch (err) {
+    throw new Error(`the TLS certificate, key or client CA cannot be used: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return { material: { cert, key, clientCa }, transport: clientCa ? "mTLS" : "TLS" };
 }

@@ -14,18 +14,33 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 }
 
-/** A CA, a server certificate for 127.0.0.1/localhost, and a client certificate, all signed by the CA. */
-function makeCertificates(): { dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
+/**
+ * A CA, a server certificate for 127.0.0.1/localhost, and a client
+ * certificate, all signed by the CA; and a client certificate signed by
+ * another CA ("stranger").
+ */
+function makeCertificates(): {
+  dir: string;
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  clientCert: string;
+  clientKey: string;
+  otherCa: string;
+  strangerCert: string;
+  strangerKey: string;
+} {
   const dir = tempDir("tls");
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Lessor Test CA"]);
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=Other CA"]);
-  for (const [name, cn, ext] of [
-    ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
-    ["client", "ci-client", "extendedKeyUsage=clientAuth"],
+  for (const [name, cn, ext, ca] of [
+    ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth", "ca"],
+    ["client", "ci-client", "extendedKeyUsage=clientAuth", "ca"],
+    ["stranger", "ci-client", "extendedKeyUsage=clientAuth", "other"],
   ] as const) {
     openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
     execFileSync("sh", ["-c", `printf '%s\\n' "${ext}" > ${name}.ext`], { cwd: dir });
-    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
+    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
   }
   return {
     dir,
@@ -35,6 +50,8 @@ function makeCertificates(): { dir: string; ca: string; serverCert: string; serv
     serverKey: join(dir, "server.key"),
     clientCert: join(dir, "client.pem"),
     clientKey: join(dir, "client.key"),
+    strangerCert: join(dir, "stranger.pem"),
+    strangerKey: join(dir, "stranger.key"),
   };
 }
 
@@ -92,6 +109,17 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   const noCert = new LessorClient({ address, token: server.rootToken, caCert: ca, deadlineMs: 5000 });
   assert.equal((await failure(noCert.tokens.lookupSelf())).codeName, "UNAVAILABLE");
   noCert.close();
+  // A well-formed client certificate, for the same name, but from a CA the server does not trust.
+  const stranger = new LessorClient({
+    address,
+    token: server.rootToken,
+    caCert: ca,
+    clientCert: readFileSync(certs.strangerCert),
+    clientKey: readFileSync(certs.strangerKey),
+    deadlineMs: 5000,
+  });
+  assert.equal((await failure(stranger.tokens.lookupSelf())).codeName, "UNAVAILABLE");
+  stranger.close();
 
   const env = {
     LESSOR_ADDR: address,
@@ -103,6 +131,9 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   let r = await runCli(["secrets", "list", "-format=json"], { env });
   assert.equal(r.code, 0, r.stderr);
   r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_CLIENT_CERT: "", LESSOR_CLIENT_KEY: "" } });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /Code: UNAVAILABLE/);
+  r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_CLIENT_CERT: certs.strangerCert, LESSOR_CLIENT_KEY: certs.strangerKey } });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Code: UNAVAILABLE/);
 });

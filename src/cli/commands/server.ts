@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
-import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
 import { DEFAULT_EXPIRY_CONCURRENCY, defaultMountConcurrency } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/policy.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
@@ -42,6 +42,35 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           type: "string",
           default: "0s",
           describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
+        })
+        .group(
+          ["max-connections", "connection-handshake-timeout", "connection-idle-timeout", "max-connection-age", "max-concurrent-streams"],
+          "Connections:",
+        )
+        .option("max-connections", {
+          type: "number",
+          default: DEFAULT_CONNECTION_LIMITS.maxConnections,
+          describe: "Connections open at once; at the cap, the oldest one still in its handshake makes room, else a new one is refused",
+        })
+        .option("connection-handshake-timeout", {
+          type: "string",
+          default: formatDuration(DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs / 1000),
+          describe: "Time a new connection has to finish TLS and send the HTTP/2 preface, or it is closed",
+        })
+        .option("connection-idle-timeout", {
+          type: "string",
+          default: formatDuration(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs / 1000),
+          describe: "A connection with no call for this long is closed (clients reconnect when they need to)",
+        })
+        .option("max-connection-age", {
+          type: "string",
+          default: "0s",
+          describe: "Connections are asked to go away after this long (calls under way get 30s to finish); 0s: never",
+        })
+        .option("max-concurrent-streams", {
+          type: "number",
+          default: DEFAULT_CONNECTION_LIMITS.maxConcurrentStreams,
+          describe: "Calls at once on one connection",
         })
         .group(
           [
@@ -232,7 +261,18 @@ function leaseTuning(argv: Record<string, unknown>) {
   const capMs = duration("revoke-retry-max");
   if (baseMs < 1) throw new Error("-revoke-retry-base must be at least 1ms");
   if (capMs < baseMs) throw new Error("-revoke-retry-max must not be shorter than -revoke-retry-base");
+  const handshakeTimeoutMs = duration("connection-handshake-timeout");
+  const idleTimeoutMs = duration("connection-idle-timeout");
+  if (handshakeTimeoutMs < 100) throw new Error("-connection-handshake-timeout must be at least 100ms");
+  if (idleTimeoutMs < 1000) throw new Error("-connection-idle-timeout must be at least 1s");
   return {
+    connections: {
+      maxConnections: Math.floor(count("max-connections", 1)),
+      handshakeTimeoutMs,
+      idleTimeoutMs,
+      maxConnectionAgeMs: duration("max-connection-age"),
+      maxConcurrentStreams: Math.floor(count("max-concurrent-streams", 1)),
+    },
     retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
     expiry: {
       concurrency: Math.floor(count("expiry-concurrency", 1)),
