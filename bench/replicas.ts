@@ -241,6 +241,7 @@ async function measure(o: ReplicaBenchOptions, setup: Setup, pgServer: Postgres)
             issueTime: Date.now(),
             expireTime: later,
             maxExpireTime: later,
+            ttlSeconds: 3600,
             renewable: true,
             tokenAccessor: null,
           },

@@ -283,6 +283,7 @@ async function benchStartup(): Promise<void> {
         issueTime: now,
         expireTime: now + 30 * 86400_000 + i, // spread over the next month, none due now
         maxExpireTime: now + 32 * 86400_000,
+        ttlSeconds: 30 * 86400,
         renewable: true,
         tokenAccessor: null,
       },
@@ -306,6 +307,7 @@ async function benchStartup(): Promise<void> {
         issueTime: now,
         expireTime: now + 30 * 86400_000 + i,
         maxExpireTime: now + 32 * 86400_000,
+        ttlSeconds: 30 * 86400,
         renewable: true,
         tokenAccessor: null,
       },

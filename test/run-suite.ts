@@ -20,11 +20,18 @@ import { TEST_STORE_ENV, type TestStoreKind } from "./helpers/store.js";
 const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
 
 /**
- * Files that start no server and open no store (the AWS emulator's own tests,
- * pure unit tests): the store cannot change their outcome, so they run in the
- * SQLite pass only. A file that starts a server or opens a store must not be here.
+ * Files that start no server and open no SQLite or PostgreSQL store (the AWS
+ * emulator's own tests, pure unit tests, unit tests on the in-memory store):
+ * the pass's store cannot change their outcome, so they run in the SQLite
+ * pass only. A file that starts a server or opens such a store must not be here.
  */
-const STORE_INDEPENDENT = [/^aws-emulator\//, /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths)\.test\.js$/];
+const STORE_INDEPENDENT = [
+  /^aws-emulator\//,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^clients\/protoc\.test\.js$/,
+  // On the in-memory store (which the conformance suite holds to the others' behaviour).
+  /^unit\/(expiry|lease-manager)\.test\.js$/,
+];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
 const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];

@@ -5,15 +5,15 @@
 // sequence seen. Nothing is buffered per watcher in memory.
 //
 // Promptness: a watcher that has caught up waits for a wake-up. Two things
-// wake it: (1) an in-process notification right after this process commits a
-// lease change (`observeLeaseChanges` wraps the lease store the lease manager
-// writes through), which makes delivery immediate; (2) a poll of the newest
-// sequence number every `pollIntervalMs` while anyone watches, which catches
-// writes this process cannot see (another process on the same database, a
-// shared PostgreSQL store later) and any write path that bypasses the wrapper.
-// The poll is one indexed MAX() for all watchers together, not one per watcher.
+// wake it: (1) the store's lease change hook, called after every commit of
+// this process that wrote leases or lease events, whoever wrote them (the
+// lease manager, revoke-prefix jobs, tidy), which makes delivery immediate;
+// (2) a poll of the newest sequence number every `pollIntervalMs` while
+// anyone watches, which catches writes this process cannot see (another
+// process on the same database, other replicas on a shared PostgreSQL). The
+// poll is one indexed MAX() for all watchers together, not one per watcher.
 import { Code, LessorError } from "../errors.js";
-import type { LeaseEventRecord, LeaseStore, Store } from "../store/types.js";
+import type { LeaseEventRecord, Store } from "../store/types.js";
 
 export interface LeaseEventFeedOptions {
   /** How often to look for events written outside this process (default 250 ms). */
@@ -21,9 +21,6 @@ export interface LeaseEventFeedOptions {
   /** Events read per query (default 500). */
   batchSize?: number;
 }
-
-/** LeaseStore methods that only read: they never wake watchers. */
-const READ_ONLY_METHODS = new Set<string>(["get", "idsWithPrefix", "due", "nextDueTime", "page", "countByState", "countDue"]);
 
 export class LeaseEventFeed {
   private readonly pollIntervalMs: number;
@@ -36,6 +33,7 @@ export class LeaseEventFeed {
   /** Watches in progress: the poll runs only while there are some. */
   private watching = 0;
   private closed = false;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly store: Store,
@@ -43,37 +41,15 @@ export class LeaseEventFeed {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 250;
     this.batchSize = options.batchSize ?? 500;
+    this.unsubscribe = store.onLeaseChange(() => this.wake());
   }
 
-  /** Wakes every watcher to look for new events (called after a lease change commits). */
-  wake(): void {
+  /** Wakes every watcher to look for new events. */
+  private wake(): void {
     this.version++;
     const sleepers = [...this.sleepers];
     this.sleepers.clear();
     for (const resolve of sleepers) resolve();
-  }
-
-  /**
-   * A Store whose lease writes wake this feed once they commit. Every LeaseStore
-   * method except the known reads counts as a write, so a method added later
-   * wakes watchers without anyone remembering to add it here.
-   */
-  observeLeaseChanges(store: Store): Store {
-    const leases = new Proxy(store.leases, {
-      get: (target, property, receiver) => {
-        const value: unknown = Reflect.get(target, property, receiver);
-        if (typeof value !== "function" || typeof property !== "string" || READ_ONLY_METHODS.has(property)) return value;
-        return (...args: unknown[]): unknown => {
-          const result: unknown = Reflect.apply(value, target, args);
-          if (result instanceof Promise) return result.finally(() => this.wake());
-          this.wake();
-          return result;
-        };
-      },
-    }) satisfies LeaseStore;
-    return new Proxy(store, {
-      get: (target, property, receiver) => (property === "leases" ? leases : Reflect.get(target, property, receiver)),
-    });
   }
 
   /**
@@ -118,6 +94,7 @@ export class LeaseEventFeed {
   /** Ends every watch (server shutdown): each stream fails UNAVAILABLE with its resume point. */
   close(): void {
     this.closed = true;
+    this.unsubscribe();
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
     this.wake();

@@ -148,6 +148,7 @@ export class LeaseManager {
         issueTime: now,
         expireTime: now + ttlSeconds * 1000,
         maxExpireTime: now + maxTtlSeconds * 1000,
+        ttlSeconds,
         renewable: secret.renewable,
         tokenAccessor,
       },
@@ -223,8 +224,9 @@ export class LeaseManager {
   }
 
   /**
-   * Extends a lease by `incrementSeconds` from now (0: by its own duration),
-   * never past its issue time plus max TTL; the engine is told when it needs to be.
+   * Extends a lease by `incrementSeconds` from now (0: by the TTL it was
+   * issued with, as Vault does), never past its issue time plus max TTL; the
+   * engine is told when it needs to be.
    */
   async renew(id: string, incrementSeconds: number): Promise<RenewOutcome> {
     const lease = await this.lookup(id);
@@ -238,7 +240,8 @@ export class LeaseManager {
       throw LessorError.failedPrecondition(`lease ${id} is not renewable`, "LEASE_NOT_RENEWABLE", { lease_id: id });
     }
     const now = this.now();
-    const ownDuration = Math.round((lease.expireTime - (lease.lastRenewalTime ?? lease.issueTime)) / 1000);
+    // Leases recorded before their TTL was kept: the length of their last extension.
+    const ownDuration = lease.ttlSeconds ?? Math.round((lease.expireTime - (lease.lastRenewalTime ?? lease.issueTime)) / 1000);
     let ttlSeconds = incrementSeconds > 0 ? incrementSeconds : ownDuration;
     const secretType = (await this.mounted(lease.mountAccessor))?.engine.secrets[lease.secretType];
     if (secretType?.renew) {

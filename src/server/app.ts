@@ -165,7 +165,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const keys = new KeyRotator(keyring, keyFile, store.sealed, logger, replica ? () => replica.others() : undefined);
   await keys.start();
   const events = new LeaseEventFeed(store, options.events);
-  const leases = new LeaseManager(events.observeLeaseChanges(store), mounts, logger, {
+  const leases = new LeaseManager(store, mounts, logger, {
     retry: options.retry,
     intentTimeoutMs: options.intentTimeoutMs,
     revokeRate: options.revokeRate,

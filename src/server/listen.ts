@@ -1,6 +1,6 @@
 // Listen addresses: "host:port", "[v6]:port". Plaintext is for loopback only.
 // And the limits on the connections a listener takes (enforced in connections.ts).
-import { isIP } from "node:net";
+export { isLoopbackAddress } from "../util/net.js";
 
 /** Where `lessor server` listens unless told otherwise (loopback only). */
 export const DEFAULT_LISTEN_ADDRESS = "127.0.0.1:8200";
@@ -9,13 +9,6 @@ export function splitHostPort(address: string): { host: string; port: number } {
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(address) ?? /^([^:]+):(\d+)$/.exec(address);
   if (!m) throw new Error(`listen address "${address}" is not host:port`);
   return { host: m[1] as string, port: Number(m[2]) };
-}
-
-export function isLoopbackAddress(host: string): boolean {
-  if (host === "localhost") return true;
-  if (isIP(host) === 4) return host.startsWith("127.");
-  if (isIP(host) === 6) return host === "::1";
-  return false;
 }
 
 export interface ConnectionLimits {

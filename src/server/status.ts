@@ -47,9 +47,11 @@ function fromLessorError(err: LessorError): Partial<ServiceError> {
     details.push(
       pack(
         "google.rpc.BadRequest",
-        BadRequest.encode({
-          fieldViolations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description, reason: err.reason })),
-        }).finish(),
+        BadRequest.encode(
+          BadRequest.fromPartial({
+            fieldViolations: err.fieldViolations.map((v) => ({ field: v.field, description: v.description, reason: err.reason })),
+          }),
+        ).finish(),
       ),
     );
   }

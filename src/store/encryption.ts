@@ -36,14 +36,6 @@ export interface KeyringFile {
   keys: Record<string, string>;
 }
 
-/** Thrown when opening a store with a key that did not seal it. */
-export class KeyMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "KeyMismatchError";
-  }
-}
-
 export class Keyring {
   private readonly keys = new Map<number, Buffer>();
   private active: number;

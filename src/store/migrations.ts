@@ -136,4 +136,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE revocation_jobs ADD COLUMN revoked INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE revocation_jobs ADD COLUMN failed INTEGER NOT NULL DEFAULT 0;
   `,
+  // 4: a lease's own TTL (seconds), what renewing with no increment renews by;
+  // NULL on leases recorded before.
+  `
+  ALTER TABLE leases ADD COLUMN ttl INTEGER;
+  `,
 ];

@@ -3,7 +3,8 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { KeyMismatchError, Keyring } from "./encryption.js";
+import { KeyMismatchError } from "./common.js";
+import { Keyring } from "./encryption.js";
 import { describeStorageUrl } from "./pg-connect.js";
 import type { Store } from "./types.js";
 

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import type { ConnectionOptions } from "node:tls";
 import pg from "pg";
 import type { PoolConfig } from "pg";
-import { isLoopbackAddress } from "../server/listen.js";
+import { isLoopbackAddress } from "../util/net.js";
 import { LessorError } from "../errors.js";
 
 export type SslMode = "disable" | "require" | "verify-ca" | "verify-full";

@@ -1,11 +1,13 @@
 // The PostgreSQL plumbing under the store: a pool, transactions that write
-// their lease events in sequence order, and group commit for hot writes.
+// their lease events in sequence order, group commit for hot writes, and the
+// lease change hooks told after each commit that wrote leases.
 import { randomInt } from "node:crypto";
 import pg from "pg";
 import type { PoolClient, QueryConfig, QueryResultRow } from "pg";
 import type { Logger } from "pino";
 import type { LeaseEventType } from "./types.js";
 import { LessorError } from "../errors.js";
+import type { LeaseChangeHooks } from "./common.js";
 import { storeError } from "./pg-connect.js";
 
 /**
@@ -52,6 +54,17 @@ function config(sql: Sql, values: Values): QueryConfig {
   return typeof sql === "string" ? { text: sql, values: [...values] } : { name: sql.name, text: sql.text, values: [...values] };
 }
 
+/**
+ * Whether a statement writes leases or lease events (the lease change hooks
+ * are then told once it commits). Read from the statement itself, in the one
+ * place every statement passes, so no write path can forget to wake watchers.
+ */
+const LEASE_WRITE = /\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:leases|lease_events)\b/i;
+
+function writesLeases(sql: Sql): boolean {
+  return LEASE_WRITE.test(typeof sql === "string" ? sql : sql.text);
+}
+
 /** SQLSTATEs worth retrying a whole transaction for. */
 function retryable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
@@ -60,15 +73,19 @@ function retryable(err: unknown): boolean {
 
 export class Tx {
   readonly events: PendingEvent[] = [];
+  /** A statement wrote leases or lease events (even one later rolled back to a savepoint: a wake-up for nothing is harmless). */
+  changesLeases = false;
   constructor(private readonly client: PoolClient) {}
 
   async query<R extends QueryResultRow>(sql: Sql, values: Values = []): Promise<{ rows: R[]; rowCount: number }> {
+    if (writesLeases(sql)) this.changesLeases = true;
     const r = await this.client.query<R>(config(sql, values));
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
   /** Queues a lease event: written at commit, under EVENT_LOCK. */
   event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
+    this.changesLeases = true;
     this.events.push({ type, leaseId, time, expireTime, detail });
   }
 
@@ -91,6 +108,7 @@ export class PgDb {
     readonly pool: pg.Pool,
     private readonly display: string,
     private readonly secrets: readonly string[],
+    private readonly hooks: LeaseChangeHooks,
     private readonly logger: Logger | undefined,
   ) {
     // An idle client losing its connection must not crash the process.
@@ -118,12 +136,14 @@ export class PgDb {
 
   /** One statement, outside any explicit transaction. */
   async query<R extends QueryResultRow>(sql: Sql, values: Values = []): Promise<{ rows: R[]; rowCount: number }> {
+    let r;
     try {
-      const r = await this.pool.query<R>(config(sql, values));
-      return { rows: r.rows, rowCount: r.rowCount ?? 0 };
+      r = await this.pool.query<R>(config(sql, values));
     } catch (err) {
       throw this.wrap(err);
     }
+    if (writesLeases(sql)) this.hooks.emit();
+    return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
   async connect(): Promise<PoolClient> {
@@ -149,6 +169,7 @@ export class PgDb {
         const value = await work(tx);
         await tx.writeEvents();
         await client.query("COMMIT");
+        if (tx.changesLeases) this.hooks.emit();
         return value;
       } catch (err) {
         try {

@@ -154,4 +154,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   );
   INSERT INTO config_version (one, version) VALUES (TRUE, 1);
   `,
+  // 2: a lease's own TTL (seconds), what renewing with no increment renews by;
+  // NULL on leases recorded before (as SQLite's migration 4).
+  `
+  ALTER TABLE leases ADD COLUMN ttl BIGINT;
+  `,
 ];

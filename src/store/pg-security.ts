@@ -2,6 +2,18 @@
 // policies, quotas, audit devices, sealed settings, the token tree,
 // re-encryption for key rotation; and what replicas know of each other.
 import { Keyring } from "./encryption.js";
+import {
+  aad,
+  auditDeviceRecord,
+  KEY_CHECK,
+  policyRecord,
+  quotaConfigJson,
+  quotaRecord,
+  sealAuditDeviceConfig,
+  SEALED_COLUMNS,
+  settingKey,
+  type PolicyRow,
+} from "./common.js";
 import type { PgDb, Tx } from "./pg-db.js";
 import type {
   AuditDeviceRecord,
@@ -35,24 +47,18 @@ async function deleteConfig(db: PgDb, sql: string, key: string): Promise<boolean
 export class PgPolicies implements PolicyStore {
   constructor(private readonly db: PgDb) {}
 
-  private row(r: { name: string; text: string; updated_at: number }): PolicyRecord {
-    return { name: r.name, text: r.text, updatedAt: r.updated_at };
-  }
-
   async get(name: string): Promise<PolicyRecord | undefined> {
-    const { rows } = await this.db.query<{ name: string; text: string; updated_at: number }>(
+    const { rows } = await this.db.query<PolicyRow>(
       { name: "policy_get", text: "SELECT name, text, updated_at FROM policies WHERE name = $1" },
       [name],
     );
     const r = rows[0];
-    return r ? this.row(r) : undefined;
+    return r ? policyRecord(r) : undefined;
   }
 
   async list(): Promise<PolicyRecord[]> {
-    const { rows } = await this.db.query<{ name: string; text: string; updated_at: number }>(
-      "SELECT name, text, updated_at FROM policies ORDER BY name",
-    );
-    return rows.map((r) => this.row(r));
+    const { rows } = await this.db.query<PolicyRow>("SELECT name, text, updated_at FROM policies ORDER BY name");
+    return rows.map(policyRecord);
   }
 
   async put(policy: PolicyRecord): Promise<void> {
@@ -76,15 +82,14 @@ export class PgQuotas implements QuotaStore {
 
   async list(): Promise<QuotaRecord[]> {
     const { rows } = await this.db.query<{ name: string; config: string }>("SELECT name, config FROM quotas ORDER BY name");
-    return rows.map((r) => ({ ...(JSON.parse(r.config) as Omit<QuotaRecord, "name">), name: r.name }));
+    return rows.map((r) => quotaRecord(r.name, r.config));
   }
 
   async put(quota: QuotaRecord): Promise<void> {
-    const { name, ...config } = quota;
     await this.db.tx(async (tx) => {
       await tx.query("INSERT INTO quotas (name, config) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET config = excluded.config", [
-        name,
-        JSON.stringify(config),
+        quota.name,
+        quotaConfigJson(quota),
       ]);
       await bumpConfig(tx);
     });
@@ -103,17 +108,13 @@ export class PgAuditDevices implements AuditDeviceStore {
 
   async list(): Promise<AuditDeviceRecord[]> {
     const { rows } = await this.db.query<{ path: string; config: Buffer }>("SELECT path, config FROM audit_devices ORDER BY path");
-    return rows.map((r) => ({
-      ...this.keyring.openJson<Omit<AuditDeviceRecord, "path">>(r.config, `audit_devices:${r.path}`),
-      path: r.path,
-    }));
+    return rows.map((r) => auditDeviceRecord(r.path, r.config, this.keyring));
   }
 
   async insert(device: AuditDeviceRecord): Promise<void> {
-    const { path, ...config } = device;
-    const sealed = this.keyring.sealJson(config, `audit_devices:${path}`);
+    const sealed = sealAuditDeviceConfig(device, this.keyring);
     await this.db.tx(async (tx) => {
-      await tx.query("INSERT INTO audit_devices (path, config) VALUES ($1, $2)", [path, sealed]);
+      await tx.query("INSERT INTO audit_devices (path, config) VALUES ($1, $2)", [device.path, sealed]);
       await bumpConfig(tx);
     });
   }
@@ -123,7 +124,7 @@ export class PgAuditDevices implements AuditDeviceStore {
   }
 }
 
-/** Settings live in the meta table, sealed, under "sealed:<name>" (AAD "meta:sealed:<name>", as in SQLite). */
+/** Settings live in the meta table, sealed, under settingKey(name) (as in SQLite, but BYTEA, not base64). */
 export class PgSettings implements SealedSettingStore {
   constructor(
     private readonly db: PgDb,
@@ -131,18 +132,18 @@ export class PgSettings implements SealedSettingStore {
   ) {}
 
   async get(name: string): Promise<Buffer | undefined> {
-    const key = `sealed:${name}`;
+    const key = settingKey(name);
     const { rows } = await this.db.query<{ value: Buffer }>("SELECT value FROM meta WHERE key = $1", [key]);
     const row = rows[0];
-    return row ? this.keyring.open(row.value, `meta:${key}`) : undefined;
+    return row ? this.keyring.open(row.value, aad.meta(key)) : undefined;
   }
 
   async putIfAbsent(name: string, value: Buffer): Promise<Buffer> {
-    const key = `sealed:${name}`;
+    const key = settingKey(name);
     // Of two replicas racing here, one insert wins; both read back the winner's value.
     await this.db.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [
       key,
-      this.keyring.seal(value, `meta:${key}`),
+      this.keyring.seal(value, aad.meta(key)),
     ]);
     return (await this.get(name)) as Buffer;
   }
@@ -192,22 +193,10 @@ export class PgTokenTree implements TokenTreeStore {
 
 type Row = Record<string, string>;
 
-const KEY_CHECK = "keyring-check";
-
-/** Every sealed column, with the AAD each row's value is bound to (the same strings as SQLite's). */
-const SEALED_COLUMNS: ReadonlyArray<{ table: string; column: string; keys: string[]; where: string; aad: (r: Row) => string }> = [
-  { table: "engine_entries", column: "value", keys: ["mount_accessor", "key"], where: "TRUE", aad: (r) => `engine_entries:${r.mount_accessor}:${r.key}` },
-  { table: "leases", column: "internal", keys: ["id"], where: "TRUE", aad: (r) => `leases:${r.id}` },
-  { table: "intents", column: "data", keys: ["id"], where: "TRUE", aad: (r) => `intents:${r.id}` },
-  { table: "audit_devices", column: "config", keys: ["path"], where: "TRUE", aad: (r) => `audit_devices:${r.path}` },
-  // The key check and the sealed settings.
-  {
-    table: "meta",
-    column: "value",
-    keys: ["key"],
-    where: `(key = '${KEY_CHECK}' OR key LIKE 'sealed:%')`,
-    aad: (r) => (r.key === KEY_CHECK ? KEY_CHECK : `meta:${r.key}`),
-  },
+/** Every sealed column: the common ones, and meta's key check and sealed settings. */
+const PG_SEALED_COLUMNS: ReadonlyArray<{ table: string; column: string; keys: readonly string[]; where: string; aad: (r: Row) => string }> = [
+  ...SEALED_COLUMNS.map((c) => ({ ...c, where: "TRUE" })),
+  { table: "meta", column: "value", keys: ["key"], where: `(key = '${KEY_CHECK}' OR key LIKE '${settingKey("%")}')`, aad: (r: Row) => aad.meta(String(r.key)) },
 ];
 
 export class PgSealedData implements SealedDataStore {
@@ -218,7 +207,7 @@ export class PgSealedData implements SealedDataStore {
 
   async usage(): Promise<KeyUsage> {
     const byKey: Record<number, number> = {};
-    for (const c of SEALED_COLUMNS) {
+    for (const c of PG_SEALED_COLUMNS) {
       const { rows } = await this.db.query<{ k: Buffer; n: number }>(
         `SELECT substring(${c.column} from 2 for 4) AS k, COUNT(*) AS n FROM ${c.table} WHERE ${c.where} GROUP BY k`,
       );
@@ -234,7 +223,7 @@ export class PgSealedData implements SealedDataStore {
     const active = Buffer.alloc(4);
     active.writeUInt32BE(this.keyring.activeId, 0);
     let done = 0;
-    for (const c of SEALED_COLUMNS) {
+    for (const c of PG_SEALED_COLUMNS) {
       if (done >= limit) break;
       const { rows } = await this.db.query<Row & { sealed: Buffer }>(
         `SELECT ${c.keys.join(", ")}, ${c.column} AS sealed FROM ${c.table}
@@ -247,8 +236,8 @@ export class PgSealedData implements SealedDataStore {
       const update = `UPDATE ${c.table} SET ${c.column} = $1 WHERE ${where} AND ${c.column} = $${c.keys.length + 2}`;
       await this.db.tx(async (tx) => {
         for (const r of rows) {
-          const aad = c.aad(r);
-          const fresh = this.keyring.seal(this.keyring.open(r.sealed, aad), aad);
+          const bound = c.aad(r);
+          const fresh = this.keyring.seal(this.keyring.open(r.sealed, bound), bound);
           await tx.query(update, [fresh, ...c.keys.map((k) => r[k]), r.sealed]);
         }
       });

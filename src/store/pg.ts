@@ -1,14 +1,44 @@
 // The shared store: PostgreSQL (the `pg` package), for several Lessor replicas
 // on one database. Same interface and semantics as the SQLite store
-// (sqlite.ts, sqlite-lifecycle.ts, sqlite-security.ts), same sealing (same
-// AAD strings). Every multi-step change is one transaction using conditional
+// (sqlite.ts, sqlite-lifecycle.ts, sqlite-security.ts), same sealing and row
+// shapes (common.ts). Every multi-step change is one transaction using conditional
 // UPDATEs or row locks, never a read in one statement and a write in another
 // that another replica could slip between.
 import pg from "pg";
 import type { Logger } from "pino";
-import { KeyMismatchError, Keyring } from "./encryption.js";
-import { foldKeys } from "./sqlite.js";
-import { dueRepair, prefixEnd, type TidyRow } from "./sqlite-lifecycle.js";
+import { Keyring } from "./encryption.js";
+import {
+  aad,
+  dueFields,
+  dueRepair,
+  eventRecord,
+  foldKeys,
+  intentRecord,
+  jobRecord,
+  KEY_CHECK,
+  keyCheckOpens,
+  LEASE_COLUMNS,
+  LeaseChangeHooks,
+  leasePage,
+  leaseRecord,
+  mountRecord,
+  prefixEnd,
+  sealKeyCheck,
+  StoreRefusal,
+  TIDY_COLUMNS,
+  tokenJsonColumns,
+  tokenRecord,
+  TOKEN_COLUMNS,
+  wrongKeyError,
+  zeroStateCounts,
+  type EventRow,
+  type IntentRow,
+  type JobRow,
+  type LeaseRow,
+  type MountRow,
+  type TidyRow,
+  type TokenRow,
+} from "./common.js";
 import { parsePgUrl } from "./pg-connect.js";
 import { GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
@@ -19,11 +49,9 @@ import type {
   EngineEntryStore,
   IntentRecord,
   IntentStore,
-  JsonObject,
   JsonValue,
   LeaseEventRecord,
   LeaseEventStore,
-  LeaseEventType,
   LeasePage,
   LeaseRecord,
   LeaseState,
@@ -60,16 +88,14 @@ export interface PgStoreOptions {
   revokeClaimTimeoutMs?: number;
 }
 
-export const KEY_CHECK = "keyring-check";
-
-const WRONG_KEY =
-  "the encryption key does not match this database (it was sealed with another key); start with the key file the other replicas use";
+const WRONG_KEY_HINT = "start with the key file the other replicas use";
 
 /** Opens (creating and migrating as needed) the PostgreSQL store. */
 export async function openPgStore(options: PgStoreOptions): Promise<Store> {
   const conn = parsePgUrl(options.url, options.caFile, options.poolSize);
   const pool = new pg.Pool(conn.config);
-  const db = new PgDb(pool, conn.display, conn.secrets, options.logger);
+  const hooks = new LeaseChangeHooks();
+  const db = new PgDb(pool, conn.display, conn.secrets, hooks, options.logger);
   let ownerLock: OwnerLock | undefined;
   try {
     await migrateAndCheckKey(db, options.keyring);
@@ -83,7 +109,7 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
     throw err;
   }
   db.opened = true;
-  return new PgStore(db, ownerLock, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
+  return new PgStore(db, hooks, ownerLock, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
 }
 
 /**
@@ -110,18 +136,14 @@ async function migrateAndCheckKey(db: PgDb, keyring: Keyring): Promise<void> {
         (await client.query<{ v: number | null }>("SELECT MAX(version) AS v FROM schema_migrations")).rows[0]?.v ?? 0,
       );
       if (current > PG_MIGRATIONS.length) {
-        throw new Error(
+        throw new StoreRefusal(
           `database schema version ${current} is newer than this Lessor knows (${PG_MIGRATIONS.length}); upgrade Lessor (every replica must run the same or a newer version)`,
         );
       }
       const checkKey = async (): Promise<boolean> => {
         const row = (await client.query<{ value: Buffer }>("SELECT value FROM meta WHERE key = $1", [KEY_CHECK])).rows[0];
         if (!row) return false;
-        try {
-          keyring.open(row.value, KEY_CHECK);
-        } catch {
-          throw new KeyMismatchError(WRONG_KEY);
-        }
+        if (!keyCheckOpens(keyring, row.value)) throw wrongKeyError(WRONG_KEY_HINT);
         return true;
       };
       // An existing database: the key is checked before any migration writes.
@@ -138,8 +160,7 @@ async function migrateAndCheckKey(db: PgDb, keyring: Keyring): Promise<void> {
         }
       }
       if (!checked) {
-        const sealed = keyring.seal(Buffer.from("lessor"), KEY_CHECK);
-        await client.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [KEY_CHECK, sealed]);
+        await client.query("INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING", [KEY_CHECK, sealKeyCheck(keyring)]);
         checked = await checkKey();
         if (!checked) throw new Error("the key check value could not be stored");
       }
@@ -149,15 +170,12 @@ async function migrateAndCheckKey(db: PgDb, keyring: Keyring): Promise<void> {
       });
     }
   } catch (err) {
-    if (err instanceof Error && (err.message === WRONG_KEY || err.message.startsWith("database schema version"))) throw err;
+    if (err instanceof StoreRefusal) throw err;
     throw db.wrap(err);
   } finally {
     client.release(broken);
   }
 }
-
-/** Smallest string greater than every string that starts with prefix. */
-const upperBound = prefixEnd;
 
 class PgStore implements Store {
   readonly mounts: MountStore;
@@ -174,13 +192,17 @@ class PgStore implements Store {
   readonly sealed: SealedDataStore;
   readonly jobs: RevocationJobStore;
   readonly cluster: ClusterStore;
+  readonly onLeaseChange: (listener: () => void) => () => void;
 
   constructor(
     private readonly db: PgDb,
+    hooks: LeaseChangeHooks,
     private readonly ownerLock: OwnerLock,
     keyring: Keyring,
     revokeClaimTimeoutMs: number,
   ) {
+    // A closure, not a field: the hooks are no area of the store.
+    this.onLeaseChange = (listener) => hooks.subscribe(listener);
     const writes = new GroupCommit(db);
     this.mounts = new PgMounts(db);
     this.entries = new PgEntries(db, keyring);
@@ -213,24 +235,8 @@ class PgMounts implements MountStore {
   constructor(private readonly db: PgDb) {}
 
   async list(): Promise<MountRecord[]> {
-    const { rows } = await this.db.query<{
-      path: string;
-      accessor: string;
-      type: string;
-      description: string;
-      default_ttl: number;
-      max_ttl: number;
-      created_at: number;
-    }>("SELECT * FROM mounts ORDER BY path");
-    return rows.map((r) => ({
-      path: r.path,
-      accessor: r.accessor,
-      type: r.type,
-      description: r.description,
-      defaultTtlSeconds: r.default_ttl,
-      maxTtlSeconds: r.max_ttl,
-      createdAt: r.created_at,
-    }));
+    const { rows } = await this.db.query<MountRow>("SELECT * FROM mounts ORDER BY path");
+    return rows.map(mountRecord);
   }
 
   async insert(m: MountRecord): Promise<void> {
@@ -262,17 +268,13 @@ class PgEntries implements EngineEntryStore {
     private readonly keyring: Keyring,
   ) {}
 
-  private aad(mountAccessor: string, key: string): string {
-    return `engine_entries:${mountAccessor}:${key}`;
-  }
-
   async get(mountAccessor: string, key: string): Promise<JsonValue | undefined> {
     const { rows } = await this.db.query<{ value: Buffer }>(
       { name: "entry_get", text: "SELECT value FROM engine_entries WHERE mount_accessor = $1 AND key = $2" },
       [mountAccessor, key],
     );
     const row = rows[0];
-    return row ? this.keyring.openJson<JsonValue>(row.value, this.aad(mountAccessor, key)) : undefined;
+    return row ? this.keyring.openJson<JsonValue>(row.value, aad.entry(mountAccessor, key)) : undefined;
   }
 
   async put(mountAccessor: string, key: string, value: JsonValue): Promise<void> {
@@ -282,7 +284,7 @@ class PgEntries implements EngineEntryStore {
         text: `INSERT INTO engine_entries (mount_accessor, key, value) VALUES ($1, $2, $3)
                ON CONFLICT (mount_accessor, key) DO UPDATE SET value = excluded.value`,
       },
-      [mountAccessor, key, this.keyring.sealJson(value, this.aad(mountAccessor, key))],
+      [mountAccessor, key, this.keyring.sealJson(value, aad.entry(mountAccessor, key))],
     );
   }
 
@@ -294,7 +296,7 @@ class PgEntries implements EngineEntryStore {
   async list(mountAccessor: string, prefix: string): Promise<string[]> {
     const { rows } = await this.db.query<{ key: string }>(
       "SELECT key FROM engine_entries WHERE mount_accessor = $1 AND key >= $2 AND key < $3 ORDER BY key",
-      [mountAccessor, prefix, upperBound(prefix)],
+      [mountAccessor, prefix, prefixEnd(prefix)],
     );
     return foldKeys(
       rows.map((r) => r.key),
@@ -302,27 +304,6 @@ class PgEntries implements EngineEntryStore {
     );
   }
 }
-
-interface LeaseRow {
-  id: string;
-  mount_accessor: string;
-  secret_type: string;
-  internal: Buffer;
-  issue_time: number;
-  expire_time: number;
-  max_expire_time: number;
-  last_renewal_time: number | null;
-  renewable: boolean;
-  state: LeaseState;
-  attempts: number;
-  next_attempt_time: number | null;
-  last_error: string | null;
-  token_accessor: string | null;
-  revoke_time: number | null;
-}
-
-const LEASE_COLUMNS = `id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, last_renewal_time,
-  renewable, state, attempts, next_attempt_time, last_error, token_accessor, revoke_time`;
 
 class PgLeases implements LeaseStore {
   constructor(
@@ -333,23 +314,7 @@ class PgLeases implements LeaseStore {
   ) {}
 
   private row(r: LeaseRow): LeaseRecord {
-    return {
-      id: r.id,
-      mountAccessor: r.mount_accessor,
-      secretType: r.secret_type,
-      internal: this.keyring.openJson<JsonObject>(r.internal, `leases:${r.id}`),
-      issueTime: r.issue_time,
-      expireTime: r.expire_time,
-      maxExpireTime: r.max_expire_time,
-      lastRenewalTime: r.last_renewal_time,
-      renewable: r.renewable,
-      state: r.state,
-      attempts: r.attempts,
-      nextAttemptTime: r.next_attempt_time,
-      lastError: r.last_error,
-      tokenAccessor: r.token_accessor,
-      revokeTime: r.revoke_time,
-    };
+    return leaseRecord(r, this.keyring);
   }
 
   async get(id: string): Promise<LeaseRecord | undefined> {
@@ -359,7 +324,7 @@ class PgLeases implements LeaseStore {
   }
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
-    const internal = this.keyring.sealJson(lease.internal, `leases:${lease.id}`);
+    const internal = this.keyring.sealJson(lease.internal, aad.lease(lease.id));
     return this.writes.run(async (tx) => {
       // The DELETE locks the intent row: a rollback's claim (an UPDATE of the
       // same row) either committed first, and this deletes nothing, or waits
@@ -372,8 +337,8 @@ class PgLeases implements LeaseStore {
         {
           name: "lease_insert",
           text: `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
-                                     renewable, state, token_accessor, due_time)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $6)`,
+                                     renewable, state, token_accessor, due_time, ttl)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $6, $10)`,
         },
         [
           lease.id,
@@ -385,6 +350,7 @@ class PgLeases implements LeaseStore {
           lease.maxExpireTime,
           lease.renewable,
           lease.tokenAccessor,
+          lease.ttlSeconds,
         ],
       );
       tx.event("created", lease.id, lease.issueTime, lease.expireTime);
@@ -393,9 +359,10 @@ class PgLeases implements LeaseStore {
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
+    if (states.length === 0) return [];
     const { rows } = await this.db.query<{ id: string }>(
       "SELECT id FROM leases WHERE id >= $1 AND id < $2 AND state = ANY($3::text[]) ORDER BY id LIMIT $4",
-      [prefix, upperBound(prefix), states, limit],
+      [prefix, prefixEnd(prefix), states, limit],
     );
     return rows.map((r) => r.id);
   }
@@ -421,15 +388,6 @@ class PgLeases implements LeaseStore {
       text: "SELECT MIN(due_time) AS t FROM leases WHERE due_time IS NOT NULL",
     });
     return rows[0]?.t ?? null;
-  }
-
-  async markRevoking(id: string, nextAttemptTime: number): Promise<boolean> {
-    const r = await this.db.query(
-      `UPDATE leases SET state = 'revoking', due_time = $2, next_attempt_time = $2
-       WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable')`,
-      [id, nextAttemptTime],
-    );
-    return r.rowCount > 0;
   }
 
   async markRevoked(id: string, now: number, reason: RevokeReason): Promise<void> {
@@ -478,16 +436,17 @@ class PgLeases implements LeaseStore {
 
   private async pageOf(state: LeaseState | null, prefix: string, after: string | null, limit: number): Promise<LeasePage> {
     const stateClause = state === null ? "" : "AND state = $4";
-    const values: unknown[] = [after !== null && after >= prefix ? after : prefix, upperBound(prefix), limit + 1];
+    const values: unknown[] = [after !== null && after >= prefix ? after : prefix, prefixEnd(prefix), limit + 1];
     if (state !== null) values.push(state);
     const op = after !== null && after >= prefix ? ">" : ">=";
     const { rows } = await this.db.query<LeaseRow>(
       `SELECT ${LEASE_COLUMNS} FROM leases WHERE id ${op} $1 AND id < $2 ${stateClause} ORDER BY id LIMIT $3`,
       values,
     );
-    const more = rows.length > limit;
-    const leases = rows.slice(0, limit).map((r) => this.row(r));
-    return { leases, next: more && leases.length > 0 ? (leases[leases.length - 1] as LeaseRecord).id : null };
+    return leasePage(
+      rows.map((r) => this.row(r)),
+      limit,
+    );
   }
 
   async page(prefix: string, after: string | null, limit: number): Promise<LeasePage> {
@@ -495,7 +454,7 @@ class PgLeases implements LeaseStore {
   }
 
   async countByState(): Promise<Record<LeaseState, number>> {
-    const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
+    const counts = zeroStateCounts();
     const { rows } = await this.db.query<{ state: LeaseState; n: number }>("SELECT state, COUNT(*) AS n FROM leases GROUP BY state");
     for (const r of rows) counts[r.state] = r.n;
     return counts;
@@ -548,8 +507,8 @@ class PgLeases implements LeaseStore {
   }
 
   async enqueueRevocation(id: string, now: number): Promise<boolean> {
-    // The same change as markRevoking, due now.
-    return this.markRevoking(id, now);
+    const r = await this.db.query(enqueueSql, [id, now]);
+    return r.rowCount > 0;
   }
 
   async forceRevoke(id: string, now: number, note: string): Promise<boolean> {
@@ -597,8 +556,7 @@ class PgLeases implements LeaseStore {
       const last = window.rows[window.rows.length - 1];
       if (!last) return step;
       const { rows } = await tx.query<TidyRow>(
-        `SELECT id, mount_accessor, state, expire_time, next_attempt_time, due_time FROM leases
-         WHERE id > $1 AND id <= $2 ORDER BY id FOR UPDATE SKIP LOCKED`,
+        `SELECT ${TIDY_COLUMNS} FROM leases WHERE id > $1 AND id <= $2 ORDER BY id FOR UPDATE SKIP LOCKED`,
         [after ?? "", last.id],
       );
       for (const row of rows) {
@@ -614,7 +572,7 @@ class PgLeases implements LeaseStore {
           }
           continue;
         }
-        const fix = dueRepair(row, now);
+        const fix = dueRepair(dueFields(row), now);
         if (!fix) continue;
         await tx.query("UPDATE leases SET due_time = $3, next_attempt_time = $4 WHERE id = $1 AND state = $2", [
           row.id,
@@ -639,6 +597,13 @@ class PgLeases implements LeaseStore {
     return r.rowCount;
   }
 }
+
+/** Marks a lease revoking, due at $2 (queued for the scheduler). */
+const enqueueSql = {
+  name: "lease_enqueue",
+  text: `UPDATE leases SET state = 'revoking', due_time = $2, next_attempt_time = $2
+         WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable')`,
+};
 
 async function forceOne(tx: Tx, id: string, now: number, note: string): Promise<number> {
   const r = await tx.query(
@@ -668,16 +633,9 @@ class PgEvents implements LeaseEventStore {
               name: "events_after_prefix",
               text: "SELECT * FROM lease_events WHERE sequence > $1 AND lease_id >= $2 AND lease_id < $3 ORDER BY sequence LIMIT $4",
             },
-            [sequence, prefix, upperBound(prefix), limit],
+            [sequence, prefix, prefixEnd(prefix), limit],
           );
-    return rows.map((r) => ({
-      sequence: r.sequence,
-      type: r.type,
-      leaseId: r.lease_id,
-      time: r.time,
-      expireTime: r.expire_time,
-      detail: r.detail,
-    }));
+    return rows.map(eventRecord);
   }
 
   async latestSequence(): Promise<number> {
@@ -693,24 +651,6 @@ class PgEvents implements LeaseEventStore {
   }
 }
 
-interface EventRow {
-  sequence: number;
-  type: LeaseEventType;
-  lease_id: string;
-  time: number;
-  expire_time: number | null;
-  detail: string | null;
-}
-
-interface IntentRow {
-  id: string;
-  lease_id: string;
-  mount_accessor: string;
-  secret_type: string;
-  data: Buffer;
-  created_at: number;
-}
-
 class PgIntents implements IntentStore {
   constructor(
     private readonly db: PgDb,
@@ -720,7 +660,7 @@ class PgIntents implements IntentStore {
   ) {}
 
   async insert(intent: IntentRecord): Promise<void> {
-    const data = this.keyring.sealJson(intent.data, `intents:${intent.id}`);
+    const data = this.keyring.sealJson(intent.data, aad.intent(intent.id));
     await this.writes.run((tx) =>
       tx.query(
         {
@@ -773,14 +713,7 @@ class PgIntents implements IntentStore {
   }
 
   private records(rows: IntentRow[]): IntentRecord[] {
-    return rows.map((r) => ({
-      id: r.id,
-      leaseId: r.lease_id,
-      mountAccessor: r.mount_accessor,
-      secretType: r.secret_type,
-      data: this.keyring.openJson<JsonObject>(r.data, `intents:${r.id}`),
-      createdAt: r.created_at,
-    }));
+    return rows.map((r) => intentRecord(r, this.keyring));
   }
 
   async existsForLease(leaseId: string): Promise<boolean> {
@@ -789,45 +722,11 @@ class PgIntents implements IntentStore {
   }
 }
 
-interface TokenRow {
-  accessor: string;
-  policies: string;
-  display_name: string;
-  parent_accessor: string | null;
-  created_at: number;
-  expire_time: number | null;
-  ttl: number;
-  max_expire_time: number | null;
-  renewable: boolean;
-  num_uses: number;
-  uses_left: number;
-  meta: string;
-}
-
-const TOKEN_COLUMNS =
-  "accessor, policies, display_name, parent_accessor, created_at, expire_time, ttl, max_expire_time, renewable, num_uses, uses_left, meta";
-
 class PgTokens implements TokenStore {
   constructor(private readonly db: PgDb) {}
 
-  private row(r: TokenRow): TokenRecord {
-    return {
-      accessor: r.accessor,
-      policies: JSON.parse(r.policies) as string[],
-      displayName: r.display_name,
-      parentAccessor: r.parent_accessor,
-      createdAt: r.created_at,
-      expireTime: r.expire_time,
-      ttlSeconds: r.ttl,
-      maxExpireTime: r.max_expire_time,
-      renewable: r.renewable,
-      numUses: r.num_uses,
-      usesLeft: r.uses_left,
-      meta: JSON.parse(r.meta) as Record<string, string>,
-    };
-  }
-
   async insert(hash: Buffer, t: TokenRecord): Promise<void> {
+    const json = tokenJsonColumns(t);
     await this.db.query(
       `INSERT INTO tokens (accessor, hash, policies, display_name, parent_accessor, created_at, expire_time, ttl,
                            max_expire_time, renewable, num_uses, uses_left, meta)
@@ -835,7 +734,7 @@ class PgTokens implements TokenStore {
       [
         t.accessor,
         hash,
-        JSON.stringify(t.policies),
+        json.policies,
         t.displayName,
         t.parentAccessor,
         t.createdAt,
@@ -845,7 +744,7 @@ class PgTokens implements TokenStore {
         t.renewable,
         t.numUses,
         t.usesLeft,
-        JSON.stringify(t.meta),
+        json.meta,
       ],
     );
   }
@@ -853,7 +752,7 @@ class PgTokens implements TokenStore {
   async getByHash(hash: Buffer): Promise<TokenRecord | undefined> {
     const { rows } = await this.db.query<TokenRow>({ name: "token_by_hash", text: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1` }, [hash]);
     const r = rows[0];
-    return r ? this.row(r) : undefined;
+    return r ? tokenRecord(r) : undefined;
   }
 
   async getByAccessor(accessor: string): Promise<TokenRecord | undefined> {
@@ -862,7 +761,7 @@ class PgTokens implements TokenStore {
       [accessor],
     );
     const r = rows[0];
-    return r ? this.row(r) : undefined;
+    return r ? tokenRecord(r) : undefined;
   }
 
   async consumeUse(accessor: string): Promise<number> {
@@ -885,34 +784,6 @@ class PgTokens implements TokenStore {
     const { rows } = await this.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM tokens");
     return rows[0]?.n ?? 0;
   }
-}
-
-interface JobRow {
-  id: string;
-  prefix: string;
-  force: boolean;
-  enqueue: boolean;
-  cursor: string | null;
-  created_at: number;
-  done_at: number | null;
-  matched: number;
-  revoked: number;
-  failed: number;
-}
-
-function jobRecord(r: JobRow): RevocationJobRecord {
-  return {
-    id: r.id,
-    prefix: r.prefix,
-    force: r.force,
-    enqueue: r.enqueue,
-    cursor: r.cursor,
-    createdAt: r.created_at,
-    doneAt: r.done_at,
-    matched: r.matched,
-    revoked: r.revoked,
-    failed: r.failed,
-  };
 }
 
 class PgRevocationJobs implements RevocationJobStore {
@@ -942,7 +813,7 @@ class PgRevocationJobs implements RevocationJobStore {
       // and never mark the same batch twice.
       const job = (await tx.query<JobRow>("SELECT * FROM revocation_jobs WHERE id = $1 FOR UPDATE", [id])).rows[0];
       if (!job || job.done_at !== null) return { leases: [], done: true };
-      const end = upperBound(job.prefix);
+      const end = prefixEnd(job.prefix);
       const from = job.cursor ?? job.prefix;
       const op = job.cursor === null ? ">=" : ">";
       // The leases are locked (not SKIP LOCKED: a lease skipped here would be
@@ -961,14 +832,7 @@ class PgRevocationJobs implements RevocationJobStore {
             marked.push(row);
           }
         } else {
-          const r = await tx.query(
-            {
-              name: "lease_enqueue",
-              text: `UPDATE leases SET state = 'revoking', due_time = $2, next_attempt_time = $2
-                     WHERE id = $1 AND state IN ('active', 'revoking', 'irrevocable')`,
-            },
-            [row.id, dueTime],
-          );
+          const r = await tx.query(enqueueSql, [row.id, dueTime]);
           if (r.rowCount > 0) marked.push(row);
         }
       }

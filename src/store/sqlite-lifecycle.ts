@@ -1,21 +1,12 @@
 // SQL for the lease lifecycle beyond issue and expiry: claiming revocations,
 // queueing, force, listing by state, tidying, and revoke-prefix jobs. Kept
 // beside sqlite.ts (same connection, same rules): every change of a lease's
-// state writes its lease_events row in the same transaction.
+// state writes its lease_events row in the same transaction, and every write
+// to leases goes through the store's group commit.
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
-import type {
-  LeaseEventType,
-  LeaseState,
-  LeaseStateRow,
-  PrefixBatch,
-  RevocationJobRecord,
-  RevocationJobStore,
-} from "./types.js";
-
-/** Smallest string greater than every string that starts with prefix. */
-export function prefixEnd(prefix: string): string {
-  return prefix + "\u{10FFFF}";
-}
+import { jobRecord, LEASE_COLUMNS, prefixEnd, TIDY_COLUMNS, type JobRow } from "./common.js";
+import type { GroupCommit } from "./sqlite.js";
+import type { LeaseEventType, LeaseStateRow, PrefixBatch, RevocationJobRecord, RevocationJobStore } from "./types.js";
 
 export interface LifecycleStatements {
   claimAny: Statement;
@@ -43,20 +34,17 @@ export function prepareLifecycle(db: SqliteDatabase): LifecycleStatements {
          AND (state = 'revoking' OR (state = 'active' AND expire_time <= @now)) RETURNING attempts`,
     ),
     enqueue: db.prepare(
-      `UPDATE leases SET state = 'revoking', due_time = @now, next_attempt_time = @now
+      `UPDATE leases SET state = 'revoking', due_time = @due, next_attempt_time = @due
        WHERE id = @id AND state IN ('active', 'revoking', 'irrevocable')`,
     ),
     force: db.prepare(
       `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = @now, last_error = @note
        WHERE id = @id AND state != 'revoked'`,
     ),
-    dueRevoking: db.prepare("SELECT * FROM leases WHERE state = 'revoking' AND due_time <= ? ORDER BY due_time LIMIT ?"),
-    pageStateFirst: db.prepare("SELECT * FROM leases WHERE state = ? AND id >= ? AND id < ? ORDER BY id LIMIT ?"),
-    pageStateAfter: db.prepare("SELECT * FROM leases WHERE state = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"),
-    tidyRows: db.prepare(
-      `SELECT id, mount_accessor, state, expire_time, next_attempt_time, due_time FROM leases
-       WHERE id > ? ORDER BY id LIMIT ?`,
-    ),
+    dueRevoking: db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE state = 'revoking' AND due_time <= ? ORDER BY due_time LIMIT ?`),
+    pageStateFirst: db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE state = ? AND id >= ? AND id < ? ORDER BY id LIMIT ?`),
+    pageStateAfter: db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE state = ? AND id > ? AND id < ? ORDER BY id LIMIT ?`),
+    tidyRows: db.prepare(`SELECT ${TIDY_COLUMNS} FROM leases WHERE id > ? ORDER BY id LIMIT ?`),
     setDue: db.prepare("UPDATE leases SET due_time = @due, next_attempt_time = @next WHERE id = @id AND state = @state"),
     orphan: db.prepare(
       `UPDATE leases SET state = 'irrevocable', due_time = NULL, next_attempt_time = NULL, last_error = @error
@@ -69,61 +57,15 @@ export function prepareLifecycle(db: SqliteDatabase): LifecycleStatements {
   };
 }
 
-export interface TidyRow {
-  id: string;
-  mount_accessor: string;
-  state: LeaseState;
-  expire_time: number;
-  next_attempt_time: number | null;
-  due_time: number | null;
-}
-
-/** What a lease's due time and next attempt should be, given its state (undefined: already right). */
-export function dueRepair(row: TidyRow, now: number): { due: number | null; next: number | null; rescheduled: boolean } | undefined {
-  switch (row.state) {
-    case "active":
-      return row.due_time === row.expire_time ? undefined : { due: row.expire_time, next: row.next_attempt_time, rescheduled: false };
-    case "revoking":
-      if (row.next_attempt_time === null || row.due_time === null) {
-        const at = row.next_attempt_time ?? row.due_time ?? now;
-        return { due: at, next: at, rescheduled: true };
-      }
-      return row.due_time === row.next_attempt_time ? undefined : { due: row.next_attempt_time, next: row.next_attempt_time, rescheduled: false };
-    default:
-      return row.due_time === null ? undefined : { due: null, next: null, rescheduled: false };
-  }
-}
-
-interface JobRow {
-  id: string;
-  prefix: string;
-  force: number;
-  enqueue: number;
-  cursor: string | null;
-  created_at: number;
-  done_at: number | null;
-  matched: number;
-  revoked: number;
-  failed: number;
-}
-
-function jobRecord(r: JobRow): RevocationJobRecord {
-  return {
-    id: r.id,
-    prefix: r.prefix,
-    force: r.force === 1,
-    enqueue: r.enqueue === 1,
-    cursor: r.cursor,
-    createdAt: r.created_at,
-    doneAt: r.done_at,
-    matched: r.matched,
-    revoked: r.revoked,
-    failed: r.failed,
-  };
-}
-
-/** Writes one lease event (the leases store's statement, shared so both write the same rows). */
+/** Writes one lease event row (inside the transaction of the change it describes). */
 export type EventWriter = (type: LeaseEventType, leaseId: string, time: number, expireTime?: number | null, detail?: string | null) => void;
+
+export function prepareEventWriter(db: SqliteDatabase): EventWriter {
+  const insert = db.prepare(
+    "INSERT INTO lease_events (type, lease_id, time, expire_time, detail) VALUES (@type, @leaseId, @time, @expireTime, @detail)",
+  );
+  return (type, leaseId, time, expireTime = null, detail = null) => void insert.run({ type, leaseId, time, expireTime, detail });
+}
 
 export class SqliteRevocationJobs implements RevocationJobStore {
   private readonly insertOne: Statement;
@@ -137,7 +79,8 @@ export class SqliteRevocationJobs implements RevocationJobStore {
   private readonly purge: Statement;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
+    private readonly writes: GroupCommit,
     private readonly lifecycle: LifecycleStatements,
     private readonly event: EventWriter,
   ) {
@@ -169,7 +112,7 @@ export class SqliteRevocationJobs implements RevocationJobStore {
   }
 
   async markBatch(id: string, now: number, dueTime: number, limit: number, forceNote: string): Promise<PrefixBatch> {
-    return this.db.transaction((): PrefixBatch => {
+    return this.writes.run((): PrefixBatch => {
       const job = this.getOne.get(id) as JobRow | undefined;
       if (!job || job.done_at !== null) return { leases: [], done: true };
       const end = prefixEnd(job.prefix);
@@ -184,14 +127,14 @@ export class SqliteRevocationJobs implements RevocationJobStore {
             this.event("force_revoked", row.id, now);
             marked.push(row);
           }
-        } else if (this.lifecycle.enqueue.run({ id: row.id, now: dueTime }).changes > 0) {
+        } else if (this.lifecycle.enqueue.run({ id: row.id, due: dueTime }).changes > 0) {
           marked.push(row);
         }
       }
       const last = rows[rows.length - 1];
       if (last) this.advance.run({ id, cursor: last.id, matched: marked.length });
       return { leases: marked, done: rows.length < limit };
-    }).immediate();
+    });
   }
 
   async addOutcomes(id: string, revoked: number, failed: number): Promise<void> {

@@ -2,6 +2,19 @@
 // sealed settings, the token tree, and re-encryption for key rotation.
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
 import { Keyring } from "./encryption.js";
+import type { GroupCommit } from "./sqlite.js";
+import {
+  aad,
+  auditDeviceRecord,
+  KEY_CHECK,
+  policyRecord,
+  quotaConfigJson,
+  quotaRecord,
+  sealAuditDeviceConfig,
+  SEALED_COLUMNS,
+  settingKey,
+  type PolicyRow,
+} from "./common.js";
 import type {
   AuditDeviceRecord,
   AuditDeviceStore,
@@ -31,17 +44,13 @@ export class SqlitePolicies implements PolicyStore {
     this.deleteOne = db.prepare("DELETE FROM policies WHERE name = ?");
   }
 
-  private row(r: { name: string; text: string; updated_at: number }): PolicyRecord {
-    return { name: r.name, text: r.text, updatedAt: r.updated_at };
-  }
-
   async get(name: string): Promise<PolicyRecord | undefined> {
-    const r = this.getOne.get(name) as { name: string; text: string; updated_at: number } | undefined;
-    return r ? this.row(r) : undefined;
+    const r = this.getOne.get(name) as PolicyRow | undefined;
+    return r ? policyRecord(r) : undefined;
   }
 
   async list(): Promise<PolicyRecord[]> {
-    return (this.all.all() as Array<{ name: string; text: string; updated_at: number }>).map((r) => this.row(r));
+    return (this.all.all() as PolicyRow[]).map(policyRecord);
   }
 
   async put(policy: PolicyRecord): Promise<void> {
@@ -67,15 +76,11 @@ export class SqliteQuotas implements QuotaStore {
   }
 
   async list(): Promise<QuotaRecord[]> {
-    return (this.all.all() as Array<{ name: string; config: string }>).map((r) => ({
-      ...(JSON.parse(r.config) as Omit<QuotaRecord, "name">),
-      name: r.name,
-    }));
+    return (this.all.all() as Array<{ name: string; config: string }>).map((r) => quotaRecord(r.name, r.config));
   }
 
   async put(quota: QuotaRecord): Promise<void> {
-    const { name, ...config } = quota;
-    this.upsert.run(name, JSON.stringify(config));
+    this.upsert.run(quota.name, quotaConfigJson(quota));
   }
 
   async delete(name: string): Promise<boolean> {
@@ -98,15 +103,11 @@ export class SqliteAuditDevices implements AuditDeviceStore {
   }
 
   async list(): Promise<AuditDeviceRecord[]> {
-    return (this.all.all() as Array<{ path: string; config: Buffer }>).map((r) => ({
-      ...this.keyring.openJson<Omit<AuditDeviceRecord, "path">>(r.config, `audit_devices:${r.path}`),
-      path: r.path,
-    }));
+    return (this.all.all() as Array<{ path: string; config: Buffer }>).map((r) => auditDeviceRecord(r.path, r.config, this.keyring));
   }
 
   async insert(device: AuditDeviceRecord): Promise<void> {
-    const { path, ...config } = device;
-    this.insertOne.run(path, this.keyring.sealJson(config, `audit_devices:${path}`));
+    this.insertOne.run(device.path, sealAuditDeviceConfig(device, this.keyring));
   }
 
   async delete(path: string): Promise<boolean> {
@@ -128,14 +129,14 @@ export class SqliteSettings implements SealedSettingStore {
   }
 
   async get(name: string): Promise<Buffer | undefined> {
-    const key = `sealed:${name}`;
+    const key = settingKey(name);
     const row = this.getOne.get(key) as { value: string } | undefined;
-    return row ? this.keyring.open(Buffer.from(row.value, "base64"), `meta:${key}`) : undefined;
+    return row ? this.keyring.open(Buffer.from(row.value, "base64"), aad.meta(key)) : undefined;
   }
 
   async putIfAbsent(name: string, value: Buffer): Promise<Buffer> {
-    const key = `sealed:${name}`;
-    this.insertOne.run(key, this.keyring.seal(value, `meta:${key}`).toString("base64"));
+    const key = settingKey(name);
+    this.insertOne.run(key, this.keyring.seal(value, aad.meta(key)).toString("base64"));
     return (await this.get(name)) as Buffer;
   }
 }
@@ -186,23 +187,14 @@ export class SqliteTokenTree implements TokenTreeStore {
   }
 }
 
-/** Every sealed column, with the AAD each row's value is bound to. */
-const SEALED_COLUMNS = [
-  { table: "engine_entries", column: "value", keys: ["mount_accessor", "key"], aad: (r: Row) => `engine_entries:${r.mount_accessor}:${r.key}` },
-  { table: "leases", column: "internal", keys: ["id"], aad: (r: Row) => `leases:${r.id}` },
-  { table: "intents", column: "data", keys: ["id"], aad: (r: Row) => `intents:${r.id}` },
-  { table: "audit_devices", column: "config", keys: ["path"], aad: (r: Row) => `audit_devices:${r.path}` },
-] as const;
-
 type Row = Record<string, string>;
-
-/** The meta rows holding sealed values (base64): the key check and the sealed settings. */
-const KEY_CHECK = "keyring-check";
 
 export class SqliteSealedData implements SealedDataStore {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly keyring: Keyring,
+    /** Re-sealing rewrites lease rows too: through the group commit, as every lease write. */
+    private readonly writes: GroupCommit,
   ) {}
 
   private sealedMeta(): Array<{ key: string; value: string; aad: string }> {
@@ -210,7 +202,7 @@ export class SqliteSealedData implements SealedDataStore {
       key: string;
       value: string;
     }>;
-    return rows.map((r) => ({ ...r, aad: r.key === KEY_CHECK ? KEY_CHECK : `meta:${r.key}` }));
+    return rows.map((r) => ({ ...r, aad: aad.meta(r.key) }));
   }
 
   async usage(): Promise<KeyUsage> {
@@ -244,13 +236,13 @@ export class SqliteSealedData implements SealedDataStore {
       const where = c.keys.map((k) => `${k} = ?`).join(" AND ");
       // Compare-and-set on the old value: a write that landed meanwhile (already under the new key) is kept.
       const update = this.db.prepare(`UPDATE ${c.table} SET ${c.column} = ? WHERE ${where} AND ${c.column} = ?`);
-      this.db.transaction(() => {
+      await this.writes.run(() => {
         for (const r of rows) {
-          const aad = c.aad(r);
-          const fresh = this.keyring.seal(this.keyring.open(r.sealed, aad), aad);
+          const bound = c.aad(r);
+          const fresh = this.keyring.seal(this.keyring.open(r.sealed, bound), bound);
           update.run(fresh, ...c.keys.map((k) => r[k]), r.sealed);
         }
-      })();
+      });
       done += rows.length;
     }
     if (done < limit) {

@@ -5,19 +5,45 @@ import Database from "better-sqlite3";
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { KeyMismatchError, Keyring } from "./encryption.js";
+import { Keyring } from "./encryption.js";
+import {
+  aad,
+  dueFields,
+  dueRepair,
+  eventRecord,
+  foldKeys,
+  intentRecord,
+  KEY_CHECK,
+  keyCheckOpens,
+  LEASE_COLUMNS,
+  LeaseChangeHooks,
+  leasePage,
+  leaseRecord,
+  mountRecord,
+  prefixEnd,
+  sealKeyCheck,
+  tokenJsonColumns,
+  tokenRecord,
+  TOKEN_COLUMNS,
+  wrongKeyError,
+  zeroStateCounts,
+  type EventRow,
+  type IntentRow,
+  type LeaseRow,
+  type MountRow,
+  type TidyRow,
+  type TokenRow,
+} from "./common.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
 import { SqliteAuditDevices, SqlitePolicies, SqliteQuotas, SqliteSealedData, SqliteSettings, SqliteTokenTree } from "./sqlite-security.js";
-import { dueRepair, prepareLifecycle, SqliteRevocationJobs, type LifecycleStatements, type TidyRow } from "./sqlite-lifecycle.js";
+import { prepareEventWriter, prepareLifecycle, SqliteRevocationJobs, type EventWriter, type LifecycleStatements } from "./sqlite-lifecycle.js";
 import type {
   EngineEntryStore,
   IntentRecord,
   IntentStore,
-  JsonObject,
   JsonValue,
   LeaseEventRecord,
   LeaseEventStore,
-  LeaseEventType,
   LeasePage,
   LeaseRecord,
   LeaseState,
@@ -45,50 +71,6 @@ export interface SqliteStoreOptions {
   path: string;
   keyring: Keyring;
 }
-
-interface LeaseRow {
-  id: string;
-  mount_accessor: string;
-  secret_type: string;
-  internal: Buffer;
-  issue_time: number;
-  expire_time: number;
-  max_expire_time: number;
-  last_renewal_time: number | null;
-  renewable: number;
-  state: LeaseState;
-  attempts: number;
-  next_attempt_time: number | null;
-  last_error: string | null;
-  token_accessor: string | null;
-  revoke_time: number | null;
-}
-
-interface TokenRow {
-  accessor: string;
-  policies: string;
-  display_name: string;
-  parent_accessor: string | null;
-  created_at: number;
-  expire_time: number | null;
-  ttl: number;
-  max_expire_time: number | null;
-  renewable: number;
-  num_uses: number;
-  uses_left: number;
-  meta: string;
-}
-
-interface IntentRow {
-  id: string;
-  lease_id: string;
-  mount_accessor: string;
-  secret_type: string;
-  data: Buffer;
-  created_at: number;
-}
-
-const KEY_CHECK = "keyring-check";
 
 /** Opens (creating and migrating as needed) the SQLite store. */
 export function openSqliteStore(options: SqliteStoreOptions): Store {
@@ -124,17 +106,12 @@ function migrate(db: SqliteDatabase): void {
 function verifyKeyring(db: SqliteDatabase, keyring: Keyring): void {
   const row = db.prepare("SELECT value FROM meta WHERE key = ?").get(KEY_CHECK) as { value: string } | undefined;
   if (!row) {
-    const sealed = keyring.seal(Buffer.from("lessor"), KEY_CHECK).toString("base64");
-    db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(KEY_CHECK, sealed);
+    db.prepare("INSERT INTO meta (key, value) VALUES (?, ?)").run(KEY_CHECK, sealKeyCheck(keyring).toString("base64"));
     return;
   }
-  try {
-    keyring.open(Buffer.from(row.value, "base64"), KEY_CHECK);
-  } catch {
+  if (!keyCheckOpens(keyring, Buffer.from(row.value, "base64"))) {
     db.close();
-    throw new KeyMismatchError(
-      "the encryption key does not match this database (it was sealed with another key); start with the key file this data directory was created with",
-    );
+    throw wrongKeyError("start with the key file this data directory was created with");
   }
 }
 
@@ -144,7 +121,8 @@ function verifyKeyring(db: SqliteDatabase, keyring: Keyring): void {
  * each page they touch in the WAL) instead of one each. Each write still runs
  * in its own savepoint, so one that fails is undone alone; and a caller's
  * promise settles only after the shared transaction has committed, so "durable
- * before the external call it leads to" still holds.
+ * before the external call it leads to" still holds. Every write to leases
+ * and lease events goes through here.
  */
 export class GroupCommit {
   private queue: Array<{ work: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }> = [];
@@ -155,7 +133,9 @@ export class GroupCommit {
   constructor(db: SqliteDatabase) {
     // A transaction function called inside another one runs in a savepoint.
     this.inSavepoint = db.transaction((work: () => unknown) => work());
-    this.inTransaction = db.transaction((batch: Array<() => unknown>) =>
+    // IMMEDIATE: the write lock is taken at BEGIN, so a batch that reads
+    // before it writes never meets another connection's write half-way.
+    const batchTransaction = db.transaction((batch: Array<() => unknown>) =>
       batch.map((work) => {
         try {
           return { value: this.inSavepoint(work) };
@@ -164,6 +144,7 @@ export class GroupCommit {
         }
       }),
     );
+    this.inTransaction = (batch) => batchTransaction.immediate(batch);
   }
 
   run<T>(work: () => T): Promise<T> {
@@ -197,6 +178,27 @@ export class GroupCommit {
   }
 }
 
+/**
+ * Tells `hooks` of every write to leases or lease events on this connection,
+ * whatever code makes it: temporary triggers (this connection's own, nothing
+ * is added to the file) call back into the process. better-sqlite3 runs a
+ * transaction synchronously, so by the time the hooks' listeners run (a
+ * microtask later) it has committed; a write rolled back only wakes them for
+ * nothing.
+ */
+function reportLeaseWrites(db: SqliteDatabase, hooks: LeaseChangeHooks): void {
+  db.function("lessor_lease_write", { deterministic: false }, () => {
+    hooks.emit();
+    return null;
+  });
+  for (const table of ["leases", "lease_events"]) {
+    for (const op of ["INSERT", "UPDATE", "DELETE"]) {
+      db.exec(`CREATE TEMP TRIGGER IF NOT EXISTS lessor_${table}_${op.toLowerCase()} AFTER ${op} ON main.${table}
+               BEGIN SELECT lessor_lease_write(); END`);
+    }
+  }
+}
+
 class SqliteStore implements Store {
   readonly mounts: MountStore;
   readonly entries: EngineEntryStore;
@@ -211,16 +213,23 @@ class SqliteStore implements Store {
   readonly tokenTree: TokenTreeStore;
   readonly sealed: SealedDataStore;
   readonly jobs: RevocationJobStore;
+  readonly onLeaseChange: (listener: () => void) => () => void;
 
   constructor(
     private readonly db: SqliteDatabase,
     keyring: Keyring,
   ) {
+    // A closure, not a field: the hooks are no area of the store.
+    const hooks = new LeaseChangeHooks();
+    reportLeaseWrites(db, hooks);
+    this.onLeaseChange = (listener) => hooks.subscribe(listener);
+    const writes = new GroupCommit(db);
+    const lifecycle = prepareLifecycle(db);
+    const writeEvent = prepareEventWriter(db);
     this.mounts = new SqliteMounts(db);
     this.entries = new SqliteEntries(db, keyring);
-    const writes = new GroupCommit(db);
-    this.leases = new SqliteLeases(db, keyring, writes);
-    this.events = new SqliteEvents(db);
+    this.leases = new SqliteLeases(db, keyring, writes, lifecycle, writeEvent);
+    this.events = new SqliteEvents(db, writes);
     this.intents = new SqliteIntents(db, keyring, writes);
     this.tokens = new SqliteTokens(db);
     this.policies = new SqlitePolicies(db);
@@ -228,9 +237,8 @@ class SqliteStore implements Store {
     this.auditDevices = new SqliteAuditDevices(db, keyring);
     this.settings = new SqliteSettings(db, keyring);
     this.tokenTree = new SqliteTokenTree(db);
-    this.sealed = new SqliteSealedData(db, keyring);
-    const leases = this.leases as SqliteLeases;
-    this.jobs = new SqliteRevocationJobs(db, leases.lifecycle, (...args) => leases.writeEvent(...args));
+    this.sealed = new SqliteSealedData(db, keyring, writes);
+    this.jobs = new SqliteRevocationJobs(db, writes, lifecycle, writeEvent);
   }
 
   async close(): Promise<void> {
@@ -258,24 +266,7 @@ class SqliteMounts implements MountStore {
   }
 
   async list(): Promise<MountRecord[]> {
-    const rows = this.selectAll.all() as Array<{
-      path: string;
-      accessor: string;
-      type: string;
-      description: string;
-      default_ttl: number;
-      max_ttl: number;
-      created_at: number;
-    }>;
-    return rows.map((r) => ({
-      path: r.path,
-      accessor: r.accessor,
-      type: r.type,
-      description: r.description,
-      defaultTtlSeconds: r.default_ttl,
-      maxTtlSeconds: r.max_ttl,
-      createdAt: r.created_at,
-    }));
+    return (this.selectAll.all() as MountRow[]).map(mountRecord);
   }
 
   async insert(mount: MountRecord): Promise<void> {
@@ -311,17 +302,13 @@ class SqliteEntries implements EngineEntryStore {
     );
   }
 
-  private aad(mountAccessor: string, key: string): string {
-    return `engine_entries:${mountAccessor}:${key}`;
-  }
-
   async get(mountAccessor: string, key: string): Promise<JsonValue | undefined> {
     const row = this.getOne.get(mountAccessor, key) as { value: Buffer } | undefined;
-    return row ? this.keyring.openJson<JsonValue>(row.value, this.aad(mountAccessor, key)) : undefined;
+    return row ? this.keyring.openJson<JsonValue>(row.value, aad.entry(mountAccessor, key)) : undefined;
   }
 
   async put(mountAccessor: string, key: string, value: JsonValue): Promise<void> {
-    this.putOne.run(mountAccessor, key, this.keyring.sealJson(value, this.aad(mountAccessor, key)));
+    this.putOne.run(mountAccessor, key, this.keyring.sealJson(value, aad.entry(mountAccessor, key)));
   }
 
   async delete(mountAccessor: string, key: string): Promise<boolean> {
@@ -329,29 +316,12 @@ class SqliteEntries implements EngineEntryStore {
   }
 
   async list(mountAccessor: string, prefix: string): Promise<string[]> {
-    const rows = this.listRange.all(mountAccessor, prefix, upperBound(prefix)) as Array<{ key: string }>;
+    const rows = this.listRange.all(mountAccessor, prefix, prefixEnd(prefix)) as Array<{ key: string }>;
     return foldKeys(
       rows.map((r) => r.key),
       prefix,
     );
   }
-}
-
-/** Turns full keys under a prefix into the next level: files, and folders with a trailing "/". */
-export function foldKeys(keys: string[], prefix: string): string[] {
-  const out = new Set<string>();
-  for (const key of keys) {
-    const rest = key.slice(prefix.length);
-    if (rest === "") continue;
-    const slash = rest.indexOf("/");
-    out.add(slash === -1 ? rest : rest.slice(0, slash + 1));
-  }
-  return [...out].sort();
-}
-
-/** Smallest string greater than every string that starts with prefix. */
-function upperBound(prefix: string): string {
-  return prefix + "\u{10FFFF}";
 }
 
 class SqliteLeases implements LeaseStore {
@@ -360,7 +330,6 @@ class SqliteLeases implements LeaseStore {
   private readonly deleteIntent: Statement;
   private readonly dueRows: Statement;
   private readonly nextDue: Statement;
-  private readonly toRevoking: Statement;
   private readonly toRevoked: Statement;
   private readonly failure: Statement;
   private readonly renewOne: Statement;
@@ -368,33 +337,26 @@ class SqliteLeases implements LeaseStore {
   private readonly pageAfter: Statement;
   private readonly byState: Statement;
   private readonly dueCount: Statement;
-  private readonly addEvent: Statement;
-  readonly lifecycle: LifecycleStatements;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
+    private readonly lifecycle: LifecycleStatements,
+    private readonly event: EventWriter,
   ) {
-    this.addEvent = db.prepare(
-      "INSERT INTO lease_events (type, lease_id, time, expire_time, detail) VALUES (@type, @leaseId, @time, @expireTime, @detail)",
-    );
-    this.getOne = db.prepare("SELECT * FROM leases WHERE id = ?");
+    this.getOne = db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id = ?`);
     this.insertOne = db.prepare(
-      `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+      `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, ttl,
                            renewable, state, token_accessor, due_time)
-       VALUES (@id, @mountAccessor, @secretType, @internal, @issueTime, @expireTime, @maxExpireTime,
+       VALUES (@id, @mountAccessor, @secretType, @internal, @issueTime, @expireTime, @maxExpireTime, @ttlSeconds,
                @renewable, 'active', @tokenAccessor, @expireTime)`,
     );
     this.deleteIntent = db.prepare("DELETE FROM intents WHERE id = ? AND claimed_at IS NULL");
     this.dueRows = db.prepare(
-      "SELECT * FROM leases WHERE due_time <= ? AND mount_accessor NOT IN (SELECT value FROM json_each(?)) ORDER BY due_time LIMIT ?",
+      `SELECT ${LEASE_COLUMNS} FROM leases WHERE due_time <= ? AND mount_accessor NOT IN (SELECT value FROM json_each(?)) ORDER BY due_time LIMIT ?`,
     );
     this.nextDue = db.prepare("SELECT MIN(due_time) AS t FROM leases WHERE due_time IS NOT NULL");
-    this.toRevoking = db.prepare(
-      `UPDATE leases SET state = 'revoking', due_time = @next, next_attempt_time = @next
-       WHERE id = @id AND state IN ('active', 'revoking', 'irrevocable')`,
-    );
     this.toRevoked = db.prepare(
       `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = @now, last_error = NULL
        WHERE id = @id AND state != 'revoked'`,
@@ -408,44 +370,23 @@ class SqliteLeases implements LeaseStore {
       `UPDATE leases SET expire_time = @expire, due_time = @expire, last_renewal_time = @now
        WHERE id = @id AND state = 'active'`,
     );
-    this.pageFirst = db.prepare("SELECT * FROM leases WHERE id >= ? AND id < ? ORDER BY id LIMIT ?");
-    this.pageAfter = db.prepare("SELECT * FROM leases WHERE id > ? AND id < ? ORDER BY id LIMIT ?");
+    this.pageFirst = db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id >= ? AND id < ? ORDER BY id LIMIT ?`);
+    this.pageAfter = db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE id > ? AND id < ? ORDER BY id LIMIT ?`);
     this.byState = db.prepare("SELECT state, COUNT(*) AS n FROM leases GROUP BY state");
     this.dueCount = db.prepare("SELECT COUNT(*) AS n FROM leases WHERE due_time IS NOT NULL AND due_time <= ?");
-    this.lifecycle = prepareLifecycle(db);
   }
 
-  private row(r: LeaseRow): LeaseRecord {
-    return {
-      id: r.id,
-      mountAccessor: r.mount_accessor,
-      secretType: r.secret_type,
-      internal: this.keyring.openJson<JsonObject>(r.internal, `leases:${r.id}`),
-      issueTime: r.issue_time,
-      expireTime: r.expire_time,
-      maxExpireTime: r.max_expire_time,
-      lastRenewalTime: r.last_renewal_time,
-      renewable: r.renewable === 1,
-      state: r.state,
-      attempts: r.attempts,
-      nextAttemptTime: r.next_attempt_time,
-      lastError: r.last_error,
-      tokenAccessor: r.token_accessor,
-      revokeTime: r.revoke_time,
-    };
+  private records(rows: unknown[]): LeaseRecord[] {
+    return (rows as LeaseRow[]).map((r) => leaseRecord(r, this.keyring));
   }
 
   async get(id: string): Promise<LeaseRecord | undefined> {
     const r = this.getOne.get(id) as LeaseRow | undefined;
-    return r ? this.row(r) : undefined;
-  }
-
-  private event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
-    this.addEvent.run({ type, leaseId, time, expireTime, detail });
+    return r ? leaseRecord(r, this.keyring) : undefined;
   }
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
-    const internal = this.keyring.sealJson(lease.internal, `leases:${lease.id}`);
+    const internal = this.keyring.sealJson(lease.internal, aad.lease(lease.id));
     return this.writes.run(() => {
       if (intentId !== null && this.deleteIntent.run(intentId).changes === 0) return false;
       this.insertOne.run({ ...lease, internal, renewable: lease.renewable ? 1 : 0 });
@@ -455,23 +396,20 @@ class SqliteLeases implements LeaseStore {
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
+    if (states.length === 0) return [];
     const placeholders = states.map(() => "?").join(", ");
     const rows = this.db
       .prepare(`SELECT id FROM leases WHERE id >= ? AND id < ? AND state IN (${placeholders}) ORDER BY id LIMIT ?`)
-      .all(prefix, upperBound(prefix), ...states, limit) as Array<{ id: string }>;
+      .all(prefix, prefixEnd(prefix), ...states, limit) as Array<{ id: string }>;
     return rows.map((r) => r.id);
   }
 
   async due(now: number, limit: number, skipMounts: readonly string[] = []): Promise<LeaseRecord[]> {
-    return (this.dueRows.all(now, JSON.stringify(skipMounts), limit) as LeaseRow[]).map((r) => this.row(r));
+    return this.records(this.dueRows.all(now, JSON.stringify(skipMounts), limit));
   }
 
   async nextDueTime(): Promise<number | null> {
     return (this.nextDue.get() as { t: number | null }).t;
-  }
-
-  async markRevoking(id: string, nextAttemptTime: number): Promise<boolean> {
-    return this.toRevoking.run({ id, next: nextAttemptTime }).changes > 0;
   }
 
   async markRevoked(id: string, now: number, reason: RevokeReason): Promise<void> {
@@ -488,37 +426,29 @@ class SqliteLeases implements LeaseStore {
   }
 
   async renew(id: string, expireTime: number, now: number): Promise<void> {
-    this.db.transaction(() => {
+    await this.writes.run(() => {
       if (this.renewOne.run({ id, expire: expireTime, now }).changes > 0) this.event("renewed", id, now, expireTime);
-    })();
+    });
   }
 
   async page(prefix: string, after: string | null, limit: number): Promise<LeasePage> {
     // Keyset paging on the primary key: a lease added or removed between pages
     // neither shifts nor repeats the others.
-    const rows = (
+    const rows =
       after !== null && after >= prefix
-        ? this.pageAfter.all(after, upperBound(prefix), limit + 1)
-        : this.pageFirst.all(prefix, upperBound(prefix), limit + 1)
-    ) as LeaseRow[];
-    const more = rows.length > limit;
-    const leases = rows.slice(0, limit).map((r) => this.row(r));
-    return { leases, next: more && leases.length > 0 ? (leases[leases.length - 1] as LeaseRecord).id : null };
+        ? this.pageAfter.all(after, prefixEnd(prefix), limit + 1)
+        : this.pageFirst.all(prefix, prefixEnd(prefix), limit + 1);
+    return leasePage(this.records(rows), limit);
   }
 
   async countByState(): Promise<Record<LeaseState, number>> {
-    const counts: Record<LeaseState, number> = { active: 0, revoking: 0, revoked: 0, irrevocable: 0 };
+    const counts = zeroStateCounts();
     for (const r of this.byState.all() as Array<{ state: LeaseState; n: number }>) counts[r.state] = r.n;
     return counts;
   }
 
   async countDue(now: number): Promise<number> {
     return (this.dueCount.get(now) as { n: number }).n;
-  }
-
-  /** For the jobs store: the same event rows, on the same connection. */
-  writeEvent(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
-    this.event(type, leaseId, time, expireTime, detail);
   }
 
   async claimRevocation(id: string, now: number, nextAttemptTime: number, dueOnly: boolean): Promise<number | null> {
@@ -528,30 +458,27 @@ class SqliteLeases implements LeaseStore {
   }
 
   async enqueueRevocation(id: string, now: number): Promise<boolean> {
-    return this.lifecycle.enqueue.run({ id, now }).changes > 0;
+    return this.writes.run(() => this.lifecycle.enqueue.run({ id, due: now }).changes > 0);
   }
 
   async forceRevoke(id: string, now: number, note: string): Promise<boolean> {
-    return this.db.transaction(() => {
+    return this.writes.run(() => {
       if (this.lifecycle.force.run({ id, now, note }).changes === 0) return false;
       this.event("force_revoked", id, now);
       return true;
-    })();
+    });
   }
 
   async dueRevocations(now: number, limit: number): Promise<LeaseRecord[]> {
-    return (this.lifecycle.dueRevoking.all(now, limit) as LeaseRow[]).map((r) => this.row(r));
+    return this.records(this.lifecycle.dueRevoking.all(now, limit));
   }
 
   async pageInState(prefix: string, state: LeaseState, after: string | null, limit: number): Promise<LeasePage> {
-    const rows = (
+    const rows =
       after !== null && after >= prefix
-        ? this.lifecycle.pageStateAfter.all(state, after, upperBound(prefix), limit + 1)
-        : this.lifecycle.pageStateFirst.all(state, prefix, upperBound(prefix), limit + 1)
-    ) as LeaseRow[];
-    const more = rows.length > limit;
-    const leases = rows.slice(0, limit).map((r) => this.row(r));
-    return { leases, next: more && leases.length > 0 ? (leases[leases.length - 1] as LeaseRecord).id : null };
+        ? this.lifecycle.pageStateAfter.all(state, after, prefixEnd(prefix), limit + 1)
+        : this.lifecycle.pageStateFirst.all(state, prefix, prefixEnd(prefix), limit + 1);
+    return leasePage(this.records(rows), limit);
   }
 
   async states(ids: readonly string[]): Promise<LeaseStateRow[]> {
@@ -569,7 +496,7 @@ class SqliteLeases implements LeaseStore {
   }
 
   async tidyStep(after: string | null, limit: number, now: number, liveMounts: ReadonlySet<string>, orphanError: string): Promise<TidyStep> {
-    return this.db.transaction((): TidyStep => {
+    return this.writes.run((): TidyStep => {
       const rows = this.lifecycle.tidyRows.all(after ?? "", limit) as TidyRow[];
       const step: TidyStep = { repaired: 0, rescheduled: 0, orphaned: 0, next: null };
       for (const row of rows) {
@@ -580,7 +507,7 @@ class SqliteLeases implements LeaseStore {
           }
           continue;
         }
-        const fix = dueRepair(row, now);
+        const fix = dueRepair(dueFields(row), now);
         if (!fix) continue;
         this.lifecycle.setDue.run({ id: row.id, state: row.state, due: fix.due, next: fix.next });
         if (fix.rescheduled) step.rescheduled++;
@@ -589,11 +516,11 @@ class SqliteLeases implements LeaseStore {
       const last = rows[rows.length - 1];
       step.next = rows.length === limit && last ? last.id : null;
       return step;
-    }).immediate();
+    });
   }
 
   async purgeRevoked(before: number, limit: number): Promise<number> {
-    return this.lifecycle.purgeRevoked.run(before, limit).changes;
+    return this.writes.run(() => this.lifecycle.purgeRevoked.run(before, limit).changes);
   }
 }
 
@@ -603,7 +530,10 @@ class SqliteEvents implements LeaseEventStore {
   private readonly latest: Statement;
   private readonly pruneOld: Statement;
 
-  constructor(db: SqliteDatabase) {
+  constructor(
+    db: SqliteDatabase,
+    private readonly writes: GroupCommit,
+  ) {
     this.afterAll = db.prepare("SELECT * FROM lease_events WHERE sequence > ? ORDER BY sequence LIMIT ?");
     this.afterPrefix = db.prepare(
       "SELECT * FROM lease_events WHERE sequence > ? AND lease_id >= ? AND lease_id < ? ORDER BY sequence LIMIT ?",
@@ -614,16 +544,9 @@ class SqliteEvents implements LeaseEventStore {
 
   async after(sequence: number, prefix: string, limit: number): Promise<LeaseEventRecord[]> {
     const rows = (
-      prefix === "" ? this.afterAll.all(sequence, limit) : this.afterPrefix.all(sequence, prefix, upperBound(prefix), limit)
-    ) as Array<{ sequence: number; type: LeaseEventType; lease_id: string; time: number; expire_time: number | null; detail: string | null }>;
-    return rows.map((r) => ({
-      sequence: r.sequence,
-      type: r.type,
-      leaseId: r.lease_id,
-      time: r.time,
-      expireTime: r.expire_time,
-      detail: r.detail,
-    }));
+      prefix === "" ? this.afterAll.all(sequence, limit) : this.afterPrefix.all(sequence, prefix, prefixEnd(prefix), limit)
+    ) as EventRow[];
+    return rows.map(eventRecord);
   }
 
   async latestSequence(): Promise<number> {
@@ -631,7 +554,7 @@ class SqliteEvents implements LeaseEventStore {
   }
 
   async prune(time: number): Promise<number> {
-    return this.pruneOld.run(time).changes;
+    return this.writes.run(() => this.pruneOld.run(time).changes);
   }
 }
 
@@ -670,7 +593,7 @@ class SqliteIntents implements IntentStore {
   }
 
   async insert(intent: IntentRecord): Promise<void> {
-    const data = this.keyring.sealJson(intent.data, `intents:${intent.id}`);
+    const data = this.keyring.sealJson(intent.data, aad.intent(intent.id));
     await this.writes.run(() => this.insertOne.run({ ...intent, data }));
   }
 
@@ -683,14 +606,7 @@ class SqliteIntents implements IntentStore {
   }
 
   async olderThan(time: number, limit: number): Promise<IntentRecord[]> {
-    return (this.older.all(time, limit) as IntentRow[]).map((r) => ({
-      id: r.id,
-      leaseId: r.lease_id,
-      mountAccessor: r.mount_accessor,
-      secretType: r.secret_type,
-      data: this.keyring.openJson<JsonObject>(r.data, `intents:${r.id}`),
-      createdAt: r.created_at,
-    }));
+    return (this.older.all(time, limit) as IntentRow[]).map((r) => intentRecord(r, this.keyring));
   }
 }
 
@@ -709,8 +625,8 @@ class SqliteTokens implements TokenStore {
        VALUES (@accessor, @hash, @policies, @displayName, @parentAccessor, @createdAt, @expireTime, @ttlSeconds,
                @maxExpireTime, @renewable, @numUses, @usesLeft, @meta)`,
     );
-    this.byHash = db.prepare("SELECT * FROM tokens WHERE hash = ?");
-    this.byAccessor = db.prepare("SELECT * FROM tokens WHERE accessor = ?");
+    this.byHash = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`);
+    this.byAccessor = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE accessor = ?`);
     this.useOne = db.prepare(
       "UPDATE tokens SET uses_left = uses_left - 1 WHERE accessor = ? AND uses_left > 0 RETURNING uses_left",
     );
@@ -718,41 +634,18 @@ class SqliteTokens implements TokenStore {
     this.countAll = db.prepare("SELECT COUNT(*) AS n FROM tokens");
   }
 
-  private row(r: TokenRow): TokenRecord {
-    return {
-      accessor: r.accessor,
-      policies: JSON.parse(r.policies) as string[],
-      displayName: r.display_name,
-      parentAccessor: r.parent_accessor,
-      createdAt: r.created_at,
-      expireTime: r.expire_time,
-      ttlSeconds: r.ttl,
-      maxExpireTime: r.max_expire_time,
-      renewable: r.renewable === 1,
-      numUses: r.num_uses,
-      usesLeft: r.uses_left,
-      meta: JSON.parse(r.meta) as Record<string, string>,
-    };
-  }
-
   async insert(hash: Buffer, token: TokenRecord): Promise<void> {
-    this.insertOne.run({
-      ...token,
-      hash,
-      policies: JSON.stringify(token.policies),
-      renewable: token.renewable ? 1 : 0,
-      meta: JSON.stringify(token.meta),
-    });
+    this.insertOne.run({ ...token, ...tokenJsonColumns(token), hash, renewable: token.renewable ? 1 : 0 });
   }
 
   async getByHash(hash: Buffer): Promise<TokenRecord | undefined> {
     const r = this.byHash.get(hash) as TokenRow | undefined;
-    return r ? this.row(r) : undefined;
+    return r ? tokenRecord(r) : undefined;
   }
 
   async getByAccessor(accessor: string): Promise<TokenRecord | undefined> {
     const r = this.byAccessor.get(accessor) as TokenRow | undefined;
-    return r ? this.row(r) : undefined;
+    return r ? tokenRecord(r) : undefined;
   }
 
   async consumeUse(accessor: string): Promise<number> {

@@ -29,6 +29,8 @@ export interface LeaseRecord {
   issueTime: number;
   expireTime: number;
   maxExpireTime: number;
+  /** The duration it was issued with, in seconds (renewing with no increment renews by it); null on leases recorded before it was kept. */
+  ttlSeconds: number | null;
   lastRenewalTime: number | null;
   renewable: boolean;
   state: LeaseState;
@@ -44,7 +46,7 @@ export interface LeaseRecord {
 export type NewLease = Pick<
   LeaseRecord,
   "id" | "mountAccessor" | "secretType" | "internal" | "issueTime" | "expireTime" | "maxExpireTime" | "renewable" | "tokenAccessor"
->;
+> & { ttlSeconds: number };
 
 /** External work begun but not yet covered by a lease (see leases/manager). */
 export interface IntentRecord {
@@ -125,8 +127,6 @@ export interface LeaseStore {
   due(now: number, limit: number, skipMounts?: readonly string[]): Promise<LeaseRecord[]>;
   /** Earliest time any lease will be due, or null. */
   nextDueTime(): Promise<number | null>;
-  /** active|revoking → revoking, retry scheduled at nextAttemptTime. False if not in those states. */
-  markRevoking(id: string, nextAttemptTime: number): Promise<boolean>;
   markRevoked(id: string, now: number, reason: RevokeReason): Promise<void>;
   recordRevokeFailure(id: string, error: string, nextAttemptTime: number | null, irrevocable: boolean): Promise<void>;
   renew(id: string, expireTime: number, now: number): Promise<void>;
@@ -276,6 +276,12 @@ export interface Store {
    * one process owns it (SQLite), so single-process shortcuts stay safe there.
    */
   readonly cluster?: ClusterStore;
+  /**
+   * Calls `listener` after each commit that wrote leases or lease events,
+   * whoever made it through this store (writes by other processes sharing
+   * the database are not seen: poll for those). Returns the unsubscribe.
+   */
+  onLeaseChange(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -59,6 +59,7 @@ export async function seedAwsLeases(o: SeedLeasesOptions): Promise<string[]> {
           issueTime: now,
           expireTime: now + o.ttlMs,
           maxExpireTime: now + o.ttlMs,
+          ttlSeconds: Math.round(o.ttlMs / 1000),
           renewable: true,
           tokenAccessor: null,
         },

@@ -7,7 +7,7 @@
 // createFileRegistry throws, as grpcurl fails), and converts JSON with the
 // protobuf JSON mapping.
 import { Client, credentials, Metadata, type ServiceError } from "@grpc/grpc-js";
-import { fromBinary, fromJson, toBinary, toJson, createFileRegistry, type FileRegistry, type JsonValue } from "@bufbuild/protobuf";
+import { fromBinary, fromJson, toBinary, toJson, createFileRegistry, type DescFile, type DescMessage, type FileRegistry, type JsonValue } from "@bufbuild/protobuf";
 import { BinaryReader, BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
 import { FileDescriptorProtoSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 
@@ -174,6 +174,52 @@ export function shellWords(line: string): string[] {
   return words;
 }
 
+/**
+ * What `grpcurl describe` prints for a service or message: proto source with
+ * the doc (leading) comments, methods sorted by name, names fully qualified
+ * (grpcurl's printer: Compact, OmitComments: CommentsNonDoc, SortElements,
+ * ForceFullyQualifiedNames). Options are left out.
+ */
+function describeSymbol(registry: FileRegistry, symbol: string): string | undefined {
+  const service = registry.getService(symbol);
+  if (service) {
+    const index = service.file.proto.service.indexOf(service.proto);
+    const methods = [...service.methods].sort((a, b) => a.name.localeCompare(b.name));
+    const lines = methods.flatMap((m) => [
+      ...docComment(service.file, [6, index, 2, service.proto.method.indexOf(m.proto)], "  "),
+      `  rpc ${m.name} ( .${m.input.typeName} ) returns ( ${m.methodKind === "server_streaming" ? "stream " : ""}.${m.output.typeName} );`,
+    ]);
+    const head = docComment(service.file, [6, index], "");
+    return `${symbol} is a service:\n${[...head, `service ${service.name} {`, ...lines, "}"].join("\n")}\n`;
+  }
+  const message = registry.getMessage(symbol);
+  if (message) {
+    const path = messagePath(message);
+    const lines = message.fields.flatMap((f) => [
+      ...docComment(message.file, [...path, 2, message.proto.field.indexOf(f.proto)], "  "),
+      `  ${f.fieldKind} ${f.name} = ${f.number};`,
+    ]);
+    const head = docComment(message.file, path, "");
+    return `${symbol} is a message:\n${[...head, `message ${message.name} {`, ...lines, "}"].join("\n")}\n`;
+  }
+  return undefined;
+}
+
+/** The source path of a message (descriptor.proto: message_type = 4, nested_type = 3). */
+function messagePath(message: DescMessage): number[] {
+  const parent = message.parent;
+  if (parent) return [...messagePath(parent), 3, parent.proto.nestedType.indexOf(message.proto)];
+  return [4, message.file.proto.messageType.indexOf(message.proto)];
+}
+
+/** The leading comment at a source path, as `//` lines (empty without source info or comment). */
+function docComment(file: DescFile, path: number[], indent: string): string[] {
+  const location = file.proto.sourceCodeInfo?.location.find((l) => l.path.length === path.length && l.path.every((v, i) => v === path[i]));
+  const text = location?.leadingComments ?? "";
+  if (text === "") return [];
+  return text.replace(/\n$/, "").split("\n").map((line) => `${indent}//${line}`.trimEnd());
+}
+
 /** Runs a grpcurl command line (its words after "grpcurl") against the server, through reflection. */
 export async function grpcurl(args: string[]): Promise<GrpcurlResult> {
   const headers: string[] = [];
@@ -213,20 +259,9 @@ export async function grpcurl(args: string[]): Promise<GrpcurlResult> {
     if (verb === "describe") {
       if (!symbol) return { code: 2, stdout: "", stderr: "describe needs a symbol in this stand-in" };
       const { registry } = await reflection.registryFor(symbol);
-      const service = registry.getService(symbol);
-      if (service) {
-        const lines = service.methods.map(
-          (m) =>
-            `  rpc ${m.name} ( .${m.input.typeName} ) returns ( ${m.methodKind === "server_streaming" ? "stream " : ""}.${m.output.typeName} );`,
-        );
-        return { code: 0, stdout: `${symbol} is a service:\nservice ${service.name} {\n${lines.join("\n")}\n}\n`, stderr: "" };
-      }
-      const message = registry.getMessage(symbol);
-      if (message) {
-        const lines = message.fields.map((f) => `  ${f.fieldKind} ${f.name} = ${f.number};`);
-        return { code: 0, stdout: `${symbol} is a message:\nmessage ${message.name} {\n${lines.join("\n")}\n}\n`, stderr: "" };
-      }
-      return { code: 1, stdout: "", stderr: `Symbol not found: ${symbol}` };
+      const described = describeSymbol(registry, symbol);
+      if (described === undefined) return { code: 1, stdout: "", stderr: `Symbol not found: ${symbol}` };
+      return { code: 0, stdout: described, stderr: "" };
     }
     // An invocation: address Service/Method (or Service.Method).
     const m = /^(.+)[/.]([^/.]+)$/.exec(verb);

@@ -158,7 +158,7 @@ test("listing pages through a changing set: no lease skipped or repeated; bad pa
   assert.equal((await client.leases.list("aws/")).leases.length, initial.length + addedMidway.size, "the default page size, 50, holds them all");
 });
 
-test("the lease CLI: lookup, renew (clamped), revoke -sync=false, list, and the legacy revoke", async (t) => {
+test("the lease CLI: lookup, renew (by its own TTL, clamped), revoke -sync=false, list, and the legacy revoke", async (t) => {
   const { emulator, server, client } = await startWithEmulator(t);
   await configureAws(client, emulator);
   const a = await client.aws.creds("deploy");
@@ -171,6 +171,10 @@ test("the lease CLI: lookup, renew (clamped), revoke -sync=false, list, and the 
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `Key                Value\n---                -----\nlease_id           ${a.lease.id}\nlease_duration     30m\nlease_renewable    true\n`);
   assert.equal(r.stderr, "");
+  // No increment: by the TTL the lease was issued with (the mount's default, 1h), as Vault does, not by the last increment.
+  r = await cli(["lease", "renew", a.lease.id]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `Key                Value\n---                -----\nlease_id           ${a.lease.id}\nlease_duration     1h\nlease_renewable    true\n`);
   r = await cli(["lease", "renew", "-increment=100h", a.lease.id]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /lease_duration {5}1h59m5\ds\n/);

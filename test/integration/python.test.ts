@@ -1,8 +1,11 @@
-// The protos are language-neutral: Python stubs generated with Debian's
-// python3-grpc-tools into a temp dir, then Python (python3-grpcio) reads AWS
-// credentials and revokes their lease, and decodes the rich error details.
-// Debian's interpreter is used by path: a python3 earlier on PATH (pyenv)
-// would not see Debian's packages. .ci/run installs both packages.
+// The protos are language-neutral: Python stubs generated with Debian's protoc
+// (protobuf-compiler) and gRPC's Python plugin (protobuf-compiler-grpc) into a
+// temp dir, then Python (python3-grpcio) reads AWS credentials and revokes
+// their lease, and decodes the rich error details. Debian 12's
+// python3-grpc-tools is not used: it bundles protoc 3.5, which cannot read
+// googleapis' google/rpc protos (proto3 `optional`). Debian's interpreter is
+// used by path: a python3 earlier on PATH (pyenv) would not see Debian's
+// packages. .ci/run installs the packages.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -54,13 +57,17 @@ elif sys.argv[2] == "error":
         print(json.dumps(out))
 `;
 
+/** Debian's gRPC plugin for Python, which protoc runs as --grpc_python_out. */
+const GRPC_PYTHON_PLUGIN = "/usr/bin/grpc_python_plugin";
+
 async function pythonReady(): Promise<string | undefined> {
   if (!existsSync(PYTHON)) return `${PYTHON} is missing`;
+  if (!existsSync(GRPC_PYTHON_PLUGIN)) return `${GRPC_PYTHON_PLUGIN} is missing: apt-get install protobuf-compiler protobuf-compiler-grpc (.ci/run installs it)`;
   try {
-    await run(PYTHON, ["-c", "import grpc, grpc_tools.protoc"]);
+    await run(PYTHON, ["-c", "import grpc, google.protobuf"]);
     return undefined;
   } catch {
-    return "Debian's python3-grpcio and python3-grpc-tools are not installed (.ci/run installs them)";
+    return "Debian's python3-grpcio is not installed (.ci/run installs it)";
   }
 }
 
@@ -74,9 +81,11 @@ test("Python stubs from the protos: read creds, revoke, decode error details", a
   }
   const out = tempDir("python");
   const protos = readdirSync(join(REPO_ROOT, "proto", "lessor", "v1")).map((f) => `lessor/v1/${f}`);
-  await run(PYTHON, ["-m", "grpc_tools.protoc", "-Iproto", `--python_out=${out}`, `--grpc_python_out=${out}`, ...protos, "google/rpc/status.proto", "google/rpc/error_details.proto"], {
-    cwd: join(REPO_ROOT),
-  });
+  await run(
+    "protoc",
+    ["-Iproto", `--python_out=${out}`, `--grpc_python_out=${out}`, `--plugin=protoc-gen-grpc_python=${GRPC_PYTHON_PLUGIN}`, ...protos, "google/rpc/status.proto", "google/rpc/error_details.proto"],
+    { cwd: REPO_ROOT },
+  );
   assert.ok(existsSync(join(out, "lessor", "v1", "secrets_pb2_grpc.py")), "stubs generated");
   writeFileSync(join(out, "client.py"), CLIENT_PY);
 
@@ -115,13 +124,13 @@ test("the README's Python commands work as written", async (t) => {
   }
   const readme = readFileSync(join(REPO_ROOT, "README.md"), "utf8");
   const section = readme.slice(readme.indexOf("### Python"), readme.indexOf("### How the server behaves"));
-  const generate = /^\$ (mkdir -p gen && python3 -m grpc_tools\.protoc .*)$/m.exec(section)?.[1];
+  const generate = /^\$ (mkdir -p gen && protoc .*)$/m.exec(section)?.[1];
   const program = /```python\n([\s\S]*?)```/.exec(section)?.[1];
   assert.ok(generate && program, "the README shows the protoc command and a program");
 
   const out = tempDir("python-readme");
-  // The reader's own python3 and folder; the command itself as written, globs and all.
-  await run("bash", ["-c", generate.replaceAll("python3 ", `${PYTHON} `).replaceAll("=gen", `=${out}/gen`).replace("mkdir -p gen", `mkdir -p ${out}/gen`)], {
+  // The reader's own folder; the command itself as written, globs and all.
+  await run("bash", ["-c", generate.replaceAll("=gen", `=${out}/gen`).replace("mkdir -p gen", `mkdir -p ${out}/gen`)], {
     cwd: REPO_ROOT,
   });
   const { emulator, server, client } = await awsSetup(t);

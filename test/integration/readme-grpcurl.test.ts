@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REPO_ROOT } from "../helpers/processes.js";
+import { REPO_ROOT, startServer } from "../helpers/processes.js";
 import { EC2_POLICY } from "../helpers/aws.js";
 import { grpcurl, shellWords } from "../helpers/reflection.js";
 import { awsSetup } from "../clients/setup.js";
@@ -84,4 +84,33 @@ test("the grpcurl stand-in refuses what grpcurl refuses", async () => {
   assert.notEqual(misplaced.code, 0);
   const unknown = await grpcurl(shellWords(`-plaintext -header 'a: b' 127.0.0.1:1 list`));
   assert.match(unknown.stderr, /flag provided but not defined: -header/);
+});
+
+/** Lines of `grpcurl describe` output that declare something (service, rpc, message, field) with no doc comment above. */
+function undocumented(described: string): string[] {
+  const lines = described.split("\n");
+  return lines.filter((line, i) => /^\s*(service |rpc |message |\w+ \w+ = \d+;)/.test(line) && !(lines[i - 1] ?? "").trim().startsWith("//"));
+}
+
+test("grpcurl describe shows every Lessor service, RPC, request and response documented", async (t) => {
+  const server = await startServer();
+  t.after(() => server.stop());
+  const run = async (...args: string[]): Promise<string> => {
+    const result = await grpcurl(["-plaintext", server.address, ...args]);
+    assert.equal(result.code, 0, `grpcurl ${args.join(" ")}: ${result.stderr}`);
+    return result.stdout;
+  };
+  const services = (await run("list")).split("\n").filter((s) => s.startsWith("lessor."));
+  assert.ok(services.includes("lessor.v1.MountService") && services.includes("lessor.v1.PolicyService") && services.includes("lessor.v1.SysService"));
+  const messages = new Set<string>();
+  for (const service of services) {
+    const described = await run("describe", service);
+    assert.deepEqual(undocumented(described), [], described);
+    for (const m of described.matchAll(/\( (?:stream )?\.([\w.]+) \)/g)) messages.add(m[1] as string);
+  }
+  assert.ok(messages.size >= 2 * 30, `the RPCs' messages: ${[...messages].join(", ")}`);
+  for (const message of messages) {
+    const described = await run("describe", message);
+    assert.deepEqual(undocumented(described), [], described);
+  }
 });

@@ -9,10 +9,11 @@ import { fileURLToPath } from "node:url";
 
 const REPO_ROOT = fileURLToPath(new URL("../../..", import.meta.url));
 
-function files(dir: string): string[] {
+/** Every file under `root`, as paths relative to it. */
+function files(root: string, dir = root): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
-    return statSync(path).isDirectory() ? files(path) : [relative(dir, path)];
+    return statSync(path).isDirectory() ? files(root, path) : [relative(root, path)];
   });
 }
 

@@ -1,10 +1,16 @@
 // The lease event feed on a real store (SQLite, or PostgreSQL on that pass):
-// watchers wake on an in-process commit, pick up writes they were not told
-// about by polling, and refuse a resume point whose events were pruned.
+// watchers wake on an in-process commit, whoever made it (the lease manager,
+// a revoke-prefix job, tidy), pick up writes of other processes by polling,
+// and refuse a resume point whose events were pruned.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import pino from "pino";
 import { Code, LessorError } from "../../src/errors.js";
 import { LeaseEventFeed } from "../../src/leases/events.js";
+import { LeaseManager } from "../../src/leases/manager.js";
+import { RevocationJobs } from "../../src/leases/prefix-jobs.js";
+import { LeaseTidy } from "../../src/leases/tidy.js";
+import { MountTable } from "../../src/router/mounts.js";
 import { Keyring } from "../../src/store/encryption.js";
 import { openStore as openAnyStore } from "../../src/store/open.js";
 import type { LeaseEventRecord, NewLease, Store } from "../../src/store/types.js";
@@ -21,6 +27,7 @@ function lease(id: string, now: number): NewLease {
     issueTime: now,
     expireTime: now + 60_000,
     maxExpireTime: now + 120_000,
+    ttlSeconds: 60,
     renewable: true,
     tokenAccessor: null,
   };
@@ -35,45 +42,86 @@ function watchInto(feed: LeaseEventFeed, prefix: string, after: number | "oldest
   return { events, abort, done, started };
 }
 
-/** A fresh store of this pass's kind (SQLite, or a new PostgreSQL database). */
-async function openStore(): Promise<Store> {
+/** A fresh store of this pass's kind (SQLite, or a new PostgreSQL database), and a way to open it again (another process would). */
+async function openStores(): Promise<{ store: Store; openAgain: () => Promise<Store> }> {
   const dataDir = tempDir("events");
-  return openAnyStore({ dataDir, ...(await storeOptions(dataDir)), keyring: Keyring.generate() });
+  const keyring = Keyring.generate();
+  const openAgain = async () => openAnyStore({ dataDir, ...(await storeOptions(dataDir)), keyring });
+  return { store: await openAgain(), openAgain };
 }
 
-test("a commit through the observed store wakes watchers without waiting for the poll", async (t) => {
-  const store = await openStore();
-  // A poll so slow that only the wake-up can deliver within the test's patience.
+async function openStore(): Promise<Store> {
+  return (await openStores()).store;
+}
+
+/** A feed whose poll is so slow that only the store's change hooks can deliver within a test's patience. */
+function hooksOnlyFeed(t: { after: (fn: () => Promise<void>) => void }, store: Store): LeaseEventFeed {
   const feed = new LeaseEventFeed(store, { pollIntervalMs: 600_000 });
   t.after(async () => {
     feed.close();
     await store.close();
   });
-  const observed = feed.observeLeaseChanges(store);
+  return feed;
+}
+
+test("a lease commit wakes watchers without waiting for the poll", async (t) => {
+  const store = await openStore();
+  const feed = hooksOnlyFeed(t, store);
   const w = watchInto(feed, "aws/", 0);
   assert.equal(await w.started, 0);
   const now = Date.now();
-  await observed.leases.insertFromIntent(lease("aws/creds/a/1", now), null);
-  await observed.leases.renew("aws/creds/a/1", now + 90_000, now);
-  await observed.leases.insertFromIntent(lease("other/creds/x/1", now), null);
+  await store.leases.insertFromIntent(lease("aws/creds/a/1", now), null);
+  await store.leases.renew("aws/creds/a/1", now + 90_000, now);
+  await store.leases.insertFromIntent(lease("other/creds/x/1", now), null);
   await waitFor("two events", () => w.events.length === 2, 5_000);
   assert.deepEqual(w.events.map((e) => [e.type, e.leaseId]), [["created", "aws/creds/a/1"], ["renewed", "aws/creds/a/1"]]);
-  // Reads pass through untouched.
-  assert.equal((await observed.leases.get("aws/creds/a/1"))?.expireTime, now + 90_000);
   w.abort.abort();
   await w.done;
 });
 
-test("writes the feed was not told about (another process) arrive by polling", async (t) => {
+test("a revoke-prefix job and tidy wake watchers too, not only the lease manager", async (t) => {
   const store = await openStore();
+  const feed = hooksOnlyFeed(t, store);
+  const logger = pino({ level: "silent" });
+  // No mount in the store: tidy finds the leases' mount gone.
+  const leases = new LeaseManager(store, new MountTable(store, [], logger), logger);
+  const now = Date.now();
+  for (const id of ["aws/creds/a/1", "aws/creds/a/2", "aws/creds/b/1"]) await store.leases.insertFromIntent(lease(id, now), null);
+  const w = watchInto(feed, "aws/", 0);
+  await w.started;
+
+  // With force, the job's own batches end the leases (one event each).
+  const progress = await new RevocationJobs(store, leases, logger, { batchSize: 1 }).run("aws/creds/a/", true, false, async () => undefined);
+  assert.deepEqual({ matched: progress.matched, revoked: progress.revoked, done: progress.done }, { matched: 2, revoked: 2, done: true });
+  await waitFor("the job's events", () => w.events.length === 2, 5_000);
+
+  // Tidy marks the lease whose mount is gone irrevocable (an event).
+  assert.equal((await new LeaseTidy(store, leases).run()).orphanedLeases, 1);
+  await waitFor("tidy's event", () => w.events.length === 3, 5_000);
+  assert.deepEqual(
+    w.events.map((e) => [e.type, e.leaseId]),
+    [
+      ["force_revoked", "aws/creds/a/1"],
+      ["force_revoked", "aws/creds/a/2"],
+      ["irrevocable", "aws/creds/b/1"],
+    ],
+  );
+  w.abort.abort();
+  await w.done;
+});
+
+test("writes of another process arrive by polling", async (t) => {
+  const { store, openAgain } = await openStores();
+  const other = await openAgain();
   const feed = new LeaseEventFeed(store, { pollIntervalMs: 20 });
   t.after(async () => {
     feed.close();
     await store.close();
+    await other.close();
   });
   const w = watchInto(feed, "", 0);
   await w.started;
-  await store.leases.insertFromIntent(lease("aws/creds/a/2", Date.now()), null);
+  await other.leases.insertFromIntent(lease("aws/creds/a/2", Date.now()), null);
   await waitFor("the polled event", () => w.events.length === 1, 5_000);
   w.abort.abort();
   await w.done;

@@ -24,14 +24,22 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 /** LeaseState is where a lease is in its life. */
 export enum LeaseState {
+  /** LEASE_STATE_UNSPECIFIED - Not set. As a ListLeases filter: every state. */
   LEASE_STATE_UNSPECIFIED = 0,
   /** LEASE_STATE_ACTIVE - The secret exists and may be used. */
   LEASE_STATE_ACTIVE = 1,
   /** LEASE_STATE_REVOKING - Revocation was decided and is under way (or waiting for a retry). */
   LEASE_STATE_REVOKING = 2,
-  /** LEASE_STATE_REVOKED - The secret was destroyed; the record is kept for lookups for a while. */
+  /**
+   * LEASE_STATE_REVOKED - The secret was destroyed; the record is kept for lookups for the
+   * retention period (7 days), then TidyLeases removes it.
+   */
   LEASE_STATE_REVOKED = 3,
-  /** LEASE_STATE_IRREVOCABLE - Revocation failed too many times; it needs an operator. */
+  /**
+   * LEASE_STATE_IRREVOCABLE - Revocation failed too many times (the server's `-revoke-max-attempts`,
+   * default 15); it needs an operator: destroy the secret by hand, then
+   * revoke the lease with force.
+   */
   LEASE_STATE_IRREVOCABLE = 4,
   UNRECOGNIZED = -1,
 }
@@ -80,13 +88,17 @@ export function leaseStateToJSON(object: LeaseState): string {
 
 /** LeaseEventType is what happened to a lease. */
 export enum LeaseEventType {
+  /** LEASE_EVENT_TYPE_UNSPECIFIED - Not set; a client should ignore events of a type it does not know. */
   LEASE_EVENT_TYPE_UNSPECIFIED = 0,
+  /** LEASE_EVENT_TYPE_CREATED - A secret was issued on a new lease. */
   LEASE_EVENT_TYPE_CREATED = 1,
+  /** LEASE_EVENT_TYPE_RENEWED - The lease was renewed; expire_time is the new expiry. */
   LEASE_EVENT_TYPE_RENEWED = 2,
   /** LEASE_EVENT_TYPE_REVOKED - Revoked on request. */
   LEASE_EVENT_TYPE_REVOKED = 3,
   /** LEASE_EVENT_TYPE_EXPIRED - Revoked because it expired. */
   LEASE_EVENT_TYPE_EXPIRED = 4,
+  /** LEASE_EVENT_TYPE_IRREVOCABLE - Revocation failed too many times; detail has the last error. */
   LEASE_EVENT_TYPE_IRREVOCABLE = 5,
   /** LEASE_EVENT_TYPE_FORCE_REVOKED - Dropped without revoking the secret (force). */
   LEASE_EVENT_TYPE_FORCE_REVOKED = 6,
@@ -147,39 +159,60 @@ export function leaseEventTypeToJSON(object: LeaseEventType): string {
 
 /** LeaseInfo is what Lessor records about a lease (never the secret itself). */
 export interface LeaseInfo {
+  /** Lease id, `<mount>/<path>/<uuid>`, e.g. `aws/creds/deploy/0bce0782-...`. */
   id: string;
-  issueTime: Date | undefined;
+  /** When the secret was issued. */
+  issueTime:
+    | Date
+    | undefined;
+  /** When the lease expires (or expired) and its secret is revoked. */
   expireTime:
     | Date
     | undefined;
-  /** Seconds left until expiry; 0 once expired or revoked. */
+  /** Seconds left until expiry; 0 once expired or no longer active. */
   ttlSeconds: number;
+  /** Whether RenewLease may extend it; false once the lease is no longer active. */
   renewable: boolean;
-  lastRenewalTime: Date | undefined;
+  /** The last successful renewal; unset if the lease was never renewed. */
+  lastRenewalTime:
+    | Date
+    | undefined;
+  /** Where the lease is in its life. */
   state: LeaseState;
   /** Failed revocation attempts so far. */
   revokeAttempts: number;
-  /** The last revocation error, if any. */
+  /** The last revocation error; empty if there was none. */
   lastError: string;
-  /** Latest time the lease may be renewed to. */
+  /** Latest time the lease may be renewed to: issue time plus the max TTL. */
   maxExpireTime: Date | undefined;
 }
 
+/** LookupLeaseRequest names the lease to look up. */
 export interface LookupLeaseRequest {
+  /** The lease id. Required. */
   leaseId: string;
 }
 
+/** LookupLeaseResponse carries what is recorded about the lease. */
 export interface LookupLeaseResponse {
+  /** The lease. */
   lease: LeaseInfo | undefined;
 }
 
+/** RenewLeaseRequest names the lease to extend and by how much. */
 export interface RenewLeaseRequest {
+  /** The lease id. Required. */
   leaseId: string;
-  /** Requested new TTL from now, in seconds; 0 means the lease's own duration. */
+  /**
+   * Requested new TTL from now, in seconds; 0 means the lease's own duration
+   * (its default TTL), as Vault does without an increment.
+   */
   incrementSeconds: number;
 }
 
+/** RenewLeaseResponse carries the renewed lease. */
 export interface RenewLeaseResponse {
+  /** The lease after renewal. */
   lease:
     | LeaseInfo
     | undefined;
@@ -189,20 +222,25 @@ export interface RenewLeaseResponse {
   clamped: boolean;
 }
 
+/** RevokeLeaseRequest names the lease to revoke and how. */
 export interface RevokeLeaseRequest {
+  /** The lease id. Required. */
   leaseId: string;
   /**
    * Drop the lease without revoking its secret (for a secret already destroyed
    * by hand). Needs sudo; the secret, if it still exists, is left alive.
+   * Cannot be combined with enqueue.
    */
   force: boolean;
   /**
    * Queue the revocation and return at once instead of waiting for it
-   * (`lessor lease revoke -sync=false`).
+   * (`lessor lease revoke -sync=false`); the expiry scheduler retries it on
+   * failure.
    */
   enqueue: boolean;
 }
 
+/** RevokeLeaseResponse says what the revocation did. */
 export interface RevokeLeaseResponse {
   /** The lease id that was revoked. */
   leaseId: string;
@@ -214,15 +252,24 @@ export interface RevokeLeaseResponse {
   warnings: string[];
 }
 
+/** RevokeLeasePrefixRequest names the leases to revoke by id prefix. */
 export interface RevokeLeasePrefixRequest {
-  /** Lease id prefix, e.g. `aws/creds/deploy/`. */
+  /**
+   * Lease id prefix, e.g. `aws/creds/deploy/`; a prefix without a trailing
+   * slash is taken as a path (`aws/creds/deploy` means `aws/creds/deploy/`).
+   * Required.
+   */
   prefix: string;
-  /** Drop the leases without revoking their secrets. Needs sudo. */
+  /**
+   * Drop the leases without revoking their secrets. Needs sudo on
+   * `sys/leases/revoke-force/<prefix>`.
+   */
   force: boolean;
   /** Return after the leases are marked for revocation, without waiting for them. */
   enqueue: boolean;
 }
 
+/** RevokeLeasePrefixResponse is one progress report of a prefix revocation. */
 export interface RevokeLeasePrefixResponse {
   /** Leases found under the prefix so far. */
   matched: number;
@@ -239,26 +286,34 @@ export interface RevokeLeasePrefixResponse {
   warnings: string[];
 }
 
+/** ListLeasesRequest selects a page of leases. */
 export interface ListLeasesRequest {
   /** Lease id prefix; empty lists every lease. */
   prefix: string;
-  /** Page size: default 50, at most 1000. */
+  /** Page size: 0 means the default, 50; at most 1000. */
   pageSize: number;
-  /** Token from a previous response's next_page_token. */
+  /**
+   * Token from a previous response's next_page_token; empty for the first page.
+   * Pass the same prefix and state as the call that returned it.
+   */
   pageToken: string;
   /** Only leases in this state; unspecified lists all. */
   state: LeaseState;
 }
 
+/** ListLeasesResponse is one page of leases. */
 export interface ListLeasesResponse {
+  /** The leases on this page, in lease id order. */
   leases: LeaseInfo[];
-  /** Empty on the last page. */
+  /** Pass as page_token to get the next page; empty on the last page. */
   nextPageToken: string;
 }
 
+/** TidyLeasesRequest takes no parameters. */
 export interface TidyLeasesRequest {
 }
 
+/** TidyLeasesResponse counts what the tidy did. */
 export interface TidyLeasesResponse {
   /** Unfinished issuances rolled back. */
   intentsRolledBack: number;
@@ -274,22 +329,27 @@ export interface TidyLeasesResponse {
   revocationsRescheduled: number;
 }
 
+/** LeaseEvent is one thing that happened to a lease. */
 export interface LeaseEvent {
   /** Increases by one for every event; resume from the last one seen. */
   sequence: number;
+  /** What happened. */
   type: LeaseEventType;
+  /** The lease it happened to. */
   leaseId: string;
+  /** When it happened. */
   time:
     | Date
     | undefined;
-  /** Expiry time after the event (created, renewed). */
+  /** Expiry time after the event (created, renewed); unset for the others. */
   expireTime:
     | Date
     | undefined;
-  /** Error text for irrevocable. */
+  /** Error text for irrevocable; empty for the others. */
   detail: string;
 }
 
+/** WatchLeasesRequest selects the events to stream and where to start. */
 export interface WatchLeasesRequest {
   /** Lease id prefix; empty watches every lease. */
   prefix: string;
@@ -303,7 +363,9 @@ export interface WatchLeasesRequest {
   fromOldest: boolean;
 }
 
+/** WatchLeasesResponse carries one event. */
 export interface WatchLeasesResponse {
+  /** The event. */
   event: LeaseEvent | undefined;
 }
 
@@ -2146,13 +2208,22 @@ export const WatchLeasesResponse: MessageFns<WatchLeasesResponse> = {
   },
 };
 
-/** LeaseService inspects, renews and ends the leases dynamic secrets are issued under. */
+/**
+ * LeaseService inspects, renews and ends the leases dynamic secrets are issued
+ * under. Permissions are checked on Vault's lease paths: `sys/leases/lookup/<id>`,
+ * `sys/leases/renew/<id>`, `sys/leases/revoke/<id>` and so on (each RPC names
+ * its path and capability).
+ */
 export type LeaseServiceDefinition = typeof LeaseServiceDefinition;
 export const LeaseServiceDefinition = {
   name: "LeaseService",
   fullName: "lessor.v1.LeaseService",
   methods: {
-    /** Look up a lease by id. */
+    /**
+     * Look up a lease by id: its times, TTL, state and revocation attempts.
+     * Needs `update` on `sys/leases/lookup/<lease_id>`. NOT_FOUND names the
+     * lease the id is a prefix of when it looks truncated.
+     */
     lookupLease: {
       name: "LookupLease",
       requestType: LookupLeaseRequest as typeof LookupLeaseRequest,
@@ -2161,7 +2232,12 @@ export const LeaseServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Extend a lease, never past its issue time plus its max TTL. */
+    /**
+     * Extend a lease, never past its issue time plus its max TTL (the response
+     * says when the increment was cut short). Needs `update` on
+     * `sys/leases/renew/<lease_id>`. FAILED_PRECONDITION if the lease is not
+     * renewable or no longer active.
+     */
     renewLease: {
       name: "RenewLease",
       requestType: RenewLeaseRequest as typeof RenewLeaseRequest,
@@ -2170,7 +2246,13 @@ export const LeaseServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
+    /**
+     * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
+     * the IAM user), then end the lease. Needs `update` on
+     * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+     * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
+     * succeeds with revoked_now false.
+     */
     revokeLease: {
       name: "RevokeLease",
       requestType: RevokeLeaseRequest as typeof RevokeLeaseRequest,
@@ -2180,8 +2262,11 @@ export const LeaseServiceDefinition = {
       options: {},
     },
     /**
-     * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
-     * The work is recorded: after a restart it continues by itself.
+     * Revoke every lease whose id starts with a prefix, in batches, streaming
+     * progress until a message with done set. The work is recorded: after a
+     * restart it continues by itself, and a caller that goes away does not stop
+     * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
+     * `sudo` on `sys/leases/revoke-force/<prefix>`.
      */
     revokeLeasePrefix: {
       name: "RevokeLeasePrefix",
@@ -2191,7 +2276,10 @@ export const LeaseServiceDefinition = {
       responseStream: true,
       options: {},
     },
-    /** List leases under a prefix, a page at a time. */
+    /**
+     * List leases under a prefix, a page at a time, in lease id order. Needs
+     * `list` and `sudo` on `sys/leases/lookup/<prefix>`.
+     */
     listLeases: {
       name: "ListLeases",
       requestType: ListLeasesRequest as typeof ListLeasesRequest,
@@ -2200,7 +2288,12 @@ export const LeaseServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Repair the lease index and dangling entries. */
+    /**
+     * Repair the lease index and dangling entries, roll back unfinished
+     * issuances, and purge revoked leases and lease events older than the
+     * retention period (7 days). Safe to run at any time. Needs `update` on
+     * `sys/leases/tidy`.
+     */
     tidyLeases: {
       name: "TidyLeases",
       requestType: TidyLeasesRequest as typeof TidyLeasesRequest,
@@ -2210,8 +2303,10 @@ export const LeaseServiceDefinition = {
       options: {},
     },
     /**
-     * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
-     * prefix. Resume after a reconnect by passing the last sequence number seen.
+     * Stream lease events (created, renewed, revoked, expired, irrevocable,
+     * force-revoked) under a prefix until the caller cancels. Resume after a
+     * reconnect by passing the last sequence number seen. Needs `list` on
+     * `sys/leases/lookup/<prefix>`.
      */
     watchLeases: {
       name: "WatchLeases",
@@ -2224,10 +2319,19 @@ export const LeaseServiceDefinition = {
   },
 } as const;
 
-/** LeaseService inspects, renews and ends the leases dynamic secrets are issued under. */
+/**
+ * LeaseService inspects, renews and ends the leases dynamic secrets are issued
+ * under. Permissions are checked on Vault's lease paths: `sys/leases/lookup/<id>`,
+ * `sys/leases/renew/<id>`, `sys/leases/revoke/<id>` and so on (each RPC names
+ * its path and capability).
+ */
 export type LeaseServiceService = typeof LeaseServiceService;
 export const LeaseServiceService = {
-  /** Look up a lease by id. */
+  /**
+   * Look up a lease by id: its times, TTL, state and revocation attempts.
+   * Needs `update` on `sys/leases/lookup/<lease_id>`. NOT_FOUND names the
+   * lease the id is a prefix of when it looks truncated.
+   */
   lookupLease: {
     path: "/lessor.v1.LeaseService/LookupLease" as const,
     requestStream: false as const,
@@ -2237,7 +2341,12 @@ export const LeaseServiceService = {
     responseSerialize: (value: LookupLeaseResponse): Buffer => Buffer.from(LookupLeaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupLeaseResponse => LookupLeaseResponse.decode(value),
   },
-  /** Extend a lease, never past its issue time plus its max TTL. */
+  /**
+   * Extend a lease, never past its issue time plus its max TTL (the response
+   * says when the increment was cut short). Needs `update` on
+   * `sys/leases/renew/<lease_id>`. FAILED_PRECONDITION if the lease is not
+   * renewable or no longer active.
+   */
   renewLease: {
     path: "/lessor.v1.LeaseService/RenewLease" as const,
     requestStream: false as const,
@@ -2247,7 +2356,13 @@ export const LeaseServiceService = {
     responseSerialize: (value: RenewLeaseResponse): Buffer => Buffer.from(RenewLeaseResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RenewLeaseResponse => RenewLeaseResponse.decode(value),
   },
-  /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
+  /**
+   * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
+   * the IAM user), then end the lease. Needs `update` on
+   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
+   * succeeds with revoked_now false.
+   */
   revokeLease: {
     path: "/lessor.v1.LeaseService/RevokeLease" as const,
     requestStream: false as const,
@@ -2258,8 +2373,11 @@ export const LeaseServiceService = {
     responseDeserialize: (value: Buffer): RevokeLeaseResponse => RevokeLeaseResponse.decode(value),
   },
   /**
-   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
-   * The work is recorded: after a restart it continues by itself.
+   * Revoke every lease whose id starts with a prefix, in batches, streaming
+   * progress until a message with done set. The work is recorded: after a
+   * restart it continues by itself, and a caller that goes away does not stop
+   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
+   * `sudo` on `sys/leases/revoke-force/<prefix>`.
    */
   revokeLeasePrefix: {
     path: "/lessor.v1.LeaseService/RevokeLeasePrefix" as const,
@@ -2272,7 +2390,10 @@ export const LeaseServiceService = {
       Buffer.from(RevokeLeasePrefixResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevokeLeasePrefixResponse => RevokeLeasePrefixResponse.decode(value),
   },
-  /** List leases under a prefix, a page at a time. */
+  /**
+   * List leases under a prefix, a page at a time, in lease id order. Needs
+   * `list` and `sudo` on `sys/leases/lookup/<prefix>`.
+   */
   listLeases: {
     path: "/lessor.v1.LeaseService/ListLeases" as const,
     requestStream: false as const,
@@ -2282,7 +2403,12 @@ export const LeaseServiceService = {
     responseSerialize: (value: ListLeasesResponse): Buffer => Buffer.from(ListLeasesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListLeasesResponse => ListLeasesResponse.decode(value),
   },
-  /** Repair the lease index and dangling entries. */
+  /**
+   * Repair the lease index and dangling entries, roll back unfinished
+   * issuances, and purge revoked leases and lease events older than the
+   * retention period (7 days). Safe to run at any time. Needs `update` on
+   * `sys/leases/tidy`.
+   */
   tidyLeases: {
     path: "/lessor.v1.LeaseService/TidyLeases" as const,
     requestStream: false as const,
@@ -2293,8 +2419,10 @@ export const LeaseServiceService = {
     responseDeserialize: (value: Buffer): TidyLeasesResponse => TidyLeasesResponse.decode(value),
   },
   /**
-   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
-   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   * Stream lease events (created, renewed, revoked, expired, irrevocable,
+   * force-revoked) under a prefix until the caller cancels. Resume after a
+   * reconnect by passing the last sequence number seen. Needs `list` on
+   * `sys/leases/lookup/<prefix>`.
    */
   watchLeases: {
     path: "/lessor.v1.LeaseService/WatchLeases" as const,
@@ -2308,30 +2436,62 @@ export const LeaseServiceService = {
 } as const;
 
 export interface LeaseServiceServer extends UntypedServiceImplementation {
-  /** Look up a lease by id. */
+  /**
+   * Look up a lease by id: its times, TTL, state and revocation attempts.
+   * Needs `update` on `sys/leases/lookup/<lease_id>`. NOT_FOUND names the
+   * lease the id is a prefix of when it looks truncated.
+   */
   lookupLease: handleUnaryCall<LookupLeaseRequest, LookupLeaseResponse>;
-  /** Extend a lease, never past its issue time plus its max TTL. */
+  /**
+   * Extend a lease, never past its issue time plus its max TTL (the response
+   * says when the increment was cut short). Needs `update` on
+   * `sys/leases/renew/<lease_id>`. FAILED_PRECONDITION if the lease is not
+   * renewable or no longer active.
+   */
   renewLease: handleUnaryCall<RenewLeaseRequest, RenewLeaseResponse>;
-  /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
+  /**
+   * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
+   * the IAM user), then end the lease. Needs `update` on
+   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
+   * succeeds with revoked_now false.
+   */
   revokeLease: handleUnaryCall<RevokeLeaseRequest, RevokeLeaseResponse>;
   /**
-   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
-   * The work is recorded: after a restart it continues by itself.
+   * Revoke every lease whose id starts with a prefix, in batches, streaming
+   * progress until a message with done set. The work is recorded: after a
+   * restart it continues by itself, and a caller that goes away does not stop
+   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
+   * `sudo` on `sys/leases/revoke-force/<prefix>`.
    */
   revokeLeasePrefix: handleServerStreamingCall<RevokeLeasePrefixRequest, RevokeLeasePrefixResponse>;
-  /** List leases under a prefix, a page at a time. */
+  /**
+   * List leases under a prefix, a page at a time, in lease id order. Needs
+   * `list` and `sudo` on `sys/leases/lookup/<prefix>`.
+   */
   listLeases: handleUnaryCall<ListLeasesRequest, ListLeasesResponse>;
-  /** Repair the lease index and dangling entries. */
+  /**
+   * Repair the lease index and dangling entries, roll back unfinished
+   * issuances, and purge revoked leases and lease events older than the
+   * retention period (7 days). Safe to run at any time. Needs `update` on
+   * `sys/leases/tidy`.
+   */
   tidyLeases: handleUnaryCall<TidyLeasesRequest, TidyLeasesResponse>;
   /**
-   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
-   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   * Stream lease events (created, renewed, revoked, expired, irrevocable,
+   * force-revoked) under a prefix until the caller cancels. Resume after a
+   * reconnect by passing the last sequence number seen. Needs `list` on
+   * `sys/leases/lookup/<prefix>`.
    */
   watchLeases: handleServerStreamingCall<WatchLeasesRequest, WatchLeasesResponse>;
 }
 
 export interface LeaseServiceClient extends Client {
-  /** Look up a lease by id. */
+  /**
+   * Look up a lease by id: its times, TTL, state and revocation attempts.
+   * Needs `update` on `sys/leases/lookup/<lease_id>`. NOT_FOUND names the
+   * lease the id is a prefix of when it looks truncated.
+   */
   lookupLease(
     request: LookupLeaseRequest,
     callback: (error: ServiceError | null, response: LookupLeaseResponse) => void,
@@ -2347,7 +2507,12 @@ export interface LeaseServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupLeaseResponse) => void,
   ): ClientUnaryCall;
-  /** Extend a lease, never past its issue time plus its max TTL. */
+  /**
+   * Extend a lease, never past its issue time plus its max TTL (the response
+   * says when the increment was cut short). Needs `update` on
+   * `sys/leases/renew/<lease_id>`. FAILED_PRECONDITION if the lease is not
+   * renewable or no longer active.
+   */
   renewLease(
     request: RenewLeaseRequest,
     callback: (error: ServiceError | null, response: RenewLeaseResponse) => void,
@@ -2363,7 +2528,13 @@ export interface LeaseServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RenewLeaseResponse) => void,
   ): ClientUnaryCall;
-  /** Revoke a lease: destroy the secret in the system that owns it, then end the lease. */
+  /**
+   * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
+   * the IAM user), then end the lease. Needs `update` on
+   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
+   * succeeds with revoked_now false.
+   */
   revokeLease(
     request: RevokeLeaseRequest,
     callback: (error: ServiceError | null, response: RevokeLeaseResponse) => void,
@@ -2380,8 +2551,11 @@ export interface LeaseServiceClient extends Client {
     callback: (error: ServiceError | null, response: RevokeLeaseResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Revoke every lease whose id starts with a prefix, in batches, streaming progress.
-   * The work is recorded: after a restart it continues by itself.
+   * Revoke every lease whose id starts with a prefix, in batches, streaming
+   * progress until a message with done set. The work is recorded: after a
+   * restart it continues by itself, and a caller that goes away does not stop
+   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
+   * `sudo` on `sys/leases/revoke-force/<prefix>`.
    */
   revokeLeasePrefix(
     request: RevokeLeasePrefixRequest,
@@ -2392,7 +2566,10 @@ export interface LeaseServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<RevokeLeasePrefixResponse>;
-  /** List leases under a prefix, a page at a time. */
+  /**
+   * List leases under a prefix, a page at a time, in lease id order. Needs
+   * `list` and `sudo` on `sys/leases/lookup/<prefix>`.
+   */
   listLeases(
     request: ListLeasesRequest,
     callback: (error: ServiceError | null, response: ListLeasesResponse) => void,
@@ -2408,7 +2585,12 @@ export interface LeaseServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListLeasesResponse) => void,
   ): ClientUnaryCall;
-  /** Repair the lease index and dangling entries. */
+  /**
+   * Repair the lease index and dangling entries, roll back unfinished
+   * issuances, and purge revoked leases and lease events older than the
+   * retention period (7 days). Safe to run at any time. Needs `update` on
+   * `sys/leases/tidy`.
+   */
   tidyLeases(
     request: TidyLeasesRequest,
     callback: (error: ServiceError | null, response: TidyLeasesResponse) => void,
@@ -2425,8 +2607,10 @@ export interface LeaseServiceClient extends Client {
     callback: (error: ServiceError | null, response: TidyLeasesResponse) => void,
   ): ClientUnaryCall;
   /**
-   * Stream lease events (created, renewed, revoked, expired, irrevocable) under a
-   * prefix. Resume after a reconnect by passing the last sequence number seen.
+   * Stream lease events (created, renewed, revoked, expired, irrevocable,
+   * force-revoked) under a prefix until the caller cancels. Resume after a
+   * reconnect by passing the last sequence number seen. Needs `list` on
+   * `sys/leases/lookup/<prefix>`.
    */
   watchLeases(request: WatchLeasesRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchLeasesResponse>;
   watchLeases(

@@ -25,41 +25,71 @@ export interface Mount {
   path: string;
   /** Engine type, e.g. `aws`, `kv`. */
   type: string;
+  /** Free text given when the engine was enabled; may be empty. */
   description: string;
-  /** Stable id of the mount, kept in lease records. */
+  /** Stable id of the mount, kept in lease records, e.g. `aws_1f0c9e2a`. */
   accessor: string;
-  /** Default lease TTL for secrets issued here; 0 means the server default (768h). */
+  /**
+   * Default lease TTL for secrets issued here, in seconds; 0 means the server
+   * default (768h).
+   */
   defaultLeaseTtlSeconds: number;
-  /** Maximum lease TTL for secrets issued here; 0 means the server default (768h). */
+  /**
+   * Maximum lease TTL for secrets issued here, in seconds; 0 means the server
+   * default (768h).
+   */
   maxLeaseTtlSeconds: number;
 }
 
+/** EnableMountRequest says which engine to mount where. */
 export interface EnableMountRequest {
-  /** Where to mount; defaults to the engine type. */
+  /**
+   * Where to mount, e.g. `aws` or `team-a/aws` (a trailing slash is added);
+   * empty mounts at the engine type. Segments of letters, digits, `_`, `.` or
+   * `-`, at most 128 characters; `sys/`, `auth/`, `token/` and `leases/` are reserved.
+   */
   path: string;
+  /** Engine type: `aws` or `kv`. Required. */
   type: string;
+  /** Free text shown by ListMounts; may be empty. */
   description: string;
+  /**
+   * Default lease TTL for secrets issued here, in seconds; 0: the server
+   * default (768h). Must not exceed max_lease_ttl_seconds when both are set.
+   */
   defaultLeaseTtlSeconds: number;
+  /**
+   * Maximum lease TTL for secrets issued here, in seconds; 0: the server
+   * maximum (768h).
+   */
   maxLeaseTtlSeconds: number;
 }
 
+/** EnableMountResponse carries the new mount. */
 export interface EnableMountResponse {
+  /** The mount as recorded, with its normalized path and new accessor. */
   mount: Mount | undefined;
 }
 
+/** DisableMountRequest names the mount to remove. */
 export interface DisableMountRequest {
+  /** The mount's path, with or without the trailing slash, e.g. `aws`. Required. */
   path: string;
 }
 
+/** DisableMountResponse says what the unmount revoked. */
 export interface DisableMountResponse {
   /** Leases that were revoked because their mount went away. */
   revokedLeases: number;
 }
 
+/** ListMountsRequest takes no parameters. */
 export interface ListMountsRequest {
 }
 
+/** ListMountsResponse lists every mount. */
 export interface ListMountsResponse {
+  /** The mounts, in path order. */
   mounts: Mount[];
 }
 
@@ -687,12 +717,22 @@ export const ListMountsResponse: MessageFns<ListMountsResponse> = {
   },
 };
 
-/** MountService enables, disables and lists secrets engines, as `lessor secrets enable|disable|list`. */
+/**
+ * MountService enables, disables and lists secrets engines, as
+ * `lessor secrets enable|disable|list`. Permissions are checked on
+ * `sys/mounts/<path>`; enabling and disabling are root-protected (the
+ * capability and `sudo`).
+ */
 export type MountServiceDefinition = typeof MountServiceDefinition;
 export const MountServiceDefinition = {
   name: "MountService",
   fullName: "lessor.v1.MountService",
   methods: {
+    /**
+     * Mount a secrets engine at a path. Needs `update` and `sudo` on
+     * `sys/mounts/<path>`. ALREADY_EXISTS if the path is taken or overlaps
+     * another mount.
+     */
     enableMount: {
       name: "EnableMount",
       requestType: EnableMountRequest as typeof EnableMountRequest,
@@ -701,6 +741,11 @@ export const MountServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Unmount a secrets engine: every lease it issued is revoked first (its
+     * secrets destroyed), then its configuration is deleted. Needs `delete` and
+     * `sudo` on `sys/mounts/<path>`. NOT_FOUND if nothing is mounted there.
+     */
     disableMount: {
       name: "DisableMount",
       requestType: DisableMountRequest as typeof DisableMountRequest,
@@ -709,6 +754,7 @@ export const MountServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** List the mounted secrets engines. Needs `read` on `sys/mounts`. */
     listMounts: {
       name: "ListMounts",
       requestType: ListMountsRequest as typeof ListMountsRequest,
@@ -720,9 +766,19 @@ export const MountServiceDefinition = {
   },
 } as const;
 
-/** MountService enables, disables and lists secrets engines, as `lessor secrets enable|disable|list`. */
+/**
+ * MountService enables, disables and lists secrets engines, as
+ * `lessor secrets enable|disable|list`. Permissions are checked on
+ * `sys/mounts/<path>`; enabling and disabling are root-protected (the
+ * capability and `sudo`).
+ */
 export type MountServiceService = typeof MountServiceService;
 export const MountServiceService = {
+  /**
+   * Mount a secrets engine at a path. Needs `update` and `sudo` on
+   * `sys/mounts/<path>`. ALREADY_EXISTS if the path is taken or overlaps
+   * another mount.
+   */
   enableMount: {
     path: "/lessor.v1.MountService/EnableMount" as const,
     requestStream: false as const,
@@ -732,6 +788,11 @@ export const MountServiceService = {
     responseSerialize: (value: EnableMountResponse): Buffer => Buffer.from(EnableMountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EnableMountResponse => EnableMountResponse.decode(value),
   },
+  /**
+   * Unmount a secrets engine: every lease it issued is revoked first (its
+   * secrets destroyed), then its configuration is deleted. Needs `delete` and
+   * `sudo` on `sys/mounts/<path>`. NOT_FOUND if nothing is mounted there.
+   */
   disableMount: {
     path: "/lessor.v1.MountService/DisableMount" as const,
     requestStream: false as const,
@@ -742,6 +803,7 @@ export const MountServiceService = {
       Buffer.from(DisableMountResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DisableMountResponse => DisableMountResponse.decode(value),
   },
+  /** List the mounted secrets engines. Needs `read` on `sys/mounts`. */
   listMounts: {
     path: "/lessor.v1.MountService/ListMounts" as const,
     requestStream: false as const,
@@ -754,12 +816,28 @@ export const MountServiceService = {
 } as const;
 
 export interface MountServiceServer extends UntypedServiceImplementation {
+  /**
+   * Mount a secrets engine at a path. Needs `update` and `sudo` on
+   * `sys/mounts/<path>`. ALREADY_EXISTS if the path is taken or overlaps
+   * another mount.
+   */
   enableMount: handleUnaryCall<EnableMountRequest, EnableMountResponse>;
+  /**
+   * Unmount a secrets engine: every lease it issued is revoked first (its
+   * secrets destroyed), then its configuration is deleted. Needs `delete` and
+   * `sudo` on `sys/mounts/<path>`. NOT_FOUND if nothing is mounted there.
+   */
   disableMount: handleUnaryCall<DisableMountRequest, DisableMountResponse>;
+  /** List the mounted secrets engines. Needs `read` on `sys/mounts`. */
   listMounts: handleUnaryCall<ListMountsRequest, ListMountsResponse>;
 }
 
 export interface MountServiceClient extends Client {
+  /**
+   * Mount a secrets engine at a path. Needs `update` and `sudo` on
+   * `sys/mounts/<path>`. ALREADY_EXISTS if the path is taken or overlaps
+   * another mount.
+   */
   enableMount(
     request: EnableMountRequest,
     callback: (error: ServiceError | null, response: EnableMountResponse) => void,
@@ -775,6 +853,11 @@ export interface MountServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EnableMountResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Unmount a secrets engine: every lease it issued is revoked first (its
+   * secrets destroyed), then its configuration is deleted. Needs `delete` and
+   * `sudo` on `sys/mounts/<path>`. NOT_FOUND if nothing is mounted there.
+   */
   disableMount(
     request: DisableMountRequest,
     callback: (error: ServiceError | null, response: DisableMountResponse) => void,
@@ -790,6 +873,7 @@ export interface MountServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DisableMountResponse) => void,
   ): ClientUnaryCall;
+  /** List the mounted secrets engines. Needs `read` on `sys/mounts`. */
   listMounts(
     request: ListMountsRequest,
     callback: (error: ServiceError | null, response: ListMountsResponse) => void,

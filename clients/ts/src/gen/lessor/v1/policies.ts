@@ -19,35 +19,55 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
+/** WritePolicyRequest carries the policy to store. */
 export interface WritePolicyRequest {
+  /**
+   * Policy name: lowercase letters, digits, `_`, `.` or `-`, at most 128
+   * characters (upper case is folded to lower case). Required.
+   */
   name: string;
-  /** The policy text, HCL or JSON: path "aws/creds/*" { capabilities = ["read"] } */
+  /**
+   * The policy text, HCL or JSON, e.g.
+   * `path "aws/creds/*" { capabilities = ["read"] }`. Required.
+   */
   policy: string;
 }
 
+/** WritePolicyResponse is empty: the write succeeded. */
 export interface WritePolicyResponse {
 }
 
+/** ReadPolicyRequest names the policy to read. */
 export interface ReadPolicyRequest {
+  /** Policy name. Required. */
   name: string;
 }
 
+/** ReadPolicyResponse carries the policy. */
 export interface ReadPolicyResponse {
+  /** Policy name, in lower case. */
   name: string;
+  /** The policy text as it was written (HCL or JSON). */
   policy: string;
 }
 
+/** ListPoliciesRequest takes no parameters. */
 export interface ListPoliciesRequest {
 }
 
+/** ListPoliciesResponse lists the policy names. */
 export interface ListPoliciesResponse {
+  /** Every policy name, sorted. */
   names: string[];
 }
 
+/** DeletePolicyRequest names the policy to delete. */
 export interface DeletePolicyRequest {
+  /** Policy name. Required; `root` and `default` are refused. */
   name: string;
 }
 
+/** DeletePolicyResponse is empty: the policy is gone. */
 export interface DeletePolicyResponse {
 }
 
@@ -578,12 +598,23 @@ export const DeletePolicyResponse: MessageFns<DeletePolicyResponse> = {
   },
 };
 
-/** PolicyService manages ACL policies, in Vault's policy language (HCL or JSON). */
+/**
+ * PolicyService manages ACL policies, in Vault's policy language (HCL or
+ * JSON), as `lessor policy write|read|list|delete`. Permissions are checked on
+ * `sys/policies/acl/<name>`; writing and deleting are root-protected (the
+ * capability and `sudo`). `root` is built in and cannot be changed; `default`
+ * may be rewritten but not deleted.
+ */
 export type PolicyServiceDefinition = typeof PolicyServiceDefinition;
 export const PolicyServiceDefinition = {
   name: "PolicyService",
   fullName: "lessor.v1.PolicyService",
   methods: {
+    /**
+     * Create or replace a policy; it applies to the next request of every token
+     * that holds it. Needs `update` and `sudo` on `sys/policies/acl/<name>`.
+     * INVALID_ARGUMENT names the line of a policy that does not parse.
+     */
     writePolicy: {
       name: "WritePolicy",
       requestType: WritePolicyRequest as typeof WritePolicyRequest,
@@ -592,6 +623,10 @@ export const PolicyServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Read a policy's text as it was written. Needs `read` on
+     * `sys/policies/acl/<name>`. NOT_FOUND if there is no such policy.
+     */
     readPolicy: {
       name: "ReadPolicy",
       requestType: ReadPolicyRequest as typeof ReadPolicyRequest,
@@ -600,6 +635,10 @@ export const PolicyServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * List the policy names, `root` and `default` included. Needs `list` on
+     * `sys/policies/acl`.
+     */
     listPolicies: {
       name: "ListPolicies",
       requestType: ListPoliciesRequest as typeof ListPoliciesRequest,
@@ -608,6 +647,11 @@ export const PolicyServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * Delete a policy; tokens that hold it lose its rules at once. Deleting a
+     * policy that does not exist succeeds. Needs `delete` and `sudo` on
+     * `sys/policies/acl/<name>`.
+     */
     deletePolicy: {
       name: "DeletePolicy",
       requestType: DeletePolicyRequest as typeof DeletePolicyRequest,
@@ -619,9 +663,20 @@ export const PolicyServiceDefinition = {
   },
 } as const;
 
-/** PolicyService manages ACL policies, in Vault's policy language (HCL or JSON). */
+/**
+ * PolicyService manages ACL policies, in Vault's policy language (HCL or
+ * JSON), as `lessor policy write|read|list|delete`. Permissions are checked on
+ * `sys/policies/acl/<name>`; writing and deleting are root-protected (the
+ * capability and `sudo`). `root` is built in and cannot be changed; `default`
+ * may be rewritten but not deleted.
+ */
 export type PolicyServiceService = typeof PolicyServiceService;
 export const PolicyServiceService = {
+  /**
+   * Create or replace a policy; it applies to the next request of every token
+   * that holds it. Needs `update` and `sudo` on `sys/policies/acl/<name>`.
+   * INVALID_ARGUMENT names the line of a policy that does not parse.
+   */
   writePolicy: {
     path: "/lessor.v1.PolicyService/WritePolicy" as const,
     requestStream: false as const,
@@ -631,6 +686,10 @@ export const PolicyServiceService = {
     responseSerialize: (value: WritePolicyResponse): Buffer => Buffer.from(WritePolicyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WritePolicyResponse => WritePolicyResponse.decode(value),
   },
+  /**
+   * Read a policy's text as it was written. Needs `read` on
+   * `sys/policies/acl/<name>`. NOT_FOUND if there is no such policy.
+   */
   readPolicy: {
     path: "/lessor.v1.PolicyService/ReadPolicy" as const,
     requestStream: false as const,
@@ -640,6 +699,10 @@ export const PolicyServiceService = {
     responseSerialize: (value: ReadPolicyResponse): Buffer => Buffer.from(ReadPolicyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadPolicyResponse => ReadPolicyResponse.decode(value),
   },
+  /**
+   * List the policy names, `root` and `default` included. Needs `list` on
+   * `sys/policies/acl`.
+   */
   listPolicies: {
     path: "/lessor.v1.PolicyService/ListPolicies" as const,
     requestStream: false as const,
@@ -650,6 +713,11 @@ export const PolicyServiceService = {
       Buffer.from(ListPoliciesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListPoliciesResponse => ListPoliciesResponse.decode(value),
   },
+  /**
+   * Delete a policy; tokens that hold it lose its rules at once. Deleting a
+   * policy that does not exist succeeds. Needs `delete` and `sudo` on
+   * `sys/policies/acl/<name>`.
+   */
   deletePolicy: {
     path: "/lessor.v1.PolicyService/DeletePolicy" as const,
     requestStream: false as const,
@@ -663,13 +731,36 @@ export const PolicyServiceService = {
 } as const;
 
 export interface PolicyServiceServer extends UntypedServiceImplementation {
+  /**
+   * Create or replace a policy; it applies to the next request of every token
+   * that holds it. Needs `update` and `sudo` on `sys/policies/acl/<name>`.
+   * INVALID_ARGUMENT names the line of a policy that does not parse.
+   */
   writePolicy: handleUnaryCall<WritePolicyRequest, WritePolicyResponse>;
+  /**
+   * Read a policy's text as it was written. Needs `read` on
+   * `sys/policies/acl/<name>`. NOT_FOUND if there is no such policy.
+   */
   readPolicy: handleUnaryCall<ReadPolicyRequest, ReadPolicyResponse>;
+  /**
+   * List the policy names, `root` and `default` included. Needs `list` on
+   * `sys/policies/acl`.
+   */
   listPolicies: handleUnaryCall<ListPoliciesRequest, ListPoliciesResponse>;
+  /**
+   * Delete a policy; tokens that hold it lose its rules at once. Deleting a
+   * policy that does not exist succeeds. Needs `delete` and `sudo` on
+   * `sys/policies/acl/<name>`.
+   */
   deletePolicy: handleUnaryCall<DeletePolicyRequest, DeletePolicyResponse>;
 }
 
 export interface PolicyServiceClient extends Client {
+  /**
+   * Create or replace a policy; it applies to the next request of every token
+   * that holds it. Needs `update` and `sudo` on `sys/policies/acl/<name>`.
+   * INVALID_ARGUMENT names the line of a policy that does not parse.
+   */
   writePolicy(
     request: WritePolicyRequest,
     callback: (error: ServiceError | null, response: WritePolicyResponse) => void,
@@ -685,6 +776,10 @@ export interface PolicyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WritePolicyResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Read a policy's text as it was written. Needs `read` on
+   * `sys/policies/acl/<name>`. NOT_FOUND if there is no such policy.
+   */
   readPolicy(
     request: ReadPolicyRequest,
     callback: (error: ServiceError | null, response: ReadPolicyResponse) => void,
@@ -700,6 +795,10 @@ export interface PolicyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReadPolicyResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * List the policy names, `root` and `default` included. Needs `list` on
+   * `sys/policies/acl`.
+   */
   listPolicies(
     request: ListPoliciesRequest,
     callback: (error: ServiceError | null, response: ListPoliciesResponse) => void,
@@ -715,6 +814,11 @@ export interface PolicyServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListPoliciesResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Delete a policy; tokens that hold it lose its rules at once. Deleting a
+   * policy that does not exist succeeds. Needs `delete` and `sudo` on
+   * `sys/policies/acl/<name>`.
+   */
   deletePolicy(
     request: DeletePolicyRequest,
     callback: (error: ServiceError | null, response: DeletePolicyResponse) => void,

@@ -22,85 +22,137 @@ import { Struct } from "../../google/protobuf/struct.js";
 
 /** Lease describes the lease a dynamic secret was issued under. */
 export interface Lease {
-  /** Lease id, `<mount>/<path>/<uuid>`, e.g. `aws/creds/deploy/0bce0782-...`. */
+  /**
+   * Lease id, `<mount>/<path>/<uuid>`, e.g. `aws/creds/deploy/0bce0782-...`;
+   * pass it to LeaseService to renew or revoke the secret.
+   */
   id: string;
-  /** Seconds until the lease expires. */
+  /** Seconds until the lease expires and the secret is revoked. */
   durationSeconds: number;
-  /** Whether the lease can be renewed. */
+  /** Whether the lease can be renewed (LeaseService.RenewLease). */
   renewable: boolean;
 }
 
+/** ReadRequest names the path to read. */
 export interface ReadRequest {
-  /** Full path including the mount, e.g. `aws/creds/deploy`. */
+  /** Full path including the mount, e.g. `aws/creds/deploy`. Required. */
   path: string;
-  /** Optional request fields (for paths that take parameters on read, such as `ttl`). */
+  /**
+   * Optional request fields (for paths that take parameters on read, such as
+   * `ttl`); unset for none.
+   */
   data: { [key: string]: any } | undefined;
 }
 
+/** ReadResponse carries what the path returned. */
 export interface ReadResponse {
-  /** Set when the read issued a dynamic secret. */
-  lease: Lease | undefined;
-  data: { [key: string]: any } | undefined;
+  /**
+   * Set only when the read issued a dynamic secret; unset for stored data
+   * (kv, configuration).
+   */
+  lease:
+    | Lease
+    | undefined;
+  /**
+   * The fields the path returned, e.g. `access_key` and `secret_key`.
+   * Write-only fields (secrets given to Lessor) are never returned.
+   */
+  data:
+    | { [key: string]: any }
+    | undefined;
+  /** Things the caller should know, e.g. that a requested TTL was cut short. */
   warnings: string[];
 }
 
+/** WriteRequest carries the fields to write to a path. */
 export interface WriteRequest {
+  /** Full path including the mount, e.g. `aws/roles/deploy`. Required. */
   path: string;
+  /**
+   * The fields to write, as the path's help lists them; unset writes none
+   * (e.g. `aws/config/rotate-root`).
+   */
   data: { [key: string]: any } | undefined;
 }
 
+/** WriteResponse carries what the path returned, if anything. */
 export interface WriteResponse {
   /** Set when the write issued a dynamic secret (e.g. `aws/sts/<role>`). */
-  lease: Lease | undefined;
-  data: { [key: string]: any } | undefined;
+  lease:
+    | Lease
+    | undefined;
+  /** The fields the path returned; empty for most writes. */
+  data:
+    | { [key: string]: any }
+    | undefined;
+  /** Things the caller should know, e.g. that a field is deprecated. */
   warnings: string[];
 }
 
+/** DeleteRequest names the path to delete. */
 export interface DeleteRequest {
+  /** Full path including the mount, e.g. `aws/roles/deploy`. Required. */
   path: string;
 }
 
+/** DeleteResponse says what the caller should know about the deletion. */
 export interface DeleteResponse {
+  /** Things the caller should know; usually empty. */
   warnings: string[];
 }
 
+/** ListRequest names the path to list under. */
 export interface ListRequest {
+  /** Full path including the mount, e.g. `aws/roles`. Required. */
   path: string;
 }
 
+/** ListResponse lists the keys under a path. */
 export interface ListResponse {
   /** Keys directly under the path; a key ending in `/` has keys below it. */
   keys: string[];
 }
 
+/** PathHelpRequest names the path to describe. */
 export interface PathHelpRequest {
+  /** Full path including the mount, e.g. `aws/creds/deploy`. Required. */
   path: string;
 }
 
 /** FieldHelp describes one field a path accepts. */
 export interface FieldHelp {
+  /** Field name, as used in WriteRequest.data. */
   name: string;
   /** One of string, int, bool, duration, list, map, json. */
   type: string;
+  /** Whether a write must give the field. */
   required: boolean;
+  /** What the field means. */
   description: string;
   /** The default, rendered as text; empty when there is none. */
   defaultValue: string;
   /** Write-only fields (secrets) are never returned by a read. */
   writeOnly: boolean;
-  /** Set when the field is kept for compatibility and should not be used. */
+  /**
+   * Set when the field is kept for compatibility and should not be used; says
+   * what to use instead. Empty otherwise.
+   */
   deprecation: string;
 }
 
+/** PathHelpResponse describes a path. */
 export interface PathHelpResponse {
   /** The pattern that matched, with the mount, e.g. `aws/roles/:name`. */
   pattern: string;
   /** The engine type mounted there. */
   engineType: string;
+  /** One line on what the path is for. */
   synopsis: string;
+  /** The longer description. */
   description: string;
-  /** Operations the path supports: read, create, update, delete, list. */
+  /** Operations the path supports: read, create/update (a write), delete, list. */
   operations: string[];
+  /** The fields the path accepts. */
   fields: FieldHelp[];
   /** Every pattern the engine answers, for orientation. */
   enginePaths: string[];
@@ -1272,6 +1324,9 @@ export const PathHelpResponse: MessageFns<PathHelpResponse> = {
  * SecretsService reads and writes paths under mounted engines, as `lessor read`,
  * `write`, `delete` and `list` do. A path starts with the mount it belongs to
  * (`aws/creds/deploy` is path `creds/deploy` of the engine mounted at `aws/`).
+ * Permissions are checked on the full path with the operation's capability
+ * (`read`, `create` or `update`, `delete`, `list`); an engine's configuration
+ * paths (e.g. `aws/config/root`) also need `sudo`.
  */
 export type SecretsServiceDefinition = typeof SecretsServiceDefinition;
 export const SecretsServiceDefinition = {
@@ -1280,7 +1335,8 @@ export const SecretsServiceDefinition = {
   methods: {
     /**
      * Read a path. Reading a dynamic secret (`aws/creds/<role>`) creates it and
-     * its lease in the same step.
+     * its lease in the same step. Needs `read` on the path. NOT_FOUND lists the
+     * paths the engine answers when the path matches none.
      */
     read: {
       name: "Read",
@@ -1290,7 +1346,11 @@ export const SecretsServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Write fields to a path (create or update). */
+    /**
+     * Write fields to a path (create or update). Needs `create` on the path if
+     * the entry does not exist yet, else `update`. INVALID_ARGUMENT names each
+     * field that is unknown or malformed (google.rpc.BadRequest).
+     */
     write: {
       name: "Write",
       requestType: WriteRequest as typeof WriteRequest,
@@ -1299,7 +1359,7 @@ export const SecretsServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Delete a path. */
+    /** Delete a path (e.g. a kv entry or a role). Needs `delete` on the path. */
     delete: {
       name: "Delete",
       requestType: DeleteRequest as typeof DeleteRequest,
@@ -1308,7 +1368,7 @@ export const SecretsServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** List the keys under a path. */
+    /** List the keys under a path. Needs `list` on the path. */
     list: {
       name: "List",
       requestType: ListRequest as typeof ListRequest,
@@ -1317,7 +1377,10 @@ export const SecretsServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Describe a path: its pattern, fields and operations, from the engine's declarations. */
+    /**
+     * Describe a path: its pattern, fields and operations, from the engine's
+     * declarations (`lessor path-help`). Needs only a valid token.
+     */
     pathHelp: {
       name: "PathHelp",
       requestType: PathHelpRequest as typeof PathHelpRequest,
@@ -1333,12 +1396,16 @@ export const SecretsServiceDefinition = {
  * SecretsService reads and writes paths under mounted engines, as `lessor read`,
  * `write`, `delete` and `list` do. A path starts with the mount it belongs to
  * (`aws/creds/deploy` is path `creds/deploy` of the engine mounted at `aws/`).
+ * Permissions are checked on the full path with the operation's capability
+ * (`read`, `create` or `update`, `delete`, `list`); an engine's configuration
+ * paths (e.g. `aws/config/root`) also need `sudo`.
  */
 export type SecretsServiceService = typeof SecretsServiceService;
 export const SecretsServiceService = {
   /**
    * Read a path. Reading a dynamic secret (`aws/creds/<role>`) creates it and
-   * its lease in the same step.
+   * its lease in the same step. Needs `read` on the path. NOT_FOUND lists the
+   * paths the engine answers when the path matches none.
    */
   read: {
     path: "/lessor.v1.SecretsService/Read" as const,
@@ -1349,7 +1416,11 @@ export const SecretsServiceService = {
     responseSerialize: (value: ReadResponse): Buffer => Buffer.from(ReadResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadResponse => ReadResponse.decode(value),
   },
-  /** Write fields to a path (create or update). */
+  /**
+   * Write fields to a path (create or update). Needs `create` on the path if
+   * the entry does not exist yet, else `update`. INVALID_ARGUMENT names each
+   * field that is unknown or malformed (google.rpc.BadRequest).
+   */
   write: {
     path: "/lessor.v1.SecretsService/Write" as const,
     requestStream: false as const,
@@ -1359,7 +1430,7 @@ export const SecretsServiceService = {
     responseSerialize: (value: WriteResponse): Buffer => Buffer.from(WriteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WriteResponse => WriteResponse.decode(value),
   },
-  /** Delete a path. */
+  /** Delete a path (e.g. a kv entry or a role). Needs `delete` on the path. */
   delete: {
     path: "/lessor.v1.SecretsService/Delete" as const,
     requestStream: false as const,
@@ -1369,7 +1440,7 @@ export const SecretsServiceService = {
     responseSerialize: (value: DeleteResponse): Buffer => Buffer.from(DeleteResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteResponse => DeleteResponse.decode(value),
   },
-  /** List the keys under a path. */
+  /** List the keys under a path. Needs `list` on the path. */
   list: {
     path: "/lessor.v1.SecretsService/List" as const,
     requestStream: false as const,
@@ -1379,7 +1450,10 @@ export const SecretsServiceService = {
     responseSerialize: (value: ListResponse): Buffer => Buffer.from(ListResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListResponse => ListResponse.decode(value),
   },
-  /** Describe a path: its pattern, fields and operations, from the engine's declarations. */
+  /**
+   * Describe a path: its pattern, fields and operations, from the engine's
+   * declarations (`lessor path-help`). Needs only a valid token.
+   */
   pathHelp: {
     path: "/lessor.v1.SecretsService/PathHelp" as const,
     requestStream: false as const,
@@ -1394,23 +1468,32 @@ export const SecretsServiceService = {
 export interface SecretsServiceServer extends UntypedServiceImplementation {
   /**
    * Read a path. Reading a dynamic secret (`aws/creds/<role>`) creates it and
-   * its lease in the same step.
+   * its lease in the same step. Needs `read` on the path. NOT_FOUND lists the
+   * paths the engine answers when the path matches none.
    */
   read: handleUnaryCall<ReadRequest, ReadResponse>;
-  /** Write fields to a path (create or update). */
+  /**
+   * Write fields to a path (create or update). Needs `create` on the path if
+   * the entry does not exist yet, else `update`. INVALID_ARGUMENT names each
+   * field that is unknown or malformed (google.rpc.BadRequest).
+   */
   write: handleUnaryCall<WriteRequest, WriteResponse>;
-  /** Delete a path. */
+  /** Delete a path (e.g. a kv entry or a role). Needs `delete` on the path. */
   delete: handleUnaryCall<DeleteRequest, DeleteResponse>;
-  /** List the keys under a path. */
+  /** List the keys under a path. Needs `list` on the path. */
   list: handleUnaryCall<ListRequest, ListResponse>;
-  /** Describe a path: its pattern, fields and operations, from the engine's declarations. */
+  /**
+   * Describe a path: its pattern, fields and operations, from the engine's
+   * declarations (`lessor path-help`). Needs only a valid token.
+   */
   pathHelp: handleUnaryCall<PathHelpRequest, PathHelpResponse>;
 }
 
 export interface SecretsServiceClient extends Client {
   /**
    * Read a path. Reading a dynamic secret (`aws/creds/<role>`) creates it and
-   * its lease in the same step.
+   * its lease in the same step. Needs `read` on the path. NOT_FOUND lists the
+   * paths the engine answers when the path matches none.
    */
   read(request: ReadRequest, callback: (error: ServiceError | null, response: ReadResponse) => void): ClientUnaryCall;
   read(
@@ -1424,7 +1507,11 @@ export interface SecretsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReadResponse) => void,
   ): ClientUnaryCall;
-  /** Write fields to a path (create or update). */
+  /**
+   * Write fields to a path (create or update). Needs `create` on the path if
+   * the entry does not exist yet, else `update`. INVALID_ARGUMENT names each
+   * field that is unknown or malformed (google.rpc.BadRequest).
+   */
   write(
     request: WriteRequest,
     callback: (error: ServiceError | null, response: WriteResponse) => void,
@@ -1440,7 +1527,7 @@ export interface SecretsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WriteResponse) => void,
   ): ClientUnaryCall;
-  /** Delete a path. */
+  /** Delete a path (e.g. a kv entry or a role). Needs `delete` on the path. */
   delete(
     request: DeleteRequest,
     callback: (error: ServiceError | null, response: DeleteResponse) => void,
@@ -1456,7 +1543,7 @@ export interface SecretsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteResponse) => void,
   ): ClientUnaryCall;
-  /** List the keys under a path. */
+  /** List the keys under a path. Needs `list` on the path. */
   list(request: ListRequest, callback: (error: ServiceError | null, response: ListResponse) => void): ClientUnaryCall;
   list(
     request: ListRequest,
@@ -1469,7 +1556,10 @@ export interface SecretsServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListResponse) => void,
   ): ClientUnaryCall;
-  /** Describe a path: its pattern, fields and operations, from the engine's declarations. */
+  /**
+   * Describe a path: its pattern, fields and operations, from the engine's
+   * declarations (`lessor path-help`). Needs only a valid token.
+   */
   pathHelp(
     request: PathHelpRequest,
     callback: (error: ServiceError | null, response: PathHelpResponse) => void,

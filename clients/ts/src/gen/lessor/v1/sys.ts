@@ -19,13 +19,22 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 
+/** AuditDevice is one place audit records are written to. */
 export interface AuditDevice {
-  /** Name the device is known by, e.g. `file`. */
+  /**
+   * Name the device is known by, e.g. `file/` (a trailing slash is added);
+   * empty when enabling means the type. Letters, digits, `_`, `.` or `-`, at
+   * most 64 characters.
+   */
   path: string;
-  /** `file` or `stdout`. */
+  /** `file` or `stdout`. Required. */
   type: string;
-  /** For file: `file_path`. */
+  /**
+   * For file: `file_path` (an absolute path, required) and `mode` (octal,
+   * default `0600`). stdout takes none.
+   */
   options: { [key: string]: string };
+  /** Free text shown by ListAuditDevices; may be empty. */
   description: string;
 }
 
@@ -34,77 +43,114 @@ export interface AuditDevice_OptionsEntry {
   value: string;
 }
 
+/** EnableAuditDeviceRequest carries the device to enable. */
 export interface EnableAuditDeviceRequest {
+  /** The device. Required. */
   device: AuditDevice | undefined;
 }
 
+/** EnableAuditDeviceResponse is empty: the device is enabled. */
 export interface EnableAuditDeviceResponse {
 }
 
+/** DisableAuditDeviceRequest names the device to disable. */
 export interface DisableAuditDeviceRequest {
+  /** The device's path, e.g. `file`. Required. */
   path: string;
 }
 
+/** DisableAuditDeviceResponse is empty: the device is disabled. */
 export interface DisableAuditDeviceResponse {
 }
 
+/** ListAuditDevicesRequest takes no parameters. */
 export interface ListAuditDevicesRequest {
 }
 
+/** ListAuditDevicesResponse lists the enabled audit devices. */
 export interface ListAuditDevicesResponse {
+  /** The devices, in path order. */
   devices: AuditDevice[];
 }
 
+/** HashAuditValueRequest carries the value to hash. */
 export interface HashAuditValueRequest {
+  /** The value, e.g. a secret key (the audit log records only its digest). */
   input: string;
 }
 
+/** HashAuditValueResponse carries the digest. */
 export interface HashAuditValueResponse {
-  /** `hmac-sha256:<hex>`. */
+  /** `hmac-sha256:<hex>`, as the audit log records the value. */
   hash: string;
 }
 
+/**
+ * RateLimitQuota allows `rate` requests per `interval_seconds` on the paths
+ * under a prefix; the most specific (longest) matching prefix applies.
+ * Requests over the limit fail with RESOURCE_EXHAUSTED and a google.rpc.RetryInfo.
+ */
 export interface RateLimitQuota {
+  /** Quota name: letters, digits, `_`, `.` or `-`, at most 128 characters. Required. */
   name: string;
-  /** Path prefix the quota applies to; empty: every path. */
+  /**
+   * Path prefix the quota applies to, e.g. `aws/creds/`; empty: every path.
+   * `sys/quotas/` is exempt, so a quota cannot lock its operator out.
+   */
   path: string;
-  /** Requests allowed per interval. */
+  /** Requests allowed per interval: more than 0, at most 1000000. Required. */
   rate: number;
+  /** Length of the interval in seconds, 1 to 86400; 0 means 1 second. */
   intervalSeconds: number;
   /** Counted per token when true, else for all callers together. */
   perToken: boolean;
 }
 
+/** WriteRateLimitQuotaRequest carries the quota to store. */
 export interface WriteRateLimitQuotaRequest {
+  /** The quota. Required. */
   quota: RateLimitQuota | undefined;
 }
 
+/** WriteRateLimitQuotaResponse is empty: the quota is in force. */
 export interface WriteRateLimitQuotaResponse {
 }
 
+/** ReadRateLimitQuotaRequest names the quota to read. */
 export interface ReadRateLimitQuotaRequest {
+  /** Quota name. Required. */
   name: string;
 }
 
+/** ReadRateLimitQuotaResponse carries the quota. */
 export interface ReadRateLimitQuotaResponse {
+  /** The quota as stored (interval 0 reads back as 1). */
   quota: RateLimitQuota | undefined;
 }
 
+/** ListRateLimitQuotasRequest takes no parameters. */
 export interface ListRateLimitQuotasRequest {
 }
 
+/** ListRateLimitQuotasResponse lists every quota. */
 export interface ListRateLimitQuotasResponse {
+  /** The quotas. */
   quotas: RateLimitQuota[];
 }
 
+/** DeleteRateLimitQuotaRequest names the quota to delete. */
 export interface DeleteRateLimitQuotaRequest {
+  /** Quota name. Required. */
   name: string;
 }
 
+/** DeleteRateLimitQuotaResponse is empty: the quota no longer applies. */
 export interface DeleteRateLimitQuotaResponse {
 }
 
+/** EncryptionKey is one key that seals stored secrets. */
 export interface EncryptionKey {
+  /** Key id; the newest key has the highest. */
   id: number;
   /** New writes are sealed with the active key. */
   active: boolean;
@@ -112,17 +158,23 @@ export interface EncryptionKey {
   sealedValues: number;
 }
 
+/** RotateEncryptionKeyRequest takes no parameters. */
 export interface RotateEncryptionKeyRequest {
 }
 
+/** RotateEncryptionKeyResponse names the new key. */
 export interface RotateEncryptionKeyResponse {
+  /** Id of the new, active key. */
   activeKeyId: number;
 }
 
+/** GetEncryptionKeyStatusRequest takes no parameters. */
 export interface GetEncryptionKeyStatusRequest {
 }
 
+/** GetEncryptionKeyStatusResponse describes the keys. */
 export interface GetEncryptionKeyStatusResponse {
+  /** Every key held, active or not. */
   keys: EncryptionKey[];
   /** True while older values are being re-encrypted with the active key. */
   reencrypting: boolean;
@@ -130,10 +182,16 @@ export interface GetEncryptionKeyStatusResponse {
   keySource: string;
 }
 
+/** PruneEncryptionKeysRequest takes no parameters. */
 export interface PruneEncryptionKeysRequest {
 }
 
+/** PruneEncryptionKeysResponse names the keys dropped. */
 export interface PruneEncryptionKeysResponse {
+  /**
+   * Ids of the keys dropped; empty when every key is still in use (or the
+   * key came from LESSOR_SEAL_KEY).
+   */
   droppedKeyIds: number[];
 }
 
@@ -2030,13 +2088,23 @@ export const PruneEncryptionKeysResponse: MessageFns<PruneEncryptionKeysResponse
   },
 };
 
-/** SysService holds operator functions: audit devices and quotas. */
+/**
+ * SysService holds operator functions: audit devices, rate limit quotas and
+ * encryption keys, as `lessor audit`, `lessor quota` and `lessor operator`.
+ * Everything but HashAuditValue is root-protected: the capability and `sudo`
+ * on the `sys/...` path each RPC names.
+ */
 export type SysServiceDefinition = typeof SysServiceDefinition;
 export const SysServiceDefinition = {
   name: "SysService",
   fullName: "lessor.v1.SysService",
   methods: {
-    /** Enable an audit device (file or stdout). */
+    /**
+     * Enable an audit device (file or stdout): from then on every request and
+     * response is logged as a JSON line, every string in it HMAC'd; if an
+     * enabled device cannot write, requests fail. Needs `update` and `sudo` on
+     * `sys/audit/<path>`.
+     */
     enableAuditDevice: {
       name: "EnableAuditDevice",
       requestType: EnableAuditDeviceRequest as typeof EnableAuditDeviceRequest,
@@ -2045,6 +2113,7 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** Disable an audit device. Needs `delete` and `sudo` on `sys/audit/<path>`. */
     disableAuditDevice: {
       name: "DisableAuditDevice",
       requestType: DisableAuditDeviceRequest as typeof DisableAuditDeviceRequest,
@@ -2053,6 +2122,7 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /** List the enabled audit devices. Needs `read` and `sudo` on `sys/audit`. */
     listAuditDevices: {
       name: "ListAuditDevices",
       requestType: ListAuditDevicesRequest as typeof ListAuditDevicesRequest,
@@ -2061,7 +2131,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** The `hmac-sha256:` digest the audit log would record for a value. */
+    /**
+     * The `hmac-sha256:` digest the audit log would record for a value, to find
+     * a known secret in the log. Needs `update` on `sys/audit-hash`.
+     */
     hashAuditValue: {
       name: "HashAuditValue",
       requestType: HashAuditValueRequest as typeof HashAuditValueRequest,
@@ -2070,7 +2143,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Create or replace a rate limit quota. */
+    /**
+     * Create or replace a rate limit quota; it applies to the next request.
+     * Needs `update` and `sudo` on `sys/quotas/rate-limit/<name>`.
+     */
     writeRateLimitQuota: {
       name: "WriteRateLimitQuota",
       requestType: WriteRateLimitQuotaRequest as typeof WriteRateLimitQuotaRequest,
@@ -2079,6 +2155,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: {},
     },
+    /**
+     * Read a rate limit quota. Needs `read` and `sudo` on
+     * `sys/quotas/rate-limit/<name>`. NOT_FOUND if there is no such quota.
+     */
     readRateLimitQuota: {
       name: "ReadRateLimitQuota",
       requestType: ReadRateLimitQuotaRequest as typeof ReadRateLimitQuotaRequest,
@@ -2087,6 +2167,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * List the rate limit quotas. Needs `list` and `sudo` on
+     * `sys/quotas/rate-limit`.
+     */
     listRateLimitQuotas: {
       name: "ListRateLimitQuotas",
       requestType: ListRateLimitQuotasRequest as typeof ListRateLimitQuotasRequest,
@@ -2095,6 +2179,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
+    /**
+     * Delete a rate limit quota. Needs `delete` and `sudo` on
+     * `sys/quotas/rate-limit/<name>`.
+     */
     deleteRateLimitQuota: {
       name: "DeleteRateLimitQuota",
       requestType: DeleteRateLimitQuotaRequest as typeof DeleteRateLimitQuotaRequest,
@@ -2103,7 +2191,12 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+    /**
+     * Add a new encryption key to the key file: new writes use it, older values
+     * are re-encrypted in the background. Needs `update` and `sudo` on
+     * `sys/rotate`. FAILED_PRECONDITION when the key came from LESSOR_SEAL_KEY
+     * (no key file to rewrite) or other replicas share the store.
+     */
     rotateEncryptionKey: {
       name: "RotateEncryptionKey",
       requestType: RotateEncryptionKeyRequest as typeof RotateEncryptionKeyRequest,
@@ -2112,7 +2205,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** The keys held and how many sealed values each one still seals. */
+    /**
+     * The keys held and how many sealed values each one still seals. Needs
+     * `read` and `sudo` on `sys/key-status`.
+     */
     getEncryptionKeyStatus: {
       name: "GetEncryptionKeyStatus",
       requestType: GetEncryptionKeyStatusRequest as typeof GetEncryptionKeyStatusRequest,
@@ -2121,7 +2217,10 @@ export const SysServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Drop the old keys that no sealed value uses any more (from the key file too). */
+    /**
+     * Drop the old keys that no sealed value uses any more (from the key file
+     * too). Needs `update` and `sudo` on `sys/rotate`.
+     */
     pruneEncryptionKeys: {
       name: "PruneEncryptionKeys",
       requestType: PruneEncryptionKeysRequest as typeof PruneEncryptionKeysRequest,
@@ -2133,10 +2232,20 @@ export const SysServiceDefinition = {
   },
 } as const;
 
-/** SysService holds operator functions: audit devices and quotas. */
+/**
+ * SysService holds operator functions: audit devices, rate limit quotas and
+ * encryption keys, as `lessor audit`, `lessor quota` and `lessor operator`.
+ * Everything but HashAuditValue is root-protected: the capability and `sudo`
+ * on the `sys/...` path each RPC names.
+ */
 export type SysServiceService = typeof SysServiceService;
 export const SysServiceService = {
-  /** Enable an audit device (file or stdout). */
+  /**
+   * Enable an audit device (file or stdout): from then on every request and
+   * response is logged as a JSON line, every string in it HMAC'd; if an
+   * enabled device cannot write, requests fail. Needs `update` and `sudo` on
+   * `sys/audit/<path>`.
+   */
   enableAuditDevice: {
     path: "/lessor.v1.SysService/EnableAuditDevice" as const,
     requestStream: false as const,
@@ -2148,6 +2257,7 @@ export const SysServiceService = {
       Buffer.from(EnableAuditDeviceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): EnableAuditDeviceResponse => EnableAuditDeviceResponse.decode(value),
   },
+  /** Disable an audit device. Needs `delete` and `sudo` on `sys/audit/<path>`. */
   disableAuditDevice: {
     path: "/lessor.v1.SysService/DisableAuditDevice" as const,
     requestStream: false as const,
@@ -2159,6 +2269,7 @@ export const SysServiceService = {
       Buffer.from(DisableAuditDeviceResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DisableAuditDeviceResponse => DisableAuditDeviceResponse.decode(value),
   },
+  /** List the enabled audit devices. Needs `read` and `sudo` on `sys/audit`. */
   listAuditDevices: {
     path: "/lessor.v1.SysService/ListAuditDevices" as const,
     requestStream: false as const,
@@ -2170,7 +2281,10 @@ export const SysServiceService = {
       Buffer.from(ListAuditDevicesResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListAuditDevicesResponse => ListAuditDevicesResponse.decode(value),
   },
-  /** The `hmac-sha256:` digest the audit log would record for a value. */
+  /**
+   * The `hmac-sha256:` digest the audit log would record for a value, to find
+   * a known secret in the log. Needs `update` on `sys/audit-hash`.
+   */
   hashAuditValue: {
     path: "/lessor.v1.SysService/HashAuditValue" as const,
     requestStream: false as const,
@@ -2182,7 +2296,10 @@ export const SysServiceService = {
       Buffer.from(HashAuditValueResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): HashAuditValueResponse => HashAuditValueResponse.decode(value),
   },
-  /** Create or replace a rate limit quota. */
+  /**
+   * Create or replace a rate limit quota; it applies to the next request.
+   * Needs `update` and `sudo` on `sys/quotas/rate-limit/<name>`.
+   */
   writeRateLimitQuota: {
     path: "/lessor.v1.SysService/WriteRateLimitQuota" as const,
     requestStream: false as const,
@@ -2194,6 +2311,10 @@ export const SysServiceService = {
       Buffer.from(WriteRateLimitQuotaResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WriteRateLimitQuotaResponse => WriteRateLimitQuotaResponse.decode(value),
   },
+  /**
+   * Read a rate limit quota. Needs `read` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`. NOT_FOUND if there is no such quota.
+   */
   readRateLimitQuota: {
     path: "/lessor.v1.SysService/ReadRateLimitQuota" as const,
     requestStream: false as const,
@@ -2205,6 +2326,10 @@ export const SysServiceService = {
       Buffer.from(ReadRateLimitQuotaResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReadRateLimitQuotaResponse => ReadRateLimitQuotaResponse.decode(value),
   },
+  /**
+   * List the rate limit quotas. Needs `list` and `sudo` on
+   * `sys/quotas/rate-limit`.
+   */
   listRateLimitQuotas: {
     path: "/lessor.v1.SysService/ListRateLimitQuotas" as const,
     requestStream: false as const,
@@ -2216,6 +2341,10 @@ export const SysServiceService = {
       Buffer.from(ListRateLimitQuotasResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRateLimitQuotasResponse => ListRateLimitQuotasResponse.decode(value),
   },
+  /**
+   * Delete a rate limit quota. Needs `delete` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`.
+   */
   deleteRateLimitQuota: {
     path: "/lessor.v1.SysService/DeleteRateLimitQuota" as const,
     requestStream: false as const,
@@ -2227,7 +2356,12 @@ export const SysServiceService = {
       Buffer.from(DeleteRateLimitQuotaResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DeleteRateLimitQuotaResponse => DeleteRateLimitQuotaResponse.decode(value),
   },
-  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  /**
+   * Add a new encryption key to the key file: new writes use it, older values
+   * are re-encrypted in the background. Needs `update` and `sudo` on
+   * `sys/rotate`. FAILED_PRECONDITION when the key came from LESSOR_SEAL_KEY
+   * (no key file to rewrite) or other replicas share the store.
+   */
   rotateEncryptionKey: {
     path: "/lessor.v1.SysService/RotateEncryptionKey" as const,
     requestStream: false as const,
@@ -2239,7 +2373,10 @@ export const SysServiceService = {
       Buffer.from(RotateEncryptionKeyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RotateEncryptionKeyResponse => RotateEncryptionKeyResponse.decode(value),
   },
-  /** The keys held and how many sealed values each one still seals. */
+  /**
+   * The keys held and how many sealed values each one still seals. Needs
+   * `read` and `sudo` on `sys/key-status`.
+   */
   getEncryptionKeyStatus: {
     path: "/lessor.v1.SysService/GetEncryptionKeyStatus" as const,
     requestStream: false as const,
@@ -2252,7 +2389,10 @@ export const SysServiceService = {
     responseDeserialize: (value: Buffer): GetEncryptionKeyStatusResponse =>
       GetEncryptionKeyStatusResponse.decode(value),
   },
-  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  /**
+   * Drop the old keys that no sealed value uses any more (from the key file
+   * too). Needs `update` and `sudo` on `sys/rotate`.
+   */
   pruneEncryptionKeys: {
     path: "/lessor.v1.SysService/PruneEncryptionKeys" as const,
     requestStream: false as const,
@@ -2267,27 +2407,68 @@ export const SysServiceService = {
 } as const;
 
 export interface SysServiceServer extends UntypedServiceImplementation {
-  /** Enable an audit device (file or stdout). */
+  /**
+   * Enable an audit device (file or stdout): from then on every request and
+   * response is logged as a JSON line, every string in it HMAC'd; if an
+   * enabled device cannot write, requests fail. Needs `update` and `sudo` on
+   * `sys/audit/<path>`.
+   */
   enableAuditDevice: handleUnaryCall<EnableAuditDeviceRequest, EnableAuditDeviceResponse>;
+  /** Disable an audit device. Needs `delete` and `sudo` on `sys/audit/<path>`. */
   disableAuditDevice: handleUnaryCall<DisableAuditDeviceRequest, DisableAuditDeviceResponse>;
+  /** List the enabled audit devices. Needs `read` and `sudo` on `sys/audit`. */
   listAuditDevices: handleUnaryCall<ListAuditDevicesRequest, ListAuditDevicesResponse>;
-  /** The `hmac-sha256:` digest the audit log would record for a value. */
+  /**
+   * The `hmac-sha256:` digest the audit log would record for a value, to find
+   * a known secret in the log. Needs `update` on `sys/audit-hash`.
+   */
   hashAuditValue: handleUnaryCall<HashAuditValueRequest, HashAuditValueResponse>;
-  /** Create or replace a rate limit quota. */
+  /**
+   * Create or replace a rate limit quota; it applies to the next request.
+   * Needs `update` and `sudo` on `sys/quotas/rate-limit/<name>`.
+   */
   writeRateLimitQuota: handleUnaryCall<WriteRateLimitQuotaRequest, WriteRateLimitQuotaResponse>;
+  /**
+   * Read a rate limit quota. Needs `read` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`. NOT_FOUND if there is no such quota.
+   */
   readRateLimitQuota: handleUnaryCall<ReadRateLimitQuotaRequest, ReadRateLimitQuotaResponse>;
+  /**
+   * List the rate limit quotas. Needs `list` and `sudo` on
+   * `sys/quotas/rate-limit`.
+   */
   listRateLimitQuotas: handleUnaryCall<ListRateLimitQuotasRequest, ListRateLimitQuotasResponse>;
+  /**
+   * Delete a rate limit quota. Needs `delete` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`.
+   */
   deleteRateLimitQuota: handleUnaryCall<DeleteRateLimitQuotaRequest, DeleteRateLimitQuotaResponse>;
-  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  /**
+   * Add a new encryption key to the key file: new writes use it, older values
+   * are re-encrypted in the background. Needs `update` and `sudo` on
+   * `sys/rotate`. FAILED_PRECONDITION when the key came from LESSOR_SEAL_KEY
+   * (no key file to rewrite) or other replicas share the store.
+   */
   rotateEncryptionKey: handleUnaryCall<RotateEncryptionKeyRequest, RotateEncryptionKeyResponse>;
-  /** The keys held and how many sealed values each one still seals. */
+  /**
+   * The keys held and how many sealed values each one still seals. Needs
+   * `read` and `sudo` on `sys/key-status`.
+   */
   getEncryptionKeyStatus: handleUnaryCall<GetEncryptionKeyStatusRequest, GetEncryptionKeyStatusResponse>;
-  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  /**
+   * Drop the old keys that no sealed value uses any more (from the key file
+   * too). Needs `update` and `sudo` on `sys/rotate`.
+   */
   pruneEncryptionKeys: handleUnaryCall<PruneEncryptionKeysRequest, PruneEncryptionKeysResponse>;
 }
 
 export interface SysServiceClient extends Client {
-  /** Enable an audit device (file or stdout). */
+  /**
+   * Enable an audit device (file or stdout): from then on every request and
+   * response is logged as a JSON line, every string in it HMAC'd; if an
+   * enabled device cannot write, requests fail. Needs `update` and `sudo` on
+   * `sys/audit/<path>`.
+   */
   enableAuditDevice(
     request: EnableAuditDeviceRequest,
     callback: (error: ServiceError | null, response: EnableAuditDeviceResponse) => void,
@@ -2303,6 +2484,7 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: EnableAuditDeviceResponse) => void,
   ): ClientUnaryCall;
+  /** Disable an audit device. Needs `delete` and `sudo` on `sys/audit/<path>`. */
   disableAuditDevice(
     request: DisableAuditDeviceRequest,
     callback: (error: ServiceError | null, response: DisableAuditDeviceResponse) => void,
@@ -2318,6 +2500,7 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DisableAuditDeviceResponse) => void,
   ): ClientUnaryCall;
+  /** List the enabled audit devices. Needs `read` and `sudo` on `sys/audit`. */
   listAuditDevices(
     request: ListAuditDevicesRequest,
     callback: (error: ServiceError | null, response: ListAuditDevicesResponse) => void,
@@ -2333,7 +2516,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListAuditDevicesResponse) => void,
   ): ClientUnaryCall;
-  /** The `hmac-sha256:` digest the audit log would record for a value. */
+  /**
+   * The `hmac-sha256:` digest the audit log would record for a value, to find
+   * a known secret in the log. Needs `update` on `sys/audit-hash`.
+   */
   hashAuditValue(
     request: HashAuditValueRequest,
     callback: (error: ServiceError | null, response: HashAuditValueResponse) => void,
@@ -2349,7 +2535,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: HashAuditValueResponse) => void,
   ): ClientUnaryCall;
-  /** Create or replace a rate limit quota. */
+  /**
+   * Create or replace a rate limit quota; it applies to the next request.
+   * Needs `update` and `sudo` on `sys/quotas/rate-limit/<name>`.
+   */
   writeRateLimitQuota(
     request: WriteRateLimitQuotaRequest,
     callback: (error: ServiceError | null, response: WriteRateLimitQuotaResponse) => void,
@@ -2365,6 +2554,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: WriteRateLimitQuotaResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Read a rate limit quota. Needs `read` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`. NOT_FOUND if there is no such quota.
+   */
   readRateLimitQuota(
     request: ReadRateLimitQuotaRequest,
     callback: (error: ServiceError | null, response: ReadRateLimitQuotaResponse) => void,
@@ -2380,6 +2573,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReadRateLimitQuotaResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * List the rate limit quotas. Needs `list` and `sudo` on
+   * `sys/quotas/rate-limit`.
+   */
   listRateLimitQuotas(
     request: ListRateLimitQuotasRequest,
     callback: (error: ServiceError | null, response: ListRateLimitQuotasResponse) => void,
@@ -2395,6 +2592,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ListRateLimitQuotasResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * Delete a rate limit quota. Needs `delete` and `sudo` on
+   * `sys/quotas/rate-limit/<name>`.
+   */
   deleteRateLimitQuota(
     request: DeleteRateLimitQuotaRequest,
     callback: (error: ServiceError | null, response: DeleteRateLimitQuotaResponse) => void,
@@ -2410,7 +2611,12 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: DeleteRateLimitQuotaResponse) => void,
   ): ClientUnaryCall;
-  /** Add a new encryption key: new writes use it, older values are re-encrypted in the background. */
+  /**
+   * Add a new encryption key to the key file: new writes use it, older values
+   * are re-encrypted in the background. Needs `update` and `sudo` on
+   * `sys/rotate`. FAILED_PRECONDITION when the key came from LESSOR_SEAL_KEY
+   * (no key file to rewrite) or other replicas share the store.
+   */
   rotateEncryptionKey(
     request: RotateEncryptionKeyRequest,
     callback: (error: ServiceError | null, response: RotateEncryptionKeyResponse) => void,
@@ -2426,7 +2632,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RotateEncryptionKeyResponse) => void,
   ): ClientUnaryCall;
-  /** The keys held and how many sealed values each one still seals. */
+  /**
+   * The keys held and how many sealed values each one still seals. Needs
+   * `read` and `sudo` on `sys/key-status`.
+   */
   getEncryptionKeyStatus(
     request: GetEncryptionKeyStatusRequest,
     callback: (error: ServiceError | null, response: GetEncryptionKeyStatusResponse) => void,
@@ -2442,7 +2651,10 @@ export interface SysServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetEncryptionKeyStatusResponse) => void,
   ): ClientUnaryCall;
-  /** Drop the old keys that no sealed value uses any more (from the key file too). */
+  /**
+   * Drop the old keys that no sealed value uses any more (from the key file
+   * too). Needs `update` and `sudo` on `sys/rotate`.
+   */
   pruneEncryptionKeys(
     request: PruneEncryptionKeysRequest,
     callback: (error: ServiceError | null, response: PruneEncryptionKeysResponse) => void,

@@ -22,20 +22,37 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 
 /** TokenInfo is what may be known about a token: never its value. */
 export interface TokenInfo {
+  /**
+   * The token's accessor: names the token in lookups, renewals, revocations
+   * and audit logs without being usable to authenticate.
+   */
   accessor: string;
+  /** The policies the token holds, sorted. */
   policies: string[];
+  /**
+   * Display name: `token-<display_name>` as created, `token` without one,
+   * `root` for the root token.
+   */
   displayName: string;
+  /** When the token was created. */
   creationTime:
     | Date
     | undefined;
-  /** Unset for tokens that never expire (root). */
-  expireTime: Date | undefined;
+  /** When the token expires; unset for tokens that never expire (root). */
+  expireTime:
+    | Date
+    | undefined;
+  /** Seconds until expiry; 0 for tokens that never expire. */
   ttlSeconds: number;
+  /** Whether RenewToken may extend it. */
   renewable: boolean;
   /** Uses left; 0 means unlimited. */
   numUses: number;
+  /** Accessor of the parent token; empty for an orphan (and root). */
   parentAccessor: string;
+  /** Metadata given at creation. */
   meta: { [key: string]: string };
+  /** Latest time the token may be renewed to; unset for tokens that never expire. */
   maxExpireTime: Date | undefined;
 }
 
@@ -44,17 +61,37 @@ export interface TokenInfo_MetaEntry {
   value: string;
 }
 
+/** CreateTokenRequest describes the token to create. */
 export interface CreateTokenRequest {
+  /**
+   * Policies for the new token; `default` is added. Empty: the caller's own
+   * policies. Only policies the caller holds may be given (unless the caller
+   * is root); at most 64.
+   */
   policies: string[];
+  /** TTL in seconds; 0 means the default (768h). Never past the max TTL. */
   ttlSeconds: number;
-  /** Hard limit on renewals; 0: the server's maximum. */
+  /**
+   * Hard limit on renewals, in seconds from creation; 0: the server's maximum
+   * (768h).
+   */
   explicitMaxTtlSeconds: number;
+  /**
+   * Whether the token may be renewed. Note that proto3's default, false, makes
+   * a token that cannot be renewed; the CLI sends true unless -renewable=false.
+   */
   renewable: boolean;
   /** Uses before the token stops working; 0: unlimited. */
   numUses: number;
+  /** Free text shown as `token-<display_name>`; at most 256 characters. */
   displayName: string;
   /** Not a child of the caller: survives the caller's revocation. Needs sudo. */
   orphan: boolean;
+  /**
+   * Metadata kept with the token and shown by lookups (at most 64 entries;
+   * keys 1-128 characters, values at most 512). Not secret: do not put
+   * secrets here.
+   */
   meta: { [key: string]: string };
 }
 
@@ -63,50 +100,78 @@ export interface CreateTokenRequest_MetaEntry {
   value: string;
 }
 
+/** CreateTokenResponse carries the new token. */
 export interface CreateTokenResponse {
-  /** The token itself: shown only here. */
+  /** The token itself: shown only here. Send it as `authorization: Bearer <token>`. */
   token: string;
+  /** What is recorded about the token. */
   info: TokenInfo | undefined;
 }
 
+/** LookupTokenRequest names the token to look up. */
 export interface LookupTokenRequest {
-  /** One of token or accessor. */
+  /**
+   * The token's value. Give this or accessor, not both; neither looks up the
+   * caller's own token.
+   */
   token: string;
+  /** The token's accessor (at most 128 characters). */
   accessor: string;
 }
 
+/** LookupTokenResponse carries the token's information. */
 export interface LookupTokenResponse {
+  /** The token (never its value). */
   info: TokenInfo | undefined;
 }
 
+/** LookupSelfTokenRequest takes no parameters: the caller's token is looked up. */
 export interface LookupSelfTokenRequest {
 }
 
+/** LookupSelfTokenResponse carries the caller's token information. */
 export interface LookupSelfTokenResponse {
+  /** The caller's token (never its value). */
   info: TokenInfo | undefined;
 }
 
+/** RenewTokenRequest names the token to renew and by how much. */
 export interface RenewTokenRequest {
-  /** One of token or accessor; both empty renews the caller's token. */
+  /**
+   * The token's value. Give this or accessor, not both; both empty renews the
+   * caller's token.
+   */
   token: string;
+  /** The token's accessor (at most 128 characters). */
   accessor: string;
+  /** Requested new TTL from now, in seconds; 0 means the token's own TTL. */
   incrementSeconds: number;
 }
 
+/** RenewTokenResponse carries the renewed token. */
 export interface RenewTokenResponse {
+  /** The token after renewal (never its value). */
   info: TokenInfo | undefined;
 }
 
+/** RevokeTokenRequest names the token to revoke. */
 export interface RevokeTokenRequest {
-  /** One of token or accessor; both empty revokes the caller's token. */
+  /**
+   * The token's value. Give this or accessor, not both; both empty revokes
+   * the caller's token.
+   */
   token: string;
+  /** The token's accessor (at most 128 characters). */
   accessor: string;
-  /** Keep the children (make them orphans). Needs sudo. */
+  /** Keep the children (make them orphans) and their leases. Needs sudo. */
   orphan: boolean;
 }
 
+/** RevokeTokenResponse counts what the revocation ended. */
 export interface RevokeTokenResponse {
+  /** Tokens revoked: the token and its descendants (1 with orphan). */
   revokedTokens: number;
+  /** Leases revoked with them (their secrets destroyed). */
   revokedLeases: number;
 }
 
@@ -1537,13 +1602,23 @@ export const RevokeTokenResponse: MessageFns<RevokeTokenResponse> = {
   },
 };
 
-/** TokenService manages the bearer tokens callers authenticate with. */
+/**
+ * TokenService manages the bearer tokens callers authenticate with (sent as
+ * `authorization: Bearer <token>`), as `lessor token ...`. Permissions are
+ * Vault's token paths: `auth/token/create`, `auth/token/lookup`,
+ * `auth/token/lookup-accessor`, `auth/token/lookup-self`, and the same for
+ * renew and revoke (the `default` policy grants the `-self` ones).
+ */
 export type TokenServiceDefinition = typeof TokenServiceDefinition;
 export const TokenServiceDefinition = {
   name: "TokenService",
   fullName: "lessor.v1.TokenService",
   methods: {
-    /** Create a token, a child of the caller's unless orphan is set. */
+    /**
+     * Create a token, a child of the caller's unless orphan is set: revoking
+     * the parent revokes it too. Needs `update` on `auth/token/create` (and
+     * `sudo` there for orphan).
+     */
     createToken: {
       name: "CreateToken",
       requestType: CreateTokenRequest as typeof CreateTokenRequest,
@@ -1552,7 +1627,11 @@ export const TokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Look up a token by its value or accessor. */
+    /**
+     * Look up a token by its value (`update` on `auth/token/lookup`) or its
+     * accessor (`update` on `auth/token/lookup-accessor`); with neither, the
+     * caller's own (`read` on `auth/token/lookup-self`).
+     */
     lookupToken: {
       name: "LookupToken",
       requestType: LookupTokenRequest as typeof LookupTokenRequest,
@@ -1561,7 +1640,7 @@ export const TokenServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Look up the caller's own token. */
+    /** Look up the caller's own token. Needs `read` on `auth/token/lookup-self`. */
     lookupSelfToken: {
       name: "LookupSelfToken",
       requestType: LookupSelfTokenRequest as typeof LookupSelfTokenRequest,
@@ -1570,7 +1649,12 @@ export const TokenServiceDefinition = {
       responseStream: false,
       options: { idempotencyLevel: "NO_SIDE_EFFECTS" },
     },
-    /** Extend a token's TTL (never past its max TTL). */
+    /**
+     * Extend a token's TTL (never past its max TTL). Needs `update` on
+     * `auth/token/renew`, `auth/token/renew-accessor` or `auth/token/renew-self`
+     * (by value, by accessor, or the caller's own). FAILED_PRECONDITION if the
+     * token is not renewable.
+     */
     renewToken: {
       name: "RenewToken",
       requestType: RenewTokenRequest as typeof RenewTokenRequest,
@@ -1579,7 +1663,13 @@ export const TokenServiceDefinition = {
       responseStream: false,
       options: {},
     },
-    /** Revoke a token, its children, and the leases they created. */
+    /**
+     * Revoke a token, its children, and the leases they created (their secrets
+     * are destroyed first). Needs `update` on `auth/token/revoke`,
+     * `auth/token/revoke-accessor` or `auth/token/revoke-self`; with orphan,
+     * `update` and `sudo` on `auth/token/revoke-orphan`. Revoking a token that
+     * no longer exists succeeds with nothing revoked.
+     */
     revokeToken: {
       name: "RevokeToken",
       requestType: RevokeTokenRequest as typeof RevokeTokenRequest,
@@ -1591,10 +1681,20 @@ export const TokenServiceDefinition = {
   },
 } as const;
 
-/** TokenService manages the bearer tokens callers authenticate with. */
+/**
+ * TokenService manages the bearer tokens callers authenticate with (sent as
+ * `authorization: Bearer <token>`), as `lessor token ...`. Permissions are
+ * Vault's token paths: `auth/token/create`, `auth/token/lookup`,
+ * `auth/token/lookup-accessor`, `auth/token/lookup-self`, and the same for
+ * renew and revoke (the `default` policy grants the `-self` ones).
+ */
 export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
-  /** Create a token, a child of the caller's unless orphan is set. */
+  /**
+   * Create a token, a child of the caller's unless orphan is set: revoking
+   * the parent revokes it too. Needs `update` on `auth/token/create` (and
+   * `sudo` there for orphan).
+   */
   createToken: {
     path: "/lessor.v1.TokenService/CreateToken" as const,
     requestStream: false as const,
@@ -1604,7 +1704,11 @@ export const TokenServiceService = {
     responseSerialize: (value: CreateTokenResponse): Buffer => Buffer.from(CreateTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CreateTokenResponse => CreateTokenResponse.decode(value),
   },
-  /** Look up a token by its value or accessor. */
+  /**
+   * Look up a token by its value (`update` on `auth/token/lookup`) or its
+   * accessor (`update` on `auth/token/lookup-accessor`); with neither, the
+   * caller's own (`read` on `auth/token/lookup-self`).
+   */
   lookupToken: {
     path: "/lessor.v1.TokenService/LookupToken" as const,
     requestStream: false as const,
@@ -1614,7 +1718,7 @@ export const TokenServiceService = {
     responseSerialize: (value: LookupTokenResponse): Buffer => Buffer.from(LookupTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupTokenResponse => LookupTokenResponse.decode(value),
   },
-  /** Look up the caller's own token. */
+  /** Look up the caller's own token. Needs `read` on `auth/token/lookup-self`. */
   lookupSelfToken: {
     path: "/lessor.v1.TokenService/LookupSelfToken" as const,
     requestStream: false as const,
@@ -1626,7 +1730,12 @@ export const TokenServiceService = {
       Buffer.from(LookupSelfTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): LookupSelfTokenResponse => LookupSelfTokenResponse.decode(value),
   },
-  /** Extend a token's TTL (never past its max TTL). */
+  /**
+   * Extend a token's TTL (never past its max TTL). Needs `update` on
+   * `auth/token/renew`, `auth/token/renew-accessor` or `auth/token/renew-self`
+   * (by value, by accessor, or the caller's own). FAILED_PRECONDITION if the
+   * token is not renewable.
+   */
   renewToken: {
     path: "/lessor.v1.TokenService/RenewToken" as const,
     requestStream: false as const,
@@ -1636,7 +1745,13 @@ export const TokenServiceService = {
     responseSerialize: (value: RenewTokenResponse): Buffer => Buffer.from(RenewTokenResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RenewTokenResponse => RenewTokenResponse.decode(value),
   },
-  /** Revoke a token, its children, and the leases they created. */
+  /**
+   * Revoke a token, its children, and the leases they created (their secrets
+   * are destroyed first). Needs `update` on `auth/token/revoke`,
+   * `auth/token/revoke-accessor` or `auth/token/revoke-self`; with orphan,
+   * `update` and `sudo` on `auth/token/revoke-orphan`. Revoking a token that
+   * no longer exists succeeds with nothing revoked.
+   */
   revokeToken: {
     path: "/lessor.v1.TokenService/RevokeToken" as const,
     requestStream: false as const,
@@ -1649,20 +1764,43 @@ export const TokenServiceService = {
 } as const;
 
 export interface TokenServiceServer extends UntypedServiceImplementation {
-  /** Create a token, a child of the caller's unless orphan is set. */
+  /**
+   * Create a token, a child of the caller's unless orphan is set: revoking
+   * the parent revokes it too. Needs `update` on `auth/token/create` (and
+   * `sudo` there for orphan).
+   */
   createToken: handleUnaryCall<CreateTokenRequest, CreateTokenResponse>;
-  /** Look up a token by its value or accessor. */
+  /**
+   * Look up a token by its value (`update` on `auth/token/lookup`) or its
+   * accessor (`update` on `auth/token/lookup-accessor`); with neither, the
+   * caller's own (`read` on `auth/token/lookup-self`).
+   */
   lookupToken: handleUnaryCall<LookupTokenRequest, LookupTokenResponse>;
-  /** Look up the caller's own token. */
+  /** Look up the caller's own token. Needs `read` on `auth/token/lookup-self`. */
   lookupSelfToken: handleUnaryCall<LookupSelfTokenRequest, LookupSelfTokenResponse>;
-  /** Extend a token's TTL (never past its max TTL). */
+  /**
+   * Extend a token's TTL (never past its max TTL). Needs `update` on
+   * `auth/token/renew`, `auth/token/renew-accessor` or `auth/token/renew-self`
+   * (by value, by accessor, or the caller's own). FAILED_PRECONDITION if the
+   * token is not renewable.
+   */
   renewToken: handleUnaryCall<RenewTokenRequest, RenewTokenResponse>;
-  /** Revoke a token, its children, and the leases they created. */
+  /**
+   * Revoke a token, its children, and the leases they created (their secrets
+   * are destroyed first). Needs `update` on `auth/token/revoke`,
+   * `auth/token/revoke-accessor` or `auth/token/revoke-self`; with orphan,
+   * `update` and `sudo` on `auth/token/revoke-orphan`. Revoking a token that
+   * no longer exists succeeds with nothing revoked.
+   */
   revokeToken: handleUnaryCall<RevokeTokenRequest, RevokeTokenResponse>;
 }
 
 export interface TokenServiceClient extends Client {
-  /** Create a token, a child of the caller's unless orphan is set. */
+  /**
+   * Create a token, a child of the caller's unless orphan is set: revoking
+   * the parent revokes it too. Needs `update` on `auth/token/create` (and
+   * `sudo` there for orphan).
+   */
   createToken(
     request: CreateTokenRequest,
     callback: (error: ServiceError | null, response: CreateTokenResponse) => void,
@@ -1678,7 +1816,11 @@ export interface TokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CreateTokenResponse) => void,
   ): ClientUnaryCall;
-  /** Look up a token by its value or accessor. */
+  /**
+   * Look up a token by its value (`update` on `auth/token/lookup`) or its
+   * accessor (`update` on `auth/token/lookup-accessor`); with neither, the
+   * caller's own (`read` on `auth/token/lookup-self`).
+   */
   lookupToken(
     request: LookupTokenRequest,
     callback: (error: ServiceError | null, response: LookupTokenResponse) => void,
@@ -1694,7 +1836,7 @@ export interface TokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupTokenResponse) => void,
   ): ClientUnaryCall;
-  /** Look up the caller's own token. */
+  /** Look up the caller's own token. Needs `read` on `auth/token/lookup-self`. */
   lookupSelfToken(
     request: LookupSelfTokenRequest,
     callback: (error: ServiceError | null, response: LookupSelfTokenResponse) => void,
@@ -1710,7 +1852,12 @@ export interface TokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: LookupSelfTokenResponse) => void,
   ): ClientUnaryCall;
-  /** Extend a token's TTL (never past its max TTL). */
+  /**
+   * Extend a token's TTL (never past its max TTL). Needs `update` on
+   * `auth/token/renew`, `auth/token/renew-accessor` or `auth/token/renew-self`
+   * (by value, by accessor, or the caller's own). FAILED_PRECONDITION if the
+   * token is not renewable.
+   */
   renewToken(
     request: RenewTokenRequest,
     callback: (error: ServiceError | null, response: RenewTokenResponse) => void,
@@ -1726,7 +1873,13 @@ export interface TokenServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RenewTokenResponse) => void,
   ): ClientUnaryCall;
-  /** Revoke a token, its children, and the leases they created. */
+  /**
+   * Revoke a token, its children, and the leases they created (their secrets
+   * are destroyed first). Needs `update` on `auth/token/revoke`,
+   * `auth/token/revoke-accessor` or `auth/token/revoke-self`; with orphan,
+   * `update` and `sudo` on `auth/token/revoke-orphan`. Revoking a token that
+   * no longer exists succeeds with nothing revoked.
+   */
   revokeToken(
     request: RevokeTokenRequest,
     callback: (error: ServiceError | null, response: RevokeTokenResponse) => void,
