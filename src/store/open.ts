@@ -79,7 +79,12 @@ export async function openKeyedStore(options: OpenKeyedStoreOptions): Promise<{ 
   } catch (err) {
     // A new key refused by an existing (shared) database: the key file was lost. Take back the one just made.
     if (created) rmSync(keyFile, { force: true });
-    if (created && err instanceof KeyMismatchError) throw missingKey(`the database at ${describeStorage(options)}`);
+    if (created && err instanceof KeyMismatchError) {
+      // A shared database: the key file of this data directory was lost, or this is a new replica's.
+      throw new Error(
+        `the key file ${keyFile} is missing, and the encryption key does not match this database (it was sealed with another key): copy the key file the other replicas use (or this data directory's own, if it was lost) to ${keyFile}, or give the key with -key-file or LESSOR_SEAL_KEY; nothing was changed`,
+      );
+    }
     throw err;
   }
 }
