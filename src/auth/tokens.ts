@@ -1,6 +1,8 @@
 // Tokens: random bearer secrets, stored only as SHA-256 hashes. The accessor
 // is a second, non-secret id that names a token in logs, audit and leases.
 import { hash as oneShotHash, randomBytes } from "node:crypto";
+import { BlockList, isIPv6 } from "node:net";
+import type { IssuedToken, LoginIdentity } from "../engines/framework/types.js";
 import { LessorError } from "../errors.js";
 import type { Store, TokenRecord } from "../store/types.js";
 import { MAX_DURATION_SECONDS } from "../util/duration.js";
@@ -12,6 +14,8 @@ export interface AuthenticatedToken {
   accessor: string;
   displayName: string;
   policies: string[];
+  /** What the token was made with (a login's identity: role, claims, SANs). */
+  metadata: Record<string, string>;
 }
 
 export function hashToken(token: string): Buffer {
@@ -30,6 +34,7 @@ const AUTH_MEMORY_ENTRIES = 10_000;
 interface RememberedAuth {
   token: AuthenticatedToken;
   expireTime: number | null;
+  boundCidrs: readonly string[];
   at: number;
 }
 
@@ -92,6 +97,7 @@ export class TokenAuthority {
       numUses: 0,
       usesLeft: 0,
       meta: {},
+      boundCidrs: [],
     };
     await this.store.tokens.insert(hashToken(token), record);
     return token;
@@ -102,7 +108,7 @@ export class TokenAuthority {
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number): Promise<AuthenticatedToken> {
+  async authenticate(token: string | undefined, now: number, remoteAddress?: string): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -116,6 +122,7 @@ export class TokenAuthority {
         this.recent.delete(key);
         throw LessorError.unauthenticated("invalid token: the token has expired");
       }
+      checkBoundCidrs(remembered.boundCidrs, remoteAddress);
       return remembered.token;
     }
     const generation = this.generation;
@@ -124,16 +131,17 @@ export class TokenAuthority {
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
     }
+    checkBoundCidrs(record.boundCidrs, remoteAddress);
     if (record.numUses > 0) {
       const left = await this.store.tokens.consumeUse(record.accessor);
       if (left < 0) throw LessorError.unauthenticated("invalid token: the token has no uses left");
       // Its last use: the token is done, and so is every token under it, from now (the sweep revokes them).
       if (left === 0) await this.expireDescendants(record.accessor, now);
     }
-    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies };
+    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta };
     if (this.remember && record.numUses === 0 && generation === this.generation) {
       if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
-      this.recent.set(key, { token: authenticated, expireTime: record.expireTime, at: now });
+      this.recent.set(key, { token: authenticated, expireTime: record.expireTime, boundCidrs: record.boundCidrs, at: now });
     }
     return authenticated;
   }
@@ -181,9 +189,43 @@ export class TokenAuthority {
       numUses: request.numUses,
       usesLeft: request.numUses,
       meta,
+      boundCidrs: [],
     };
     await this.store.tokens.insert(hashToken(token), record);
     return { token, record };
+  }
+
+  /**
+   * Makes the token a login earned: no parent (its life is its own), the
+   * role's policies (and `default` unless the role says not), TTLs, use limit
+   * and CIDR binding, and the identity's metadata. The method proves who the
+   * caller is; the token is made here, as every other token is.
+   */
+  async mintForLogin(identity: LoginIdentity, mount: { path: string }, now = Date.now()): Promise<IssuedToken> {
+    const named = identity.policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== "" && p !== "root" && POLICY_NAME.test(p));
+    const policies = [...new Set(identity.noDefaultPolicy ? named : ["default", ...named])].sort();
+    const maxTtl = Math.min(identity.maxTtlSeconds > 0 ? identity.maxTtlSeconds : MAX_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS);
+    const ttl = Math.min(identity.ttlSeconds > 0 ? identity.ttlSeconds : DEFAULT_TOKEN_TTL_SECONDS, maxTtl);
+    const method = mount.path.replace(/^auth\//, "").replace(/\/$/, "").replaceAll("/", "-");
+    const name = identity.displayName.replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 200);
+    const token = newToken();
+    const record: TokenRecord = {
+      accessor: newAccessor(),
+      policies,
+      displayName: name === "" ? method : `${method}-${name}`,
+      parentAccessor: null,
+      createdAt: now,
+      expireTime: now + ttl * 1000,
+      ttlSeconds: ttl,
+      maxExpireTime: now + maxTtl * 1000,
+      renewable: true,
+      numUses: identity.numUses,
+      usesLeft: identity.numUses,
+      meta: checkMeta(identity.metadata),
+      boundCidrs: identity.boundCidrs,
+    };
+    await this.store.tokens.insert(hashToken(token), record);
+    return issuedToken(token, record);
   }
 
   /** The live token with this value, or NOT_FOUND. */
@@ -322,6 +364,43 @@ export const MAX_TOKEN_TTL_SECONDS = 768 * 3600;
 /** `time`, or `limit` if that is earlier; null is no limit. */
 function atMost(time: number, limit: number | null): number {
   return limit === null ? time : Math.min(time, limit);
+}
+
+/** What a request that made a token returns (once: the token is never stored in clear). */
+export function issuedToken(token: string, record: TokenRecord): IssuedToken {
+  return {
+    token,
+    accessor: record.accessor,
+    policies: record.policies,
+    metadata: record.meta,
+    displayName: record.displayName,
+    ttlSeconds: record.ttlSeconds,
+    renewable: record.renewable,
+    numUses: record.numUses,
+    creationTime: record.createdAt,
+    expireTime: record.expireTime,
+    maxExpireTime: record.maxExpireTime,
+    parentAccessor: record.parentAccessor,
+  };
+}
+
+/** UNAUTHENTICATED when a token bound to CIDR blocks is used from elsewhere. */
+function checkBoundCidrs(cidrs: readonly string[], remoteAddress: string | undefined): void {
+  if (cidrs.length === 0) return;
+  if (remoteAddress !== undefined && cidrBlocks(cidrs).check(remoteAddress.replace(/^::ffff:/, ""), isIPv6(remoteAddress.replace(/^::ffff:/, "")) ? "ipv6" : "ipv4")) return;
+  throw LessorError.unauthenticated("invalid token: it may not be used from this address (token_bound_cidrs)");
+}
+
+/** A BlockList of CIDR blocks ("10.0.0.0/8", "2001:db8::/32", or a single address). */
+export function cidrBlocks(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = "", bits] = cidr.split("/");
+    const type = isIPv6(address) ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return list;
 }
 
 function isDead(record: TokenRecord, now: number): boolean {

@@ -43,24 +43,27 @@ export interface LeaseView {
   renewable: boolean;
 }
 
-/** The Key/Value table of a read: lease fields first, then the data sorted by key. */
-export function secretTable(lease: LeaseView | undefined, data: Record<string, unknown>): string {
+/**
+ * The Key/Value table of a read: the lease's fields (or, for a stored value,
+ * its refresh interval, as Vault prints for kv), then the data sorted by key.
+ */
+export function secretTable(lease: LeaseView | undefined, data: Record<string, unknown>, refreshIntervalSeconds = 0): string {
   const rows: string[][] = [];
   if (lease && lease.id !== "") {
     rows.push(["lease_id", lease.id], ["lease_duration", formatDuration(lease.durationSeconds)], ["lease_renewable", String(lease.renewable)]);
-  } else if (lease && lease.durationSeconds > 0) {
-    rows.push(["refresh_interval", formatDuration(lease.durationSeconds)]);
+  } else if (refreshIntervalSeconds > 0) {
+    rows.push(["refresh_interval", formatDuration(refreshIntervalSeconds)]);
   }
   for (const key of Object.keys(data).sort()) rows.push([key, formatValue(data[key])]);
   return columns(["Key", "Value"], rows);
 }
 
 /** The JSON a script gets from -format=json, shaped as Vault's. */
-export function secretJson(lease: LeaseView | undefined, data: Record<string, unknown>, warnings: string[]): string {
+export function secretJson(lease: LeaseView | undefined, data: Record<string, unknown>, warnings: string[], refreshIntervalSeconds = 0): string {
   return JSON.stringify(
     {
       lease_id: lease?.id ?? "",
-      lease_duration: lease?.durationSeconds ?? 0,
+      lease_duration: lease?.durationSeconds ?? refreshIntervalSeconds,
       renewable: lease?.renewable ?? false,
       data,
       warnings: warnings.length > 0 ? warnings : null,

@@ -6,10 +6,11 @@
 import { v7 as timeOrderedUuid } from "uuid";
 import type { Logger } from "pino";
 import { LessorError, describeError, isLessorError } from "../errors.js";
-import type { IssuedSecret } from "../engines/framework/types.js";
-import type { MountedEngine, MountTable } from "../router/mounts.js";
+import type { IssuedSecret, SecretLease } from "../engines/framework/types.js";
+import type { MountedEngine, MountTable } from "../mounts/table.js";
+import { leaseTtls, systemView } from "../mounts/system-view.js";
 import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from "../store/types.js";
-import { DEFAULT_RETRY_POLICY, leaseTimes, retryDelayMs, type RetryPolicy } from "./policy.js";
+import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from "./retry.js";
 import { MountRateLimiter, type RevokeRateOptions } from "./rate-limit.js";
 
 /** Intents read and rolled back at a time. */
@@ -132,12 +133,7 @@ export class LeaseManager {
   ): Promise<LeaseGrant> {
     const mounted = await this.mounted(mountAccessor);
     if (!mounted) throw LessorError.notFound("the mount went away while the secret was issued", "MOUNT_GONE");
-    const { ttlSeconds, maxTtlSeconds } = leaseTimes(
-      secret.ttlSeconds,
-      secret.maxTtlSeconds,
-      mounted.mount.defaultTtlSeconds,
-      mounted.mount.maxTtlSeconds,
-    );
+    const { ttlSeconds, maxTtlSeconds } = leaseTtls(systemView(mounted.mount), secret.ttlSeconds, secret.maxTtlSeconds);
     const now = this.now();
     const recorded = await this.store.leases.insertFromIntent(
       {
@@ -219,7 +215,7 @@ export class LeaseManager {
 
   async lookup(id: string): Promise<LeaseRecord> {
     const lease = await this.store.leases.get(id);
-    if (!lease) throw await this.notFound(id);
+    if (!lease) throw this.notFound(id);
     return lease;
   }
 
@@ -245,7 +241,7 @@ export class LeaseManager {
     let ttlSeconds = incrementSeconds > 0 ? incrementSeconds : ownDuration;
     const secretType = (await this.mounted(lease.mountAccessor))?.engine.secrets[lease.secretType];
     if (secretType?.renew) {
-      const result = await secretType.renew(lease, ttlSeconds);
+      const result = await secretType.renew(secretLease(lease), ttlSeconds);
       if (result.ttlSeconds !== undefined) ttlSeconds = result.ttlSeconds;
     }
     let expireTime = now + ttlSeconds * 1000;
@@ -262,7 +258,7 @@ export class LeaseManager {
   /** Revokes a lease now, waiting for the external revocation. */
   async revoke(id: string): Promise<RevokeOutcome> {
     const lease = await this.store.leases.get(id);
-    if (!lease) throw await this.notFound(id);
+    if (!lease) throw this.notFound(id);
     return this.revokeRecord(lease, "revoked");
   }
 
@@ -297,7 +293,7 @@ export class LeaseManager {
           "REVOKER_MISSING",
         );
       }
-      await this.withDeadline((signal) => secretType.revoke(lease, { signal }));
+      await this.withDeadline((signal) => secretType.revoke(secretLease(lease), signal));
     } catch (err) {
       const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
@@ -357,7 +353,7 @@ export class LeaseManager {
   /** Queues a revocation for the scheduler and returns at once. */
   async enqueueRevoke(id: string): Promise<RevokeOutcome> {
     const lease = await this.store.leases.get(id);
-    if (!lease) throw await this.notFound(id);
+    if (!lease) throw this.notFound(id);
     const now = this.now();
     if (lease.state === "revoked" || !(await this.store.leases.enqueueRevocation(id, now))) {
       return { leaseId: id, revokedNow: false, queued: false };
@@ -369,7 +365,7 @@ export class LeaseManager {
   /** Drops a lease without revoking its secret (for a secret already destroyed by hand). */
   async forceRevoke(id: string): Promise<RevokeOutcome> {
     const lease = await this.store.leases.get(id);
-    if (!lease) throw await this.notFound(id);
+    if (!lease) throw this.notFound(id);
     const revokedNow = await this.store.leases.forceRevoke(id, this.now(), FORCE_REVOKE_NOTE);
     if (revokedNow) this.logger.warn({ lease_id: id }, "lease revoked with force: its secret was not revoked");
     return { leaseId: id, revokedNow };
@@ -390,17 +386,21 @@ export class LeaseManager {
     return this.limiter.waitMs(mountAccessor);
   }
 
-  /** NOT_FOUND, naming the one live lease the id is a prefix of (a truncated paste). */
-  private async notFound(id: string): Promise<LessorError> {
-    const candidates = id.length >= 8 ? await this.store.leases.idsWithPrefix(id, ["active", "revoking", "irrevocable"], 2) : [];
-    if (candidates.length === 1) {
-      const match = candidates[0] as string;
-      return LessorError.notFound(`lease not found: ${id} (did you mean ${match}? the id looks truncated)`, "LEASE_NOT_FOUND", {
-        lease_id: id,
-        did_you_mean: match,
-      });
-    }
+  private notFound(id: string): LessorError {
     return LessorError.notFound(`lease not found: ${id}`, "LEASE_NOT_FOUND", { lease_id: id });
+  }
+
+  /**
+   * The one live lease whose id starts with `id` (a truncated paste), with the
+   * token that made it; undefined when there is none or more than one. Who
+   * may be told about it is for the caller of this to decide.
+   */
+  async completion(id: string): Promise<{ id: string; tokenAccessor: string | null } | undefined> {
+    if (id.length < 8) return undefined;
+    const candidates = await this.store.leases.idsWithPrefix(id, ["active", "revoking", "irrevocable"], 2);
+    if (candidates.length !== 1) return undefined;
+    const lease = await this.store.leases.get(candidates[0] as string);
+    return lease ? { id: lease.id, tokenAccessor: lease.tokenAccessor } : undefined;
   }
 
   /**
@@ -427,4 +427,9 @@ export class LeaseManager {
       after = ids[ids.length - 1] as string;
     }
   }
+}
+
+/** The narrow view of a lease a backend's revoke and renew get. */
+function secretLease(lease: LeaseRecord): SecretLease {
+  return { id: lease.id, internal: lease.internal, issueTime: lease.issueTime, expireTime: lease.expireTime, maxExpireTime: lease.maxExpireTime };
 }

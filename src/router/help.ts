@@ -1,8 +1,8 @@
 // The built-in help system: everything `lessor path-help` prints comes from
-// the engine's declarations (pattern, synopsis, fields, operations).
-import type { PathHelpResponse } from "@lessor/client/gen/lessor/v1/secrets.js";
-import { OPERATIONS, type FieldSpec } from "../engines/framework/types.js";
-import type { Router } from "./router.js";
+// the backend's declarations (pattern, synopsis, fields, operations), for
+// secrets engines and the built-in sys/ and auth/token/ backends alike.
+import { OPERATIONS, type FieldSpec, type JsonObject } from "../engines/framework/types.js";
+import type { Route } from "./router.js";
 
 function renderDefault(spec: FieldSpec): string {
   if (spec.default === undefined) return "";
@@ -10,11 +10,12 @@ function renderDefault(spec: FieldSpec): string {
   return typeof spec.default === "string" ? spec.default : JSON.stringify(spec.default);
 }
 
-export function describePath(router: Router, path: string): PathHelpResponse {
-  const { mounted, spec } = router.resolve(path);
+/** What a route's path accepts, as data. */
+export function describeRoute(route: Route): JsonObject {
+  const { mounted, spec } = route;
   return {
     pattern: mounted.mount.path + spec.pattern,
-    engineType: mounted.mount.type,
+    engine_type: mounted.mount.type,
     synopsis: spec.synopsis,
     description: spec.description ?? "",
     operations: OPERATIONS.filter((op) => spec.operations[op] !== undefined).map((op) => (op === "write" ? "create/update" : op)),
@@ -23,10 +24,10 @@ export function describePath(router: Router, path: string): PathHelpResponse {
       type: f.type,
       required: f.required ?? false,
       description: f.description,
-      defaultValue: renderDefault(f),
-      writeOnly: f.writeOnly ?? false,
+      default_value: renderDefault(f),
+      write_only: f.writeOnly ?? false,
       deprecation: f.deprecated ?? "",
     })),
-    enginePaths: mounted.engine.paths.map((p) => mounted.mount.path + p.pattern),
+    engine_paths: mounted.engine.paths.map((p) => mounted.mount.path + p.pattern),
   };
 }

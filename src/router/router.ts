@@ -1,25 +1,50 @@
-// The router: one request's way from an authenticated caller to an engine.
-// It finds the mount by longest prefix, the engine path by pattern, checks the
-// ACL on the full path and operation, validates the fields against the path's
-// declaration, runs the handler, and for a dynamic secret has the lease
-// manager record the lease in the same step.
+// The router: from a clean path to the backend path that answers it, and
+// from an authorized request to its handler. It finds the mount by longest
+// prefix and the backend path by pattern; says which capability an operation
+// needs there (a write is "create" or "update" by whether the entry exists)
+// and whether the path is root-protected or unauthenticated, all from the
+// backend's declarations; validates the fields; runs the handler; and for a
+// dynamic secret has the lease manager record the lease in the same step.
+// It checks no permission itself: the request pipeline does, on the route
+// this returns, so the path checked is the path routed.
 import { v7 as timeOrderedUuid } from "uuid";
-import { LessorError } from "../errors.js";
+import { Code, LessorError } from "../errors.js";
 import { matchPath } from "../engines/framework/paths.js";
 import { validateFields } from "../engines/framework/fields.js";
-import type { FieldValues, JsonObject, Operation, PathSpec, Request } from "../engines/framework/types.js";
-import type { Acl, Capability } from "../auth/acl.js";
-import type { AuthenticatedToken } from "../auth/tokens.js";
-import type { LeaseGrant, LeaseManager } from "../leases/manager.js";
+import type {
+  Caller,
+  Connection,
+  FieldValues,
+  IssuedToken,
+  JsonObject,
+  LoginIdentity,
+  Operation,
+  PathsSpecial,
+  PathSpec,
+  Request,
+} from "../engines/framework/types.js";
+import type { MountedEngine, MountTable } from "../mounts/table.js";
 import type { IntentRecord } from "../store/types.js";
-import type { MountTable, MountedEngine } from "./mounts.js";
-import { normalizeRequestPath } from "./paths.js";
+import type { LeaseGrant, LeaseManager } from "../leases/manager.js";
+
+/** What the router needs of the lease manager: recording what a request issued. */
+export type IssuanceLedger = Pick<LeaseManager, "recordIntent" | "register" | "rollbackIntent">;
+
+/** Mints a token for a login's identity (the token authority; the router never makes tokens itself). */
+export interface TokenMinter {
+  mintForLogin(identity: LoginIdentity, mount: { path: string }): Promise<IssuedToken>;
+}
+
+/** A capability an ACL rule can grant. */
+export type Capability = "create" | "read" | "update" | "delete" | "list";
 
 export interface RouterRequest {
   operation: Operation;
-  path: string;
   data: JsonObject;
-  caller: AuthenticatedToken;
+  caller: Caller;
+  connection: Connection;
+  signal: AbortSignal;
+  stream: ((message: JsonObject) => Promise<void>) | undefined;
 }
 
 export interface RouterResponse {
@@ -27,11 +52,16 @@ export interface RouterResponse {
   warnings: string[];
   lease?: LeaseGrant;
   refreshSeconds?: number;
+  /** A token made by the request (auth/token/create, a login). */
+  token?: IssuedToken;
 }
 
-export interface ResolvedPath {
-  fullPath: string;
+/** Where a clean path leads. */
+export interface Route {
+  /** The full path, cleaned: what the ACL, quotas and audit all see. */
+  path: string;
   mounted: MountedEngine;
+  /** The path inside the mount. */
   rest: string;
   spec: PathSpec;
   params: Record<string, string>;
@@ -40,47 +70,51 @@ export interface ResolvedPath {
 export class Router {
   constructor(
     readonly mounts: MountTable,
-    private readonly leases: LeaseManager,
-    private readonly acl: Acl,
+    private readonly leases: IssuanceLedger,
+    private readonly logins?: TokenMinter,
   ) {}
 
-  /** Finds the engine path that answers `path`, or NOT_FOUND saying what exists. */
-  resolve(path: string): ResolvedPath {
-    const fullPath = normalizeRequestPath(path);
-    return this.resolveIn(fullPath, this.mounts.resolve(fullPath));
+  /** Whether the backend declares this (clean) path answerable without a token. */
+  isUnauthenticated(path: string): boolean {
+    const found = this.mounts.resolve(path);
+    return found !== undefined && matchesSpecial(found.mounted.special.unauthenticated, found.rest);
   }
 
-  private resolveIn(fullPath: string, found: ReturnType<MountTable["resolve"]>): ResolvedPath {
+  /** Finds the backend path that answers `path` (clean), or NOT_FOUND saying what exists. */
+  async route(path: string): Promise<Route> {
+    // A mount just enabled on another replica is loaded here before NOT_FOUND.
+    const found = await this.mounts.fresh(() => this.mounts.resolve(path));
     if (!found) {
-      throw LessorError.notFound(
-        `no secrets engine is mounted at ${fullPath.split("/")[0]}/ (see \`lessor secrets list\`)`,
-        "MOUNT_NOT_FOUND",
-        { path: fullPath },
-      );
+      throw LessorError.notFound(`no secrets engine is mounted at ${path.split("/")[0]}/ (see \`lessor secrets list\`)`, "MOUNT_NOT_FOUND", {
+        path,
+      });
     }
     const { mounted, rest } = found;
     const match = matchPath(mounted.paths, rest);
     if (!match) {
       const known = mounted.engine.paths.map((p) => mounted.mount.path + p.pattern).join(", ");
-      throw LessorError.notFound(`unknown path ${fullPath}; the ${mounted.mount.type} engine answers: ${known}`, "PATH_NOT_FOUND", {
-        path: fullPath,
-      });
+      throw LessorError.notFound(`unknown path ${path}; the ${mounted.mount.type} engine answers: ${known}`, "PATH_NOT_FOUND", { path });
     }
-    return { fullPath, mounted, rest, spec: match.spec, params: match.params };
+    return { path, mounted, rest, spec: match.spec, params: match.params };
   }
 
-  async handle(req: RouterRequest): Promise<RouterResponse> {
-    // A mount just enabled on another replica is loaded here before NOT_FOUND.
-    const path = normalizeRequestPath(req.path);
-    const resolved = this.resolveIn(path, await this.mounts.fresh(() => this.mounts.resolve(path)));
-    const { fullPath, mounted, rest, spec, params } = resolved;
-    const handler = spec.operations[req.operation];
-    if (!handler) throw LessorError.unsupported(req.operation, fullPath);
-    // Permission first: a caller without it learns nothing about the fields.
-    const needed = await capability(req.operation, spec, params);
-    if (isRootPath(mounted.factory.rootPaths, rest)) this.acl.checkSudo(req.caller.policies, fullPath, needed);
-    else this.acl.check(req.caller.policies, fullPath, needed);
+  /**
+   * The capability `operation` needs on the route, and whether sudo is needed
+   * too (a root-protected path). UNIMPLEMENTED when the path does not support it.
+   */
+  async capability(route: Route, operation: Operation): Promise<{ capability: Capability; sudo: boolean }> {
+    if (!route.spec.operations[operation]) throw LessorError.unsupported(operation, route.path);
+    const sudo = matchesRoot(route.mounted.special.root, route.rest, operation);
+    if (operation !== "write") return { capability: operation, sudo };
+    if (!route.spec.exists) return { capability: "update", sudo };
+    return { capability: (await route.spec.exists(route.params)) ? "update" : "create", sudo };
+  }
 
+  /** Validates the fields and runs the handler; records the lease of a dynamic secret. */
+  async dispatch(route: Route, req: RouterRequest): Promise<RouterResponse> {
+    const { mounted, spec, params } = route;
+    const handler = spec.operations[req.operation];
+    if (!handler) throw LessorError.unsupported(req.operation, route.path);
     const validated = validateFields(spec.fields, req.data, req.operation === "write", spec.freeForm);
     if ("violations" in validated) throw LessorError.invalidFields(validated.violations);
     const { values, provided, warnings } = validated.ok;
@@ -89,64 +123,92 @@ export class Router {
     // Made on first use: most requests issue no lease. Time-ordered (UUIDv7),
     // so new leases of a path land together in the index.
     let id: string | undefined;
-    const leaseId = (): string => (id ??= `${fullPath.replace(/\/+$/, "")}/${timeOrderedUuid()}`);
+    const leaseId = (): string => (id ??= `${route.path.replace(/\/+$/, "")}/${timeOrderedUuid()}`);
+    const accessor = mounted.mount.accessor;
     const request: Request = {
       operation: req.operation,
-      path: rest,
+      path: route.rest,
       params,
       fields: values as FieldValues<Record<string, never>>,
       provided,
       raw: req.data,
       mount: mounted.mount,
-      caller: { tokenAccessor: req.caller.accessor, displayName: req.caller.displayName },
+      caller: req.caller,
+      connection: req.connection,
+      signal: req.signal,
+      stream: req.stream,
       get leaseId() {
         return leaseId();
       },
       recordIntent: async (secretType, data) => {
         if (intent) throw new Error("recordIntent called twice for one request");
-        const intentId = await this.leases.recordIntent(mounted.mount.accessor, leaseId(), secretType, data);
-        intent = { id: intentId, leaseId: leaseId(), mountAccessor: mounted.mount.accessor, secretType, data, createdAt: Date.now() };
+        const intentId = await this.leases.recordIntent(accessor, leaseId(), secretType, data);
+        intent = { id: intentId, leaseId: leaseId(), mountAccessor: accessor, secretType, data, createdAt: Date.now() };
       },
     };
 
     const startedAt = Date.now();
+    const undo = async (): Promise<void> => {
+      if (intent) await this.leases.rollbackIntent(intent);
+    };
     let response;
     try {
       response = await handler.call(spec.operations, request);
     } catch (err) {
-      if (intent) await this.leases.rollbackIntent(intent);
+      await undo();
       throw err;
     }
 
     let lease: LeaseGrant | undefined;
     if (response.secret) {
+      // Nobody would hold a lease recorded now: the caller has gone.
+      if (req.signal.aborted) {
+        await undo();
+        throw callerGone();
+      }
       try {
-        lease = await this.leases.register(mounted.mount.accessor, leaseId(), response.secret, intent?.id ?? null, req.caller.accessor, startedAt);
+        lease = await this.leases.register(accessor, leaseId(), response.secret, intent?.id ?? null, req.caller.tokenAccessor, startedAt);
       } catch (err) {
-        if (intent) await this.leases.rollbackIntent(intent);
+        await undo();
         throw err;
       }
-    } else if (intent) {
-      await this.leases.rollbackIntent(intent);
+    } else {
+      await undo();
     }
+    const token = response.login ? await this.mint(response.login, mounted) : response.token;
     return {
       data: response.data ?? {},
       warnings: [...warnings, ...(response.warnings ?? [])],
       lease,
       refreshSeconds: response.refreshSeconds,
+      token,
     };
+  }
+
+  private mint(identity: LoginIdentity, mounted: MountedEngine): Promise<IssuedToken> {
+    if (!this.logins) throw new Error("a login path answered, but no token minter is configured");
+    return this.logins.mintForLogin(identity, mounted.mount);
   }
 }
 
-/** The ACL capability an operation needs; a write is "create" unless the entry exists. */
-async function capability(operation: Operation, spec: PathSpec, params: Record<string, string>): Promise<Capability> {
-  if (operation !== "write") return operation;
-  if (!spec.exists) return "update";
-  return (await spec.exists(params)) ? "update" : "create";
+/** The caller went away before the secret's lease was recorded. */
+export function callerGone(): LessorError {
+  return new LessorError(Code.CANCELLED, "the caller went away before the secret was issued; nothing was issued (what was made has been undone)", {
+    reason: "CALLER_GONE",
+  });
 }
 
-/** Is `rest` (the path inside the mount) one of the engine's root-protected paths? */
-function isRootPath(rootPaths: readonly string[] | undefined, rest: string): boolean {
-  if (!rootPaths) return false;
-  return rootPaths.some((p) => (p.endsWith("*") ? rest.startsWith(p.slice(0, -1)) : rest === p || rest === `${p}/`));
+/** Does a special path (exact, or a prefix ending in "*") name `rest`? */
+function matchesPath(pattern: string, rest: string): boolean {
+  return pattern.endsWith("*") ? rest.startsWith(pattern.slice(0, -1)) : rest === pattern || rest === `${pattern}/`;
+}
+
+function matchesSpecial(paths: PathsSpecial["unauthenticated"], rest: string): boolean {
+  return paths !== undefined && paths.some((p) => matchesPath(p, rest));
+}
+
+/** Is `operation` on `rest` root-protected? */
+function matchesRoot(paths: PathsSpecial["root"], rest: string, operation: Operation): boolean {
+  if (!paths) return false;
+  return paths.some((p) => (typeof p === "string" ? matchesPath(p, rest) : p.operations.includes(operation) && matchesPath(p.path, rest)));
 }

@@ -1,77 +1,59 @@
-// Assembles one Lessor server: store → mount table → lease manager → router
-// → gRPC services, and the background work (expiry, abandoned-intent
-// rollback). Used by `lessor server`, the tests and the benchmarks alike.
+// Assembles one Lessor server from its parts, in the order a request meets
+// them: storage → tokens and configuration (mounts, policies, audit, quotas)
+// → leases → router → request pipeline → gRPC, with the background work in
+// one registry. Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
+import { issuedToken, TokenAuthority } from "../auth/tokens.js";
 import { AuditBroker } from "../audit/audit.js";
-import { RateLimiter } from "../quotas/rate-limits.js";
-import { KeyRotator } from "../store/rotation.js";
-import { PolicyServiceService } from "@lessor/client/gen/lessor/v1/policies.js";
-import { SysServiceService } from "@lessor/client/gen/lessor/v1/sys.js";
-import { TokenServiceService } from "@lessor/client/gen/lessor/v1/tokens.js";
-import { policyService } from "./services/policies.js";
-import { sysService } from "./services/sys.js";
-import { tokenService } from "./services/tokens.js";
-import { withSafeDecoding } from "./decode.js";
-import { TokenAuthority } from "../auth/tokens.js";
+import { TOKEN_PATH, TOKEN_SPECIAL, tokenBackend, type TokenStoreParts } from "../auth-methods/token/index.js";
 import { engineFactories } from "../engines/index.js";
-import { LeaseServiceService } from "@lessor/client/gen/lessor/v1/leases.js";
-import { MountServiceService } from "@lessor/client/gen/lessor/v1/mounts.js";
-import { SecretsServiceService } from "@lessor/client/gen/lessor/v1/secrets.js";
+import { SYS_PATH, SYS_SPECIAL, systemBackend } from "../engines/sys/index.js";
 import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
-import { LeaseManager } from "../leases/manager.js";
 import { LeaseListing } from "../leases/listing.js";
+import { LeaseManager } from "../leases/manager.js";
 import { RevocationJobs, type PrefixJobOptions } from "../leases/prefix-jobs.js";
 import type { RevokeRateOptions } from "../leases/rate-limit.js";
+import type { RetryPolicy } from "../leases/retry.js";
 import { LeaseTidy } from "../leases/tidy.js";
-import type { RetryPolicy } from "../leases/policy.js";
-import { MountTable } from "../router/mounts.js";
+import { leaseView } from "../leases/view.js";
+import { MountTable } from "../mounts/table.js";
+import { RateLimiter } from "../quotas/rate-limits.js";
 import { Router } from "../router/router.js";
+import type { Keyring } from "../store/encryption.js";
 import { openKeyedStore } from "../store/open.js";
+import { KeyRotator } from "../store/rotation.js";
 import type { Store } from "../store/types.js";
-import type { CallDeps } from "./call.js";
-import { LessorGrpcServer } from "./grpc-server.js";
-import { LessorMetrics } from "./metrics.js";
+import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
+import { grpcConnectionOptions, listenGuarded } from "./connections.js";
+import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
-import { grpcConnectionOptions, listenGuarded, type TlsMaterial } from "./connections.js";
-import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
+import { LessorGrpcServer } from "./grpc-server.js";
+import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
+import { LessorMetrics } from "./metrics.js";
+import { RequestPipeline } from "./pipeline.js";
 import { addReflection } from "./reflection.js";
-import { leaseService } from "./services/leases.js";
-import { mountService } from "./services/mounts.js";
-import { secretsService } from "./services/secrets.js";
+import { API } from "./rpc/services.js";
 
-export interface LessorServerOptions {
+export interface LessorServerOptions extends ListenerOptions {
   /** Where the database (lessor.db) and, by default, the key file live. */
   dataDir: string;
-  /** host:port; port 0 picks a free one. Default 127.0.0.1:8200. */
-  listenAddress?: string;
   /** Key file path; default <dataDir>/lessor.key, created on first start. */
   keyFile?: string;
   /** Base64 encryption key (instead of a key file), e.g. from LESSOR_SEAL_KEY. */
   sealKey?: string;
   /** Mount kv at secret/ on first start (dev mode does). */
   mountDefaultKv?: boolean;
-  /** Allow plaintext on a non-loopback address. */
-  allowPlaintextNonLoopback?: boolean;
   /** Start with expiry paused (restoring a backup). */
   noExpire?: boolean;
   logger?: Logger;
   retry?: RetryPolicy;
   expiry?: ExpiryOptions;
   intentTimeoutMs?: number;
-  /** TLS: the server's certificate chain and private key (PEM files). */
-  tlsCertFile?: string;
-  tlsKeyFile?: string;
-  /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
-  tlsClientCaFile?: string;
-  /** Limits on the gRPC port's connections (DEFAULT_CONNECTION_LIMITS for what is not given). */
-  connections?: Partial<ConnectionLimits>;
   /** How often expired and used-up tokens are revoked (default 30 s). */
   tokenSweepIntervalMs?: number;
   /**
@@ -104,173 +86,270 @@ export interface LessorServer {
   logger: Logger;
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
-  transport: "mTLS" | "TLS" | "plaintext";
+  transport: Transport;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
+  /** Every request's way in (the gRPC services call it; tests watch it). */
+  pipeline: RequestPipeline;
 }
 
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
-  const listenAddress = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
-  const { host } = splitHostPort(listenAddress);
-  const tls = transportCredentials(options);
-  if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
-    if (!options.allowPlaintextNonLoopback) {
-      throw new Error(
-        `refusing to serve plaintext gRPC on ${listenAddress}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
-      );
-    }
-    logger.warn(
-      { address: listenAddress },
-      "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext",
-    );
-  }
+  const listener = listenerCredentials(options, logger);
+  const storage = await openStorage(options, logger);
+  const config = await loadConfiguration(options, storage, logger);
+  const leases = leaseParts(options, storage, config, logger);
+  const pipeline = requestPipeline(storage, config, leases, logger);
+  const tasks = backgroundTasks(options, storage, config, leases, logger);
+  await tasks.start();
+  const grpc = await serveGrpc(pipeline, listener, logger);
+  logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
+  const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
+  if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
+  grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  grpc.health.watchStore(() => storage.store.leases.nextDueTime(), logger);
 
-  const { store: openedStore, keyring, keyFile } = await openKeyedStore({ ...options, logger });
-  const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(openedStore);
-  const store = metrics ? metrics.timedStore(openedStore) : openedStore;
-  const now = Date.now();
+  let stopped = false;
+  return {
+    address: grpc.address,
+    rootToken: config.rootToken,
+    store: storage.store,
+    logger,
+    transport: listener.transport,
+    metricsAddress: metricsServer?.address,
+    pipeline,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
+      grpc.health.draining();
+      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
+      await tasks.stop();
+      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
+      leases.events.close();
+      grpc.health.endWatches();
+      await grpc.close();
+      await metricsServer?.close();
+      await config.replica?.stop();
+      await storage.store.close();
+    },
+  };
+}
 
+interface Storage {
+  store: Store;
+  keyring: Keyring;
+  keyFile: string | undefined;
+  metrics: LessorMetrics | undefined;
+}
+
+/** The encryption key, the store it opens, and metrics around it. */
+async function openStorage(options: LessorServerOptions, logger: Logger): Promise<Storage> {
+  const { store: opened, keyring, keyFile } = await openKeyedStore({
+    dataDir: options.dataDir,
+    keyFile: options.keyFile,
+    sealKey: options.sealKey,
+    storageUrl: options.storageUrl,
+    storageCaFile: options.storageCaFile,
+    logger,
+  });
+  const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
+  return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
+}
+
+interface Configuration {
+  tokens: TokenAuthority;
+  rootToken: string | undefined;
+  mounts: MountTable;
+  acl: Acl;
+  policies: PolicyBook;
+  audit: AuditBroker;
+  quotas: RateLimiter;
+  replica: ReplicaMembership | undefined;
+  /** The configuration version read before the copies above were loaded. */
+  configVersion: number;
+}
+
+/** Tokens, and the configuration every replica keeps a copy of: mounts, policies, audit devices, quotas. */
+async function loadConfiguration(options: LessorServerOptions, storage: Storage, logger: Logger): Promise<Configuration> {
+  const { store, metrics } = storage;
   const cluster = store.cluster;
   const tokens = new TokenAuthority(store, cluster === undefined);
-  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(now) : undefined;
+  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(Date.now()) : undefined;
   // Read before the copies below are loaded, so a change made meanwhile is reloaded, not missed.
   const configVersion = cluster ? await cluster.configVersion() : 0;
-
-  const mounts = new MountTable(store, engineFactories(), logger, metrics);
+  const mounts = new MountTable(
+    store.mounts,
+    engineFactories(),
+    { entries: store.entries, leases: leaseView(store), logger, telemetry: metrics ?? { externalError() {} } },
+    cluster !== undefined,
+  );
   await mounts.load();
   if (options.mountDefaultKv && !mounts.get("secret/")) {
-    await mounts.enable("kv", "secret/", { description: "key/value secret storage" }, now);
+    await mounts.enable("secret", "kv", "secret/", { description: "key/value secret storage" }, Date.now());
   }
-
   const acl = new Acl();
   const policies = new PolicyBook(store.policies, acl);
-  await policies.load(now);
+  await policies.load(Date.now());
   const audit = await AuditBroker.open(store.auditDevices, store.settings);
   const quotas = new RateLimiter(store.quotas);
   await quotas.load();
-  const replica = cluster
-    ? new ReplicaMembership(
-        cluster,
-        async () => {
-          await mounts.load();
-          await policies.reload();
-          await quotas.load();
-          await audit.reload();
-        },
-        logger,
-        options.replicas,
-      )
-    : undefined;
-  const keys = new KeyRotator(keyring, keyFile, store.sealed, logger, replica ? () => replica.others() : undefined);
-  await keys.start();
+  const reload = async (): Promise<void> => {
+    await mounts.load();
+    await policies.reload();
+    await quotas.load();
+    await audit.reload();
+  };
+  const replica = cluster ? new ReplicaMembership(cluster, reload, logger, options.replicas) : undefined;
+  return { tokens, rootToken, mounts, acl, policies, audit, quotas, replica, configVersion };
+}
+
+interface LeaseParts {
+  manager: LeaseManager;
+  events: LeaseEventFeed;
+  expiry: ExpiryScheduler;
+  jobs: RevocationJobs;
+  listing: LeaseListing;
+  tidy: LeaseTidy;
+  keys: KeyRotator;
+}
+
+function leaseParts(options: LessorServerOptions, storage: Storage, config: Configuration, logger: Logger): LeaseParts {
+  const { store, keyring, keyFile, metrics } = storage;
   const events = new LeaseEventFeed(store, options.events);
-  const leases = new LeaseManager(store, mounts, logger, {
+  const manager = new LeaseManager(store, config.mounts, logger, {
     retry: options.retry,
     intentTimeoutMs: options.intentTimeoutMs,
     revokeRate: options.revokeRate,
     observer: metrics,
   });
-  const router = new Router(mounts, leases, acl);
+  const replica = config.replica;
+  return {
+    manager,
+    events,
+    expiry: new ExpiryScheduler(store, manager, logger, options.expiry),
+    jobs: new RevocationJobs(store, manager, logger, options.prefixJobs),
+    listing: new LeaseListing(store, keyring),
+    tidy: new LeaseTidy(store, manager, { retentionMs: options.leaseRetentionMs }),
+    keys: new KeyRotator(keyring, keyFile, store.sealed, logger, replica ? () => replica.others() : undefined),
+  };
+}
 
-  await replica?.start(configVersion);
-  // One process on this store: every intent left over belongs to a process
-  // that died. Replicas: those of replicas that died (another replica may be
-  // issuing right now), and any older than the intent timeout.
-  const rolledBack = cluster
-    ? (await leases.rollbackOrphaned()) + (await leases.rollbackAbandoned(leases.intentTimeoutMs))
-    : await leases.rollbackAbandoned(0);
-  if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
-  const sweepFailed = (err: unknown) => logger.error({ err: String(err) }, "intent sweep failed");
-  const sweeper = setInterval(() => {
-    void leases.rollbackAbandoned(leases.intentTimeoutMs).catch(sweepFailed);
-  }, Math.max(1_000, Math.floor(leases.intentTimeoutMs / 2)));
-  sweeper.unref();
+/** The built-in backends (sys/, auth/token/), the router, and the pipeline every request takes. */
+function requestPipeline(storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): RequestPipeline {
+  const { tokens, mounts, acl, policies, audit, quotas } = config;
+  const manager = leases.manager;
+  const tokenStore: TokenStoreParts = {
+    create: async (caller, request, now) => {
+      const made = await tokens.create({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }, request, now);
+      return { record: made.record, issued: issuedToken(made.token, made.record) };
+    },
+    lookupByToken: (token, now) => tokens.lookupByToken(token, now),
+    lookupByAccessor: (accessor, now) => tokens.lookupByAccessor(accessor, now),
+    lookupSelf: (caller) => tokens.lookupSelf({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }),
+    renew: (record, increment, now) => tokens.renew(record, increment, now),
+    revokeTree: (accessor, orphan) => tokens.revoke(accessor, manager, orphan),
+  };
+  mounts.installBuiltin(TOKEN_PATH, "token", () => tokenBackend(tokenStore), TOKEN_SPECIAL);
+  mounts.installBuiltin(
+    SYS_PATH,
+    "system",
+    () =>
+      systemBackend({
+        mounts,
+        leases: manager,
+        lifecycle: { listing: leases.listing, jobs: leases.jobs, tidy: leases.tidy, events: leases.events },
+        policies,
+        audit,
+        quotas,
+        keys: leases.keys,
+        permissions: acl,
+      }),
+    SYS_SPECIAL,
+  );
+  const router = new Router(mounts, manager, tokens);
+  return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, logger });
+}
+
+/** Everything that runs between requests, started in this order and stopped in reverse. */
+function backgroundTasks(options: LessorServerOptions, storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): BackgroundTasks {
+  const tasks = new BackgroundTasks(logger);
+  const { manager, expiry, jobs, keys } = leases;
+  const cluster = storage.store.cluster;
+  const replica = config.replica;
+  if (replica) tasks.add({ name: "replica membership", start: () => replica.start(config.configVersion) });
+  tasks.add({ name: "key rotation", start: () => keys.start(), stop: () => keys.stop() });
+  tasks.add({
+    name: "rollback of unfinished issuance",
+    // One process on this store: every intent left over belongs to a process
+    // that died. Replicas: those of replicas that died (another replica may be
+    // issuing right now), and any older than the intent timeout.
+    start: async () => {
+      const rolledBack = cluster
+        ? (await manager.rollbackOrphaned()) + (await manager.rollbackAbandoned(manager.intentTimeoutMs))
+        : await manager.rollbackAbandoned(0);
+      if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
+    },
+  });
+  tasks.every("intent sweep", Math.max(1_000, Math.floor(manager.intentTimeoutMs / 2)), () => manager.rollbackAbandoned(manager.intentTimeoutMs));
   // A replica that dies mid-issuance is seen gone at once (its session ends):
   // the others roll back what it left within seconds, not the intent timeout.
-  const orphanSweeper = cluster ? setInterval(() => void leases.rollbackOrphaned().catch(sweepFailed), 2_000) : undefined;
-  orphanSweeper?.unref();
-
-  const expiry = new ExpiryScheduler(store, leases, logger, options.expiry);
-  if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
-  // Paused expiry still runs the revocations already decided (queued, revoke-prefix, retries).
-  expiry.start({ expireActive: !options.noExpire });
-  const jobs = new RevocationJobs(store, leases, logger, options.prefixJobs);
-  const resumed = await jobs.resume();
-  if (resumed > 0) logger.info({ jobs: resumed }, "resumed revoke-prefix jobs left unfinished by a previous run");
-  const lifecycle = { jobs, listing: new LeaseListing(store, keyring), tidy: new LeaseTidy(store, leases, { retentionMs: options.leaseRetentionMs }) };
-
+  if (cluster) tasks.every("orphaned intent sweep", 2_000, () => manager.rollbackOrphaned());
+  tasks.add({
+    name: "expiry",
+    start: () => {
+      if (options.noExpire) logger.warn("expiry is paused (-no-expire): leases will not be revoked when they expire");
+      // Paused expiry still runs the revocations already decided (queued, revoke-prefix, retries).
+      expiry.start({ expireActive: !options.noExpire });
+    },
+    stop: () => expiry.stop(),
+  });
+  tasks.add({
+    name: "revoke-prefix jobs",
+    start: async () => {
+      const resumed = await jobs.resume();
+      if (resumed > 0) logger.info({ jobs: resumed }, "resumed revoke-prefix jobs left unfinished by a previous run");
+    },
+    stop: () => jobs.stop(),
+  });
   // Expired and used-up tokens are revoked with their children and leases.
-  const sweepTokens = () =>
-    void tokens.revokeDead(leases, Date.now()).catch((err: unknown) => logger.error({ err: String(err) }, "token sweep failed"));
-  sweepTokens();
-  const tokenSweeper = setInterval(sweepTokens, options.tokenSweepIntervalMs ?? 30_000);
-  tokenSweeper.unref();
+  tasks.every("token sweep", options.tokenSweepIntervalMs ?? 30_000, () => config.tokens.revokeDead(manager, Date.now()), { runAtStart: true });
+  return tasks;
+}
 
-  const deps: CallDeps = { tokens, logger, guard: { audit, quotas } };
-  const connectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.connections };
+/** The gRPC server: every declared service through the pipeline, then health and reflection. */
+async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, logger: Logger) {
   const server = new LessorGrpcServer({
-    ...grpcConnectionOptions(connectionLimits),
+    ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  server.addService(withSafeDecoding(SecretsServiceService), secretsService(deps, router));
-  server.addService(withSafeDecoding(LeaseServiceService), leaseService(deps, leases, acl, events, lifecycle));
-  server.addService(withSafeDecoding(MountServiceService), mountService(deps, mounts, leases, acl));
-  server.addService(withSafeDecoding(TokenServiceService), tokenService(deps, tokens, acl, leases));
-  server.addService(withSafeDecoding(PolicyServiceService), policyService(deps, policies, acl));
-  server.addService(withSafeDecoding(SysServiceService), sysService(deps, acl, audit, quotas, keys));
+  const binding = new GrpcBinding(pipeline, logger);
+  for (const service of API) {
+    const bound = binding.bind(service);
+    server.addService(bound.definition, bound.implementation);
+  }
   // Health and reflection last: they describe the services added above. No token needed.
   const health = new HealthReporter();
   health.addToServer(server);
   addReflection(server, server.serviceNames);
-
-  const listener = await listenGuarded(server, listenAddress, tls.material, connectionLimits, logger);
-  const address = `${splitHostPort(listenAddress).host}:${listener.port}`;
-  logger.info({ address, data_dir: options.dataDir, transport: tls.transport }, "lessor listening");
-  const metricsServer = metrics && options.metricsListenAddress ? await metrics.serve(options.metricsListenAddress) : undefined;
-  if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
-  health.serving(server.serviceNames.filter((name) => !name.startsWith("grpc.")));
-  health.watchStore(() => store.leases.nextDueTime(), logger);
-
-  let stopped = false;
+  const bound = await listenGuarded(server, listener.address, listener.tls, listener.limits, logger);
   return {
-    address,
-    rootToken,
-    store,
-    logger,
-    transport: tls.transport,
-    metricsAddress: metricsServer?.address,
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
-      health.draining();
-      if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
-      clearInterval(sweeper);
-      clearInterval(orphanSweeper);
-      clearInterval(tokenSweeper);
-      await keys.stop();
-      await jobs.stop();
-      await expiry.stop();
-      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
-      events.close();
-      health.endWatches();
-      listener.close();
-      await new Promise<void>((resolve) => {
+    server,
+    health,
+    address: `${listener.host}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        bound.close();
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {
           clearTimeout(force);
           resolve();
         });
-      });
-      await metricsServer?.close();
-      await replica?.stop();
-      await store.close();
-    },
+      }),
   };
 }
 
@@ -285,31 +364,4 @@ async function shouldCreateRoot(store: Store, tokens: TokenAuthority): Promise<b
   const claim = randomBytes(16);
   const winner = await store.settings.putIfAbsent("first-root-token", claim);
   return winner.equals(claim);
-}
-
-/** The listener's TLS material from the TLS options; plaintext when none are given. */
-function transportCredentials(options: LessorServerOptions): { material: TlsMaterial | undefined; transport: LessorServer["transport"] } {
-  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
-  if (!tlsCertFile && !tlsKeyFile) {
-    if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { material: undefined, transport: "plaintext" };
-  }
-  if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
-  const read = (flag: string, path: string): Buffer => {
-    try {
-      return readFileSync(path);
-    } catch (err) {
-      throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-    }
-  };
-  const cert = read("-tls-cert-file", tlsCertFile);
-  const key = read("-tls-key-file", tlsKeyFile);
-  const clientCa = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
-  // Checked now, so a bad certificate or key stops the start with a clear error rather than failing each handshake.
-  try {
-    createSecureContext({ cert, key, ...(clientCa ? { ca: clientCa } : {}) });
-  } catch (err) {
-    throw new Error(`the TLS certificate, key or client CA cannot be used: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return { material: { cert, key, clientCa }, transport: clientCa ? "mTLS" : "TLS" };
 }

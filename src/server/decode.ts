@@ -11,9 +11,9 @@ interface Undecodable {
   [UNDECODABLE]: string;
 }
 
-export function withSafeDecoding<T extends ServiceDefinition>(service: T): T {
+export function withSafeDecoding(service: ServiceDefinition): ServiceDefinition {
   const wrapped: Record<string, MethodDefinition<unknown, unknown>> = {};
-  for (const [name, method] of Object.entries(service) as Array<[string, MethodDefinition<unknown, unknown>]>) {
+  for (const [name, method] of Object.entries(service)) {
     wrapped[name] = {
       ...method,
       requestDeserialize: (bytes: Buffer) => {
@@ -25,13 +25,13 @@ export function withSafeDecoding<T extends ServiceDefinition>(service: T): T {
       },
     };
   }
-  return wrapped as unknown as T;
+  return wrapped;
 }
 
 /** Throws INVALID_ARGUMENT for a request that could not be decoded. */
 export function assertDecoded(request: unknown): void {
   if (request !== null && typeof request === "object" && UNDECODABLE in request) {
-    const reason = (request as Undecodable)[UNDECODABLE];
+    const reason = String((request as Partial<Undecodable>)[UNDECODABLE]);
     const hint = /recursion/.test(reason) ? " (values nested deeper than about 30 levels are refused)" : "";
     throw LessorError.invalidField("request", `could not be decoded: ${reason.slice(0, 200)}${hint}`);
   }

@@ -34,9 +34,12 @@ export function fileDescriptorProtos(set: Uint8Array): Uint8Array[] {
 export function addReflection(server: Pick<Server, "addService">, services: readonly string[]): void {
   const files = fileDescriptorProtos(Buffer.from(FILE_DESCRIPTOR_SET_BASE64, "base64")).map((f) => Buffer.from(f));
   // @grpc/reflection takes a proto-loader PackageDefinition but reads only the
-  // `fileDescriptorProtos` of its entries: one entry carries every file.
-  const definitions = { "lessor.descriptor_set": { format: "Protocol Buffer 3 DescriptorProto", type: {}, fileDescriptorProtos: files } };
-  new ReflectionService(definitions as unknown as ConstructorParameters<typeof ReflectionService>[0], {
+  // `fileDescriptorProtos` of its entries: one entry (of the plainest
+  // definition kind, which needs no serializers) carries every file.
+  const definitions: ConstructorParameters<typeof ReflectionService>[0] = {
+    "lessor.descriptor_set": { format: "Protocol Buffer 3 EnumDescriptorProto", type: {}, fileDescriptorProtos: files },
+  };
+  new ReflectionService(definitions, {
     services: [...services, ...REFLECTION_SERVICE_NAMES],
   }).addToServer(server);
 }

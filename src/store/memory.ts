@@ -695,7 +695,7 @@ class MemoryTokens implements TokenStore {
     return this.op(() => {
       const hex = hash.toString("hex");
       if (this.t.tokens.values().some((r) => r.hash === hex)) throw new Error("memory store: UNIQUE constraint failed: tokens.hash");
-      this.t.tokens.insert(token.accessor, { ...token, policies: [...token.policies], meta: { ...token.meta }, hash: hex });
+      this.t.tokens.insert(token.accessor, { ...token, policies: [...token.policies], meta: { ...token.meta }, boundCidrs: [...token.boundCidrs], hash: hex });
     });
   }
 

@@ -729,8 +729,8 @@ class PgTokens implements TokenStore {
     const json = tokenJsonColumns(t);
     await this.db.query(
       `INSERT INTO tokens (accessor, hash, policies, display_name, parent_accessor, created_at, expire_time, ttl,
-                           max_expire_time, renewable, num_uses, uses_left, meta)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                           max_expire_time, renewable, num_uses, uses_left, meta, bound_cidrs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         t.accessor,
         hash,
@@ -745,6 +745,7 @@ class PgTokens implements TokenStore {
         t.numUses,
         t.usesLeft,
         json.meta,
+        json.boundCidrs,
       ],
     );
   }

@@ -621,9 +621,9 @@ class SqliteTokens implements TokenStore {
   constructor(db: SqliteDatabase) {
     this.insertOne = db.prepare(
       `INSERT INTO tokens (accessor, hash, policies, display_name, parent_accessor, created_at, expire_time, ttl,
-                           max_expire_time, renewable, num_uses, uses_left, meta)
+                           max_expire_time, renewable, num_uses, uses_left, meta, bound_cidrs)
        VALUES (@accessor, @hash, @policies, @displayName, @parentAccessor, @createdAt, @expireTime, @ttlSeconds,
-               @maxExpireTime, @renewable, @numUses, @usesLeft, @meta)`,
+               @maxExpireTime, @renewable, @numUses, @usesLeft, @meta, @boundCidrs)`,
     );
     this.byHash = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = ?`);
     this.byAccessor = db.prepare(`SELECT ${TOKEN_COLUMNS} FROM tokens WHERE accessor = ?`);

@@ -3,8 +3,9 @@
 // assumes SQLite, so a PostgreSQL store can implement the same interface.
 // Secret values cross this interface in plaintext; the store seals them.
 
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
-export type JsonObject = { [key: string]: JsonValue };
+import type { JsonObject, JsonValue } from "../util/json.js";
+
+export type { JsonObject, JsonValue };
 
 export interface MountRecord {
   /** With trailing slash: "aws/". */
@@ -73,6 +74,8 @@ export interface TokenRecord {
   numUses: number;
   usesLeft: number;
   meta: Record<string, string>;
+  /** CIDR blocks the token may be used from; empty for anywhere. */
+  boundCidrs: string[];
 }
 
 export interface MountStore {

@@ -21,7 +21,7 @@ export function parseDuration(input: string | number): { seconds: number } | { e
   let total = 0;
   let consumed = 0;
   for (let m = PART.exec(text); m !== null; m = PART.exec(text)) {
-    const [whole, amount, unit] = m as unknown as [string, string, string];
+    const [whole, amount = "", unit = ""] = m;
     total += unit === "ms" ? Number(amount) / 1000 : Number(amount) * (UNIT_SECONDS[unit] ?? 0);
     consumed += whole.length;
   }
@@ -67,7 +67,7 @@ export function parseDurationMs(input: string): { ms: number } | { error: string
   let total = 0;
   let consumed = 0;
   for (let m = PART.exec(text); m !== null; m = PART.exec(text)) {
-    const [whole, amount, unit] = m as unknown as [string, string, string];
+    const [whole, amount = "", unit = ""] = m;
     total += unit === "ms" ? Number(amount) : Number(amount) * (UNIT_SECONDS[unit] ?? 0) * 1000;
     consumed += whole.length;
   }

@@ -5,7 +5,8 @@
 // revocation, retries, expiry and their bookkeeping.
 import pino, { type Logger } from "pino";
 import { LeaseManager, type LeaseGrant, type LeaseManagerOptions } from "../../src/leases/manager.js";
-import { MountTable } from "../../src/router/mounts.js";
+import type { MountTable } from "../../src/mounts/table.js";
+import { mountTableFor } from "./mounts.js";
 import type { EngineFactory } from "../../src/engines/framework/types.js";
 import { openMemoryStore, type MemoryStore } from "../../src/store/memory.js";
 import type { MountRecord, NewLease } from "../../src/store/types.js";
@@ -80,11 +81,11 @@ export class ControlledEngine {
   readonly factory: EngineFactory = {
     type: "controlled",
     synopsis: "an engine whose revocations the test controls",
-    create: () => ({
+    create: (ctx) => ({
       paths: [],
       secrets: {
         [SECRET_TYPE]: {
-          revoke: (lease: { id: string; mountAccessor: string }) => this.revoke(lease),
+          revoke: (lease: { id: string }) => this.revoke({ id: lease.id, mountAccessor: ctx.mount.accessor }),
           renew: async (_lease: { id: string }, incrementSeconds: number) => ({ ttlSeconds: this.renewTtlSeconds ?? incrementSeconds }),
         },
       },
@@ -120,8 +121,8 @@ export async function leaseRig(options: LeaseManagerOptions = {}): Promise<Lease
   const store = openMemoryStore();
   const logger = pino({ level: "silent" });
   const engine = new ControlledEngine();
-  const mounts = new MountTable(store, [engine.factory], logger);
-  const mount = await mounts.enable("controlled", "test/", { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 }, Date.now());
+  const mounts = mountTableFor(store, [engine.factory], logger);
+  const mount = await mounts.enable("secret", "controlled", "test/", { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 }, Date.now());
   const leases = new LeaseManager(store, mounts, logger, { retry: FAST_RETRY, revokeRate: { perSecond: 0 }, ...options });
   let n = 0;
   const nextId = () => `test/creds/role/${String(++n).padStart(4, "0")}`;

@@ -15,7 +15,7 @@ interface AuditLine {
   type: string;
   auth: { accessor?: string; client_token?: string };
   request: { id: string; path: string; operation: string; method: string; remote_address: string; data?: unknown };
-  response?: { data?: unknown };
+  response?: { data?: Record<string, string>; secret?: { lease_id: string }; auth?: { client_token: string; accessor: string } };
   code?: string;
   error?: string;
 }
@@ -61,7 +61,9 @@ test("audit: every request and response, HMAC'd, and no service when the device 
   assert.equal(res.code, "OK");
   const rootLookup = await client.tokens.lookupSelf();
   assert.equal(req.auth.accessor, rootLookup.accessor);
-  const data = (res.response?.data as { data: Record<string, string> }).data;
+  // Vault's response shape: the data, and the lease as `secret`.
+  const data = res.response?.data ?? {};
+  assert.equal(res.response?.secret?.lease_id, creds.lease.id);
   assert.equal(data.secret_key, await client.sys.hashAudit(creds.secretAccessKey));
   assert.equal(data.access_key, await client.sys.hashAudit(creds.accessKeyId));
   assert.equal(req.auth.client_token, await client.sys.hashAudit(server.rootToken!));
@@ -69,7 +71,8 @@ test("audit: every request and response, HMAC'd, and no service when the device 
   assert.equal(r.stdout.trim(), data.secret_key);
   // The token made by CreateToken is recorded only as its digest.
   const created = lines.find((l) => l.type === "response" && l.request.method === "TokenService/CreateToken");
-  assert.equal((created?.response?.data as { token: string }).token, await client.sys.hashAudit(child.token));
+  assert.equal(created?.response?.auth?.client_token, await client.sys.hashAudit(child.token));
+  assert.equal(created?.response?.auth?.accessor, (await client.tokens.lookup({ token: child.token })).accessor);
   // Failures are recorded with their code, failed authentication too.
   const missing = lines.find((l) => l.type === "response" && l.request.path === "aws/roles/missing");
   assert.equal(missing?.code, "NOT_FOUND");

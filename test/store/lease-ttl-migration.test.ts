@@ -9,7 +9,7 @@ import Database from "better-sqlite3";
 import pg from "pg";
 import pino from "pino";
 import { LeaseManager } from "../../src/leases/manager.js";
-import { MountTable } from "../../src/router/mounts.js";
+import { mountTableFor } from "../helpers/mounts.js";
 import { aad } from "../../src/store/common.js";
 import { Keyring } from "../../src/store/encryption.js";
 import { SQLITE_MIGRATIONS } from "../../src/store/migrations.js";
@@ -60,7 +60,7 @@ test(`leases recorded before their TTL was kept renew by their last extension ($
   const store = await openStore({ dataDir, ...(await storeOptions(dataDir)), keyring });
   t.after(() => store.close());
   const logger = pino({ level: "silent" });
-  const leases = new LeaseManager(store, new MountTable(store, [], logger), logger);
+  const leases = new LeaseManager(store, mountTableFor(store, [], logger), logger);
 
   assert.equal((await leases.lookup("aws/creds/old/1")).ttlSeconds, null);
   const renewed = await leases.renew("aws/creds/old/1", 0);

@@ -83,7 +83,7 @@ test("no more revocations run at once than the pool allows, however long they ha
 test("a mount whose revocations hang holds only its lane: another mount's due leases are read and revoked meanwhile", async (t) => {
   // A small batch: the hung mount's backlog alone would fill every read of the due index.
   const rig = await running(t, { expiry: { concurrency: 4, mountConcurrency: 2, batchSize: 4 } });
-  const other = await rig.mounts.enable("controlled", "other/", { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 }, Date.now());
+  const other = await rig.mounts.enable("secret", "controlled", "other/", { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 }, Date.now());
   rig.engine.hold((lease) => lease.mountAccessor === rig.mount.accessor);
   const hung: string[] = [];
   for (let i = 0; i < 10; i++) hung.push(await rig.record(0));

@@ -10,7 +10,7 @@ import { LeaseEventFeed } from "../../src/leases/events.js";
 import { LeaseManager } from "../../src/leases/manager.js";
 import { RevocationJobs } from "../../src/leases/prefix-jobs.js";
 import { LeaseTidy } from "../../src/leases/tidy.js";
-import { MountTable } from "../../src/router/mounts.js";
+import { mountTableFor } from "../helpers/mounts.js";
 import { Keyring } from "../../src/store/encryption.js";
 import { openStore as openAnyStore } from "../../src/store/open.js";
 import type { LeaseEventRecord, NewLease, Store } from "../../src/store/types.js";
@@ -84,7 +84,7 @@ test("a revoke-prefix job and tidy wake watchers too, not only the lease manager
   const feed = hooksOnlyFeed(t, store);
   const logger = pino({ level: "silent" });
   // No mount in the store: tidy finds the leases' mount gone.
-  const leases = new LeaseManager(store, new MountTable(store, [], logger), logger);
+  const leases = new LeaseManager(store, mountTableFor(store, [], logger), logger);
   const now = Date.now();
   for (const id of ["aws/creds/a/1", "aws/creds/a/2", "aws/creds/b/1"]) await store.leases.insertFromIntent(lease(id, now), null);
   const w = watchInto(feed, "aws/", 0);

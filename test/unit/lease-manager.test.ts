@@ -181,16 +181,18 @@ test("enqueueRevoke queues for the scheduler and wakes it; force ends a lease wi
   assert.deepEqual(await eventTypes(rig, forced.id), ["created", "force_revoked"]);
 });
 
-test("a lease id that is not found names the live lease it is a prefix of (a truncated paste)", async () => {
+test("a lease id that is not found is a plain NOT_FOUND; completion finds the one live lease it starts (a truncated paste)", async () => {
   const rig = await leaseRig();
-  const { id } = await rig.issue();
+  const { id } = await rig.issue({ tokenAccessor: "owner" });
   await assert.rejects(rig.leases.revoke(id.slice(0, -2)), (err: unknown) => {
     assert.ok(err instanceof LessorError && err.code === Code.NOT_FOUND);
-    assert.equal(err.metadata.did_you_mean, id);
+    assert.equal(err.metadata.did_you_mean, undefined, "who may be told is the caller's to decide (sys/leases)");
     return true;
   });
+  assert.deepEqual(await rig.leases.completion(id.slice(0, -2)), { id, tokenAccessor: "owner" });
+  assert.equal(await rig.leases.completion("test/cr"), undefined, "too short to guess");
   await rig.issue(); // now two leases share the prefix: no guess
-  await assert.rejects(rig.leases.lookup("test/creds/role/"), (err: unknown) => err instanceof LessorError && err.metadata.did_you_mean === undefined);
+  assert.equal(await rig.leases.completion("test/creds/role/"), undefined);
 });
 
 test("revoking by token ends every live lease the token made, counting one that fails (left to the retries)", async () => {

@@ -14,11 +14,11 @@ function printSecret(res: SecretResult, format: string | undefined, field: strin
     return;
   }
   if (asFormat(format) === "json") {
-    io.out(secretJson(res.lease, res.data, res.warnings));
+    io.out(secretJson(res.lease, res.data, res.warnings, res.refreshIntervalSeconds));
     return;
   }
   if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
-  io.out(secretTable(res.lease, res.data));
+  io.out(secretTable(res.lease, res.data, res.refreshIntervalSeconds));
 }
 
 const pathOptions = <T>(y: Argv<T>) =>

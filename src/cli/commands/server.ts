@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { Argv } from "yargs";
 import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
 import { DEFAULT_EXPIRY_CONCURRENCY, defaultMountConcurrency } from "../../leases/expiry.js";
-import { DEFAULT_RETRY_POLICY } from "../../leases/policy.js";
+import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
 import { formatDuration, parseDuration, parseDurationMs } from "../../util/duration.js";
 import { processIo as io } from "../context.js";

@@ -2,27 +2,31 @@
 // chain (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_IAM/_STS, AWS_REGION, shared
 // config, default credentials) and overridden only by what config/root sets.
 import type { IAMClient } from "@aws-sdk/client-iam";
+import { z } from "zod";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { AdaptiveRetryStrategy } from "@smithy/core/retry";
 import type { EngineTelemetry } from "../framework/types.js";
 import { awsErrorCode } from "./errors.js";
 import { iamSdk, retrySdk, stsSdk } from "./sdk.js";
 
-export interface RootConfig {
-  access_key?: string;
-  secret_key?: string;
-  region?: string;
-  iam_endpoint?: string;
-  sts_endpoint?: string;
-  sts_region?: string;
+/** config/root as stored (sealed). */
+export const rootConfigSchema = z.object({
+  access_key: z.string().optional(),
+  secret_key: z.string().optional(),
+  region: z.string().optional(),
+  iam_endpoint: z.string().optional(),
+  sts_endpoint: z.string().optional(),
+  sts_region: z.string().optional(),
   /** Retries after the first attempt; -1 or absent: the SDK's default. */
-  max_retries?: number;
-  username_template?: string;
+  max_retries: z.number().optional(),
+  username_template: z.string().optional(),
   /** Seconds to open a connection to an AWS endpoint; absent: DEFAULT_CONNECTION_TIMEOUT_SECONDS. */
-  connection_timeout?: number;
+  connection_timeout: z.number().optional(),
   /** Seconds one HTTP request to AWS may take, answer included; absent: DEFAULT_REQUEST_TIMEOUT_SECONDS. */
-  request_timeout?: number;
-}
+  request_timeout: z.number().optional(),
+});
+
+export type RootConfig = z.infer<typeof rootConfigSchema>;
 
 /**
  * An endpoint that does not accept a connection in this time is unreachable

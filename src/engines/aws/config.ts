@@ -2,7 +2,7 @@
 // (written, never read back: the secret key is write-only). aws/config/lease:
 // the lease duration and maximum of IAM-user credentials.
 import { LessorError } from "../../errors.js";
-import { DEFAULT_LEASE_TTL_SECONDS, SYSTEM_MAX_LEASE_TTL_SECONDS } from "../../leases/policy.js";
+import { z } from "zod";
 import { definePath, type PathSpec } from "../framework/types.js";
 import type { AwsBackend } from "./index.js";
 import { DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_REQUEST_TIMEOUT_SECONDS, type RootConfig } from "./clients.js";
@@ -22,11 +22,10 @@ const checkEndpoint = (v: unknown) => (typeof v === "string" && (v === "" || END
 const checkRegion = (v: unknown) =>
   typeof v === "string" && (v === "" || REGION.test(v)) ? undefined : 'must be an AWS region name such as "us-east-1"';
 
-export interface LeaseConfig {
-  /** Seconds. */
-  lease: number;
-  lease_max: number;
-}
+/** config/lease as stored: seconds. */
+export const leaseConfigSchema = z.object({ lease: z.number(), lease_max: z.number() });
+
+export type LeaseConfig = z.infer<typeof leaseConfigSchema>;
 
 export function configRootPath(backend: AwsBackend): PathSpec {
   return definePath({
@@ -121,11 +120,11 @@ export function configLeasePath(backend: AwsBackend): PathSpec {
       lease_max: { type: "duration", required: true, description: 'Maximum lease duration, e.g. "24h".' },
     },
     operations: {
-      async read(req) {
+      async read() {
         const stored = await backend.leaseConfig();
-        const mountMax = req.mount.maxTtlSeconds > 0 ? req.mount.maxTtlSeconds : SYSTEM_MAX_LEASE_TTL_SECONDS;
-        const lease = stored?.lease ?? Math.min(req.mount.defaultTtlSeconds > 0 ? req.mount.defaultTtlSeconds : DEFAULT_LEASE_TTL_SECONDS, mountMax);
-        const leaseMax = stored?.lease_max ?? mountMax;
+        // The values in effect: the mount's (its system view's) until this path is written.
+        const lease = stored?.lease ?? backend.system.defaultLeaseTtlSeconds();
+        const leaseMax = stored?.lease_max ?? backend.system.maxLeaseTtlSeconds();
         return { data: { lease: goDuration(lease), lease_max: goDuration(leaseMax) } };
       },
       async write(req) {

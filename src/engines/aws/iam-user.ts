@@ -2,6 +2,7 @@
 // one access key per lease. Issuance records an intent before the first IAM
 // call; revocation removes everything a user can hold that blocks DeleteUser,
 // treating "already gone" as done, so it can run any number of times.
+import { z } from "zod";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Logger } from "pino";
 import type { AwsClients } from "./clients.js";
@@ -31,14 +32,15 @@ export interface IamUserPlan {
 }
 
 /** What revocation needs to know (stored, sealed, in the lease). */
-export interface IamUserInternal {
-  username: string;
-  access_key_id: string;
-  inline_policy: boolean;
-  policy_arns: string[];
-  groups: string[];
-  [key: string]: string | boolean | string[];
-}
+export const iamUserInternalSchema = z.object({
+  username: z.string().min(1),
+  access_key_id: z.string(),
+  inline_policy: z.boolean(),
+  policy_arns: z.array(z.string()),
+  groups: z.array(z.string()),
+});
+
+export type IamUserInternal = z.infer<typeof iamUserInternalSchema>;
 
 export interface IssuedKey {
   accessKeyId: string;

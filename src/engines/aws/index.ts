@@ -5,21 +5,11 @@
 // expires). tidy finds IAM users the mount made that no lease owns any more.
 import type { Logger } from "pino";
 import { LessorError } from "../../errors.js";
-import type {
-  Engine,
-  EngineFactory,
-  EngineStorage,
-  EngineTelemetry,
-  IntentInfo,
-  JsonObject,
-  LeaseRecord,
-  LeaseView,
-  RevokeOptions,
-} from "../framework/types.js";
-import { buildClients, type AwsClients, type RootConfig } from "./clients.js";
-import { configLeasePath, configRootPath, type LeaseConfig } from "./config.js";
+import type { Engine, EngineFactory, EngineStorage, EngineTelemetry, IntentInfo, JsonObject, LeaseView, SystemView } from "../framework/types.js";
+import { buildClients, rootConfigSchema, type AwsClients, type RootConfig } from "./clients.js";
+import { configLeasePath, configRootPath, leaseConfigSchema, type LeaseConfig } from "./config.js";
 import { ACCESS_KEYS_SECRET, credsPath, stsPath } from "./creds.js";
-import { deleteIamUser, rollbackIamUser, type IamUserInternal } from "./iam-user.js";
+import { deleteIamUser, iamUserInternalSchema, rollbackIamUser } from "./iam-user.js";
 import { roleListPath, rolePath } from "./roles.js";
 import { rollbackRotation, ROOT_ROTATION, rotateRootPath } from "./rotate-root.js";
 import { STS_SECRET } from "./sts.js";
@@ -41,14 +31,18 @@ export class AwsBackend {
     readonly leases: LeaseView,
     readonly logger: Logger,
     private readonly telemetry: EngineTelemetry,
+    /** The mount's lease limits. */
+    readonly system: SystemView,
   ) {}
 
   async rootConfig(): Promise<RootConfig | undefined> {
-    return (await this.storage.get("config/root")) as RootConfig | undefined;
+    const stored = await this.storage.get("config/root");
+    return stored === undefined ? undefined : rootConfigSchema.parse(stored);
   }
 
   async leaseConfig(): Promise<LeaseConfig | undefined> {
-    return (await this.storage.get("config/lease")) as LeaseConfig | undefined;
+    const stored = await this.storage.get("config/lease");
+    return stored === undefined ? undefined : leaseConfigSchema.parse(stored);
   }
 
   /**
@@ -93,9 +87,9 @@ export const awsEngine: EngineFactory = {
   type: "aws",
   synopsis: "Dynamic AWS credentials: an IAM user and access key made when read and deleted when the lease ends, or STS credentials.",
   // Sudo-only: the root credentials, their rotation, and tidy (which deletes IAM users).
-  rootPaths: ["config/root", "config/rotate-root", "tidy"],
-  create({ storage, mount, leases, logger, telemetry }): Engine {
-    const backend = new AwsBackend(storage, mount.path, mount.accessor, leases, logger, telemetry);
+  special: { root: ["config/root", "config/rotate-root", "tidy"] },
+  create({ storage, mount, leases, logger, telemetry, system }): Engine {
+    const backend = new AwsBackend(storage, mount.path, mount.accessor, leases, logger, telemetry, system);
     const iam = async () => {
       try {
         return (await backend.aws()).iam;
@@ -116,8 +110,7 @@ export const awsEngine: EngineFactory = {
       ],
       secrets: {
         [ACCESS_KEYS_SECRET]: {
-          revoke: async (lease: LeaseRecord, options?: RevokeOptions) =>
-            deleteIamUser(await iam(), lease.internal as unknown as IamUserInternal, mount.path, { signal: options?.signal, logger }),
+          revoke: async (lease, signal) => deleteIamUser(await iam(), iamUserInternalSchema.parse(lease.internal), mount.path, { signal, logger }),
         },
         [STS_SECRET]: {
           // STS has no call that ends temporary credentials early: they expire

@@ -5,6 +5,7 @@
 // are Vault's; every field is checked when the role is written, alone and in
 // combination with the credential types, so a mistake is reported by field
 // then, not as an AWS error at the first creds read.
+import { z } from "zod";
 import { LessorError, type FieldViolation } from "../../errors.js";
 import { formatDuration } from "../../util/duration.js";
 import { definePath, type FieldSpecs, type FieldValue, type JsonObject, type PathSpec } from "../framework/types.js";
@@ -41,51 +42,37 @@ export const MAX_CONSISTENCY_WAIT_SECONDS = 60;
 const MAX_IAM_TAGS = 50 - LESSOR_TAGS.length;
 const MAX_SESSION_TAGS = 50;
 
-export interface RoleEntry {
-  credential_type: CredentialType[];
+/** A role as stored. Roles written by earlier versions lack the newer fields: they read as their defaults. */
+const roleEntrySchema = z.object({
+  credential_type: z.array(z.enum(CREDENTIAL_TYPES)).default([]),
   /** Compact JSON, or "" for none. */
-  policy_document: string;
-  policy_arns: string[];
-  role_arns: string[];
-  iam_groups: string[];
-  iam_tags: Record<string, string>;
-  user_path: string;
-  permissions_boundary_arn: string;
+  policy_document: z.string().default(""),
+  policy_arns: z.array(z.string()).default([]),
+  role_arns: z.array(z.string()).default([]),
+  iam_groups: z.array(z.string()).default([]),
+  iam_tags: z.record(z.string(), z.string()).default({}),
+  user_path: z.string().default("/"),
+  permissions_boundary_arn: z.string().default(""),
   /** Seconds; 0: not set. */
-  default_sts_ttl: number;
-  max_sts_ttl: number;
-  session_tags: Record<string, string>;
-  external_id: string;
-  mfa_serial_number: string;
-  username_template: string;
+  default_sts_ttl: z.number().default(0),
+  max_sts_ttl: z.number().default(0),
+  session_tags: z.record(z.string(), z.string()).default({}),
+  external_id: z.string().default(""),
+  mfa_serial_number: z.string().default(""),
+  username_template: z.string().default(""),
   /** Seconds to wait for a new IAM key to work; 0: return at once. */
-  consistency_wait: number;
-}
+  consistency_wait: z.number().default(0),
+});
 
-const EMPTY_ROLE: RoleEntry = {
-  credential_type: [],
-  policy_document: "",
-  policy_arns: [],
-  role_arns: [],
-  iam_groups: [],
-  iam_tags: {},
-  user_path: "/",
-  permissions_boundary_arn: "",
-  default_sts_ttl: 0,
-  max_sts_ttl: 0,
-  session_tags: {},
-  external_id: "",
-  mfa_serial_number: "",
-  username_template: "",
-  consistency_wait: 0,
-};
+export type RoleEntry = z.infer<typeof roleEntrySchema>;
+
+const EMPTY_ROLE: RoleEntry = roleEntrySchema.parse({});
 
 const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 
 export async function loadRole(backend: AwsBackend, name: string): Promise<RoleEntry | undefined> {
-  const stored = (await backend.storage.get(`role/${name}`)) as Partial<RoleEntry> | undefined;
-  // Roles written by earlier versions lack the newer fields.
-  return stored ? { ...EMPTY_ROLE, ...stored } : undefined;
+  const stored = await backend.storage.get(`role/${name}`);
+  return stored === undefined ? undefined : roleEntrySchema.parse(stored);
 }
 
 function checkRoleName(name: string): void {
@@ -217,7 +204,7 @@ export const ROLE_FIELDS = {
 
 type RoleFieldName = keyof typeof ROLE_FIELDS;
 /** The fields stored as given (everything but the legacy ones). */
-const STORED_FIELDS = Object.keys(EMPTY_ROLE) as Array<keyof RoleEntry>;
+const STORED_FIELDS = Object.keys(roleEntrySchema.shape).filter((k): k is keyof RoleEntry & RoleFieldName => k in ROLE_FIELDS);
 
 /** The kinds of name a role's username_template will make. */
 export function nameKinds(types: readonly CredentialType[]): NameKind[] {
@@ -301,7 +288,7 @@ export function validateRole(role: RoleEntry, roleName: string): FieldViolation[
 
 /** The role as read: every field, durations in seconds, as Vault returns them. */
 function roleData(role: RoleEntry): JsonObject {
-  return { ...role } as unknown as JsonObject;
+  return { ...role, credential_type: [...role.credential_type] };
 }
 
 export function rolePath(backend: AwsBackend): PathSpec {
@@ -312,16 +299,16 @@ export function rolePath(backend: AwsBackend): PathSpec {
       "A role says what kind of AWS credential to issue and with which policies, groups, tags and limits. Read creds/<name> (any type) or sts/<name> (STS types) to get credentials for it. Writing updates only the fields given; give an empty value to clear one.",
     fields: ROLE_FIELDS,
     async exists(params) {
-      return (await loadRole(backend, params.name ?? "")) !== undefined;
+      return (await loadRole(backend, params.name)) !== undefined;
     },
     operations: {
       async read(req) {
-        const role = await loadRole(backend, req.params.name ?? "");
-        if (!role) throw roleNotFound(backend, req.params.name ?? "");
+        const role = await loadRole(backend, req.params.name);
+        if (!role) throw roleNotFound(backend, req.params.name);
         return { data: roleData(role) };
       },
       async write(req) {
-        const name = req.params.name ?? "";
+        const name = req.params.name;
         checkRoleName(name);
         const f = req.fields;
         const given = (field: RoleFieldName) => req.provided.has(field);
@@ -335,12 +322,9 @@ export function rolePath(backend: AwsBackend): PathSpec {
           }
         }
         const existing = await loadRole(backend, name);
-        const role: RoleEntry = { ...EMPTY_ROLE, ...existing };
-        for (const field of STORED_FIELDS) {
-          if (!given(field)) continue;
-          const value = f[field];
-          (role as unknown as Record<string, unknown>)[field] = value;
-        }
+        const updates: Record<string, unknown> = {};
+        for (const field of STORED_FIELDS) if (given(field)) updates[field] = f[field];
+        const role: RoleEntry = roleEntrySchema.parse({ ...EMPTY_ROLE, ...existing, ...updates });
         if (given("policy")) role.policy_document = f.policy ?? "";
         if (given("arn") && f.arn !== undefined) {
           if (ROLE_ARN.test(f.arn)) {
@@ -363,7 +347,7 @@ export function rolePath(backend: AwsBackend): PathSpec {
         return {};
       },
       async delete(req) {
-        await backend.storage.delete(`role/${req.params.name ?? ""}`);
+        await backend.storage.delete(`role/${req.params.name}`);
         return {};
       },
     },

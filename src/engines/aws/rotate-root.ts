@@ -4,6 +4,7 @@
 // deleted. An intent covers the window in between: if the process dies, the
 // rollback deletes whichever of the two keys is no longer configured.
 import { LessorError } from "../../errors.js";
+import { z } from "zod";
 import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 import { waitForKey } from "./iam-user.js";
@@ -17,10 +18,10 @@ const PENDING_KEY = "rotate-root/pending";
 /** How long to wait for AWS to accept the new key before giving up and keeping the old one. */
 export const ROTATE_WAIT_SECONDS = 60;
 
-interface PendingRotation {
-  user_name: string;
-  new_access_key_id: string;
-}
+/** A rotation under way (stored, so a crash mid-way can be rolled back). */
+const pendingRotationSchema = z.object({ user_name: z.string(), new_access_key_id: z.string() });
+
+type PendingRotation = z.infer<typeof pendingRotationSchema>;
 
 async function call<T>(action: string, mountPath: string, run: () => Promise<T>): Promise<T> {
   try {
@@ -134,7 +135,8 @@ async function finishRollback(backend: AwsBackend, pending: PendingRotation, old
 
 /** Rollback of a rotation intent: nothing to do unless a new key was made and the rotation did not finish. */
 export async function rollbackRotation(backend: AwsBackend, data: JsonObject): Promise<void> {
-  const pending = (await backend.storage.get(PENDING_KEY)) as PendingRotation | undefined;
+  const stored = await backend.storage.get(PENDING_KEY);
+  const pending = stored === undefined ? undefined : pendingRotationSchema.parse(stored);
   if (!pending) return;
   await finishRollback(backend, pending, String(data.old_access_key_id ?? ""));
 }

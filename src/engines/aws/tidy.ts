@@ -6,7 +6,7 @@
 // tags, users of another mount or server, users outside the path prefix.
 import type { IAMClient } from "@aws-sdk/client-iam";
 import { LessorError } from "../../errors.js";
-import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
+import { definePath, type PathSpec } from "../framework/types.js";
 import { IAM_PATH } from "./arns.js";
 import { mapAwsError } from "./errors.js";
 import { deleteIamUser, lessorTagsOf } from "./iam-user.js";
@@ -16,11 +16,11 @@ import { iamSdk } from "./sdk.js";
 /** Users checked at once: ListUserTags calls in flight. */
 const CONCURRENCY = 8;
 
-interface Orphan {
+type Orphan = {
   user_name: string;
   path: string;
   lease_id: string;
-}
+};
 
 async function mapLimit<T>(items: readonly T[], limit: number, run: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -74,7 +74,7 @@ export function tidyPath(backend: AwsBackend): PathSpec {
         const prefix = checkPrefix(req.fields.path_prefix);
         const { iam } = await backend.aws();
         const { scanned, orphans } = await findOrphans(backend, iam, prefix);
-        return { data: { scanned, orphans: orphans as unknown as JsonObject[], deleted: [], failed: {} } };
+        return { data: { scanned, orphans: orphans, deleted: [], failed: {} } };
       },
       async write(req) {
         const prefix = checkPrefix(req.fields.path_prefix);
@@ -98,7 +98,7 @@ export function tidyPath(backend: AwsBackend): PathSpec {
           if (deleted.length > 0) backend.logger.info({ users: deleted.length }, "tidy deleted IAM users no lease owned");
           if (errors.size > 0) throw tidyFailed(deleted, errors);
         }
-        return { data: { scanned, orphans: orphans as unknown as JsonObject[], deleted, failed } };
+        return { data: { scanned, orphans: orphans, deleted, failed } };
       },
     },
   });

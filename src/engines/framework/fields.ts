@@ -19,9 +19,12 @@ const FALSE = new Set(["0", "f", "F", "false", "FALSE", "False"]);
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
-const stringSchema = scalar
-  .transform((v) => String(v))
-  .pipe(z.string().max(FIELD_LIMITS.stringLength, `is longer than ${FIELD_LIMITS.stringLength} characters`));
+/** Strings of at most `max` characters (numbers and booleans are taken as their text). */
+function stringOf(max: number) {
+  return scalar.transform((v) => String(v)).pipe(z.string().max(max, `is longer than ${max} characters`));
+}
+
+const stringSchema = stringOf(FIELD_LIMITS.stringLength);
 
 const intSchema = z.union([z.number(), z.string().trim()]).transform((v, ctx) => {
   const n = typeof v === "number" ? v : /^-?\d+$/.test(v) ? Number(v) : NaN;
@@ -179,7 +182,8 @@ export function validateFields(
       values[name] = spec.default;
       continue;
     }
-    const result = SCHEMAS[spec.type].safeParse(raw);
+    const schema = spec.type === "string" && spec.maxLength !== undefined ? stringOf(spec.maxLength) : SCHEMAS[spec.type];
+    const result = schema.safeParse(raw);
     if (!result.success) {
       violations.push({ field: name, description: describeIssue(result.error, spec) });
       continue;

@@ -3,6 +3,7 @@
 // the refresh interval, as Vault's kv v1 does.
 import { parseDuration } from "../../util/duration.js";
 import { LessorError } from "../../errors.js";
+import { jsonObjectSchema } from "../../util/json.js";
 import { definePath, type EngineFactory, type JsonObject } from "../framework/types.js";
 
 const DEFAULT_REFRESH_SECONDS = 768 * 3600;
@@ -19,11 +20,12 @@ export const kvEngine: EngineFactory = {
       description:
         "Any fields written here are stored sealed and returned on read. A `ttl` field (a duration) is returned as the refresh interval callers should re-read after. List a folder to see the keys under it.",
       async exists(params) {
-        return (await storage.get(params.path ?? "")) !== undefined;
+        return (await storage.get(params.path)) !== undefined;
       },
       operations: {
         async read(req) {
-          const data = await storage.get<JsonObject>(keyOf(req.params.path));
+          const stored = await storage.get(keyOf(req.params.path));
+          const data = stored === undefined ? undefined : jsonObjectSchema.parse(stored);
           if (data === undefined) throw LessorError.notFound(`no value found at ${req.mount.path}${req.path}`, "SECRET_NOT_FOUND");
           return { data, refreshSeconds: kvRefreshSeconds(data) };
         },
@@ -44,7 +46,7 @@ export const kvEngine: EngineFactory = {
           return {};
         },
         async list(req) {
-          const prefix = req.params.path ?? "";
+          const prefix = req.params.path;
           const keys = await storage.list(prefix === "" || prefix.endsWith("/") ? prefix : `${prefix}/`);
           if (keys.length === 0) throw LessorError.notFound(`no keys found under ${req.mount.path}${prefix}`, "NO_KEYS");
           return { data: { keys } };
@@ -56,7 +58,7 @@ export const kvEngine: EngineFactory = {
 };
 
 /** A key names a value, not a folder. */
-function keyOf(path: string | undefined): string {
+function keyOf(path: string): string {
   if (!path || path.endsWith("/")) throw LessorError.invalidField("path", "names a folder; give the key of a value");
   return path;
 }

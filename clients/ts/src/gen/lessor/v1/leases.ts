@@ -261,8 +261,8 @@ export interface RevokeLeasePrefixRequest {
    */
   prefix: string;
   /**
-   * Drop the leases without revoking their secrets. Needs sudo on
-   * `sys/leases/revoke-force/<prefix>`.
+   * Drop the leases without revoking their secrets. Needs `update` and
+   * `sudo` on `sys/leases/revoke-force/<prefix>`.
    */
   force: boolean;
   /** Return after the leases are marked for revocation, without waiting for them. */
@@ -2249,7 +2249,7 @@ export const LeaseServiceDefinition = {
     /**
      * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
      * the IAM user), then end the lease. Needs `update` on
-     * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+     * `sys/leases/revoke/<lease_id>`; with force, `update` and `sudo` on
      * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
      * succeeds with revoked_now false.
      */
@@ -2265,8 +2265,8 @@ export const LeaseServiceDefinition = {
      * Revoke every lease whose id starts with a prefix, in batches, streaming
      * progress until a message with done set. The work is recorded: after a
      * restart it continues by itself, and a caller that goes away does not stop
-     * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
-     * `sudo` on `sys/leases/revoke-force/<prefix>`.
+     * it. Needs `update` and `sudo` on `sys/leases/revoke-prefix/<prefix>`; with
+     * force, on `sys/leases/revoke-force/<prefix>` instead.
      */
     revokeLeasePrefix: {
       name: "RevokeLeasePrefix",
@@ -2359,7 +2359,7 @@ export const LeaseServiceService = {
   /**
    * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
    * the IAM user), then end the lease. Needs `update` on
-   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke/<lease_id>`; with force, `update` and `sudo` on
    * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
    * succeeds with revoked_now false.
    */
@@ -2376,8 +2376,8 @@ export const LeaseServiceService = {
    * Revoke every lease whose id starts with a prefix, in batches, streaming
    * progress until a message with done set. The work is recorded: after a
    * restart it continues by itself, and a caller that goes away does not stop
-   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
-   * `sudo` on `sys/leases/revoke-force/<prefix>`.
+   * it. Needs `update` and `sudo` on `sys/leases/revoke-prefix/<prefix>`; with
+   * force, on `sys/leases/revoke-force/<prefix>` instead.
    */
   revokeLeasePrefix: {
     path: "/lessor.v1.LeaseService/RevokeLeasePrefix" as const,
@@ -2452,7 +2452,7 @@ export interface LeaseServiceServer extends UntypedServiceImplementation {
   /**
    * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
    * the IAM user), then end the lease. Needs `update` on
-   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke/<lease_id>`; with force, `update` and `sudo` on
    * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
    * succeeds with revoked_now false.
    */
@@ -2461,8 +2461,8 @@ export interface LeaseServiceServer extends UntypedServiceImplementation {
    * Revoke every lease whose id starts with a prefix, in batches, streaming
    * progress until a message with done set. The work is recorded: after a
    * restart it continues by itself, and a caller that goes away does not stop
-   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
-   * `sudo` on `sys/leases/revoke-force/<prefix>`.
+   * it. Needs `update` and `sudo` on `sys/leases/revoke-prefix/<prefix>`; with
+   * force, on `sys/leases/revoke-force/<prefix>` instead.
    */
   revokeLeasePrefix: handleServerStreamingCall<RevokeLeasePrefixRequest, RevokeLeasePrefixResponse>;
   /**
@@ -2531,7 +2531,7 @@ export interface LeaseServiceClient extends Client {
   /**
    * Revoke a lease: destroy the secret in the system that owns it (e.g. delete
    * the IAM user), then end the lease. Needs `update` on
-   * `sys/leases/revoke/<lease_id>`; with force, `sudo` on
+   * `sys/leases/revoke/<lease_id>`; with force, `update` and `sudo` on
    * `sys/leases/revoke-force/<lease_id>`. Revoking a lease already revoked
    * succeeds with revoked_now false.
    */
@@ -2554,8 +2554,8 @@ export interface LeaseServiceClient extends Client {
    * Revoke every lease whose id starts with a prefix, in batches, streaming
    * progress until a message with done set. The work is recorded: after a
    * restart it continues by itself, and a caller that goes away does not stop
-   * it. Needs `sudo` on `sys/leases/revoke-prefix/<prefix>`; with force, also
-   * `sudo` on `sys/leases/revoke-force/<prefix>`.
+   * it. Needs `update` and `sudo` on `sys/leases/revoke-prefix/<prefix>`; with
+   * force, on `sys/leases/revoke-force/<prefix>` instead.
    */
   revokeLeasePrefix(
     request: RevokeLeasePrefixRequest,

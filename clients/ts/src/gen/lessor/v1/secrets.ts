@@ -62,6 +62,11 @@ export interface ReadResponse {
     | undefined;
   /** Things the caller should know, e.g. that a requested TTL was cut short. */
   warnings: string[];
+  /**
+   * For a value without a lease (kv): seconds a caller may keep it before
+   * reading again (its `ttl` field, else 768h); 0 when the read issued a lease.
+   */
+  refreshIntervalSeconds: number;
 }
 
 /** WriteRequest carries the fields to write to a path. */
@@ -349,7 +354,7 @@ export const ReadRequest: MessageFns<ReadRequest> = {
 };
 
 function createBaseReadResponse(): ReadResponse {
-  return { lease: undefined, data: undefined, warnings: [] };
+  return { lease: undefined, data: undefined, warnings: [], refreshIntervalSeconds: 0 };
 }
 
 export const ReadResponse: MessageFns<ReadResponse> = {
@@ -362,6 +367,9 @@ export const ReadResponse: MessageFns<ReadResponse> = {
     }
     for (const v of message.warnings) {
       writer.uint32(26).string(v!);
+    }
+    if (message.refreshIntervalSeconds !== 0) {
+      writer.uint32(32).int64(message.refreshIntervalSeconds);
     }
     return writer;
   },
@@ -403,6 +411,14 @@ export const ReadResponse: MessageFns<ReadResponse> = {
             message.warnings.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.refreshIntervalSeconds = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -420,6 +436,11 @@ export const ReadResponse: MessageFns<ReadResponse> = {
       lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
       data: isObject(object.data) ? object.data : undefined,
       warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      refreshIntervalSeconds: isSet(object.refreshIntervalSeconds)
+        ? globalThis.Number(object.refreshIntervalSeconds)
+        : isSet(object.refresh_interval_seconds)
+        ? globalThis.Number(object.refresh_interval_seconds)
+        : 0,
     };
   },
 
@@ -434,6 +455,9 @@ export const ReadResponse: MessageFns<ReadResponse> = {
     if (message.warnings?.length) {
       obj.warnings = message.warnings;
     }
+    if (message.refreshIntervalSeconds !== 0) {
+      obj.refreshIntervalSeconds = Math.round(message.refreshIntervalSeconds);
+    }
     return obj;
   },
 
@@ -445,6 +469,7 @@ export const ReadResponse: MessageFns<ReadResponse> = {
     message.lease = (object.lease !== undefined && object.lease !== null) ? Lease.fromPartial(object.lease) : undefined;
     message.data = object.data ?? undefined;
     message.warnings = object.warnings?.map((e) => e) || [];
+    message.refreshIntervalSeconds = object.refreshIntervalSeconds ?? 0;
     return message;
   },
 };

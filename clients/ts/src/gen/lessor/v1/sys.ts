@@ -2219,7 +2219,7 @@ export const SysServiceDefinition = {
     },
     /**
      * Drop the old keys that no sealed value uses any more (from the key file
-     * too). Needs `update` and `sudo` on `sys/rotate`.
+     * too). Needs `update` and `sudo` on `sys/rotate/prune`.
      */
     pruneEncryptionKeys: {
       name: "PruneEncryptionKeys",
@@ -2391,7 +2391,7 @@ export const SysServiceService = {
   },
   /**
    * Drop the old keys that no sealed value uses any more (from the key file
-   * too). Needs `update` and `sudo` on `sys/rotate`.
+   * too). Needs `update` and `sudo` on `sys/rotate/prune`.
    */
   pruneEncryptionKeys: {
     path: "/lessor.v1.SysService/PruneEncryptionKeys" as const,
@@ -2457,7 +2457,7 @@ export interface SysServiceServer extends UntypedServiceImplementation {
   getEncryptionKeyStatus: handleUnaryCall<GetEncryptionKeyStatusRequest, GetEncryptionKeyStatusResponse>;
   /**
    * Drop the old keys that no sealed value uses any more (from the key file
-   * too). Needs `update` and `sudo` on `sys/rotate`.
+   * too). Needs `update` and `sudo` on `sys/rotate/prune`.
    */
   pruneEncryptionKeys: handleUnaryCall<PruneEncryptionKeysRequest, PruneEncryptionKeysResponse>;
 }
@@ -2653,7 +2653,7 @@ export interface SysServiceClient extends Client {
   ): ClientUnaryCall;
   /**
    * Drop the old keys that no sealed value uses any more (from the key file
-   * too). Needs `update` and `sudo` on `sys/rotate`.
+   * too). Needs `update` and `sudo` on `sys/rotate/prune`.
    */
   pruneEncryptionKeys(
     request: PruneEncryptionKeysRequest,

@@ -1616,8 +1616,8 @@ export const TokenServiceDefinition = {
   methods: {
     /**
      * Create a token, a child of the caller's unless orphan is set: revoking
-     * the parent revokes it too. Needs `update` on `auth/token/create` (and
-     * `sudo` there for orphan).
+     * the parent revokes it too. Needs `update` on `auth/token/create`; an orphan
+     * needs `update` and `sudo` on `auth/token/create-orphan`.
      */
     createToken: {
       name: "CreateToken",
@@ -1692,8 +1692,8 @@ export type TokenServiceService = typeof TokenServiceService;
 export const TokenServiceService = {
   /**
    * Create a token, a child of the caller's unless orphan is set: revoking
-   * the parent revokes it too. Needs `update` on `auth/token/create` (and
-   * `sudo` there for orphan).
+   * the parent revokes it too. Needs `update` on `auth/token/create`; an orphan
+   * needs `update` and `sudo` on `auth/token/create-orphan`.
    */
   createToken: {
     path: "/lessor.v1.TokenService/CreateToken" as const,
@@ -1766,8 +1766,8 @@ export const TokenServiceService = {
 export interface TokenServiceServer extends UntypedServiceImplementation {
   /**
    * Create a token, a child of the caller's unless orphan is set: revoking
-   * the parent revokes it too. Needs `update` on `auth/token/create` (and
-   * `sudo` there for orphan).
+   * the parent revokes it too. Needs `update` on `auth/token/create`; an orphan
+   * needs `update` and `sudo` on `auth/token/create-orphan`.
    */
   createToken: handleUnaryCall<CreateTokenRequest, CreateTokenResponse>;
   /**
@@ -1798,8 +1798,8 @@ export interface TokenServiceServer extends UntypedServiceImplementation {
 export interface TokenServiceClient extends Client {
   /**
    * Create a token, a child of the caller's unless orphan is set: revoking
-   * the parent revokes it too. Needs `update` on `auth/token/create` (and
-   * `sudo` there for orphan).
+   * the parent revokes it too. Needs `update` on `auth/token/create`; an orphan
+   * needs `update` and `sudo` on `auth/token/create-orphan`.
    */
   createToken(
     request: CreateTokenRequest,

@@ -1,0 +1,67 @@
+// The server's background work in one registry: started in the order added,
+// stopped in reverse, so what depends on another part stops before it. A
+// periodic task never overlaps itself and logs its failures; nothing here
+// keeps the process alive on its own.
+import type { Logger } from "pino";
+import { describeError } from "../errors.js";
+
+export interface BackgroundTask {
+  name: string;
+  start?(): void | Promise<void>;
+  stop?(): void | Promise<void>;
+}
+
+export class BackgroundTasks {
+  private readonly tasks: BackgroundTask[] = [];
+  private started = 0;
+
+  constructor(private readonly logger: Logger) {}
+
+  add(task: BackgroundTask): void {
+    this.tasks.push(task);
+  }
+
+  /** A task that runs `work` every `intervalMs` (and once at start when `runAtStart`). */
+  every(name: string, intervalMs: number, work: () => Promise<unknown>, options: { runAtStart?: boolean } = {}): void {
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<unknown> | undefined;
+    const tick = (): void => {
+      if (running) return;
+      running = work()
+        .catch((err: unknown) => this.logger.error({ task: name, err: describeError(err) }, `${name} failed; it runs again in ${intervalMs} ms`))
+        .finally(() => (running = undefined));
+    };
+    this.add({
+      name,
+      start: () => {
+        if (options.runAtStart) tick();
+        timer = setInterval(tick, intervalMs);
+        timer.unref();
+      },
+      stop: async () => {
+        clearInterval(timer);
+        await running;
+      },
+    });
+  }
+
+  async start(): Promise<void> {
+    for (const task of this.tasks) {
+      await task.start?.();
+      this.started++;
+    }
+  }
+
+  /** Stops what was started, last first. */
+  async stop(): Promise<void> {
+    while (this.started > 0) {
+      this.started--;
+      const task = this.tasks[this.started] as BackgroundTask;
+      try {
+        await task.stop?.();
+      } catch (err) {
+        this.logger.error({ task: task.name, err: describeError(err) }, "stopping a background task failed");
+      }
+    }
+  }
+}

@@ -1,0 +1,175 @@
+// Binds every declared RPC (rpc/services.ts) to grpc-js: each call becomes
+// the logical request its declaration says, goes through the one request
+// pipeline, and its answer becomes the typed response. Here live only the
+// transport's concerns: the bearer token, the peer, the deadline and
+// cancellation, streaming with backpressure, and errors as gRPC statuses.
+import {
+  Metadata,
+  status as GrpcCode,
+  type MethodDefinition,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { LessorError, describeError } from "../errors.js";
+import type { Connection } from "../engines/framework/types.js";
+import type { JsonObject } from "../util/json.js";
+import { assertDecoded, withSafeDecoding } from "./decode.js";
+import type { RequestPipeline } from "./pipeline.js";
+import type { DeclaredService, LogicalRequest, StreamRpc, UnaryRpc } from "./rpc/declare.js";
+import { toServiceError } from "./status.js";
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
+
+/** The method's short name for logs and audit: "/lessor.v1.SecretsService/Read" → "SecretsService/Read". */
+export function methodName(path: string): string {
+  return path.replace(/^\/[^/]*\.(?=[^./]+\/[^/]+$)/, "");
+}
+
+export function bearerToken(metadata: Metadata): string | undefined {
+  const header = metadata.get("authorization")[0];
+  if (typeof header !== "string") return undefined;
+  const m = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return m ? m[1] : undefined;
+}
+
+function splitPeer(peer: string): [string, number | undefined] {
+  const m = /^(?:ipv[46]:)?\[?([^\]]*?)\]?:(\d+)$/.exec(peer);
+  return m ? [m[1] as string, Number(m[2])] : [peer, undefined];
+}
+
+function connectionOf(call: AnyCall): Connection {
+  const [remoteAddress, remotePort] = splitPeer(call.getPeer());
+  const certificate = call.getAuthContext()?.sslPeerCertificate;
+  return { transport: "grpc", remoteAddress, remotePort, peerCertificate: certificate?.raw };
+}
+
+/** Aborted when the caller cancels, disconnects, or its deadline passes. */
+function callerSignal(call: AnyCall): { signal: AbortSignal; done(): void } {
+  const abort = new AbortController();
+  const onCancel = (): void => abort.abort();
+  call.once("cancelled", onCancel);
+  const deadline = call.getDeadline();
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  const timer = Number.isFinite(at) ? setTimeout(onCancel, Math.max(0, at - Date.now())) : undefined;
+  timer?.unref();
+  return {
+    signal: abort.signal,
+    done: () => {
+      clearTimeout(timer);
+      call.off("cancelled", onCancel);
+    },
+  };
+}
+
+export class GrpcBinding {
+  constructor(
+    private readonly pipeline: RequestPipeline,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The definition (with safe decoding) and implementation of a declared service. */
+  bind(service: DeclaredService): { definition: ServiceDefinition; implementation: UntypedServiceImplementation } {
+    const { definition, rpcs } = service;
+    const implementation: UntypedServiceImplementation = {};
+    for (const [key, method] of Object.entries(definition)) {
+      const rpc = rpcs[key];
+      if (!rpc) throw new Error(`no declaration for ${method.path}`);
+      implementation[key] = "part" in rpc ? this.stream(method, rpc) : this.unary(method, rpc);
+    }
+    return { definition: withSafeDecoding(definition), implementation };
+  }
+
+  private unary(method: MethodDefinition<unknown, unknown>, rpc: UnaryRpc<unknown, unknown>) {
+    const name = methodName(method.path);
+    return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
+      const started = performance.now();
+      const caller = callerSignal(call);
+      void this.run(name, call, rpc.request.bind(rpc), caller.signal, undefined)
+        .then(
+          (res) => {
+            callback(null, rpc.response(res, call.request));
+            if (this.logger.isLevelEnabled("debug")) this.logger.debug({ method: name, peer: call.getPeer(), code: "OK", ms: since(started) }, "rpc");
+          },
+          (err: unknown) => callback(this.failed(name, call, started, err), null),
+        )
+        .finally(() => caller.done());
+    };
+  }
+
+  private stream(method: MethodDefinition<unknown, unknown>, rpc: StreamRpc<unknown, unknown>) {
+    const name = methodName(method.path);
+    return (call: ServerWritableStream<unknown, unknown>): void => {
+      const started = performance.now();
+      const caller = callerSignal(call);
+      const write = (message: unknown): Promise<void> =>
+        new Promise((resolve) => {
+          if (call.write(message)) resolve();
+          else call.once("drain", () => resolve());
+        });
+      const send = async (message: JsonObject): Promise<void> => {
+        const part = rpc.part(message);
+        if (!part) return;
+        if ("headers" in part) {
+          const headers = new Metadata();
+          for (const [k, v] of Object.entries(part.headers)) headers.set(k, v);
+          call.sendMetadata(headers);
+          return;
+        }
+        await write(part.message);
+      };
+      void this.run(name, call, rpc.request.bind(rpc), caller.signal, send)
+        .then(
+          () => {
+            if (!caller.signal.aborted) call.end();
+          },
+          (err: unknown) => {
+            if (!caller.signal.aborted) call.emit("error", this.failed(name, call, started, err));
+          },
+        )
+        .finally(() => caller.done());
+    };
+  }
+
+  private async run(
+    method: string,
+    call: AnyCall,
+    logical: (req: unknown) => LogicalRequest,
+    signal: AbortSignal,
+    stream: ((message: JsonObject) => Promise<void>) | undefined,
+  ) {
+    assertDecoded(call.request);
+    const req = logical(call.request);
+    return this.pipeline.handle({
+      method,
+      operation: req.operation,
+      path: req.path,
+      pathField: req.pathField ?? "path",
+      data: req.data ?? {},
+      token: bearerToken(call.metadata),
+      connection: connectionOf(call),
+      signal,
+      stream,
+    });
+  }
+
+  /** Maps and logs a failed call; returns what to send to the caller. */
+  private failed(method: string, call: AnyCall, started: number, err: unknown) {
+    const mapped = toServiceError(err);
+    const fields = { method, peer: call.getPeer(), code: GrpcCode[mapped.code], ms: since(started) };
+    if (mapped.reference) {
+      // Internal errors: the detail goes to the log only, under the reference the caller saw.
+      this.logger.error({ ...fields, reference: mapped.reference, err: describeError(err) }, "rpc failed with an internal error");
+    } else {
+      this.logger.info({ ...fields, error: mapped.error.details, detail: err instanceof LessorError ? err.detail : undefined }, "rpc failed");
+    }
+    return mapped.error;
+  }
+}
+
+function since(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
