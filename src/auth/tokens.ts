@@ -183,7 +183,8 @@ export class TokenAuthority {
       parentAccessor: request.orphan ? null : caller.accessor,
       createdAt: now,
       expireTime: neverExpires ? null : expireTime,
-      ttlSeconds: neverExpires ? 0 : effectiveTtl,
+      // Capped by the parent, the token's TTL is what it got (as Vault reports it), also for its renewals.
+      ttlSeconds: neverExpires ? 0 : Math.min(effectiveTtl, Math.ceil((expireTime - now) / 1000)),
       maxExpireTime: neverExpires ? null : maxExpireTime,
       renewable: neverExpires ? false : request.renewable,
       numUses: request.numUses,
