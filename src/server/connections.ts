@@ -12,6 +12,7 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { ServerCredentials, type ChannelOptions, type Server as GrpcServer } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { splitHostPort, type ConnectionLimits } from "./listen.js";
+import type { TlsSource } from "./listener.js";
 
 /** How long calls under way may finish once a connection reached its max age. */
 const MAX_AGE_GRACE_MS = 30_000;
@@ -29,13 +30,6 @@ export function grpcConnectionOptions(limits: ConnectionLimits): ChannelOptions 
   };
 }
 
-/** The server's certificate and key, and for mTLS the CA that client certificates must chain to (PEM). */
-export interface TlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  clientCa: Buffer | null;
-}
-
 export interface GuardedListener {
   /** The port bound (the one asked for, or a free one for port 0). */
   port: number;
@@ -47,7 +41,7 @@ export interface GuardedListener {
 export async function listenGuarded(
   server: GrpcServer,
   address: string,
-  tls: TlsMaterial | undefined,
+  tls: TlsSource | undefined,
   limits: ConnectionLimits,
   logger: Logger,
 ): Promise<GuardedListener> {
@@ -57,12 +51,13 @@ export async function listenGuarded(
   let listener: NetServer;
   if (tls) {
     const secure = createTlsServer({
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+      ...tls.context,
+      ...(tls.requestClientCertificate ? { requestCert: true, rejectUnauthorized: true } : {}),
       ALPNProtocols: ["h2"],
       handshakeTimeout: limits.handshakeTimeoutMs,
     });
+    // A renewed certificate (SIGHUP) is served to connections accepted from now on.
+    tls.watch((context) => secure.setSecureContext(context));
     secure.on("secureConnection", (socket: TLSSocket) => guard.secured(socket));
     // A failed handshake (no client certificate, an unknown CA, a plaintext client): the socket is closed.
     secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "TLS handshake failed"));

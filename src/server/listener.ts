@@ -1,10 +1,12 @@
 // Where the gRPC server listens, and how: TLS, mTLS, or plaintext (only on
-// loopback unless asked for by name, with a loud warning), within which
-// connection limits (connections.ts enforces them).
+// loopback unless asked for by name, with a loud warning). The TLS files can
+// be read again while the server runs (SIGHUP), so a renewed certificate is
+// served to new connections without a restart and without dropping the
+// connections already open. The limits on its connections go with it
+// (connections.ts enforces them, and does the TLS).
 import { readFileSync } from "node:fs";
-import { createSecureContext } from "node:tls";
+import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { Logger } from "pino";
-import type { TlsMaterial } from "./connections.js";
 import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
 
 export type Transport = "mTLS" | "TLS" | "plaintext";
@@ -23,11 +25,24 @@ export interface ListenerOptions {
   connections?: Partial<ConnectionLimits>;
 }
 
-/** The listener's address, TLS material and limits; refuses plaintext off loopback unless allowed. */
-export function listenerCredentials(
-  options: ListenerOptions,
-  logger: Logger,
-): { address: string; host: string; tls: TlsMaterial | undefined; transport: Transport; limits: ConnectionLimits } {
+export interface Listener {
+  address: string;
+  host: string;
+  /** The TLS to serve, absent for plaintext. */
+  tls: TlsSource | undefined;
+  transport: Transport;
+  limits: ConnectionLimits;
+  /**
+   * Reads the TLS files again and serves what they now hold to new
+   * connections. Throws (naming the file) and keeps the certificate in use
+   * when the files cannot be read or do not make a valid key pair. No-op on
+   * plaintext.
+   */
+  reload(): void;
+}
+
+/** The listener's address and credentials; refuses plaintext off loopback unless allowed. */
+export function listenerCredentials(options: ListenerOptions, logger: Logger): Listener {
   const address = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(address);
   const tls = transportCredentials(options);
@@ -42,14 +57,51 @@ export function listenerCredentials(
   return { address, host, ...tls, limits: { ...DEFAULT_CONNECTION_LIMITS, ...options.connections } };
 }
 
-/** The listener's TLS material from the TLS options; plaintext when none are given. */
-function transportCredentials(options: ListenerOptions): { tls: TlsMaterial | undefined; transport: Transport } {
+/**
+ * The TLS the listener serves: the context (certificate, key, client CA) in
+ * use, replaced by reload() for the connections accepted from then on.
+ */
+export class TlsSource {
+  private readonly watchers = new Set<(context: SecureContextOptions) => void>();
+
+  constructor(
+    /** mTLS: a client certificate is asked for, and required. */
+    readonly requestClientCertificate: boolean,
+    private current: SecureContextOptions,
+    private readonly load: () => SecureContextOptions,
+  ) {}
+
+  get context(): SecureContextOptions {
+    return this.current;
+  }
+
+  /** Reads the files again (throwing, and keeping the context in use, when they are unusable) and tells the watchers. */
+  reload(): void {
+    this.current = this.load();
+    for (const watcher of this.watchers) watcher(this.current);
+  }
+
+  /** Calls `watcher` with each new context. */
+  watch(watcher: (context: SecureContextOptions) => void): void {
+    this.watchers.add(watcher);
+  }
+}
+
+/** The listener's TLS from the TLS options; plaintext when none are given. */
+function transportCredentials(options: ListenerOptions): Pick<Listener, "tls" | "transport" | "reload"> {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { tls: undefined, transport: "plaintext" };
+    return { tls: undefined, transport: "plaintext", reload: () => undefined };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
+  const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
+  const tls = new TlsSource(tlsClientCaFile !== undefined, load(), load);
+  return { tls, transport: tlsClientCaFile ? "mTLS" : "TLS", reload: () => tls.reload() };
+}
+
+/** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */
+function readContext(certFile: string, keyFile: string, clientCaFile: string | undefined): SecureContextOptions {
   const read = (flag: string, path: string): Buffer => {
     try {
       return readFileSync(path);
@@ -57,14 +109,13 @@ function transportCredentials(options: ListenerOptions): { tls: TlsMaterial | un
       throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   };
-  const cert = read("-tls-cert-file", tlsCertFile);
-  const key = read("-tls-key-file", tlsKeyFile);
-  const clientCa = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
-  // Checked now, so a bad certificate or key stops the start with a clear error rather than failing each handshake.
+  const context: SecureContextOptions = { cert: read("-tls-cert-file", certFile), key: read("-tls-key-file", keyFile) };
+  if (clientCaFile) context.ca = read("-tls-client-ca-file", clientCaFile);
   try {
-    createSecureContext({ cert, key, ...(clientCa ? { ca: clientCa } : {}) });
+    createSecureContext(context);
   } catch (err) {
-    throw new Error(`the TLS certificate, key or client CA cannot be used: ${err instanceof Error ? err.message : String(err)}`);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new Error(`the TLS files ${certFile} and ${keyFile}${clientCaFile ? ` and ${clientCaFile}` : ""} are not usable: ${reason}`);
   }
-  return { tls: { cert, key, clientCa }, transport: clientCa ? "mTLS" : "TLS" };
+  return context;
 }

@@ -424,7 +424,7 @@ function cliCases(): CliCase[] {
     { name: "quota write per_token junk", args: ["quota", "write", "q", "rate=1", "per_token=maybe"], exit: 1, stderr: /per_token must be true or false/ },
     { name: "quota write negative rate", args: ["quota", "write", "q", "rate=-1"], exit: 2, stderr: /rate: must be a number of requests greater than 0/ },
     { name: "generate-root no data dir", args: ["operator", "generate-root", "-data-dir=/nonexistent"], exit: 1, stderr: /no Lessor database at \/nonexistent\/lessor\.db/ },
-    { name: "unknown command", args: ["frobnicate"], exit: 1, stderr: /Unknown argument: frobnicate/ },
+    { name: "unknown command", args: ["frobnicate"], exit: 1, stderr: /^Error: unknown command "frobnicate"\n/ },
   ];
 }
 

@@ -168,6 +168,16 @@ test("a failure mid-way deletes what was already made: user, policies, group mem
   await client.write("aws/roles/nogroup", { policy_document: EC2_POLICY, iam_groups: "no-such-group" });
   await rejects(client.aws.creds("nogroup"), Code.FAILED_PRECONDITION, /iam:AddUserToGroup failed: NoSuchEntity/);
   assert.deepEqual(emulator.listUsers(), []);
+
+  // The rollback fails too (AWS refuses its first calls): it is tried again on the revocation
+  // backoff (1 s, then 2 s), not left for the sweep of abandoned issuance minutes later.
+  emulator.addFault({ action: "CreateAccessKey", code: "AccessDenied", status: 403, count: 1 });
+  emulator.addFault({ action: "ListUserTags", code: "AccessDenied", status: 403, count: 2 });
+  await rejects(client.aws.creds("deploy"), Code.PERMISSION_DENIED, /iam:CreateAccessKey failed: AccessDenied/);
+  assert.equal(emulator.listUsers().length, 1, "the half-made user is still there after the failed rollback");
+  await waitFor("the rollback to be retried", () => emulator.listUsers().length === 0, 20_000);
+  assert.equal(emulator.counts().errors.ListUserTags?.AccessDenied, 2);
+
   // Issuance still works afterwards.
   const creds = await client.aws.creds("deploy");
   assert.equal(emulator.listUsers().length, 1);
