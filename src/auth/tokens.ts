@@ -125,7 +125,8 @@ export class TokenAuthority {
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number, remoteAddress?: string): Promise<AuthenticatedToken> {
+  /** `from`: where the call came from, read only for a token bound to CIDR blocks. */
+  async authenticate(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -139,7 +140,7 @@ export class TokenAuthority {
         this.recent.delete(key);
         throw LessorError.unauthenticated("invalid token: the token has expired");
       }
-      checkBoundCidrs(remembered.boundCidrs, remoteAddress);
+      checkBoundCidrs(remembered.boundCidrs, from);
       return remembered.token;
     }
     const generation = this.generation;
@@ -148,7 +149,7 @@ export class TokenAuthority {
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
     }
-    checkBoundCidrs(record.boundCidrs, remoteAddress);
+    checkBoundCidrs(record.boundCidrs, from);
     if (record.numUses > 0) {
       const left = await this.store.tokens.consumeUse(record.accessor);
       if (left < 0) throw LessorError.unauthenticated("invalid token: the token has no uses left");
@@ -404,8 +405,9 @@ export function issuedToken(token: string, record: TokenRecord): IssuedToken {
 }
 
 /** UNAUTHENTICATED when a token bound to CIDR blocks is used from elsewhere. */
-function checkBoundCidrs(cidrs: readonly string[], remoteAddress: string | undefined): void {
+function checkBoundCidrs(cidrs: readonly string[], from: { readonly remoteAddress: string } | undefined): void {
   if (cidrs.length === 0) return;
+  const remoteAddress = from?.remoteAddress;
   if (remoteAddress !== undefined && cidrBlocks(cidrs).check(remoteAddress.replace(/^::ffff:/, ""), isIPv6(remoteAddress.replace(/^::ffff:/, "")) ? "ipv6" : "ipv4")) return;
   throw LessorError.unauthenticated("invalid token: it may not be used from this address (token_bound_cidrs)");
 }
