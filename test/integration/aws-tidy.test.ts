@@ -105,7 +105,7 @@ test("tidy never takes a user whose issuance is still under way", async (t) => {
   await client.leases.revoke(creds.lease.id);
 });
 
-test("`lessor write aws/tidy` fails, exit code 2, when some orphans could not be deleted, and says which", async (t) => {
+test("`lessor write -force aws/tidy` fails, exit code 2, when some orphans could not be deleted, and says which", async (t) => {
   const { client, emulator, iam, server } = await awsSetup(t);
   const accessor = (await client.mounts.list()).find((m) => m.path === "aws/")?.accessor ?? "";
   for (const name of ["orphan-a", "orphan-b"]) {
@@ -115,13 +115,13 @@ test("`lessor write aws/tidy` fails, exit code 2, when some orphans could not be
   }
   // IAM refuses one of the two deletions.
   emulator.addFault({ action: "DeleteUser", code: "AccessDenied", status: 403, count: 1 });
-  const r = await runCli(["write", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
+  const r = await runCli(["write", "-force", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
   assert.equal(r.code, 2, `${r.stdout}${r.stderr}`);
   assert.match(r.stderr, /Code: PERMISSION_DENIED/);
   assert.match(r.stderr, /tidy could not delete 1 of 2 IAM users no lease owns \(1 deleted\): orphan-[ab]: AWS denied the request: iam:DeleteUser failed: AccessDenied/);
   assert.equal(emulator.listUsers().length, 1, "the other orphan was deleted");
   // Once IAM allows it, tidy finishes and succeeds.
-  const again = await runCli(["write", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
+  const again = await runCli(["write", "-force", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
   assert.equal(again.code, 0, again.stderr);
   assert.deepEqual(emulator.listUsers(), []);
 });
