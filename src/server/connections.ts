@@ -52,7 +52,9 @@ export async function listenGuarded(
   if (tls) {
     const secure = createTlsServer({
       ...tls.context,
-      ...(tls.requestClientCertificate ? { requestCert: true, rejectUnauthorized: true } : {}),
+      // Asked for, or required (mTLS): Node's TLS server verifies it against the client CA.
+      requestCert: tls.clientCertificate !== "none",
+      rejectUnauthorized: tls.clientCertificate === "require",
       ALPNProtocols: ["h2"],
       handshakeTimeout: limits.handshakeTimeoutMs,
     });

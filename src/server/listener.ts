@@ -1,5 +1,6 @@
-// Where the gRPC server listens, and how: TLS, mTLS, or plaintext (only on
-// loopback unless asked for by name, with a loud warning). The TLS files can
+// Where the gRPC server listens, and how: TLS, mTLS, TLS that asks for (but
+// does not require) a client certificate, or plaintext (only on loopback
+// unless asked for by name, with a loud warning). The TLS files can
 // be read again while the server runs (SIGHUP), so a renewed certificate is
 // served to new connections without a restart and without dropping the
 // connections already open. The limits on its connections go with it
@@ -9,7 +10,7 @@ import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { Logger } from "pino";
 import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
 
-export type Transport = "mTLS" | "TLS" | "plaintext";
+export type Transport = "mTLS" | "TLS" | "TLS, client certificates optional" | "plaintext";
 
 export interface ListenerOptions {
   /** host:port; port 0 picks a free one. Default 127.0.0.1:8200. */
@@ -21,6 +22,12 @@ export interface ListenerOptions {
   tlsKeyFile?: string;
   /** mTLS: CA bundle (PEM) that client certificates must chain to; clients without one are refused. */
   tlsClientCaFile?: string;
+  /**
+   * Ask clients for a certificate without requiring one (for the cert auth
+   * method): clients without a certificate connect as over TLS; a certificate
+   * that chains to tlsClientCaFile is seen by the request.
+   */
+  tlsRequestClientCert?: boolean;
   /** Limits on the port's connections (DEFAULT_CONNECTION_LIMITS for what is not given). */
   connections?: Partial<ConnectionLimits>;
 }
@@ -57,6 +64,9 @@ export function listenerCredentials(options: ListenerOptions, logger: Logger): L
   return { address, host, ...tls, limits: { ...DEFAULT_CONNECTION_LIMITS, ...options.connections } };
 }
 
+/** Whether a client certificate is asked for, and whether it is required. */
+export type ClientCertificateMode = "none" | "request" | "require";
+
 /**
  * The TLS the listener serves: the context (certificate, key, client CA) in
  * use, replaced by reload() for the connections accepted from then on.
@@ -65,8 +75,12 @@ export class TlsSource {
   private readonly watchers = new Set<(context: SecureContextOptions) => void>();
 
   constructor(
-    /** mTLS: a client certificate is asked for, and required. */
-    readonly requestClientCertificate: boolean,
+    /**
+     * "require": mTLS. "request": asked for, not required; a certificate the
+     * client CA bundle does not verify leaves the connection up,
+     * unauthenticated (grpc-js then shows the call no certificate).
+     */
+    readonly clientCertificate: ClientCertificateMode,
     private current: SecureContextOptions,
     private readonly load: () => SecureContextOptions,
   ) {}
@@ -89,15 +103,20 @@ export class TlsSource {
 
 /** The listener's TLS from the TLS options; plaintext when none are given. */
 function transportCredentials(options: ListenerOptions): Pick<Listener, "tls" | "transport" | "reload"> {
-  const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
+  const { tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsRequestClientCert } = options;
+  if (tlsRequestClientCert && !tlsClientCaFile) {
+    throw new Error("-tls-request-client-cert needs -tls-client-ca-file: the CA bundle whose client certificates the listener accepts");
+  }
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
     return { tls: undefined, transport: "plaintext", reload: () => undefined };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
-  const tls = new TlsSource(tlsClientCaFile !== undefined, load(), load);
-  return { tls, transport: tlsClientCaFile ? "mTLS" : "TLS", reload: () => tls.reload() };
+  const mode = tlsClientCaFile === undefined ? "none" : tlsRequestClientCert ? "request" : "require";
+  const tls = new TlsSource(mode, load(), load);
+  const transport = mode === "none" ? "TLS" : mode === "request" ? "TLS, client certificates optional" : "mTLS";
+  return { tls, transport, reload: () => tls.reload() };
 }
 
 /** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */

@@ -88,3 +88,12 @@ test("errors in the file name the file, the line and the key", () => {
     assert.throws(() => parseConfig(text, "lessor.hcl"), (err: Error) => err instanceof ConfigError && expected.test(err.message), text);
   }
 });
+
+test("the listener can ask for client certificates without requiring them (file or flag)", () => {
+  const file = parseConfig(`listener "tcp" {\n  tls_cert_file = "/t.crt"\n  tls_key_file = "/t.key"\n  tls_client_ca_file = "/ca.pem"\n  tls_request_client_cert = true\n}\nstorage "sqlite" { path = "/d" }\n`, "lessor.hcl");
+  const fromFile = resolveSettings({}, {}, file).options;
+  assert.deepEqual([fromFile.tlsClientCaFile, fromFile.tlsRequestClientCert], ["/ca.pem", true]);
+  const fromFlag = resolveSettings({ "data-dir": "/d", "tls-client-ca-file": "/ca.pem", "tls-request-client-cert": true }, {}).options;
+  assert.equal(fromFlag.tlsRequestClientCert, true);
+  assert.equal(resolveSettings({ "data-dir": "/d" }, {}).options.tlsRequestClientCert, false);
+});

@@ -35,6 +35,10 @@ const OPTIONS = {
   "tls-cert-file": { type: "string", describe: "TLS: the server's certificate chain (PEM); SIGHUP reads it again" },
   "tls-key-file": { type: "string", describe: "TLS: the server's private key (PEM); SIGHUP reads it again" },
   "tls-client-ca-file": { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" },
+  "tls-request-client-cert": {
+    type: "boolean",
+    describe: "Ask for a client certificate without requiring one (for the cert auth method); verified against -tls-client-ca-file",
+  },
   "metrics-listen-address": { type: "string", describe: `host:port to serve Prometheus metrics on, at GET /metrics (off unless given${env("metrics-listen-address")})` },
   "shutdown-delay": { type: "string", describe: `On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping, e.g. 5s (${fallback("shutdown-delay")})` },
   "revoke-retry-base": { type: "string", group: "Lease expiry and revocation:", describe: `First delay before retrying a failed revocation; doubles each try, with jitter (${fallback("revoke-retry-base")})` },

@@ -33,6 +33,7 @@ const schema = z.strictObject({
       tls_cert_file: text.optional(),
       tls_key_file: text.optional(),
       tls_client_ca_file: text.optional(),
+      tls_request_client_cert: z.boolean().optional(),
       tls_disable: z.boolean().optional(),
       max_connections: z.number().optional(),
       handshake_timeout: duration.optional(),
@@ -166,6 +167,7 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   set("tls-cert-file", listener?.tls_cert_file, "listener.tls_cert_file");
   set("tls-key-file", listener?.tls_key_file, "listener.tls_key_file");
   set("tls-client-ca-file", listener?.tls_client_ca_file, "listener.tls_client_ca_file");
+  set("tls-request-client-cert", listener?.tls_request_client_cert, "listener.tls_request_client_cert");
   set("tls-disable", listener?.tls_disable, "listener.tls_disable");
   set("max-connections", listener?.max_connections, "listener.max_connections");
   set("connection-handshake-timeout", asText(listener?.handshake_timeout), "listener.handshake_timeout");

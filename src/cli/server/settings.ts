@@ -21,6 +21,7 @@ export interface ServerInput {
   "tls-cert-file"?: string;
   "tls-key-file"?: string;
   "tls-client-ca-file"?: string;
+  "tls-request-client-cert"?: boolean;
   "tls-disable"?: boolean;
   "data-dir"?: string;
   "key-file"?: string;
@@ -123,6 +124,7 @@ export function resolveSettings(
       tlsCertFile: pick("tls-cert-file"),
       tlsKeyFile: pick("tls-key-file"),
       tlsClientCaFile: pick("tls-client-ca-file"),
+      tlsRequestClientCert: pick("tls-request-client-cert") === true,
       metricsListenAddress: pick("metrics-listen-address"),
       storageUrl: pick("storage-url"),
       storageCaFile: pick("storage-ca-file"),
