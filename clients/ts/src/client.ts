@@ -60,6 +60,8 @@ export interface SecretResult {
   warnings: string[];
   /** A read of a stored value: seconds it may be kept before reading again (kv's `ttl`, else 768h); 0 otherwise. */
   refreshIntervalSeconds: number;
+  /** A write that made a token (a login, `auth/token/create`): the token, shown this once, and its details. */
+  auth?: { token: string; info: TokenInfo };
 }
 
 export interface AwsCredentials {
@@ -209,7 +211,8 @@ export class LessorClient {
   async write(path: string, data: Record<string, unknown>): Promise<SecretResult> {
     const s = this.raw.secrets;
     const res = await this.call("SecretsService/Write", s.write, s, { path, data });
-    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0 };
+    const auth = res.token !== "" && res.tokenInfo ? { token: res.token, info: res.tokenInfo } : undefined;
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0, ...(auth ? { auth } : {}) };
   }
 
   /**
