@@ -1,13 +1,26 @@
 // `lessor version` (and `lessor --version`, `-version`, `-v`): "Lessor v0.1.0",
 // as Vault prints its own, from the package's manifest.
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 import { defineCommand, processIo as io } from "../context.js";
 
-/** The version in package.json (dist/src/cli/commands/ is four levels below the package). */
+/**
+ * The version in Lessor's package.json: the nearest one up from this module
+ * named "lessor" (the module may be compiled under dist/src/cli/commands/ or
+ * bundled under dist/cli/).
+ */
 export function lessorVersion(): string {
-  const manifest = z.object({ version: z.string() }).parse(JSON.parse(readFileSync(new URL("../../../../package.json", import.meta.url), "utf8")));
-  return manifest.version;
+  for (let dir = new URL(".", import.meta.url); dir.pathname !== "/"; dir = new URL("..", dir)) {
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
+    } catch {
+      continue;
+    }
+    if (typeof manifest === "object" && manifest !== null && "name" in manifest && manifest.name === "lessor" && "version" in manifest && typeof manifest.version === "string") {
+      return manifest.version;
+    }
+  }
+  throw new Error("Lessor's package.json was not found above the CLI");
 }
 
 export const versionCommand = defineCommand({
