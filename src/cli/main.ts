@@ -8,6 +8,8 @@ import { leaseCommands } from "./commands/leases.js";
 import { mountCommands } from "./commands/mounts.js";
 import { pathCommands } from "./commands/paths.js";
 import { serverCommand } from "./commands/server.js";
+import { agentCommand } from "./commands/agent.js";
+import { awsCommands } from "./commands/aws.js";
 import { tokenCommands } from "./commands/tokens.js";
 import { policyCommands } from "./commands/policies.js";
 import { sysCommands } from "./commands/sys.js";
@@ -34,6 +36,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     });
   cli = serverCommand(cli);
+  cli = agentCommand(cli);
+  cli = awsCommands(cli);
   cli = mountCommands(cli);
   cli = pathCommands(cli);
   cli = leaseCommands(cli);

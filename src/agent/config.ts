@@ -1,0 +1,283 @@
+// The agent's settings: flags, or a `-config=agent.hcl` file in the HCL
+// subset Lessor's policies are written in (same parser), checked with zod;
+// a flag given overrides the file. Every error names the file, the line and
+// the key, or the flag.
+//
+//   lessor { address = "https://lessor.internal:8200"  ca_cert = "/etc/lessor/ca.pem" }
+//   auto_auth {
+//     method "token_file" { config = { token_file_path = "/var/run/lessor/token" } }
+//   }
+//   listener "tcp" { address = "127.0.0.1:8100" }      # or listener "unix" { address = "/run/lessor-agent.sock" }
+//   aws { mount = "aws"  roles = ["deploy"]  credential_ttl = "1h"  verify_timeout = "60s" }
+//   authorization_token_file = "/run/lessor-agent/token"
+//   agent_file = "/run/lessor-agent/agent.json"
+//   revoke_on_exit = true
+//   telemetry { metrics_address = "0.0.0.0:9102" }
+//   log_level = "info"
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { HclError, parseHcl, type HclBody, type HclValue } from "../auth/hcl.js";
+import { splitHostPort } from "../server/listen.js";
+import { parseDurationMs } from "../util/duration.js";
+
+/** Largest configuration file read (a real one is a few hundred bytes). */
+const MAX_CONFIG_BYTES = 64 * 1024;
+/** Role names as the aws engine takes them. */
+export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
+/** Where the agent listens unless told otherwise (loopback; the port Vault Agent's examples use). */
+export const DEFAULT_AGENT_ADDRESS = "127.0.0.1:8100";
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+
+export type ListenTarget = { host: string; port: number } | { socketPath: string };
+
+/** How the agent gets its Lessor token. */
+export type AutoAuth =
+  /** A token file, read again when it changes (Vault Agent's `token_file`). */
+  | { method: "token_file"; path: string }
+  /** A fixed token (LESSOR_TOKEN). */
+  | { method: "token"; token: string }
+  /** An auth method: logs in with `config` at `mountPath`. */
+  | { method: "jwt" | "approle" | "cert" | "aws"; mountPath: string; config: Record<string, string> };
+
+export interface AgentSettings {
+  /** Lessor's address (default LESSOR_ADDR, else 127.0.0.1:8200) and TLS files. */
+  lessor: { address?: string; caCert?: string; clientCert?: string; clientKey?: string };
+  auth: AutoAuth;
+  listen: ListenTarget;
+  /** Where the aws engine is mounted. */
+  mount: string;
+  /** Roles served; empty: any role the token may read. */
+  roles: string[];
+  /** Longest `Expiration` handed out, from the time of the request. */
+  credentialTtlMs: number;
+  /** How long to wait for AWS to accept a new IAM user's key (0: do not ask). */
+  verifyTimeoutMs: number;
+  /** Where the authorization token is written (0600); undefined: nowhere (it is passed on otherwise). */
+  authorizationTokenFile: string | undefined;
+  /** Where the agent says where it is, for `lessor aws credential-process`; undefined: nowhere. */
+  agentFile: string | undefined;
+  revokeOnExit: boolean;
+  metricsListen: ListenTarget | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+}
+
+export class AgentConfigError extends Error {}
+
+/** The flags `lessor agent` takes, as yargs gives them (undefined when not given). */
+export interface AgentFlags {
+  address?: string;
+  config?: string;
+  "token-file"?: string;
+  "listen-address"?: string;
+  mount?: string;
+  role?: string[];
+  "credential-ttl"?: string;
+  "verify-timeout"?: string;
+  "authorization-token-file"?: string;
+  "agent-file"?: string;
+  "revoke-on-exit"?: boolean;
+  "metrics-listen-address"?: string;
+  "log-level"?: string;
+}
+
+const text = z.string().min(1, "must not be empty");
+const duration = z.union([z.string(), z.number().int().nonnegative()]);
+const mountPath = text.optional();
+
+const fileSchema = z.strictObject({
+  lessor: z
+    .strictObject({ address: text.optional(), ca_cert: text.optional(), client_cert: text.optional(), client_key: text.optional() })
+    .optional(),
+  auto_auth: z
+    .strictObject({
+      method: z.discriminatedUnion(
+        "type",
+        [
+          z.strictObject({ type: z.literal("token_file"), config: z.strictObject({ token_file_path: text }) }),
+          z.strictObject({ type: z.literal("jwt"), mount_path: mountPath, config: z.strictObject({ role: text, token_file: text }) }),
+          z.strictObject({
+            type: z.literal("approle"),
+            mount_path: mountPath,
+            config: z.strictObject({ role_id: text, secret_id_file: text }),
+          }),
+          z.strictObject({ type: z.literal("cert"), mount_path: mountPath, config: z.record(z.string(), z.string()).optional() }),
+          z.strictObject({ type: z.literal("aws"), mount_path: mountPath, config: z.record(z.string(), z.string()).optional() }),
+        ],
+        { error: 'the method must be "token_file", "jwt", "approle", "cert" or "aws"' },
+      ),
+    })
+    .optional(),
+  listener: z
+    .discriminatedUnion("type", [z.strictObject({ type: z.literal("tcp"), address: text }), z.strictObject({ type: z.literal("unix"), address: text })], {
+      error: 'the listener type must be "tcp" or "unix"',
+    })
+    .optional(),
+  aws: z
+    .strictObject({
+      mount: text.optional(),
+      roles: z.array(text).optional(),
+      credential_ttl: duration.optional(),
+      verify_timeout: duration.optional(),
+    })
+    .optional(),
+  authorization_token_file: text.optional(),
+  agent_file: text.optional(),
+  revoke_on_exit: z.boolean().optional(),
+  telemetry: z.strictObject({ metrics_address: text.optional() }).optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+});
+
+export type AgentConfigFile = z.infer<typeof fileSchema>;
+
+/** Reads and checks a configuration file. */
+export function readAgentConfig(path: string): AgentConfigFile {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    throw new AgentConfigError(`cannot read the configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  if (raw.length > MAX_CONFIG_BYTES) throw new AgentConfigError(`${path}: the configuration file is larger than ${MAX_CONFIG_BYTES} bytes`);
+  return parseAgentConfig(raw.toString("utf8"), path);
+}
+
+/** Parses configuration text; `name` is what messages call the file. */
+export function parseAgentConfig(source: string, name: string): AgentConfigFile {
+  let body: HclBody;
+  try {
+    body = parseHcl(source);
+  } catch (err) {
+    if (err instanceof HclError) throw new AgentConfigError(`${name}:${err.line}: ${err.message.replace(/^line \d+, column \d+: /, "")} (column ${err.column})`);
+    throw err;
+  }
+  const lines = new Map<string, number>();
+  const parsed = fileSchema.safeParse(toPlain(body, "", lines, name));
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+  const key = issue.path.join(".");
+  const unknown = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
+  const at = unknown !== undefined ? (key ? `${key}.${unknown}` : unknown) : key;
+  const line = lineOf(lines, at);
+  const where = `${name}${line !== undefined ? `:${line}` : ""}`;
+  if (unknown !== undefined) throw new AgentConfigError(`${where}: unknown setting "${at}"`);
+  const message = lines.has(at) || issue.code !== "invalid_type" ? issue.message : "is required";
+  throw new AgentConfigError(`${where}: ${at || "the file"}: ${message}`);
+}
+
+/** The line of a key, else of the closest block around it. */
+function lineOf(lines: Map<string, number>, key: string): number | undefined {
+  for (let k = key; k !== ""; k = k.includes(".") ? k.slice(0, k.lastIndexOf(".")) : "") {
+    const line = lines.get(k);
+    if (line !== undefined) return line;
+  }
+  return undefined;
+}
+
+/** The file as plain objects: a block `listener "tcp" { ... }` becomes `listener: { type: "tcp", ... }`. */
+function toPlain(body: HclBody, prefix: string, lines: Map<string, number>, name: string): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const item of body.items) {
+    const key = prefix ? `${prefix}.${item.key}` : item.key;
+    const earlier = lines.get(key);
+    if (earlier !== undefined) throw new AgentConfigError(`${name}:${item.line}: "${key}" is given again (first at line ${earlier}); the agent takes one`);
+    if (item.labels.length > 1) throw new AgentConfigError(`${name}:${item.line}: "${key}" takes one label, e.g. ${item.key} "${item.labels[0]}" { ... }`);
+    lines.set(key, item.line);
+    const value = plainValue(item.value, key, lines, name);
+    if (item.labels.length === 1) {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new AgentConfigError(`${name}:${item.line}: "${key}" must be a block`);
+      out[item.key] = { type: item.labels[0], ...value };
+      lines.set(`${key}.type`, item.line);
+    } else out[item.key] = value;
+  }
+  return out;
+}
+
+function plainValue(value: HclValue, key: string, lines: Map<string, number>, name: string): unknown {
+  if (Array.isArray(value)) return value.map((v) => plainValue(v, key, lines, name));
+  if (typeof value === "object") return toPlain(value, key, lines, name);
+  return value;
+}
+
+/** `host:port` or `unix:/path`; `what` names the flag or key in errors. */
+export function parseListenTarget(value: string, what: string): ListenTarget {
+  if (value.startsWith("unix:")) {
+    const socketPath = value.slice("unix:".length);
+    if (socketPath === "") throw new AgentConfigError(`${what}: give the socket's path, e.g. unix:/run/lessor-agent.sock`);
+    return { socketPath };
+  }
+  try {
+    const { host, port } = splitHostPort(value);
+    if (port > 65_535) throw new Error("port out of range");
+    return { host, port };
+  } catch {
+    throw new AgentConfigError(`${what}: "${value}" is not host:port (e.g. ${DEFAULT_AGENT_ADDRESS}) or unix:/path`);
+  }
+}
+
+function durationMs(value: string | number, what: string): number {
+  const parsed = parseDurationMs(String(value));
+  if ("error" in parsed) throw new AgentConfigError(`${what} ${parsed.error}`);
+  return parsed.ms;
+}
+
+/** Where the agent keeps its files unless told: ~/.lessor/. */
+export function agentHome(env: NodeJS.ProcessEnv): string {
+  return join(env.HOME ?? homedir(), ".lessor");
+}
+
+/**
+ * The settings in effect: each flag given, else the file's value, else the
+ * default. Without any auth, the CLI's own token: LESSOR_TOKEN, else the
+ * file ~/.lessor-token (read again when it changes).
+ */
+export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, file: AgentConfigFile = {}): AgentSettings {
+  for (const [key, value] of Object.entries(flags)) {
+    if (Array.isArray(value) && key !== "role") throw new AgentConfigError(`-${key} was given more than once`);
+  }
+  const listenValue = flags["listen-address"] ?? (file.listener ? (file.listener.type === "unix" ? `unix:${file.listener.address}` : file.listener.address) : DEFAULT_AGENT_ADDRESS);
+  const listen = parseListenTarget(listenValue, flags["listen-address"] !== undefined ? "-listen-address" : "listener.address");
+  const metricsValue = flags["metrics-listen-address"] ?? file.telemetry?.metrics_address;
+  const roles = flags.role ?? file.aws?.roles ?? [];
+  for (const role of roles) {
+    if (!ROLE_NAME.test(role)) throw new AgentConfigError(`-role: "${role}" is not a role name (1 to 64 characters from letters, digits and +=,.@_-)`);
+  }
+  const credentialTtlMs = durationMs(flags["credential-ttl"] ?? file.aws?.credential_ttl ?? "1h", "-credential-ttl");
+  if (credentialTtlMs < 60_000) throw new AgentConfigError("-credential-ttl must be at least 1m: SDKs come back for credentials before they expire, at least a minute before for most");
+  const logLevel = flags["log-level"] ?? file.log_level ?? "info";
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new AgentConfigError(`-log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  const home = agentHome(env);
+  return {
+    lessor: {
+      address: flags.address ?? file.lessor?.address,
+      caCert: file.lessor?.ca_cert,
+      clientCert: file.lessor?.client_cert,
+      clientKey: file.lessor?.client_key,
+    },
+    auth: resolveAuth(flags, env, file),
+    listen,
+    mount: (flags.mount ?? file.aws?.mount ?? "aws").replace(/^\/+|\/+$/g, ""),
+    roles: [...new Set(roles)],
+    credentialTtlMs,
+    verifyTimeoutMs: durationMs(flags["verify-timeout"] ?? file.aws?.verify_timeout ?? "60s", "-verify-timeout"),
+    authorizationTokenFile: flags["authorization-token-file"] ?? file.authorization_token_file ?? join(home, "agent-token"),
+    agentFile: flags["agent-file"] ?? file.agent_file ?? join(home, "agent.json"),
+    revokeOnExit: flags["revoke-on-exit"] ?? file.revoke_on_exit ?? true,
+    metricsListen: metricsValue === undefined ? undefined : parseListenTarget(metricsValue, "-metrics-listen-address"),
+    logLevel: logLevel as AgentSettings["logLevel"],
+  };
+}
+
+/** The auth the flags or the file give, else the CLI's token. */
+export function resolveAuth(flags: { "token-file"?: string }, env: NodeJS.ProcessEnv, file: AgentConfigFile = {}): AutoAuth {
+  if (flags["token-file"] !== undefined) return { method: "token_file", path: flags["token-file"] };
+  const method = file.auto_auth?.method;
+  if (method) {
+    if (method.type === "token_file") return { method: "token_file", path: method.config.token_file_path };
+    const config: Record<string, string> = { ...method.config };
+    return { method: method.type, mountPath: method.mount_path ?? method.type, config };
+  }
+  if (env.LESSOR_TOKEN) return { method: "token", token: env.LESSOR_TOKEN.trim() };
+  return { method: "token_file", path: join(env.HOME ?? homedir(), ".lessor-token") };
+}
