@@ -23,18 +23,28 @@ const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
  * Files that start no server and open no SQLite or PostgreSQL store (the AWS
  * emulator's own tests, pure unit tests, unit tests on the in-memory store):
  * the pass's store cannot change their outcome, so they run in the SQLite
- * pass only. A file that starts a server or opens such a store must not be here.
+ * pass only. A file that starts a server or opens such a store must not be
+ * here, with one exception: the agent's end-to-end test, whose subject is a
+ * client of the server (the agent, credential_process, exec) and whose server
+ * does nothing the other files do not already run on both stores.
  */
 const STORE_INDEPENDENT = [
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^unit\/(acl|agent-config|agent-timing|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^integration\/agent\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
   // On the in-memory store (which the conformance suite holds to the others' behaviour).
   /^unit\/(expiry|lease-manager)\.test\.js$/,
 ];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
-const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
+const LONGEST_FIRST = [
+  "integration/aws-crash.test.js",
+  "hostile/corpus.test.js",
+  "integration/agent.test.js",
+  "integration/revoke-prefix.test.js",
+  "clients/tarball.test.js",
+];
 
 function schedule(files: string[], store: TestStoreKind, explicit: boolean): string[] {
   const rel = (f: string) => relative(DIST_TEST, f).split(sep).join("/");

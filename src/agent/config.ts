@@ -19,7 +19,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { HclError, parseHcl, type HclBody, type HclValue } from "../auth/hcl.js";
-import { splitHostPort } from "../server/listen.js";
+import { isLoopbackAddress, splitHostPort } from "../server/listen.js";
 import { parseDurationMs } from "../util/duration.js";
 
 /** Largest configuration file read (a real one is a few hundred bytes). */
@@ -200,6 +200,22 @@ function plainValue(value: HclValue, key: string, lines: Map<string, number>, na
   return value;
 }
 
+/** Container hosts the AWS SDKs accept plain HTTP from, besides loopback (ECS task, EKS Pod Identity). */
+const CONTAINER_HOSTS = new Set(["169.254.170.2", "169.254.170.23", "fd00:ec2::23"]);
+
+/**
+ * The credentials endpoint speaks plain HTTP, so it listens only where the
+ * AWS SDKs accept that (and where the keys cannot cross a network).
+ */
+function checkCredentialsHost(target: ListenTarget, what: string): ListenTarget {
+  if ("host" in target && !isLoopbackAddress(target.host) && !CONTAINER_HOSTS.has(target.host)) {
+    throw new AgentConfigError(
+      `${what}: the credentials endpoint is plain HTTP, so it listens only where AWS SDKs accept that: loopback (127.0.0.1, ::1, localhost) or the ECS/EKS container hosts (169.254.170.2, 169.254.170.23, fd00:ec2::23), not ${target.host}`,
+    );
+  }
+  return target;
+}
+
 /** `host:port` or `unix:/path`; `what` names the flag or key in errors. */
 export function parseListenTarget(value: string, what: string): ListenTarget {
   if (value.startsWith("unix:")) {
@@ -237,7 +253,8 @@ export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     if (Array.isArray(value) && key !== "role") throw new AgentConfigError(`-${key} was given more than once`);
   }
   const listenValue = flags["listen-address"] ?? (file.listener ? (file.listener.type === "unix" ? `unix:${file.listener.address}` : file.listener.address) : DEFAULT_AGENT_ADDRESS);
-  const listen = parseListenTarget(listenValue, flags["listen-address"] !== undefined ? "-listen-address" : "listener.address");
+  const listenWhat = flags["listen-address"] !== undefined ? "-listen-address" : "listener.address";
+  const listen = checkCredentialsHost(parseListenTarget(listenValue, listenWhat), listenWhat);
   const metricsValue = flags["metrics-listen-address"] ?? file.telemetry?.metrics_address;
   const roles = flags.role ?? file.aws?.roles ?? [];
   for (const role of roles) {

@@ -105,10 +105,14 @@ function getFromAgent(url: string, path: string, token: string): Promise<string 
   });
 }
 
-/** How long before its end a cached lease is replaced: a third of its life, at most 15 minutes. */
-function replaceAheadMs(times: LeaseTimes): number {
+/**
+ * Whether a cached lease is near its end for good (its max TTL if it can be
+ * renewed, else its current end): within a third of its life, at most 15
+ * minutes. The next run then issues the next lease.
+ */
+function nearItsEnd(times: LeaseTimes, now: number): boolean {
   const end = times.renewable ? times.maxExpireAt : Math.min(times.expireAt, times.maxExpireAt);
-  return Math.min(MAX_REPLACE_AHEAD_MS, (end - times.issuedAt) / 3);
+  return end - now < Math.min(MAX_REPLACE_AHEAD_MS, (end - times.issuedAt) / 3);
 }
 
 async function fromCache(settings: CredentialProcessSettings): Promise<ProcessCredentials> {
@@ -118,7 +122,7 @@ async function fromCache(settings: CredentialProcessSettings): Promise<ProcessCr
     const lease = await CredentialCache.withLock(settings.cacheDir, async (cache) => {
       let current = cache.read(key);
       if (current) current = await refresh(client, current);
-      if (current && usableUntil(current.times) - Date.now() < replaceAheadMs(current.times)) current = undefined;
+      if (current && nearItsEnd(current.times, Date.now())) current = undefined;
       if (!current) {
         current = await issueLease(client, settings.role, settings.mount, settings.verifyTimeoutMs);
         if (current.verification?.outcome === "refused") {

@@ -7,6 +7,7 @@ import { readFileSync, statSync, type Stats } from "node:fs";
 import type { Logger } from "pino";
 import { Code, LessorClient, LessorClientError, type LessorClientOptions, type TokenInfo } from "@lessor/client";
 import { AgentConfigError, type AgentSettings, type AutoAuth } from "./config.js";
+import { isTransient } from "./errors.js";
 import { backoffMs, RENEW_FRACTION } from "./timing.js";
 
 /** Largest token file read: a token is a few dozen bytes. */
@@ -186,9 +187,14 @@ export class TokenSession implements LessorSession {
       this.logger.error({ token: this.description }, "Lessor refused the agent's token; waiting for a new one");
       return;
     }
+    const message = err instanceof Error ? err.message : String(err);
+    if (!isTransient(err)) {
+      this.logger.warn({ token: this.description, err: message }, "the agent's token cannot be looked up or renewed; it is used as it is until it expires");
+      return;
+    }
     this.renewFailures++;
     const delay = backoffMs(this.renewFailures);
-    this.logger.warn({ err: err instanceof Error ? err.message : String(err), retry_in_ms: delay }, "renewing the agent's token failed; retrying");
+    this.logger.warn({ err: message, retry_in_ms: delay }, "renewing the agent's token failed; retrying");
     this.renewTimer = setTimeout(retry, delay);
     this.renewTimer.unref();
   }

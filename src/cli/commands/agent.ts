@@ -64,7 +64,11 @@ export function agentCommand<T>(y: Argv<T>): Argv<T> {
       io.out(banner(agent, settings));
       let stopping = false;
       const stop = (signal: string) => {
-        if (stopping) return;
+        if (stopping) {
+          // A second signal: leave now, whatever is still being revoked (those leases run out on their own).
+          logger.warn({ signal }, "stopping at once");
+          process.exit(1);
+        }
         stopping = true;
         logger.info({ signal, revoke: settings.revokeOnExit }, "shutting down");
         void agent.stop().finally(() => process.exit(0));
