@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { DEFAULT_ADDRESS } from "@lessor/client";
-import { AgentConfigError, ROLE_NAME, type AgentSettings } from "./config.js";
+import { ConfigError, ROLE_NAME, type AgentSettings } from "./config.js";
 import { Endpoint, type EndpointHandlers, type HealthReport } from "./endpoint.js";
 import { AgentError } from "./errors.js";
 import { processAlive, readAgentFile, removeFile, writeAgentFile, writePrivateFile } from "./files.js";
@@ -39,7 +39,7 @@ function claimAgentFile(path: string | undefined): void {
   if (path === undefined) return;
   const existing = readAgentFile(path);
   if (existing && existing.pid !== process.pid && processAlive(existing.pid)) {
-    throw new AgentConfigError(`another agent (pid ${existing.pid}, ${existing.url}) uses the agent file ${path}; stop it, or give this one -agent-file`);
+    throw new ConfigError(`another agent (pid ${existing.pid}, ${existing.url}) uses the agent file ${path}; stop it, or give this one -agent-file`);
   }
 }
 

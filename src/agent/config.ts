@@ -1,7 +1,7 @@
 // The agent's settings: flags, or a `-config=agent.hcl` file in the HCL
-// subset Lessor's policies are written in (same parser), checked with zod;
-// a flag given overrides the file. Every error names the file, the line and
-// the key, or the flag.
+// the server's configuration is written in (util/hcl-config.ts); a flag
+// given overrides the file. Every error names the file, the line and the
+// key, or the flag.
 //
 //   lessor { address = "https://lessor.internal:8200"  ca_cert = "/etc/lessor/ca.pem" }
 //   auto_auth {
@@ -14,21 +14,18 @@
 //   revoke_on_exit = true
 //   telemetry { metrics_address = "0.0.0.0:9102" }
 //   log_level = "info"
-import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { HclError, parseHcl, type HclBody, type HclValue } from "../auth/hcl.js";
 import { isLoopbackAddress, splitHostPort } from "../server/listen.js";
 import { parseDurationMs } from "../util/duration.js";
+import { ConfigError, parseHclConfig, readConfigText } from "../util/hcl-config.js";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../cli/server/settings.js";
 
-/** Largest configuration file read (a real one is a few hundred bytes). */
-const MAX_CONFIG_BYTES = 64 * 1024;
 /** Role names as the aws engine takes them. */
 export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
 /** Where the agent listens unless told otherwise (loopback; the port Vault Agent's examples use). */
 export const DEFAULT_AGENT_ADDRESS = "127.0.0.1:8100";
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
 
 export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
@@ -60,10 +57,12 @@ export interface AgentSettings {
   agentFile: string | undefined;
   revokeOnExit: boolean;
   metricsListen: ListenTarget | undefined;
-  logLevel: (typeof LOG_LEVELS)[number];
+  logLevel: LogLevel;
+  /** text (readable lines) or json; undefined: text on a terminal, else json. */
+  logFormat: LogFormat | undefined;
 }
 
-export class AgentConfigError extends Error {}
+export { ConfigError };
 
 /** The flags `lessor agent` takes, as yargs gives them (undefined when not given). */
 export interface AgentFlags {
@@ -80,7 +79,25 @@ export interface AgentFlags {
   "revoke-on-exit"?: boolean;
   "metrics-listen-address"?: string;
   "log-level"?: string;
+  "log-format"?: string;
 }
+
+/** Flags taken once (yargs makes one given twice a list, whatever its declared type). */
+const SINGLE_FLAGS = [
+  "address",
+  "config",
+  "token-file",
+  "listen-address",
+  "mount",
+  "credential-ttl",
+  "verify-timeout",
+  "authorization-token-file",
+  "agent-file",
+  "revoke-on-exit",
+  "metrics-listen-address",
+  "log-level",
+  "log-format",
+] as const satisfies readonly (keyof AgentFlags)[];
 
 const text = z.string().min(1, "must not be empty");
 const duration = z.union([z.string(), z.number().int().nonnegative()]);
@@ -127,77 +144,19 @@ const fileSchema = z.strictObject({
   revoke_on_exit: z.boolean().optional(),
   telemetry: z.strictObject({ metrics_address: text.optional() }).optional(),
   log_level: z.enum(LOG_LEVELS).optional(),
+  log_format: z.enum(LOG_FORMATS).optional(),
 });
 
 export type AgentConfigFile = z.infer<typeof fileSchema>;
 
 /** Reads and checks a configuration file. */
 export function readAgentConfig(path: string): AgentConfigFile {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new AgentConfigError(`cannot read the configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  if (raw.length > MAX_CONFIG_BYTES) throw new AgentConfigError(`${path}: the configuration file is larger than ${MAX_CONFIG_BYTES} bytes`);
-  return parseAgentConfig(raw.toString("utf8"), path);
+  return parseAgentConfig(readConfigText(path), path);
 }
 
 /** Parses configuration text; `name` is what messages call the file. */
 export function parseAgentConfig(source: string, name: string): AgentConfigFile {
-  let body: HclBody;
-  try {
-    body = parseHcl(source);
-  } catch (err) {
-    if (err instanceof HclError) throw new AgentConfigError(`${name}:${err.line}: ${err.message.replace(/^line \d+, column \d+: /, "")} (column ${err.column})`);
-    throw err;
-  }
-  const lines = new Map<string, number>();
-  const parsed = fileSchema.safeParse(toPlain(body, "", lines, name));
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-  const key = issue.path.join(".");
-  const unknown = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
-  const at = unknown !== undefined ? (key ? `${key}.${unknown}` : unknown) : key;
-  const line = lineOf(lines, at);
-  const where = `${name}${line !== undefined ? `:${line}` : ""}`;
-  if (unknown !== undefined) throw new AgentConfigError(`${where}: unknown setting "${at}"`);
-  const message = lines.has(at) || issue.code !== "invalid_type" ? issue.message : "is required";
-  throw new AgentConfigError(`${where}: ${at || "the file"}: ${message}`);
-}
-
-/** The line of a key, else of the closest block around it. */
-function lineOf(lines: Map<string, number>, key: string): number | undefined {
-  for (let k = key; k !== ""; k = k.includes(".") ? k.slice(0, k.lastIndexOf(".")) : "") {
-    const line = lines.get(k);
-    if (line !== undefined) return line;
-  }
-  return undefined;
-}
-
-/** The file as plain objects: a block `listener "tcp" { ... }` becomes `listener: { type: "tcp", ... }`. */
-function toPlain(body: HclBody, prefix: string, lines: Map<string, number>, name: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const item of body.items) {
-    const key = prefix ? `${prefix}.${item.key}` : item.key;
-    const earlier = lines.get(key);
-    if (earlier !== undefined) throw new AgentConfigError(`${name}:${item.line}: "${key}" is given again (first at line ${earlier}); the agent takes one`);
-    if (item.labels.length > 1) throw new AgentConfigError(`${name}:${item.line}: "${key}" takes one label, e.g. ${item.key} "${item.labels[0]}" { ... }`);
-    lines.set(key, item.line);
-    const value = plainValue(item.value, key, lines, name);
-    if (item.labels.length === 1) {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new AgentConfigError(`${name}:${item.line}: "${key}" must be a block`);
-      out[item.key] = { type: item.labels[0], ...value };
-      lines.set(`${key}.type`, item.line);
-    } else out[item.key] = value;
-  }
-  return out;
-}
-
-function plainValue(value: HclValue, key: string, lines: Map<string, number>, name: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => plainValue(v, key, lines, name));
-  if (typeof value === "object") return toPlain(value, key, lines, name);
-  return value;
+  return parseHclConfig(source, name, fileSchema).data;
 }
 
 /** Container hosts the AWS SDKs accept plain HTTP from, besides loopback (ECS task, EKS Pod Identity). */
@@ -209,7 +168,7 @@ const CONTAINER_HOSTS = new Set(["169.254.170.2", "169.254.170.23", "fd00:ec2::2
  */
 function checkCredentialsHost(target: ListenTarget, what: string): ListenTarget {
   if ("host" in target && !isLoopbackAddress(target.host) && !CONTAINER_HOSTS.has(target.host)) {
-    throw new AgentConfigError(
+    throw new ConfigError(
       `${what}: the credentials endpoint is plain HTTP, so it listens only where AWS SDKs accept that: loopback (127.0.0.1, ::1, localhost) or the ECS/EKS container hosts (169.254.170.2, 169.254.170.23, fd00:ec2::23), not ${target.host}`,
     );
   }
@@ -220,7 +179,7 @@ function checkCredentialsHost(target: ListenTarget, what: string): ListenTarget 
 export function parseListenTarget(value: string, what: string): ListenTarget {
   if (value.startsWith("unix:")) {
     const socketPath = value.slice("unix:".length);
-    if (socketPath === "") throw new AgentConfigError(`${what}: give the socket's path, e.g. unix:/run/lessor-agent.sock`);
+    if (socketPath === "") throw new ConfigError(`${what}: give the socket's path, e.g. unix:/run/lessor-agent.sock`);
     return { socketPath };
   }
   try {
@@ -228,13 +187,19 @@ export function parseListenTarget(value: string, what: string): ListenTarget {
     if (port > 65_535) throw new Error("port out of range");
     return { host, port };
   } catch {
-    throw new AgentConfigError(`${what}: "${value}" is not host:port (e.g. ${DEFAULT_AGENT_ADDRESS}) or unix:/path`);
+    throw new ConfigError(`${what}: "${value}" is not host:port (e.g. ${DEFAULT_AGENT_ADDRESS}) or unix:/path`);
   }
+}
+
+function oneOf<T extends string>(allowed: readonly T[], value: string, what: string): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new ConfigError(`${what} must be one of ${allowed.join(", ")}`);
+  return found;
 }
 
 function durationMs(value: string | number, what: string): number {
   const parsed = parseDurationMs(String(value));
-  if ("error" in parsed) throw new AgentConfigError(`${what} ${parsed.error}`);
+  if ("error" in parsed) throw new ConfigError(`${what} ${parsed.error}`);
   return parsed.ms;
 }
 
@@ -249,8 +214,8 @@ export function agentHome(env: NodeJS.ProcessEnv): string {
  * file ~/.lessor-token (read again when it changes).
  */
 export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, file: AgentConfigFile = {}): AgentSettings {
-  for (const [key, value] of Object.entries(flags)) {
-    if (Array.isArray(value) && key !== "role") throw new AgentConfigError(`-${key} was given more than once`);
+  for (const key of SINGLE_FLAGS) {
+    if (Array.isArray(flags[key])) throw new ConfigError(`-${key} was given more than once`);
   }
   const listenValue = flags["listen-address"] ?? (file.listener ? (file.listener.type === "unix" ? `unix:${file.listener.address}` : file.listener.address) : DEFAULT_AGENT_ADDRESS);
   const listenWhat = flags["listen-address"] !== undefined ? "-listen-address" : "listener.address";
@@ -258,12 +223,12 @@ export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, 
   const metricsValue = flags["metrics-listen-address"] ?? file.telemetry?.metrics_address;
   const roles = flags.role ?? file.aws?.roles ?? [];
   for (const role of roles) {
-    if (!ROLE_NAME.test(role)) throw new AgentConfigError(`-role: "${role}" is not a role name (1 to 64 characters from letters, digits and +=,.@_-)`);
+    if (!ROLE_NAME.test(role)) throw new ConfigError(`-role: "${role}" is not a role name (1 to 64 characters from letters, digits and +=,.@_-)`);
   }
   const credentialTtlMs = durationMs(flags["credential-ttl"] ?? file.aws?.credential_ttl ?? "1h", "-credential-ttl");
-  if (credentialTtlMs < 60_000) throw new AgentConfigError("-credential-ttl must be at least 1m: SDKs come back for credentials before they expire, at least a minute before for most");
-  const logLevel = flags["log-level"] ?? file.log_level ?? "info";
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new AgentConfigError(`-log-level must be one of ${LOG_LEVELS.join(", ")}`);
+  if (credentialTtlMs < 60_000) throw new ConfigError("-credential-ttl must be at least 1m: SDKs come back for credentials before they expire, at least a minute before for most");
+  const logLevel = oneOf(LOG_LEVELS, flags["log-level"] ?? file.log_level ?? "info", "-log-level");
+  const logFormat = flags["log-format"] ?? file.log_format;
   const home = agentHome(env);
   return {
     lessor: {
@@ -282,7 +247,8 @@ export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, 
     agentFile: flags["agent-file"] ?? file.agent_file ?? join(home, "agent.json"),
     revokeOnExit: flags["revoke-on-exit"] ?? file.revoke_on_exit ?? true,
     metricsListen: metricsValue === undefined ? undefined : parseListenTarget(metricsValue, "-metrics-listen-address"),
-    logLevel: logLevel as AgentSettings["logLevel"],
+    logLevel,
+    logFormat: logFormat === undefined ? undefined : oneOf(LOG_FORMATS, logFormat, "-log-format"),
   };
 }
 

@@ -42,7 +42,13 @@ export class ExecError extends Error {}
  * to leave with: the command's, 128 + the signal's number if a signal ended
  * it, 127 if it could not be started.
  */
-export async function execWithAgent(settings: AgentSettings, role: string, command: string, args: string[], logger: Logger): Promise<number> {
+export async function execWithAgent(
+  settings: AgentSettings,
+  role: string,
+  run: { command: string; args: string[]; env: NodeJS.ProcessEnv },
+  logger: Logger,
+): Promise<number> {
+  const { command, args } = run;
   const agent = await startAgent({ ...settings, roles: [role], authorizationTokenFile: undefined, agentFile: undefined, metricsListen: undefined }, logger);
   try {
     // Issued before the command starts, so a refusal is said at once and the command's first call is not kept waiting.
@@ -51,7 +57,7 @@ export async function execWithAgent(settings: AgentSettings, role: string, comma
     await agent.stop({ revoke: true });
     throw new ExecError(err instanceof Error ? err.message : String(err));
   }
-  const child = spawn(command, args, { stdio: "inherit", env: commandEnv(process.env, agent.credentialsUrl(role), agent.authorizationToken) });
+  const child = spawn(command, args, { stdio: "inherit", env: commandEnv(run.env, agent.credentialsUrl(role), agent.authorizationToken) });
   const forward = (signal: NodeJS.Signals) => () => {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal);
   };

@@ -6,7 +6,7 @@
 import { readFileSync, statSync, type Stats } from "node:fs";
 import type { Logger } from "pino";
 import { Code, LessorClient, LessorClientError, type LessorClientOptions, type TokenInfo } from "@lessor/client";
-import { AgentConfigError, type AgentSettings, type AutoAuth } from "./config.js";
+import { ConfigError, type AgentSettings, type AutoAuth } from "./config.js";
 import { isTransient } from "./errors.js";
 import { backoffMs, RENEW_FRACTION } from "./timing.js";
 
@@ -205,7 +205,7 @@ function readTls(path: string | undefined, what: string): Buffer | undefined {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new AgentConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new ConfigError(`cannot read ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
 }
 
@@ -228,7 +228,7 @@ export function openSession(auth: AutoAuth, lessor: AgentSettings["lessor"], log
     case "token":
       return new TokenSession({ token: auth.token, description: "LESSOR_TOKEN" }, clientOptions(lessor), logger);
     default:
-      throw new AgentConfigError(`auto_auth method "${auth.method}" is not available in this build; use token_file (or -token-file)`);
+      throw new ConfigError(`auto_auth method "${auth.method}" is not available in this build; use token_file (or -token-file)`);
   }
 }
 
@@ -240,6 +240,6 @@ export function oneShotClient(auth: AutoAuth, lessor: AgentSettings["lessor"]): 
     case "token":
       return new LessorClient({ ...clientOptions(lessor), token: auth.token });
     default:
-      throw new AgentConfigError(`auto_auth method "${auth.method}" is not available in this build; use a token file (-token-file)`);
+      throw new ConfigError(`auto_auth method "${auth.method}" is not available in this build; use a token file (-token-file)`);
   }
 }

@@ -16,6 +16,8 @@ export interface AuthenticatedToken {
   policies: string[];
   /** What the token was made with (a login's identity: role, claims, SANs). */
   metadata: Record<string, string>;
+  /** When the token expires (ms), null for never: a stream it opened ends then. */
+  expireTime: number | null;
 }
 
 export function hashToken(token: string): Buffer {
@@ -75,6 +77,21 @@ export class TokenAuthority {
     private readonly remember = true,
   ) {}
 
+  /** Told the accessor of every token revoked here (streams it opened end at once). */
+  private readonly revocationListeners = new Set<(accessor: string) => void>();
+
+  /** Calls `listener` with each token revoked in this process; returns the way to stop. */
+  onRevoked(listener: (accessor: string) => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Whether the token still works (not revoked, expired or used up): for long-lived streams it opened. */
+  async isLive(accessor: string, now: number): Promise<boolean> {
+    const record = await this.store.tokens.getByAccessor(accessor);
+    return record !== undefined && !isDead(record, now);
+  }
+
   /** Forgets every remembered authentication (a token was revoked, renewed or changed). */
   forgetAuthentications(): void {
     this.generation++;
@@ -104,11 +121,12 @@ export class TokenAuthority {
   }
 
   async hasAnyToken(): Promise<boolean> {
-    return (await this.store.tokens.count()) > 0;
+    return this.store.tokens.any();
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number, remoteAddress?: string): Promise<AuthenticatedToken> {
+  /** `from`: where the call came from, read only for a token bound to CIDR blocks. */
+  async authenticate(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -122,7 +140,7 @@ export class TokenAuthority {
         this.recent.delete(key);
         throw LessorError.unauthenticated("invalid token: the token has expired");
       }
-      checkBoundCidrs(remembered.boundCidrs, remoteAddress);
+      checkBoundCidrs(remembered.boundCidrs, from);
       return remembered.token;
     }
     const generation = this.generation;
@@ -131,11 +149,11 @@ export class TokenAuthority {
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
     }
-    checkBoundCidrs(record.boundCidrs, remoteAddress);
+    checkBoundCidrs(record.boundCidrs, from);
     if (record.numUses > 0 && (await this.store.tokens.consumeUse(record.accessor)) < 0) {
       throw LessorError.unauthenticated("invalid token: the token has no uses left");
     }
-    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta };
+    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta, expireTime: record.expireTime };
     if (this.remember && record.numUses === 0 && generation === this.generation) {
       if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
       this.recent.set(key, { token: authenticated, expireTime: record.expireTime, boundCidrs: record.boundCidrs, at: now });
@@ -144,7 +162,7 @@ export class TokenAuthority {
   }
 
   /** Makes a token for `caller`; the token is returned here and never again. */
-  async create(caller: AuthenticatedToken, request: TokenCreateRequest, now: number): Promise<{ token: string; record: TokenRecord }> {
+  async create(caller: TokenParent, request: TokenCreateRequest, now: number): Promise<{ token: string; record: TokenRecord }> {
     const policies = childPolicies(caller, request.policies);
     const ttl = checkSeconds("ttl", request.ttlSeconds);
     const explicitMax = checkSeconds("explicit_max_ttl", request.explicitMaxTtlSeconds);
@@ -228,8 +246,8 @@ export class TokenAuthority {
   }
 
   /** The caller's own token record (its last allowed use included). */
-  async lookupSelf(caller: AuthenticatedToken): Promise<TokenRecord> {
-    const record = await this.store.tokens.getByAccessor(caller.accessor);
+  async lookupSelf(accessor: string): Promise<TokenRecord> {
+    const record = await this.store.tokens.getByAccessor(accessor);
     if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
     return record;
   }
@@ -271,6 +289,7 @@ export class TokenAuthority {
       if (orphan) await this.store.tokenTree.orphanChildren(a);
       await this.store.tokens.delete(a);
       this.forgetAuthentications();
+      for (const listener of this.revocationListeners) listener(a);
     }
     return { tokens: order.length, leases: leaseCount };
   }
@@ -326,8 +345,9 @@ export function issuedToken(token: string, record: TokenRecord): IssuedToken {
 }
 
 /** UNAUTHENTICATED when a token bound to CIDR blocks is used from elsewhere. */
-function checkBoundCidrs(cidrs: readonly string[], remoteAddress: string | undefined): void {
+function checkBoundCidrs(cidrs: readonly string[], from: { readonly remoteAddress: string } | undefined): void {
   if (cidrs.length === 0) return;
+  const remoteAddress = from?.remoteAddress;
   if (remoteAddress !== undefined && cidrBlocks(cidrs).check(remoteAddress.replace(/^::ffff:/, ""), isIPv6(remoteAddress.replace(/^::ffff:/, "")) ? "ipv6" : "ipv4")) return;
   throw LessorError.unauthenticated("invalid token: it may not be used from this address (token_bound_cidrs)");
 }
@@ -349,7 +369,10 @@ function isDead(record: TokenRecord, now: number): boolean {
 }
 
 /** A child's policies: as asked (plus default), else the caller's; never more than the caller holds. */
-function childPolicies(caller: AuthenticatedToken, requested: readonly string[]): string[] {
+/** What a child token is made from: its creator's accessor and policies. */
+export type TokenParent = Pick<AuthenticatedToken, "accessor"> & { policies: readonly string[] };
+
+function childPolicies(caller: TokenParent, requested: readonly string[]): string[] {
   if (requested.length > 64) throw LessorError.invalidField("policies", "has more than 64 policies");
   const asked = [...new Set(requested.map((p) => p.trim().toLowerCase()).filter((p) => p !== ""))];
   for (const p of asked) {

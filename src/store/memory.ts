@@ -726,8 +726,8 @@ class MemoryTokens implements TokenStore {
     return this.op(() => void this.t.tokens.delete(accessor));
   }
 
-  count(): Promise<number> {
-    return this.op(() => this.t.tokens.values().length);
+  any(): Promise<boolean> {
+    return this.op(() => this.t.tokens.values().length > 0);
   }
 }
 

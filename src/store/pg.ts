@@ -780,9 +780,9 @@ class PgTokens implements TokenStore {
     await this.db.query("DELETE FROM tokens WHERE accessor = $1", [accessor]);
   }
 
-  async count(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM tokens");
-    return rows[0]?.n ?? 0;
+  async any(): Promise<boolean> {
+    const { rows } = await this.db.query("SELECT 1 FROM tokens LIMIT 1");
+    return rows.length > 0;
   }
 }
 

@@ -438,9 +438,10 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     assert.equal(await store.tokens.consumeUse("acc1"), -1);
     assert.equal(await store.tokens.consumeUse("acc2"), -1, "unlimited tokens have no uses to count");
     assert.equal(await store.tokens.consumeUse("absent"), -1);
-    assert.equal(await store.tokens.count(), 2);
+    assert.equal(await store.tokens.any(), true);
     await store.tokens.delete("acc2");
-    assert.equal(await store.tokens.count(), 1);
+    await store.tokens.delete("acc1");
+    assert.equal(await store.tokens.any(), false);
   },
 
   async "token tree: children, orphaning, expiry, dead tokens, and a token's live leases in id order after a cursor"({ store }) {

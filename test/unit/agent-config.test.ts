@@ -2,7 +2,7 @@
 // a file says, what a flag overrides, and errors that name the line and key.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { AgentConfigError, parseAgentConfig, resolveAgentSettings } from "../../src/agent/config.js";
+import { ConfigError, parseAgentConfig, resolveAgentSettings } from "../../src/agent/config.js";
 
 const ENV = { HOME: "/home/u" };
 
@@ -77,13 +77,13 @@ test("mistakes in the file are named by line and key", () => {
     ["aws {", /^agent\.hcl:1: .*\(column \d+\)$/],
   ];
   for (const [text, expected] of cases) {
-    assert.throws(() => parseAgentConfig(text, "agent.hcl"), (err: unknown) => err instanceof AgentConfigError && expected.test(err.message), text);
+    assert.throws(() => parseAgentConfig(text, "agent.hcl"), (err: unknown) => err instanceof ConfigError && expected.test(err.message), text);
   }
 });
 
 test("bad flags are refused, naming the flag", () => {
   const refuse = (flags: Parameters<typeof resolveAgentSettings>[0], expected: RegExp) =>
-    assert.throws(() => resolveAgentSettings(flags, ENV), (err: unknown) => err instanceof AgentConfigError && expected.test(err.message));
+    assert.throws(() => resolveAgentSettings(flags, ENV), (err: unknown) => err instanceof ConfigError && expected.test(err.message));
   refuse({ "listen-address": "8100" }, /^-listen-address: "8100" is not host:port/);
   refuse({ "listen-address": "unix:" }, /^-listen-address: give the socket's path/);
   // Plain HTTP only where the SDKs accept it.

@@ -1,82 +1,88 @@
 // `lessor agent`: the long-running sidecar serving leased AWS credentials on
 // the AWS container credentials endpoint (src/agent/). Flags, or -config with
-// the same settings in HCL; a flag given overrides the file.
-import type { Argv } from "yargs";
-import { AgentConfigError, DEFAULT_AGENT_ADDRESS, readAgentConfig, resolveAgentSettings, type AgentFlags, type AgentSettings } from "../../agent/config.js";
+// the same settings in HCL; a flag given overrides the file. SIGTERM/SIGINT
+// revoke the leases held and stop (a second one exits at once).
+import type { Logger } from "pino";
+import { ConfigError, DEFAULT_AGENT_ADDRESS, readAgentConfig, resolveAgentSettings, type AgentSettings } from "../../agent/config.js";
 import type { RunningAgent } from "../../agent/agent.js";
-import { processIo as io } from "../context.js";
+import { DEFAULT_ADDRESS } from "@lessor/client";
+import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
+import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
+import { serverLog } from "../server/logging.js";
+import { LOG_FORMATS, LOG_LEVELS } from "../server/settings.js";
 
-export function agentCommand<T>(y: Argv<T>): Argv<T> {
-  return y.command(
-    "agent",
-    "Serve leased AWS credentials to programs on the AWS container credentials endpoint",
-    (b) =>
-      b
-        .option("config", { type: "string", describe: "Configuration file (HCL: lessor, auto_auth, listener, aws, telemetry, ...); flags override it" })
-        .option("token-file", { type: "string", describe: "Lessor token file, read again when it changes (default: LESSOR_TOKEN, else ~/.lessor-token)" })
-        .option("listen-address", { type: "string", describe: `host:port on loopback, or unix:/path (default ${DEFAULT_AGENT_ADDRESS})` })
-        .option("role", { type: "string", array: true, describe: "A role to serve (repeat for several; default: any role the token may read)" })
-        .option("mount", { type: "string", describe: "Where the aws engine is mounted (default aws)" })
-        .option("credential-ttl", { type: "string", describe: "Longest Expiration handed out; SDKs come back before it (default 1h)" })
-        .option("verify-timeout", { type: "string", describe: "Wait this long for AWS to accept a new IAM key before serving it; 0: do not ask STS (default 60s)" })
-        .option("authorization-token-file", { type: "string", describe: "Where to write the token SDKs must send (0600; default ~/.lessor/agent-token)" })
-        .option("agent-file", { type: "string", describe: "Where to say where this agent is, for `lessor aws credential-process` (default ~/.lessor/agent.json)" })
-        .option("revoke-on-exit", { type: "boolean", describe: "Revoke the leases held on SIGTERM/SIGINT (default true)" })
-        .option("metrics-listen-address", { type: "string", describe: "host:port for a second listener with only /metrics and /health (off unless given)" })
-        .option("log-level", { type: "string", describe: "trace, debug, info, warn or error (default info)" }),
-    async (argv) => {
-      let settings: AgentSettings;
-      try {
-        const flags: AgentFlags = {
-          address: argv.address as string | undefined,
-          config: argv.config,
-          "token-file": argv["token-file"],
-          "listen-address": argv["listen-address"],
-          role: argv.role,
-          mount: argv.mount,
-          "credential-ttl": argv["credential-ttl"],
-          "verify-timeout": argv["verify-timeout"],
-          "authorization-token-file": argv["authorization-token-file"],
-          "agent-file": argv["agent-file"],
-          "revoke-on-exit": argv["revoke-on-exit"],
-          "metrics-listen-address": argv["metrics-listen-address"],
-          "log-level": argv["log-level"],
-        };
-        settings = resolveAgentSettings(flags, process.env, flags.config === undefined ? undefined : readAgentConfig(flags.config));
-      } catch (err) {
-        if (!(err instanceof AgentConfigError)) throw err;
-        io.err(`Error: ${err.message}`);
-        process.exitCode = EXIT_USAGE;
-        return;
-      }
-      const { default: pino } = await import("pino");
-      const logger = pino({ name: "lessor-agent", level: settings.logLevel });
-      const { startAgent } = await import("../../agent/agent.js");
-      let agent: RunningAgent;
-      try {
-        agent = await startAgent(settings, logger);
-      } catch (err) {
-        io.err(`Error starting the agent: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
-        return;
-      }
-      io.out(banner(agent, settings));
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) {
-          // A second signal: leave now, whatever is still being revoked (those leases run out on their own).
-          logger.warn({ signal }, "stopping at once");
-          process.exit(1);
-        }
-        stopping = true;
-        logger.info({ signal, revoke: settings.revokeOnExit }, "shutting down");
-        void agent.stop().finally(() => process.exit(0));
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-    },
-  ) as unknown as Argv<T>;
+/** The flags, without yargs defaults: a flag not given must not hide the file (defaults are applied in agent/config.ts). */
+const OPTIONS = {
+  config: { type: "string", describe: "Configuration file (HCL: lessor, auto_auth, listener, aws, telemetry, ...); flags override it" },
+  "token-file": { type: "string", describe: "Lessor token file, read again when it changes (default: LESSOR_TOKEN, else ~/.lessor-token)" },
+  "listen-address": { type: "string", describe: `host:port on loopback, or unix:/path (default ${DEFAULT_AGENT_ADDRESS})` },
+  role: { type: "string", array: true, describe: "A role to serve (repeat for several; default: any role the token may read)" },
+  mount: { type: "string", describe: "Where the aws engine is mounted (default aws)" },
+  "credential-ttl": { type: "string", describe: "Longest Expiration handed out; SDKs come back before it (default 1h)" },
+  "verify-timeout": { type: "string", describe: "Wait this long for AWS to accept a new IAM key before serving it; 0: do not ask STS (default 60s)" },
+  "authorization-token-file": { type: "string", describe: "Where to write the token SDKs must send (0600; default ~/.lessor/agent-token)" },
+  "agent-file": { type: "string", describe: "Where to say where this agent is, for `lessor aws credential-process` (default ~/.lessor/agent.json)" },
+  "revoke-on-exit": { type: "boolean", describe: "Revoke the leases held on SIGTERM/SIGINT (default true)" },
+  "metrics-listen-address": { type: "string", describe: "host:port for a second listener with only /metrics and /health (off unless given)" },
+  "log-level": { type: "string", choices: LOG_LEVELS, describe: "Log level (default info)" },
+  "log-format": { type: "string", choices: LOG_FORMATS, describe: "Log format: text or json (default: text on a terminal, else json)" },
+} as const;
+
+export const agentCommand = defineCommand({
+  command: "agent",
+  describe: "Serve leased AWS credentials to programs on the AWS container credentials endpoint",
+  builder: (y) => y.options(OPTIONS),
+  handler: async (argv) => {
+    let settings: AgentSettings;
+    try {
+      settings = resolveAgentSettings(argv, process.env, argv.config === undefined ? undefined : readAgentConfig(argv.config));
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      io.err(`Error: ${err.message}`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    silenceAwsSdkNodeNotice();
+    const { logger, release } = serverLog(settings.logLevel, settings.logFormat);
+    const { startAgent } = await import("../../agent/agent.js");
+    let agent: RunningAgent;
+    try {
+      agent = await startAgent(settings, logger);
+    } catch (err) {
+      release();
+      io.err(`Error starting the agent: ${err instanceof Error ? err.message : String(err)}`);
+      process.exitCode = 1;
+      return;
+    }
+    release(`${banner(agent, settings)}\n`);
+    handleSignals(agent, settings, logger);
+  },
+});
+
+function handleSignals(agent: RunningAgent, settings: AgentSettings, logger: Logger): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // Whatever is still being revoked runs out at its lease's end.
+      logger.warn({ signal }, "second signal: exiting at once, without waiting for revocations under way");
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, revoke: settings.revokeOnExit }, "shutting down (send the signal again to exit at once)");
+    agent.stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err: err instanceof Error ? err.message : String(err) }, "stopping failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }
 
 function banner(agent: RunningAgent, settings: AgentSettings): string {
@@ -86,9 +92,9 @@ function banner(agent: RunningAgent, settings: AgentSettings): string {
     "==> Lessor agent started! Log data will stream in below:",
     "",
     `          Listener: ${agent.url} (AWS container credentials)`,
-    `            Lessor: ${settings.lessor.address ?? process.env.LESSOR_ADDR ?? "127.0.0.1:8200"}`,
+    `            Lessor: ${settings.lessor.address ?? process.env.LESSOR_ADDR ?? DEFAULT_ADDRESS}`,
     `              Auth: ${agent.auth}`,
-    `             Roles: ${roles} (at /aws/creds/<role> under ${settings.mount}/)`,
+    `             Roles: ${roles} (${settings.mount}/creds/<role>, served at /aws/creds/<role>)`,
   ];
   if (agent.metricsUrl !== undefined) lines.push(`           Metrics: ${agent.metricsUrl}/metrics`);
   lines.push("");
