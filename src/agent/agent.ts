@@ -9,9 +9,9 @@ import { ConfigError, ROLE_NAME, type AgentSettings } from "./config.js";
 import { Endpoint, type EndpointHandlers, type HealthReport } from "./endpoint.js";
 import { AgentError } from "./errors.js";
 import { processAlive, readAgentFile, removeFile, writeAgentFile, writePrivateFile } from "./files.js";
-import { AgentMetrics } from "./metrics.js";
+import { AgentMetrics, type RoleGauges } from "./metrics.js";
 import { RoleLease } from "./role-lease.js";
-import { LESSOR_CALL_DEADLINE_MS, openSession } from "./session.js";
+import { LESSOR_CALL_DEADLINE_MS, openSession, type LessorSession } from "./session.js";
 
 /** Roles one agent holds leases for at once (each is a lease, and a metrics label). */
 export const MAX_ROLES = 32;
@@ -43,58 +43,65 @@ function claimAgentFile(path: string | undefined): void {
   }
 }
 
-export async function startAgent(settings: AgentSettings, logger: Logger): Promise<RunningAgent> {
-  claimAgentFile(settings.agentFile);
-  const session = openSession(settings.auth, settings.lessor, logger);
-  const roles = new Map<string, RoleLease>();
-  const allowed = new Set(settings.roles);
-  let stopping = false;
+/** The roles the agent holds leases for: made on first use, within the allow-list and MAX_ROLES. */
+class Roles {
+  private readonly leases = new Map<string, RoleLease>();
+  private readonly allowed: Set<string>;
+  readonly metrics: AgentMetrics;
 
-  const roleStatus = () => [...roles.values()].map((r) => ({ role: r.role, ...r.status() }));
-  const metrics = new AgentMetrics(roleStatus, () => session.authenticated());
+  constructor(
+    private readonly settings: AgentSettings,
+    private readonly session: LessorSession,
+    private readonly logger: Logger,
+  ) {
+    this.allowed = new Set(settings.roles);
+    this.metrics = new AgentMetrics(() => this.status(), () => session.authenticated());
+  }
 
-  const roleLease = (role: string): RoleLease => {
+  get(role: string): RoleLease {
     if (!ROLE_NAME.test(role)) throw new AgentError(404, "NotFound", `"${role.slice(0, 80)}" is not a role name`);
-    if (allowed.size > 0 && !allowed.has(role)) {
-      throw new AgentError(404, "NotFound", `this agent serves the roles ${[...allowed].join(", ")}, not ${role}`);
+    if (this.allowed.size > 0 && !this.allowed.has(role)) {
+      throw new AgentError(404, "NotFound", `this agent serves the roles ${[...this.allowed].join(", ")}, not ${role}`);
     }
-    let lease = roles.get(role);
+    let lease = this.leases.get(role);
     if (!lease) {
-      if (roles.size >= MAX_ROLES) throw new AgentError(503, "TooManyRoles", `this agent already holds leases for ${MAX_ROLES} roles`);
-      lease = new RoleLease({
-        role,
-        mount: settings.mount,
-        session,
-        credentialTtlMs: settings.credentialTtlMs,
-        verifyTimeoutMs: settings.verifyTimeoutMs,
-        logger,
-        metrics,
-      });
-      roles.set(role, lease);
+      if (this.leases.size >= MAX_ROLES) throw new AgentError(503, "TooManyRoles", `this agent already holds leases for ${MAX_ROLES} roles`);
+      const { mount, credentialTtlMs, verifyTimeoutMs } = this.settings;
+      lease = new RoleLease({ role, mount, session: this.session, credentialTtlMs, verifyTimeoutMs, logger: this.logger, metrics: this.metrics });
+      this.leases.set(role, lease);
     }
     return lease;
-  };
+  }
 
-  const health = (): HealthReport => ({
-    status: stopping ? "stopping" : session.authenticated() ? "ok" : "unauthenticated",
-    auth: session.description,
-    roles: Object.fromEntries(
-      roleStatus().map((r) => [r.role, { leases: r.leases, seconds_left: r.secondsLeft, ...(r.lastError ? { last_error: r.lastError } : {}) }]),
-    ),
-  });
+  /** The role as a metrics label: bounded to the roles held. */
+  label(role: string): string {
+    return this.leases.has(role) ? role : "other";
+  }
 
-  const authorizationToken = randomBytes(32).toString("base64url");
-  const handlers: EndpointHandlers = {
-    credentials: (role, deadline) => roleLease(role).credentials(deadline),
-    roleLabel: (role) => (roles.has(role) ? role : "other"),
-    health,
-    metrics,
-    authorizationToken,
-  };
+  status(): RoleGauges[] {
+    return [...this.leases.values()].map((r) => ({ role: r.role, ...r.status() }));
+  }
+
+  health(stopping: boolean): HealthReport {
+    return {
+      status: stopping ? "stopping" : this.session.authenticated() ? "ok" : "unauthenticated",
+      auth: this.session.description,
+      roles: Object.fromEntries(
+        this.status().map((r) => [r.role, { leases: r.leases, seconds_left: r.secondsLeft, ...(r.lastError ? { last_error: r.lastError } : {}) }]),
+      ),
+    };
+  }
+
+  async stop(revoke: boolean): Promise<void> {
+    await Promise.all([...this.leases.values()].map((r) => r.stop(revoke)));
+  }
+}
+
+/** Opens the listeners (and writes the token first, so nothing can be asked before it is on disk), then the agent file. */
+async function listen(settings: AgentSettings, handlers: EndpointHandlers, logger: Logger): Promise<Endpoint[]> {
   const endpoints: Endpoint[] = [];
   try {
-    // The token is on disk before anything can be asked with it.
-    if (settings.authorizationTokenFile !== undefined) writePrivateFile(settings.authorizationTokenFile, authorizationToken);
+    if (settings.authorizationTokenFile !== undefined) writePrivateFile(settings.authorizationTokenFile, handlers.authorizationToken ?? "");
     const main = await Endpoint.start(settings.listen, handlers, logger.child({ component: "endpoint" }));
     endpoints.push(main);
     if (settings.metricsListen) {
@@ -111,15 +118,39 @@ export async function startAgent(settings: AgentSettings, logger: Logger): Promi
         roles: settings.roles,
       });
     }
+    return endpoints;
   } catch (err) {
     await Promise.all(endpoints.map((e) => e.close()));
-    session.close();
     removeFile(settings.authorizationTokenFile);
+    throw err;
+  }
+}
+
+export async function startAgent(settings: AgentSettings, logger: Logger): Promise<RunningAgent> {
+  claimAgentFile(settings.agentFile);
+  const session = openSession(settings.auth, settings.lessor, logger);
+  const roles = new Roles(settings, session, logger);
+  let stopping = false;
+  const authorizationToken = randomBytes(32).toString("base64url");
+  let endpoints: Endpoint[];
+  try {
+    endpoints = await listen(
+      settings,
+      {
+        credentials: (role, deadline) => roles.get(role).credentials(deadline),
+        roleLabel: (role) => roles.label(role),
+        health: () => roles.health(stopping),
+        metrics: roles.metrics,
+        authorizationToken,
+      },
+      logger,
+    );
+  } catch (err) {
+    session.close();
     throw err;
   }
   const main = endpoints[0] as Endpoint;
   let stopped: Promise<void> | undefined;
-
   return {
     url: main.url,
     authorizationToken,
@@ -128,13 +159,13 @@ export async function startAgent(settings: AgentSettings, logger: Logger): Promi
     metricsUrl: endpoints[1]?.url,
     credentialsUrl: (role) => `${main.url}/aws/creds/${role}`,
     async prefetch(role) {
-      await roleLease(role).credentials(Date.now() + LESSOR_CALL_DEADLINE_MS * 3);
+      await roles.get(role).credentials(Date.now() + LESSOR_CALL_DEADLINE_MS * 3);
     },
     stop(options = {}) {
       stopped ??= (async () => {
         stopping = true;
         await Promise.all(endpoints.map((e) => e.close()));
-        await Promise.all([...roles.values()].map((r) => r.stop(options.revoke ?? settings.revokeOnExit)));
+        await roles.stop(options.revoke ?? settings.revokeOnExit);
         session.close();
         if (settings.agentFile !== undefined && readAgentFile(settings.agentFile)?.pid === process.pid) removeFile(settings.agentFile);
         removeFile(settings.authorizationTokenFile);

@@ -9,6 +9,8 @@ export interface RoleGauges {
   leases: number;
   /** Seconds until the credentials served now may no longer be handed out; 0 when there are none. */
   secondsLeft: number;
+  /** Why the last issuance failed, while that is the latest news (for health, not a label). */
+  lastError: string | undefined;
 }
 
 export class AgentMetrics {
