@@ -41,7 +41,8 @@ export async function waitUntilAccepted(key: AwsKey, timeoutMs: number, signal?:
     requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
   });
   const deadline = Date.now() + timeoutMs;
-  let pauseMs = 200;
+  // IAM usually accepts a new key within seconds: ask often (the call needs no permission and costs nothing).
+  let pauseMs = 250;
   let last: Verification = { outcome: "unverified", error: "not asked" };
   try {
     for (;;) {
@@ -58,7 +59,7 @@ export async function waitUntilAccepted(key: AwsKey, timeoutMs: number, signal?:
       const left = deadline - Date.now();
       if (left <= 0) return last;
       await new Promise((resolve) => setTimeout(resolve, Math.min(pauseMs, left)));
-      pauseMs = Math.min(pauseMs * 2, 2_000);
+      pauseMs = Math.min(pauseMs * 1.5, 1_000);
     }
   } finally {
     sts.destroy();

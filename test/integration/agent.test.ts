@@ -68,8 +68,8 @@ describe("lessor agent", () => {
   });
 
   it("replaces a lease before its max TTL: SDK calls across two replacements see no error, the old lease is revoked after the overlap, never more than two users", async () => {
-    // New keys are refused by AWS for a second: the agent must not hand one out before AWS accepts it.
-    emulator.setKeyActivationDelay(1000);
+    // New keys are refused by AWS for half a second: the agent must not hand one out before AWS accepts it.
+    emulator.setKeyActivationDelay(500);
     const rotating = await startAgent({ args: [`-token-file=${tokenFile}`, "-mount=aws-rotate", "-role=deploy"], env });
     const events: LeaseEvent[] = [];
     const watching = new AbortController();
