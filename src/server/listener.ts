@@ -3,12 +3,12 @@
 // unless asked for by name, with a loud warning). The TLS files can
 // be read again while the server runs (SIGHUP), so a renewed certificate is
 // served to new connections without a restart and without dropping the
-// connections already open.
+// connections already open. The limits on its connections go with it
+// (connections.ts enforces them, and does the TLS).
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
-import { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
 
 export type Transport = "mTLS" | "TLS" | "TLS, client certificates optional" | "plaintext";
 
@@ -28,13 +28,17 @@ export interface ListenerOptions {
    * that chains to tlsClientCaFile is seen by the request.
    */
   tlsRequestClientCert?: boolean;
+  /** Limits on the port's connections (DEFAULT_CONNECTION_LIMITS for what is not given). */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface Listener {
   address: string;
   host: string;
-  credentials: ServerCredentials;
+  /** The TLS to serve, absent for plaintext. */
+  tls: TlsSource | undefined;
   transport: Transport;
+  limits: ConnectionLimits;
   /**
    * Reads the TLS files again and serves what they now hold to new
    * connections. Throws (naming the file) and keeps the certificate in use
@@ -57,48 +61,62 @@ export function listenerCredentials(options: ListenerOptions, logger: Logger): L
     }
     logger.warn({ address }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
   }
-  return { address, host, ...tls };
+  return { address, host, ...tls, limits: { ...DEFAULT_CONNECTION_LIMITS, ...options.connections } };
 }
+
+/** Whether a client certificate is asked for, and whether it is required. */
+export type ClientCertificateMode = "none" | "request" | "require";
 
 /**
- * grpc-js's server credentials watch their secure context: each update is
- * handed to the listening HTTP/2 server's setSecureContext, which applies it
- * to connections accepted from then on. This class only makes that update
- * reachable (ServerCredentials.createSsl gives no way to change it).
+ * The TLS the listener serves: the context (certificate, key, client CA) in
+ * use, replaced by reload() for the connections accepted from then on.
  */
-class ReloadableServerCredentials extends ServerCredentials {
-  constructor(clientCertificate: "none" | "request" | "require", context: SecureContextOptions) {
-    // createSsl can only require a client certificate or not ask for one. Asked
-    // for but not required, a certificate the client CA bundle does not verify
-    // leaves the connection up, unauthenticated: grpc-js then shows the call none.
-    super({ requestCert: clientCertificate !== "none", rejectUnauthorized: clientCertificate === "require" }, context);
+export class TlsSource {
+  private readonly watchers = new Set<(context: SecureContextOptions) => void>();
+
+  constructor(
+    /**
+     * "require": mTLS. "request": asked for, not required; a certificate the
+     * client CA bundle does not verify leaves the connection up,
+     * unauthenticated (grpc-js then shows the call no certificate).
+     */
+    readonly clientCertificate: ClientCertificateMode,
+    private current: SecureContextOptions,
+    private readonly load: () => SecureContextOptions,
+  ) {}
+
+  get context(): SecureContextOptions {
+    return this.current;
   }
 
-  replace(context: SecureContextOptions): void {
-    this.updateSecureContextOptions(context);
+  /** Reads the files again (throwing, and keeping the context in use, when they are unusable) and tells the watchers. */
+  reload(): void {
+    this.current = this.load();
+    for (const watcher of this.watchers) watcher(this.current);
   }
 
-  override _equals(other: ServerCredentials): boolean {
-    return other === this;
+  /** Calls `watcher` with each new context. */
+  watch(watcher: (context: SecureContextOptions) => void): void {
+    this.watchers.add(watcher);
   }
 }
 
-/** The listener's credentials from the TLS options; plaintext when none are given. */
-function transportCredentials(options: ListenerOptions): Pick<Listener, "credentials" | "transport" | "reload"> {
+/** The listener's TLS from the TLS options; plaintext when none are given. */
+function transportCredentials(options: ListenerOptions): Pick<Listener, "tls" | "transport" | "reload"> {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsRequestClientCert } = options;
   if (tlsRequestClientCert && !tlsClientCaFile) {
     throw new Error("-tls-request-client-cert needs -tls-client-ca-file: the CA bundle whose client certificates the listener accepts");
   }
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext", reload: () => undefined };
+    return { tls: undefined, transport: "plaintext", reload: () => undefined };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
   const mode = tlsClientCaFile === undefined ? "none" : tlsRequestClientCert ? "request" : "require";
-  const credentials = new ReloadableServerCredentials(mode, load());
+  const tls = new TlsSource(mode, load(), load);
   const transport = mode === "none" ? "TLS" : mode === "request" ? "TLS, client certificates optional" : "mTLS";
-  return { credentials, transport, reload: () => credentials.replace(load()) };
+  return { tls, transport, reload: () => tls.reload() };
 }
 
 /** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */
