@@ -35,8 +35,13 @@ export type AutoAuth =
   | { method: "token_file"; path: string }
   /** A fixed token (LESSOR_TOKEN). */
   | { method: "token"; token: string }
-  /** An auth method: logs in with `config` at `mountPath`. */
-  | { method: "jwt" | "approle" | "cert" | "aws"; mountPath: string; config: Record<string, string> };
+  /** An auth method at auth/<mountPath>: logged in with, renewed, logged in again before its max TTL. */
+  | { method: "jwt"; mountPath: string; role: string; tokenFile: string }
+  | { method: "approle"; mountPath: string; roleId: string; secretIdFile: string }
+  | { method: "cert"; mountPath: string; name: string | undefined }
+  | { method: "aws"; mountPath: string; role: string | undefined; headerValue: string | undefined; region: string | undefined };
+
+export const AUTH_METHODS = ["jwt", "approle", "cert", "aws"] as const;
 
 export interface AgentSettings {
   /** Lessor's address (default LESSOR_ADDR, else 127.0.0.1:8200) and TLS files. */
@@ -80,6 +85,10 @@ export interface AgentFlags {
   "metrics-listen-address"?: string;
   "log-level"?: string;
   "log-format"?: string;
+  "auth-method"?: string;
+  "auth-mount"?: string;
+  /** key=value settings of the auth method, as in a file's `config = { ... }`. */
+  "auth-config"?: string[];
 }
 
 /** Flags taken once (yargs makes one given twice a list, whatever its declared type). */
@@ -97,11 +106,29 @@ const SINGLE_FLAGS = [
   "metrics-listen-address",
   "log-level",
   "log-format",
+  "auth-method",
+  "auth-mount",
 ] as const satisfies readonly (keyof AgentFlags)[];
 
 const text = z.string().min(1, "must not be empty");
 const duration = z.union([z.string(), z.number().int().nonnegative()]);
-const mountPath = text.optional();
+/** Each auth method's settings: a file's `method "jwt" { mount_path = "jwt"  config = { ... } }`, or the -auth-* flags. */
+const loginMethod = z.discriminatedUnion(
+  "type",
+  [
+    z.strictObject({ type: z.literal("jwt"), mount_path: text.optional(), config: z.strictObject({ role: text, token_file: text }) }),
+    z.strictObject({ type: z.literal("approle"), mount_path: text.optional(), config: z.strictObject({ role_id: text, secret_id_file: text }) }),
+    z.strictObject({ type: z.literal("cert"), mount_path: text.optional(), config: z.strictObject({ name: text.optional() }).default({}) }),
+    z.strictObject({
+      type: z.literal("aws"),
+      mount_path: text.optional(),
+      config: z.strictObject({ role: text.optional(), header_value: text.optional(), region: text.optional() }).default({}),
+    }),
+  ],
+  { error: `the method must be "token_file", ${AUTH_METHODS.map((m) => `"${m}"`).join(", ")}` },
+);
+
+type LoginMethodConfig = z.infer<typeof loginMethod>;
 
 const fileSchema = z.strictObject({
   lessor: z
@@ -109,21 +136,9 @@ const fileSchema = z.strictObject({
     .optional(),
   auto_auth: z
     .strictObject({
-      method: z.discriminatedUnion(
-        "type",
-        [
-          z.strictObject({ type: z.literal("token_file"), config: z.strictObject({ token_file_path: text }) }),
-          z.strictObject({ type: z.literal("jwt"), mount_path: mountPath, config: z.strictObject({ role: text, token_file: text }) }),
-          z.strictObject({
-            type: z.literal("approle"),
-            mount_path: mountPath,
-            config: z.strictObject({ role_id: text, secret_id_file: text }),
-          }),
-          z.strictObject({ type: z.literal("cert"), mount_path: mountPath, config: z.record(z.string(), z.string()).optional() }),
-          z.strictObject({ type: z.literal("aws"), mount_path: mountPath, config: z.record(z.string(), z.string()).optional() }),
-        ],
-        { error: 'the method must be "token_file", "jwt", "approle", "cert" or "aws"' },
-      ),
+      method: z.discriminatedUnion("type", [z.strictObject({ type: z.literal("token_file"), config: z.strictObject({ token_file_path: text }) }), loginMethod], {
+        error: `the method must be "token_file", ${AUTH_METHODS.map((m) => `"${m}"`).join(", ")}`,
+      }),
     })
     .optional(),
   listener: z
@@ -253,14 +268,46 @@ export function resolveAgentSettings(flags: AgentFlags, env: NodeJS.ProcessEnv, 
 }
 
 /** The auth the flags or the file give, else the CLI's token. */
-export function resolveAuth(flags: { "token-file"?: string }, env: NodeJS.ProcessEnv, file: AgentConfigFile = {}): AutoAuth {
+export function resolveAuth(
+  flags: Pick<AgentFlags, "token-file" | "auth-method" | "auth-mount" | "auth-config">,
+  env: NodeJS.ProcessEnv,
+  file: AgentConfigFile = {},
+): AutoAuth {
+  if (flags["token-file"] !== undefined && flags["auth-method"] !== undefined) throw new ConfigError("give -token-file or -auth-method, not both");
   if (flags["token-file"] !== undefined) return { method: "token_file", path: flags["token-file"] };
+  if (flags["auth-method"] !== undefined) return loginAuth(methodFromFlags(flags));
   const method = file.auto_auth?.method;
-  if (method) {
-    if (method.type === "token_file") return { method: "token_file", path: method.config.token_file_path };
-    const config: Record<string, string> = { ...method.config };
-    return { method: method.type, mountPath: method.mount_path ?? method.type, config };
-  }
+  if (method) return method.type === "token_file" ? { method: "token_file", path: method.config.token_file_path } : loginAuth(method);
   if (env.LESSOR_TOKEN) return { method: "token", token: env.LESSOR_TOKEN.trim() };
   return { method: "token_file", path: join(env.HOME ?? homedir(), ".lessor-token") };
+}
+
+/** The -auth-* flags, checked as a file's `method` block is (errors name the flag). */
+function methodFromFlags(flags: Pick<AgentFlags, "auth-method" | "auth-mount" | "auth-config">): LoginMethodConfig {
+  const config: Record<string, string> = {};
+  for (const item of flags["auth-config"] ?? []) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) throw new ConfigError(`-auth-config takes key=value, not "${item.slice(0, 80)}"`);
+    config[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  const parsed = loginMethod.safeParse({ type: flags["auth-method"], ...(flags["auth-mount"] !== undefined ? { mount_path: flags["auth-mount"] } : {}), config });
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0] as z.core.$ZodIssue;
+  if (issue.path[0] === "type") throw new ConfigError(`-auth-method must be one of ${AUTH_METHODS.join(", ")}`);
+  const key = issue.code === "unrecognized_keys" ? issue.keys[0] : issue.path.slice(1).join(".");
+  throw new ConfigError(`-auth-config ${key}: ${issue.code === "unrecognized_keys" ? `is not a setting of the ${String(flags["auth-method"])} method` : issue.message === "Invalid input: expected string, received undefined" ? "is required" : issue.message}`);
+}
+
+function loginAuth(method: LoginMethodConfig): AutoAuth {
+  const mountPath = (method.mount_path ?? method.type).replace(/^\/+|\/+$/g, "").replace(/^auth\//, "");
+  switch (method.type) {
+    case "jwt":
+      return { method: "jwt", mountPath, role: method.config.role, tokenFile: method.config.token_file };
+    case "approle":
+      return { method: "approle", mountPath, roleId: method.config.role_id, secretIdFile: method.config.secret_id_file };
+    case "cert":
+      return { method: "cert", mountPath, name: method.config.name };
+    case "aws":
+      return { method: "aws", mountPath, role: method.config.role, headerValue: method.config.header_value, region: method.config.region };
+  }
 }

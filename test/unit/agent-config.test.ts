@@ -66,6 +66,35 @@ test("without a file or flags: loopback 8100, the CLI's token, files under ~/.le
   assert.deepEqual(resolveAgentSettings({}, { ...ENV, LESSOR_TOKEN: " lsr.abc \n" }).auth, { method: "token", token: "lsr.abc" });
 });
 
+test("auto-auth with an auth method, from the file or the flags", () => {
+  const file = parseAgentConfig(
+    `auto_auth {
+  method "jwt" {
+    mount_path = "auth/k8s"
+    config = { role = "payments", token_file = "/var/run/secrets/token" }
+  }
+}`,
+    "agent.hcl",
+  );
+  assert.deepEqual(resolveAgentSettings({}, ENV, file).auth, { method: "jwt", mountPath: "k8s", role: "payments", tokenFile: "/var/run/secrets/token" });
+  assert.deepEqual(resolveAgentSettings({ "auth-method": "approle", "auth-config": ["role_id=r-1", "secret_id_file=/run/secret-id"] }, ENV).auth, {
+    method: "approle",
+    mountPath: "approle",
+    roleId: "r-1",
+    secretIdFile: "/run/secret-id",
+  });
+  assert.deepEqual(resolveAgentSettings({ "auth-method": "aws", "auth-config": ["role=ci", "header_value=lessor.example.com"] }, ENV).auth, {
+    method: "aws",
+    mountPath: "aws",
+    role: "ci",
+    headerValue: "lessor.example.com",
+    region: undefined,
+  });
+  assert.deepEqual(resolveAgentSettings({ "auth-method": "cert", "auth-mount": "certs" }, ENV).auth, { method: "cert", mountPath: "certs", name: undefined });
+  // A flag overrides the file's method.
+  assert.deepEqual(resolveAgentSettings({ "token-file": "/t" }, ENV, file).auth, { method: "token_file", path: "/t" });
+});
+
 test("mistakes in the file are named by line and key", () => {
   const cases: [string, RegExp][] = [
     ['aws { mount = "aws"\n  rolez = ["x"] }', /^agent\.hcl:2: unknown setting "aws\.rolez"$/],
@@ -93,4 +122,9 @@ test("bad flags are refused, naming the flag", () => {
   refuse({ "credential-ttl": "30s" }, /^-credential-ttl must be at least 1m/);
   refuse({ "verify-timeout": "soon" }, /^-verify-timeout "soon" is not a duration/);
   refuse({ "log-level": "loud" }, /^-log-level must be one of/);
+  refuse({ "auth-method": "kerberos" }, /^-auth-method must be one of jwt, approle, cert, aws$/);
+  refuse({ "auth-method": "jwt", "auth-config": ["role=x"] }, /^-auth-config token_file: is required$/);
+  refuse({ "auth-method": "jwt", "auth-config": ["role=x", "token_file=/t", "jwt=abc"] }, /^-auth-config jwt: is not a setting of the jwt method$/);
+  refuse({ "auth-method": "jwt", "auth-config": ["role"] }, /^-auth-config takes key=value, not "role"$/);
+  refuse({ "auth-method": "cert", "token-file": "/t" }, /^give -token-file or -auth-method, not both$/);
 });

@@ -3,7 +3,7 @@
 // the same settings in HCL; a flag given overrides the file. SIGTERM/SIGINT
 // revoke the leases held and stop (a second one exits at once).
 import type { Logger } from "pino";
-import { ConfigError, DEFAULT_AGENT_ADDRESS, readAgentConfig, resolveAgentSettings, type AgentSettings } from "../../agent/config.js";
+import { AUTH_METHODS, ConfigError, DEFAULT_AGENT_ADDRESS, readAgentConfig, resolveAgentSettings, type AgentSettings } from "../../agent/config.js";
 import type { RunningAgent } from "../../agent/agent.js";
 import { DEFAULT_ADDRESS } from "@lessor/client";
 import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
@@ -12,10 +12,22 @@ import { EXIT_USAGE } from "../output.js";
 import { serverLog } from "../server/logging.js";
 import { LOG_FORMATS, LOG_LEVELS } from "../server/settings.js";
 
+/** How the agent logs in to Lessor (also `lessor aws exec`'s). */
+export const AUTH_OPTIONS = {
+  "token-file": { type: "string", describe: "Lessor token file, read again when it changes (default: LESSOR_TOKEN, else ~/.lessor-token)" },
+  "auth-method": { type: "string", choices: AUTH_METHODS, describe: "Log in with an auth method instead: jwt, approle, cert or aws" },
+  "auth-mount": { type: "string", describe: "Where the auth method is mounted (default: its name)" },
+  "auth-config": {
+    type: "string",
+    array: true,
+    describe: "The method's settings, key=value (repeat): jwt: role, token_file; approle: role_id, secret_id_file; cert: name; aws: role, header_value, region",
+  },
+} as const;
+
 /** The flags, without yargs defaults: a flag not given must not hide the file (defaults are applied in agent/config.ts). */
 const OPTIONS = {
   config: { type: "string", describe: "Configuration file (HCL: lessor, auto_auth, listener, aws, telemetry, ...); flags override it" },
-  "token-file": { type: "string", describe: "Lessor token file, read again when it changes (default: LESSOR_TOKEN, else ~/.lessor-token)" },
+  ...AUTH_OPTIONS,
   "listen-address": { type: "string", describe: `host:port on loopback, or unix:/path (default ${DEFAULT_AGENT_ADDRESS})` },
   role: { type: "string", array: true, describe: "A role to serve (repeat for several; default: any role the token may read)" },
   mount: { type: "string", describe: "Where the aws engine is mounted (default aws)" },

@@ -7,6 +7,7 @@ import { ConfigError, agentHome, resolveAgentSettings, resolveAuth, ROLE_NAME } 
 import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
+import { AUTH_OPTIONS } from "./agent.js";
 import { serverLog } from "../server/logging.js";
 import { LOG_LEVELS } from "../server/settings.js";
 import { NO_COMMAND } from "../usage.js";
@@ -37,7 +38,6 @@ async function usage(work: () => Promise<void>): Promise<void> {
 const COMMON = {
   role: { type: "string", demandOption: true, describe: "The Lessor role (reads <mount>/creds/<role>)" },
   mount: { type: "string", describe: "Where the aws engine is mounted (default aws)" },
-  "token-file": { type: "string", describe: "Lessor token file (default: LESSOR_TOKEN, else ~/.lessor-token)" },
   "verify-timeout": { type: "string", describe: "Wait this long for AWS to accept a new IAM key; 0: do not ask STS (default 60s)" },
 } as const;
 
@@ -47,6 +47,7 @@ const credentialProcessCommand = defineCommand({
   builder: (y) =>
     y.options({
       ...COMMON,
+      "token-file": { type: "string", describe: "Lessor token file (default: LESSOR_TOKEN, else ~/.lessor-token); for an auth method, run `lessor agent`" },
       "agent-file": { type: "string", describe: "A running agent's file (default: LESSOR_AGENT_FILE, else ~/.lessor/agent.json)" },
       "use-agent": { type: "boolean", default: true, describe: "Ask a running agent first" },
     }),
@@ -86,6 +87,7 @@ const execCommand = defineCommand({
     y
       .options({
         ...COMMON,
+        ...AUTH_OPTIONS,
         "credential-ttl": { type: "string", describe: "Longest Expiration handed out (default 1h)" },
         "log-level": { type: "string", choices: LOG_LEVELS, default: "warn", describe: "The agent's log level (on standard error)" },
       })
@@ -100,6 +102,9 @@ const execCommand = defineCommand({
         {
           address: argv.address,
           "token-file": argv["token-file"],
+          "auth-method": argv["auth-method"],
+          "auth-mount": argv["auth-mount"],
+          "auth-config": argv["auth-config"],
           "listen-address": "127.0.0.1:0",
           mount: argv.mount,
           "credential-ttl": argv["credential-ttl"],
