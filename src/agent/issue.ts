@@ -17,13 +17,24 @@ export interface IssuedLease {
   verification: Verification | undefined;
 }
 
-/** A lease's times from a lookup, placed on this machine's clock at `now`. */
+/**
+ * A lease's times from a lookup or a renewal, placed on this machine's clock
+ * at `now`: its end is `ttlSeconds` from now, and its issue, last renewal and
+ * max TTL keep their distances to that end as Lessor recorded them.
+ * `issuedAt` is used when Lessor gave no issue time.
+ */
 export function timesFromInfo(info: LeaseInfo, now: number, issuedAt: number): LeaseTimes {
   const expireAt = now + info.ttlSeconds * 1000;
   const serverExpire = info.expireTime?.getTime();
-  const serverMax = info.maxExpireTime?.getTime();
-  const maxExpireAt = serverExpire !== undefined && serverMax !== undefined ? expireAt + (serverMax - serverExpire) : expireAt;
-  return { issuedAt, updatedAt: now, expireAt, maxExpireAt, renewable: info.renewable };
+  const onOurClock = (server: Date | undefined): number | undefined =>
+    server !== undefined && serverExpire !== undefined ? expireAt - (serverExpire - server.getTime()) : undefined;
+  return {
+    issuedAt: onOurClock(info.issueTime) ?? issuedAt,
+    updatedAt: onOurClock(info.lastRenewalTime ?? info.issueTime) ?? now,
+    expireAt,
+    maxExpireAt: onOurClock(info.maxExpireTime) ?? expireAt,
+    renewable: info.renewable,
+  };
 }
 
 /**

@@ -49,14 +49,20 @@ describe("lessor agent", () => {
     // aws/: renewed every few seconds. aws-rotate/: 9 s leases that cannot be extended, so replaced every 4.5 s.
     await client.mounts.enable("aws", { defaultLeaseTtlSeconds: 8, maxLeaseTtlSeconds: 3600 });
     await client.mounts.enable("aws", { path: "aws-rotate", defaultLeaseTtlSeconds: 9, maxLeaseTtlSeconds: 9 });
-    for (const mount of ["aws", "aws-rotate"]) {
+    // aws-long/: the server's default lease TTLs, for credential_process's cache between runs.
+    await client.mounts.enable("aws", { path: "aws-long" });
+    for (const mount of ["aws", "aws-rotate", "aws-long"]) {
       await client.write(`${mount}/config/root`, { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey, region: "us-east-1" });
       await client.write(`${mount}/roles/deploy`, { credential_type: "iam_user", policy_document: EC2_POLICY });
     }
     tokenFile = join(tempDir("token"), "token");
     writeFileSync(tokenFile, `${server.rootToken}\n`, { mode: 0o600 });
     env = { ...awsEnv(emulator), LESSOR_ADDR: server.address, HOME: tempDir("home"), NODE_NO_WARNINGS: "1" };
-    agent = await startAgent({ args: [`-token-file=${tokenFile}`], env });
+    // The long-running agent holds only what the README says an agent needs (and the default policy).
+    await client.policies.write("agent", 'path "aws/creds/deploy" { capabilities = ["read"] }\npath "sys/leases/revoke/aws/creds/deploy/*" { capabilities = ["update"] }\n');
+    const agentTokenFile = join(tempDir("agent-token"), "token");
+    writeFileSync(agentTokenFile, (await client.tokens.create({ policies: ["agent"], ttlSeconds: 3600 })).token, { mode: 0o600 });
+    agent = await startAgent({ args: [`-token-file=${agentTokenFile}`], env });
     agentToken = readFileSync(agent.tokenFile, "utf8");
   });
 
@@ -232,7 +238,7 @@ new STSClient({}).send(new GetCallerIdentityCommand({})).then((who) => { console
     }
     const home = tempDir("cp-home");
     const cache = tempDir("cp-cache");
-    const command = [process.execPath, LESSOR_BIN, "aws", "credential-process", "-role=deploy", `-token-file=${tokenFile}`];
+    const command = [process.execPath, LESSOR_BIN, "aws", "credential-process", "-role=deploy", "-mount=aws-long", `-token-file=${tokenFile}`];
     writeFileSync(join(home, "aws-config"), `[default]\nregion = us-east-1\ncredential_process = ${command.join(" ")}\n`);
     const boto3Env = { ...env, HOME: home, XDG_CACHE_HOME: cache, AWS_CONFIG_FILE: join(home, "aws-config") };
     const first = await boto3(boto3Env, 1);
@@ -240,7 +246,7 @@ new STSClient({}).send(new GetCallerIdentityCommand({})).then((who) => { console
     assert.equal(first.code, 0, first.stderr);
     assert.equal(second.code, 0, second.stderr);
     assert.deepEqual(second.arns, first.arns, "the second run (an SDK refresh) got the cached lease");
-    assert.equal(usersOf(emulator, "aws").length, 1, "one IAM user");
+    assert.equal(usersOf(emulator, "aws-long").length, 1, "one IAM user");
 
     const dir = join(cache, "lessor");
     assert.equal(statSync(dir).mode & 0o777, 0o700);
@@ -249,12 +255,12 @@ new STSClient({}).send(new GetCallerIdentityCommand({})).then((who) => { console
     const sealed = files.filter((f) => f.endsWith(".sealed"));
     assert.equal(sealed.length, 1);
     const bytes = readFileSync(join(dir, sealed[0] as string));
-    const [user] = usersOf(emulator, "aws");
+    const [user] = usersOf(emulator, "aws-long");
     const accessKeyId = emulator.getUser(user as string)?.accessKeys[0]?.accessKeyId;
     assert.ok(accessKeyId && !bytes.includes(accessKeyId), "the cache holds no key in plaintext");
     assert.ok(!bytes.includes("secret_access_key") && !bytes.includes("lease_id"), "nor anything else readable");
     // Clean up after ourselves: the cached lease would otherwise run out on its own.
-    for (const l of (await client.leases.list("aws/creds/deploy/", { state: LeaseState.LEASE_STATE_ACTIVE })).leases) await client.leases.revoke(l.id);
+    for (const l of (await client.leases.list("aws-long/creds/deploy/", { state: LeaseState.LEASE_STATE_ACTIVE })).leases) await client.leases.revoke(l.id);
   });
 
   it("refuses bad flags, naming them", async () => {

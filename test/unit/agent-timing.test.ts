@@ -14,6 +14,8 @@ import {
   usableUntil,
   type LeaseTimes,
 } from "../../src/agent/timing.js";
+import { timesFromInfo } from "../../src/agent/issue.js";
+import { LeaseState, type LeaseInfo } from "@lessor/client";
 
 const S = 1000;
 const MIN = 60 * S;
@@ -86,4 +88,27 @@ test("backoff doubles from half a second up to its cap, with jitter", () => {
   assert.deepEqual([1, 2, 3, 4, 10].map((n) => backoffMs(n, 15_000, mid)), [500, 1000, 2000, 4000, 15_000]);
   assert.equal(backoffMs(1, 15_000, () => 0), 400);
   assert.equal(backoffMs(1, 15_000, () => 1), 600);
+});
+
+test("a lease looked up is placed on this machine's clock, keeping Lessor's distances to its end", () => {
+  // Lessor's clock runs 2 hours ahead of ours; the lease (TTL 60 s, renewable for 1 h) was renewed 50 s ago.
+  const serverNow = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const info: LeaseInfo = {
+    id: "aws/creds/deploy/x",
+    issueTime: new Date(serverNow - 20 * MIN),
+    lastRenewalTime: new Date(serverNow - 50 * S),
+    expireTime: new Date(serverNow + 10 * S),
+    maxExpireTime: new Date(serverNow + 40 * MIN),
+    ttlSeconds: 10,
+    renewable: true,
+    state: LeaseState.LEASE_STATE_ACTIVE,
+    revokeAttempts: 0,
+    lastError: "",
+  };
+  const now = serverNow - 2 * H;
+  const times = timesFromInfo(info, now, 0);
+  assert.deepEqual(times, { issuedAt: now - 20 * MIN, updatedAt: now - 50 * S, expireAt: now + 10 * S, maxExpireAt: now + 40 * MIN, renewable: true });
+  // Due for renewal (two thirds of its 60 s were past 20 s ago), and replaced halfway through its hour.
+  assert.ok((renewAt(times) ?? Infinity) <= now);
+  assert.equal(rotateAt(times), now - 20 * MIN + 30 * MIN);
 });
