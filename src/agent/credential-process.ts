@@ -88,19 +88,30 @@ function getFromAgent(url: string, path: string, token: string): Promise<string 
     return { host: u.hostname.replace(/^\[|\]$/g, ""), port: Number(u.port), path };
   })();
   return new Promise((resolve) => {
-    const req = httpRequest({ ...target, method: "GET", headers: { authorization: token }, timeout: AGENT_TIMEOUT_MS }, (res) => {
+    // The whole exchange is bounded, whatever the agent does (resolving twice is a no-op).
+    const timer = setTimeout(() => {
+      req.destroy();
+      resolve(undefined);
+    }, AGENT_TIMEOUT_MS);
+    const done = (body: string | undefined): void => {
+      clearTimeout(timer);
+      resolve(body);
+    };
+    const req = httpRequest({ ...target, method: "GET", headers: { authorization: token } }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on("data", (chunk: Buffer) => {
         size += chunk.length;
-        if (size > MAX_AGENT_ANSWER_BYTES) req.destroy();
-        else chunks.push(chunk);
+        if (size <= MAX_AGENT_ANSWER_BYTES) chunks.push(chunk);
+        else {
+          req.destroy();
+          done(undefined);
+        }
       });
-      res.on("end", () => resolve(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8") : undefined));
-      res.on("error", () => resolve(undefined));
+      res.on("end", () => done(res.statusCode === 200 ? Buffer.concat(chunks).toString("utf8") : undefined));
+      res.on("error", () => done(undefined));
     });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(undefined));
+    req.on("error", () => done(undefined));
     req.end();
   });
 }

@@ -5,6 +5,7 @@
 // which checks every SigV4 signature.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -227,6 +228,22 @@ new STSClient({}).send(new GetCallerIdentityCommand({})).then((who) => { console
     assert.equal(result.code, 3, result.stderr);
     assert.match(result.stdout, /^arn:aws:iam::\d{12}:user\/lessor-/m);
     assert.deepEqual(usersOf(emulator, "aws"), [], "the lease was revoked when the command ended");
+  });
+
+  it("lessor aws exec passes signals on to the command", async () => {
+    const script = 'trap "exit 9" TERM; echo ready; while :; do sleep 0.1; done';
+    const proc = spawn(process.execPath, [LESSOR_BIN, "aws", "exec", "-role=deploy", `-token-file=${tokenFile}`, "--", "sh", "-c", script], {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+    await waitFor("the command to start", () => out.includes("ready"), 20_000);
+    assert.equal(usersOf(emulator, "aws").length, 1);
+    proc.kill("SIGTERM");
+    assert.equal(await exited, 9, "the command's own exit status, after its SIGTERM trap ran");
+    assert.deepEqual(usersOf(emulator, "aws"), []);
   });
 
   it("credential_process without an agent: one lease for every refresh, cached sealed and owner-only", async (t) => {
