@@ -341,7 +341,8 @@ export class RoleLease {
 
   private lessorFailed(operation: string, err: unknown): void {
     this.options.metrics.lessorError(operation, err instanceof LessorClientError ? err.codeName : "UNKNOWN");
-    if (err instanceof LessorClientError && err.code === Code.UNAUTHENTICATED) this.options.session.unauthenticated();
+    // Refused, or the login the client made for the call failed: the agent has no token that works.
+    if (err instanceof LessorClientError && (err.code === Code.UNAUTHENTICATED || err.method === "AuthService/Login")) this.options.session.unauthenticated();
   }
 }
 
