@@ -5,7 +5,9 @@
 //
 //   lessor { address = "https://lessor.internal:8200"  ca_cert = "/etc/lessor/ca.pem" }
 //   auto_auth {
-//     method "token_file" { config = { token_file_path = "/var/run/lessor/token" } }
+//     method "jwt" { mount_path = "jwt"  config = { role = "payments", token_file = "/var/run/secrets/tokens/lessor" } }
+//     # or approle { role_id, secret_id_file }, cert { name }, aws { role, header_value, region },
+//     # token_file { token_file_path }
 //   }
 //   listener "tcp" { address = "127.0.0.1:8100" }      # or listener "unix" { address = "/run/lessor-agent.sock" }
 //   aws { mount = "aws"  roles = ["deploy"]  credential_ttl = "1h"  verify_timeout = "60s" }

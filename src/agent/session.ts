@@ -5,7 +5,19 @@
 // Agent does, until its max TTL.
 import { readFileSync, statSync, type Stats } from "node:fs";
 import type { Logger } from "pino";
-import { Code, LessorClient, LessorClientError, type LessorClientOptions, type TokenInfo } from "@lessor/client";
+import {
+  appRoleAuth,
+  awsAuth,
+  certAuth,
+  Code,
+  jwtAuth,
+  LessorClient,
+  LessorClientError,
+  type AuthEvent,
+  type LessorClientOptions,
+  type LoginMethod,
+  type TokenInfo,
+} from "@lessor/client";
 import { ConfigError, type AgentSettings, type AutoAuth } from "./config.js";
 import { isTransient } from "./errors.js";
 import { backoffMs, RENEW_FRACTION } from "./timing.js";
@@ -220,7 +232,74 @@ export function clientOptions(lessor: AgentSettings["lessor"]): Omit<LessorClien
   };
 }
 
-/** A long-lived session: the token kept renewed, a token file read again when it changes. */
+type LoginAuth = Exclude<AutoAuth, { method: "token_file" } | { method: "token" }>;
+
+/** The client's LoginMethod for an auth method, and how the banner and health name it. */
+function loginMethod(auth: LoginAuth): { method: LoginMethod; description: string } {
+  const at = `auth/${auth.mountPath}`;
+  switch (auth.method) {
+    case "jwt":
+      return { method: jwtAuth({ role: auth.role, tokenFile: auth.tokenFile, path: auth.mountPath }), description: `${at} (jwt, role ${auth.role})` };
+    case "approle":
+      return { method: appRoleAuth({ roleId: auth.roleId, secretIdFile: auth.secretIdFile, path: auth.mountPath }), description: `${at} (approle)` };
+    case "cert":
+      return { method: certAuth({ name: auth.name, path: auth.mountPath }), description: `${at} (cert${auth.name ? `, role ${auth.name}` : ""})` };
+    case "aws":
+      return {
+        method: awsAuth({ role: auth.role, serverIdHeaderValue: auth.headerValue, region: auth.region, path: auth.mountPath }),
+        description: `${at} (aws${auth.role ? `, role ${auth.role}` : ""})`,
+      };
+  }
+}
+
+/**
+ * Auto-auth with an auth method: the client logs in at first use, renews its
+ * token at two thirds of its TTL, and logs in again before the max TTL or
+ * when Lessor refuses the token (the client's `auth` option).
+ */
+export class LoginSession implements LessorSession {
+  readonly description: string;
+  private readonly lessor: LessorClient;
+  private refused = false;
+
+  constructor(auth: LoginAuth, options: Omit<LessorClientOptions, "token">, private readonly logger: Logger) {
+    const { method, description } = loginMethod(auth);
+    this.description = description;
+    this.lessor = new LessorClient({ ...options, auth: method, onAuthEvent: (event) => this.event(event) });
+  }
+
+  client(): LessorClient {
+    return this.lessor;
+  }
+
+  /** The client logs in again by itself; until it has, the agent says it is not authenticated. */
+  unauthenticated(): void {
+    this.refused = true;
+  }
+
+  authenticated(): boolean {
+    return !this.refused;
+  }
+
+  close(): void {
+    this.lessor.close();
+  }
+
+  private event(event: AuthEvent): void {
+    if (event.type === "error") {
+      this.refused = true;
+      this.logger.warn({ auth: this.description, err: event.error.message, retry_in_ms: event.retryInMs }, "logging in to Lessor failed; retrying");
+      return;
+    }
+    this.refused = false;
+    this.logger.info(
+      { auth: this.description, accessor: event.accessor, expires: event.expireTime?.toISOString() },
+      event.type === "login" ? "logged in to Lessor" : "renewed the agent's token",
+    );
+  }
+}
+
+/** A long-lived session: a token kept renewed (a token file read again when it changes), or an auth method's logins. */
 export function openSession(auth: AutoAuth, lessor: AgentSettings["lessor"], logger: Logger): LessorSession {
   switch (auth.method) {
     case "token_file":
@@ -228,7 +307,7 @@ export function openSession(auth: AutoAuth, lessor: AgentSettings["lessor"], log
     case "token":
       return new TokenSession({ token: auth.token, description: "LESSOR_TOKEN" }, clientOptions(lessor), logger);
     default:
-      throw new ConfigError(`auto_auth method "${auth.method}" is not available in this build; use token_file (or -token-file)`);
+      return new LoginSession(auth, clientOptions(lessor), logger);
   }
 }
 
@@ -240,6 +319,6 @@ export function oneShotClient(auth: AutoAuth, lessor: AgentSettings["lessor"]): 
     case "token":
       return new LessorClient({ ...clientOptions(lessor), token: auth.token });
     default:
-      throw new ConfigError(`auto_auth method "${auth.method}" is not available in this build; use a token file (-token-file)`);
+      throw new ConfigError(`a single run logs in with a token (-token-file, LESSOR_TOKEN, ~/.lessor-token); to log in with ${auth.method}, run lessor agent`);
   }
 }

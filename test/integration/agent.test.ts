@@ -61,9 +61,13 @@ describe("lessor agent", () => {
     env = { ...awsEnv(emulator), LESSOR_ADDR: server.address, HOME: tempDir("home"), NODE_NO_WARNINGS: "1" };
     // The long-running agent holds only what the README says an agent needs (and the default policy).
     await client.policies.write("agent", 'path "aws/creds/deploy" { capabilities = ["read"] }\npath "sys/leases/revoke/aws/creds/deploy/*" { capabilities = ["update"] }\n');
-    const agentTokenFile = join(tempDir("agent-token"), "token");
-    writeFileSync(agentTokenFile, (await client.tokens.create({ policies: ["agent"], ttlSeconds: 3600 })).token, { mode: 0o600 });
-    agent = await startAgent({ args: [`-token-file=${agentTokenFile}`], env });
+    // It logs in by itself (AppRole: a role_id, and a secret_id in a file).
+    await client.write("sys/auth/approle", { type: "approle" });
+    await client.write("auth/approle/role/agent", { token_policies: "agent", token_ttl: "1h" });
+    const roleId = String((await client.read("auth/approle/role/agent/role-id")).data.role_id);
+    const secretIdFile = join(tempDir("agent-secret-id"), "secret-id");
+    writeFileSync(secretIdFile, String((await client.write("auth/approle/role/agent/secret-id", {})).data.secret_id), { mode: 0o600 });
+    agent = await startAgent({ args: ["-auth-method=approle", `-auth-config=role_id=${roleId}`, `-auth-config=secret_id_file=${secretIdFile}`], env });
     agentToken = readFileSync(agent.tokenFile, "utf8");
   });
 
@@ -137,7 +141,9 @@ describe("lessor agent", () => {
 
     const health = await fetch(`${agent.url}/health`);
     assert.equal(health.status, 200);
-    assert.equal(((await health.json()) as { status: string }).status, "ok");
+    const report = (await health.json()) as { status: string; auth: string };
+    assert.equal(report.status, "ok");
+    assert.equal(report.auth, "auth/approle (approle)", "it logged in by itself");
     const metrics = await (await fetch(`${agent.url}/metrics`)).text();
     assert.match(metrics, /lessor_agent_requests_total\{role="deploy",status="200"\} \d+/);
     assert.match(metrics, /lessor_agent_leases\{role="deploy"\} 1/);
