@@ -1,7 +1,7 @@
 // Assembles one Lessor server from its parts, in the order a request meets
 // them: storage → tokens and configuration (mounts, policies, audit, quotas)
-// → leases → router → request pipeline → gRPC, with the background work in
-// one registry. Used by `lessor server`, the tests and the benchmarks alike.
+// → leases → router → request pipeline → gRPC (and Vault's HTTP API, when
+// asked for), with the background work in one registry. Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import pino, { type Logger } from "pino";
@@ -11,7 +11,7 @@ import { TokenAuthority } from "../auth/tokens.js";
 import { AuditBroker } from "../audit/audit.js";
 import { TOKEN_PATH, TOKEN_SPECIAL, tokenBackend, type TokenStoreParts } from "../auth-methods/token/index.js";
 import { engineFactories } from "../engines/index.js";
-import { SYS_PATH, SYS_SPECIAL, systemBackend } from "../engines/sys/index.js";
+import { SYS_PATH, SYS_SPECIAL, systemBackend, type ServerInfo } from "../engines/sys/index.js";
 import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseListing } from "../leases/listing.js";
@@ -32,11 +32,13 @@ import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
+import { serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
 import { RequestPipeline } from "./pipeline.js";
 import { addReflection } from "./reflection.js";
+import { lessorVersion } from "../util/version.js";
 import { API } from "./rpc/services.js";
 
 export interface LessorServerOptions extends ListenerOptions {
@@ -75,6 +77,10 @@ export interface LessorServerOptions extends ListenerOptions {
   storageCaFile?: string;
   /** Heartbeats and configuration polling, when replicas share the store. */
   replicas?: ReplicaOptions;
+  /** host:port for Vault's HTTP API (same TLS files and plaintext rule as gRPC); off when absent. */
+  httpListenAddress?: string;
+  /** Connections the HTTP API keeps open at once (default 1024). */
+  httpMaxConnections?: number;
 }
 
 export interface LessorServer {
@@ -89,8 +95,10 @@ export interface LessorServer {
   transport: Transport;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
-  /** Every request's way in (the gRPC services call it; tests watch it). */
+  /** Every request's way in (the gRPC services and the HTTP API call it; tests watch it). */
   pipeline: RequestPipeline;
+  /** host:port of Vault's HTTP API, when one was asked for. */
+  httpAddress: string | undefined;
 }
 
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
@@ -99,11 +107,18 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
-  const pipeline = requestPipeline(storage, config, leases, logger);
+  const state = { draining: false };
+  const server: ServerInfo = { version: lessorVersion(), storageType: options.storageUrl ? "postgresql" : "sqlite", draining: () => state.draining };
+  const pipeline = requestPipeline(storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
   const grpc = await serveGrpc(pipeline, listener, logger);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
+  let http: VaultHttpServer | undefined;
+  if (options.httpListenAddress) {
+    http = await serveVaultHttp(pipeline, { ...options, httpListenAddress: options.httpListenAddress }, logger);
+    logger.info({ address: http.address, transport: http.transport }, "Vault's HTTP API listening");
+  }
   const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
@@ -117,17 +132,19 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     transport: listener.transport,
     metricsAddress: metricsServer?.address,
     pipeline,
+    httpAddress: http?.address,
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
+      // Drain: NOT_SERVING first (sys/health answers 503), still answering calls for the delay, then stop.
       grpc.health.draining();
+      state.draining = true;
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       await tasks.stop();
       // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
       leases.events.close();
       grpc.health.endWatches();
-      await grpc.close();
+      await Promise.all([grpc.close(), http?.close(5_000)]);
       await metricsServer?.close();
       await config.replica?.stop();
       await storage.store.close();
@@ -230,7 +247,7 @@ function leaseParts(options: LessorServerOptions, storage: Storage, config: Conf
 }
 
 /** The built-in backends (sys/, auth/token/), the router, and the pipeline every request takes. */
-function requestPipeline(storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): RequestPipeline {
+function requestPipeline(storage: Storage, config: Configuration, leases: LeaseParts, server: ServerInfo, logger: Logger): RequestPipeline {
   const { tokens, mounts, acl, policies, audit, quotas } = config;
   const manager = leases.manager;
   const tokenStore: TokenStoreParts = {
@@ -256,6 +273,7 @@ function requestPipeline(storage: Storage, config: Configuration, leases: LeaseP
         quotas,
         keys: leases.keys,
         permissions: acl,
+        server,
       }),
     SYS_SPECIAL,
   );

@@ -1,11 +1,19 @@
 // Where the gRPC server listens, and how: TLS, mTLS, or plaintext (only on
-// loopback unless asked for by name, with a loud warning).
+// loopback unless asked for by name, with a loud warning). Vault's HTTP API
+// listens with the same files and the same rule.
 import { readFileSync } from "node:fs";
 import { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
 
 export type Transport = "mTLS" | "TLS" | "plaintext";
+
+/** The server's certificate and key, and for mTLS the CA that client certificates must chain to (PEM). */
+export interface TlsFiles {
+  cert: Buffer;
+  key: Buffer;
+  clientCa: Buffer | undefined;
+}
 
 export interface ListenerOptions {
   /** host:port; port 0 picks a free one. Default 127.0.0.1:8200. */
@@ -23,24 +31,42 @@ export interface ListenerOptions {
 export function listenerCredentials(options: ListenerOptions, logger: Logger): { address: string; host: string; credentials: ServerCredentials; transport: Transport } {
   const address = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(address);
-  const tls = transportCredentials(options);
-  if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
-    if (!options.allowPlaintextNonLoopback) {
-      throw new Error(
-        `refusing to serve plaintext gRPC on ${address}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
-      );
-    }
-    logger.warn({ address }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
-  }
-  return { address, host, ...tls };
+  const files = readTlsFiles(options);
+  guardPlaintext(address, files === undefined, options, logger, "gRPC");
+  if (!files) return { address, host, credentials: ServerCredentials.createInsecure(), transport: "plaintext" };
+  return {
+    address,
+    host,
+    credentials: ServerCredentials.createSsl(files.clientCa ?? null, [{ cert_chain: files.cert, private_key: files.key }], files.clientCa !== undefined),
+    transport: transportOf(files),
+  };
 }
 
-/** The listener's credentials from the TLS options; plaintext when none are given. */
-function transportCredentials(options: ListenerOptions): { credentials: ServerCredentials; transport: Transport } {
+/** "mTLS", "TLS" or "plaintext", for these files. */
+export function transportOf(files: TlsFiles | undefined): Transport {
+  return files === undefined ? "plaintext" : files.clientCa ? "mTLS" : "TLS";
+}
+
+/**
+ * Plaintext only on loopback: elsewhere it is refused unless allowed by name
+ * (-tls-disable), and then logged loudly. The same rule for every listener.
+ */
+export function guardPlaintext(address: string, plaintext: boolean, options: ListenerOptions, logger: Logger, protocol: "gRPC" | "HTTP"): void {
+  if (!plaintext || isLoopbackAddress(splitHostPort(address).host)) return;
+  if (!options.allowPlaintextNonLoopback) {
+    throw new Error(
+      `refusing to serve plaintext ${protocol} on ${address}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
+    );
+  }
+  logger.warn({ address, protocol }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
+}
+
+/** The TLS files, read (PEM): none when no certificate is given; errors name the flag. */
+export function readTlsFiles(options: ListenerOptions): TlsFiles | undefined {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile } = options;
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return { credentials: ServerCredentials.createInsecure(), transport: "plaintext" };
+    return undefined;
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const read = (flag: string, path: string): Buffer => {
@@ -50,11 +76,9 @@ function transportCredentials(options: ListenerOptions): { credentials: ServerCr
       throw new Error(`cannot read ${flag} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   };
-  const cert = read("-tls-cert-file", tlsCertFile);
-  const key = read("-tls-key-file", tlsKeyFile);
-  const ca = tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : null;
   return {
-    credentials: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], ca !== null),
-    transport: ca ? "mTLS" : "TLS",
+    cert: read("-tls-cert-file", tlsCertFile),
+    key: read("-tls-key-file", tlsKeyFile),
+    clientCa: tlsClientCaFile ? read("-tls-client-ca-file", tlsClientCaFile) : undefined,
   };
 }

@@ -1,5 +1,5 @@
 // The one route every request takes, whatever its transport (a typed gRPC
-// method, the generic Read/Write, and later HTTP): the path is cleaned once,
+// method, the generic Read/Write, Vault's HTTP API): the path is cleaned once,
 // then authentication → routing → audit (request record) → quota → ACL →
 // the backend's handler → audit (response record). Every layer sees the same
 // cleaned path and the capability the route decided, so the path audited,
@@ -24,7 +24,9 @@ export type LogicalOperation = Operation | "help";
 
 /** One request, as any transport hands it to the pipeline. */
 export interface Call {
-  /** The method for logs and audit: "SecretsService/Read". */
+  /** The request's id in audit records (the transport's, when it answers with one: HTTP's request_id). */
+  requestId?: string;
+  /** The method for logs and audit: "SecretsService/Read", or the HTTP verb ("GET", "LIST"). */
   method: string;
   operation: LogicalOperation;
   /** The path as sent; cleaned here, once. */
@@ -98,7 +100,7 @@ export class RequestPipeline {
     try {
       this.parts.quotas.take(path, caller?.accessor, Date.now());
       if (caller && needs.capability !== "help") this.authorize(caller, target, needs.capability);
-      response = call.operation === "help" ? { data: describeRoute(route), warnings: [] } : await router.dispatch(route, {
+      response = call.operation === "help" ? { data: describeRoute(route), warnings: [], mountType: route.mounted.mount.type } : await router.dispatch(route, {
         operation: call.operation,
         data: call.data,
         caller: caller ? callerOf(caller) : ANONYMOUS,
@@ -154,14 +156,16 @@ function undelivered(err: unknown, what: string): LessorError {
 
 /** The request and response records of one call, on every enabled audit device. */
 class AuditTrail {
-  private readonly id = randomUUID();
+  private readonly id: string;
   private recordedRequest = false;
 
   constructor(
     private readonly audit: AuditBroker,
     private readonly call: Call,
     private readonly path: string,
-  ) {}
+  ) {
+    this.id = call.requestId ?? randomUUID();
+  }
 
   /** Authentication or routing failed: the request and its failure, with the operation as asked. */
   failedBeforeRouting(caller: AuthenticatedToken | undefined, error: unknown): void {

@@ -34,6 +34,11 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
         .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
         .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" })
+        .option("http-listen-address", {
+          type: "string",
+          describe:
+            "host:port to serve Vault's HTTP API on, with the same TLS settings as gRPC (env LESSOR_HTTP_LISTEN_ADDRESS; off unless given; -dev serves it on the port after gRPC's)",
+        })
         .option("metrics-listen-address", {
           type: "string",
           describe: "host:port to serve Prometheus metrics on, at GET /metrics (off unless given)",
@@ -84,7 +89,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         process.exitCode = 1;
         return;
       }
-      for (const flag of ["storage-url", "storage-ca-file"]) {
+      for (const flag of ["storage-url", "storage-ca-file", "http-listen-address"]) {
         if (Array.isArray(argv[flag])) {
           io.err(`Error: -${flag} was given more than once`);
           process.exitCode = 1;
@@ -104,6 +109,8 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
       }
       const dataDir = dev ? mkdtempSync(join(tmpdir(), "lessor-dev-")) : resolve(argv["data-dir"] as string);
       const listenAddress = (dev ? argv["dev-listen-address"] : undefined) ?? argv["listen-address"] ?? process.env.LESSOR_LISTEN_ADDRESS ?? DEFAULT_LISTEN_ADDRESS;
+      const httpListenAddress =
+        (argv["http-listen-address"] as string | undefined) ?? (process.env.LESSOR_HTTP_LISTEN_ADDRESS || undefined) ?? (dev ? nextPort(listenAddress) : undefined);
       const { default: pino } = await import("pino");
       const logger = pino({ name: "lessor", level: argv["log-level"] as string });
       // Loaded only when this command runs, so the other commands start fast.
@@ -127,6 +134,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
           metricsListenAddress: (argv["metrics-listen-address"] as string | undefined) ?? process.env.LESSOR_METRICS_LISTEN_ADDRESS,
           storageUrl,
           storageCaFile,
+          httpListenAddress,
           logger,
           ...tuning,
         });
@@ -137,7 +145,7 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
         return;
       }
       const { describeStorage } = await import("../../store/open.js");
-      io.out(banner(dev, server.address, describeStorage({ dataDir, storageUrl }), server.rootToken, server.transport, server.metricsAddress));
+      io.out(banner(dev, server.address, describeStorage({ dataDir, storageUrl }), server.rootToken, server.transport, server.metricsAddress, server.httpAddress));
 
       let stopping = false;
       const stop = (signal: string) => {
@@ -155,6 +163,18 @@ export function serverCommand<T>(y: Argv<T>): Argv<T> {
   ) as unknown as Argv<T>;
 }
 
+/** Dev mode's HTTP API: the port after gRPC's (a free one when gRPC's is picked, port 0). */
+function nextPort(address: string): string {
+  const { host, port } = splitHostPort(address);
+  return `${host.includes(":") ? `[${host}]` : host}:${port === 0 ? 0 : port + 1}`;
+}
+
+/** How a listener is reached: its protocol and whether it is encrypted. */
+function describeListener(protocol: string, address: string, transport: string): string {
+  if (transport !== "plaintext") return `${protocol}, ${transport}`;
+  return `${protocol}, plaintext, ${isLoopbackAddress(splitHostPort(address).host) ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}`;
+}
+
 function banner(
   dev: boolean,
   address: string,
@@ -162,16 +182,16 @@ function banner(
   rootToken: string | undefined,
   transport: string,
   metricsAddress: string | undefined,
+  httpAddress: string | undefined,
 ): string {
-  const loopback = isLoopbackAddress(splitHostPort(address).host);
-  const listener =
-    transport === "plaintext" ? `gRPC, plaintext, ${loopback ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}` : `gRPC, ${transport}`;
+  const scheme = transport === "plaintext" ? "http" : "https";
   const lines = [
     `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
     "",
-    `          Listener: ${address} (${listener})`,
-    `           Storage: ${storage}`,
+    `          Listener: ${address} (${describeListener("gRPC", address, transport)})`,
   ];
+  if (httpAddress !== undefined) lines.push(`         Vault API: ${scheme}://${httpAddress} (${describeListener("HTTP", httpAddress, transport)})`);
+  lines.push(`           Storage: ${storage}`);
   if (metricsAddress !== undefined) lines.push(`           Metrics: http://${metricsAddress}/metrics`);
   if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
   lines.push("");
@@ -193,6 +213,7 @@ function banner(
       `    $ export LESSOR_ADDR='${transport === "plaintext" ? "" : "https://"}${address}'`,
       "",
     );
+    if (httpAddress !== undefined) lines.push("and Vault's tools (vault, hvac, node-vault, Terraform) with:", "", `    $ export VAULT_ADDR='${scheme}://${httpAddress}'`, "");
   } else if (rootToken !== undefined) {
     lines.push(
       "This is the first start: the root token above is shown once and never again.",

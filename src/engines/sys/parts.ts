@@ -69,9 +69,19 @@ export interface KeyAdmin {
   status(): Promise<{ keys: Array<{ id: number; active: boolean; sealedValues: number }>; reencrypting: boolean; keySource: string }>;
 }
 
-/** May these policies list leases under a path? (Whether a NOT_FOUND may name a lease id it found.) */
-export interface ListPermission {
+/** What policies grant: may they list leases under a path (may a NOT_FOUND name a lease it found?), and everything they grant on a path (sys/capabilities-self). */
+export interface Permissions {
   allows(policies: readonly string[], path: string, capability: "list" | "sudo"): boolean;
+  capabilities(policies: readonly string[], path: string): string[];
+}
+
+/** What sys/health and sys/seal-status say of the server itself. */
+export interface ServerInfo {
+  version: string;
+  /** "sqlite" or "postgresql". */
+  storageType: string;
+  /** Shutdown has begun: calls are still answered, but health says to send them elsewhere. */
+  draining(): boolean;
 }
 
 export interface SystemParts {
@@ -82,5 +92,6 @@ export interface SystemParts {
   audit: AuditAdmin;
   quotas: QuotaAdmin;
   keys: KeyAdmin;
-  permissions: ListPermission;
+  permissions: Permissions;
+  server: ServerInfo;
 }
