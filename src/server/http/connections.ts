@@ -1,20 +1,21 @@
-// The HTTP port: a TCP (or TLS) listener whose connections reach the HTTP
-// server through the LIST rewriter (list-method.ts), at most
-// `maxConnections` at a time. Node's HTTP server takes any duplex stream as
-// a connection; this one carries the socket's bytes, rewritten, and answers
-// what the server and the request handlers ask of a socket (the peer's
-// address and certificate, timeouts).
+// The HTTP port's server: Node's HTTP (or HTTPS) server, with the LIST
+// rewriter (list-method.ts) between each accepted socket and the server's
+// parser, and a cap on open connections. Node's HTTP server takes any duplex
+// stream as a connection; the one made here carries the socket's bytes,
+// rewritten, and answers what the server and the handlers ask of a socket
+// (the peer's address and certificate, timeouts). Everything else (request
+// timeouts, keep-alive, closing) is Node's own.
 import { Duplex } from "node:stream";
-import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { createServer as createTlsServer, TLSSocket } from "node:tls";
-import type { Server as HttpServer } from "node:http";
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import { splitHostPort } from "../listen.js";
 import type { TlsFiles } from "../listener.js";
 import { ListMethodRewriter } from "./list-method.js";
 
 export interface HttpConnectionLimits {
-  /** Connections open at once; more are refused (closed at once). */
+  /** Connections open at once; more are closed at once. */
   maxConnections: number;
   /** How long a TLS handshake may take. */
   handshakeTimeoutMs: number;
@@ -38,7 +39,6 @@ export class RewrittenConnection extends Duplex {
     socket.on("error", (err) => this.destroy(err));
     socket.on("close", () => this.destroy());
     socket.on("timeout", () => this.emit("timeout"));
-    socket.on("drain", () => this.emit("drain"));
   }
 
   override _read(): void {
@@ -102,54 +102,39 @@ export class RewrittenConnection extends Duplex {
   }
 }
 
-export interface HttpListener {
-  /** host:port bound. */
-  address: string;
-  /** Stops taking connections; those open are left to the HTTP server to close. */
-  close(): Promise<void>;
-}
-
-/** Listens on `address` and hands each connection to `server`, plaintext or TLS, within `limits`. */
-export async function listenHttp(server: HttpServer, address: string, tls: TlsFiles | undefined, limits: HttpConnectionLimits, logger: Logger): Promise<HttpListener> {
-  const accept = (socket: Socket): void => {
-    server.emit("connection", new RewrittenConnection(socket));
-  };
-  let listener: NetServer;
-  if (tls) {
-    const secure = createTlsServer({
-      cert: tls.cert,
-      key: tls.key,
-      ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
-      ALPNProtocols: ["http/1.1"],
-      handshakeTimeout: limits.handshakeTimeoutMs,
-    });
-    secure.on("secureConnection", accept);
-    // A failed handshake (no client certificate, an unknown CA, a plaintext client): the socket is closed.
-    secure.on("tlsClientError", (err) => logger.debug({ err: err.message }, "HTTP: TLS handshake failed"));
-    listener = secure;
-  } else {
-    listener = createNetServer(accept);
-  }
-  listener.maxConnections = limits.maxConnections;
+/**
+ * An HTTP server (HTTPS with `tls`; with a client CA, clients must present a
+ * certificate from it) whose connections pass through the LIST rewriter.
+ */
+export function rewritingServer(handler: RequestListener, tls: TlsFiles | undefined, limits: HttpConnectionLimits, logger: Logger): HttpServer {
+  const server = tls
+    ? createHttpsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          handshakeTimeout: limits.handshakeTimeoutMs,
+        },
+        handler,
+      )
+    : createHttpServer(handler);
+  // The server's own listener, the one that attaches its parser, gets the rewritten stream instead of the socket.
+  const event = tls ? "secureConnection" : "connection";
+  const parse = server.listeners(event);
+  server.removeAllListeners(event);
+  server.on(event, (socket: Socket) => {
+    const connection = new RewrittenConnection(socket);
+    for (const listener of parse) listener.call(server, connection);
+  });
+  // A failed handshake (no client certificate, an unknown CA, a plaintext client): the socket is closed.
+  server.on("tlsClientError", (err: Error) => logger.debug({ err: err.message }, "HTTP: TLS handshake failed"));
+  server.maxConnections = limits.maxConnections;
   let lastRefusalLog = 0;
-  listener.on("drop", () => {
+  server.on("drop", () => {
     const now = Date.now();
     if (now - lastRefusalLog < 10_000) return;
     lastRefusalLog = now;
     logger.warn({ max_connections: limits.maxConnections }, "HTTP: connection refused, the connection limit is reached");
   });
-  const { host, port } = splitHostPort(address);
-  await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(port, host.replace(/^\[|\]$/g, ""), () => {
-      listener.off("error", reject);
-      resolve();
-    });
-  });
-  const bound = listener.address();
-  const boundPort = typeof bound === "object" && bound !== null ? bound.port : port;
-  return {
-    address: `${host}:${boundPort}`,
-    close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
-  };
+  return server;
 }

@@ -1,10 +1,12 @@
-// Vault's HTTP API, served: the Fastify app (vault-api.ts) behind its own
-// listener (connections.ts), with the gRPC listener's TLS files and
-// plaintext rule, and a graceful stop that lets requests under way finish.
+// Vault's HTTP API, served: the Fastify app (vault-api.ts) on an HTTP server
+// whose connections pass the LIST rewriter (connections.ts), with the gRPC
+// listener's TLS files and plaintext rule, and a graceful stop that lets
+// requests under way finish.
 import type { Logger } from "pino";
 import type { RequestPipeline } from "../pipeline.js";
 import { guardPlaintext, readTlsFiles, transportOf, type ListenerOptions, type Transport } from "../listener.js";
-import { listenHttp } from "./connections.js";
+import { splitHostPort } from "../listen.js";
+import { rewritingServer } from "./connections.js";
 import { DEFAULT_VAULT_API_LIMITS, vaultApi } from "./vault-api.js";
 
 export interface VaultHttpOptions extends ListenerOptions {
@@ -28,42 +30,23 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 export async function serveVaultHttp(pipeline: RequestPipeline, options: VaultHttpOptions, logger: Logger): Promise<VaultHttpServer> {
   const tls = readTlsFiles(options);
   guardPlaintext(options.httpListenAddress, tls === undefined, options, logger, "HTTP");
-  const app = vaultApi(pipeline, logger, DEFAULT_VAULT_API_LIMITS);
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
-  app.addHook("onRequest", async () => {
-    inFlight++;
-  });
-  app.addHook("onResponse", async () => {
-    inFlight--;
-    if (inFlight === 0) onIdle?.();
-  });
-  await app.ready();
-  const listener = await listenHttp(
-    app.server,
-    options.httpListenAddress,
-    tls,
-    { maxConnections: options.httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS },
-    logger,
-  );
+  const limits = { maxConnections: options.httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS };
+  const app = vaultApi(pipeline, logger, DEFAULT_VAULT_API_LIMITS, (handler) => rewritingServer(handler, tls, limits, logger));
+  const { host, port } = splitHostPort(options.httpListenAddress);
+  await app.listen({ host: host.replace(/^\[|\]$/g, ""), port });
+  const bound = app.server.address();
   return {
-    address: listener.address,
+    address: `${host}:${typeof bound === "object" && bound !== null ? bound.port : port}`,
     transport: transportOf(tls),
     async close(graceMs) {
-      const closed = listener.close();
-      app.server.closeIdleConnections();
-      if (inFlight > 0) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, graceMs);
-          onIdle = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+      // Closing stops new connections, closes idle ones, answers 503 to new requests on open ones,
+      // and ends each connection once its request is answered; a request still running after the grace is cut.
+      const cut = setTimeout(() => app.server.closeAllConnections(), graceMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
       }
-      app.server.closeAllConnections();
-      await closed;
-      await app.close();
     },
   };
 }

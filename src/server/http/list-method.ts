@@ -44,6 +44,8 @@ export class ListMethodRewriter {
   /** Bytes of the current head or line, kept until it ends. */
   private line: Buffer[] = [];
   private lineBytes = 0;
+  /** The head's last bytes so far: its empty line may straddle chunks. */
+  private headTail: Buffer = Buffer.alloc(0);
   private remaining = 0;
   /** Bytes held back at a request start until it is known whether they begin "LIST ". */
   private held: Buffer = Buffer.alloc(0);
@@ -102,6 +104,7 @@ export class ListMethodRewriter {
     this.state = "head";
     this.line = first.length > 0 ? [first] : [];
     this.lineBytes = first.length;
+    this.headTail = Buffer.alloc(0);
   }
 
   /** Advances through one state from `i`; returns where it stopped. */
@@ -133,22 +136,21 @@ export class ListMethodRewriter {
   /** Collects the head up to its empty line, then decides how the body is framed. */
   private readHead(input: Buffer, i: number): number {
     const rest = input.subarray(i);
-    const previous = this.line.length > 0 ? this.line[this.line.length - 1] : undefined;
-    // The empty line may straddle chunks: look back a few bytes.
-    const tail = previous ? previous.subarray(Math.max(0, previous.length - 3)) : Buffer.alloc(0);
-    const window = Buffer.concat([tail, rest]);
+    const window = Buffer.concat([this.headTail, rest]);
     const end = headEnd(window);
     if (end === -1) {
       this.line.push(Buffer.from(rest));
       this.lineBytes += rest.length;
+      this.headTail = Buffer.from(window.subarray(Math.max(0, window.length - 3)));
       if (this.lineBytes > MAX_HEAD_BYTES) this.state = "passthrough";
       return input.length;
     }
-    const consumed = end - tail.length;
+    const consumed = end - this.headTail.length;
     this.line.push(Buffer.from(rest.subarray(0, consumed)));
     const head = Buffer.concat(this.line).toString("latin1");
     this.line = [];
     this.lineBytes = 0;
+    this.headTail = Buffer.alloc(0);
     this.frame(head);
     return i + consumed;
   }

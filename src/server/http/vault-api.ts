@@ -4,7 +4,7 @@
 // exactly as its gRPC twin; the answer is shaped as Vault's
 // (vault-responses.ts). Fastify does the HTTP: routing, body limits,
 // timeouts; Vault's JSON is read by vault-requests.ts.
-import { STATUS_CODES, type Server as HttpServer } from "node:http";
+import { STATUS_CODES, type RequestListener, type Server as HttpServer } from "node:http";
 import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from "fastify";
@@ -37,9 +37,15 @@ export const DEFAULT_VAULT_API_LIMITS: VaultApiLimits = {
   keepAliveTimeoutMs: 65_000,
 };
 
-/** The Fastify app serving /v1/; its `server` takes connections from connections.ts. */
-export function vaultApi(pipeline: RequestPipeline, logger: Logger, limits: VaultApiLimits = DEFAULT_VAULT_API_LIMITS): FastifyInstance<HttpServer> {
+/** The Fastify app serving /v1/, on the HTTP server `serverFactory` makes (connections.ts). */
+export function vaultApi(
+  pipeline: RequestPipeline,
+  logger: Logger,
+  limits: VaultApiLimits,
+  serverFactory: (handler: RequestListener) => HttpServer,
+): FastifyInstance<HttpServer> {
   const app = Fastify({
+    serverFactory,
     bodyLimit: limits.bodyLimit,
     keepAliveTimeout: limits.keepAliveTimeoutMs,
     requestTimeout: limits.requestTimeoutMs,
