@@ -32,7 +32,7 @@ import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
-import { serveVaultHttp, type VaultHttpServer } from "./http/index.js";
+import { serveVaultHttp, vaultHttpTls, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
@@ -104,6 +104,8 @@ export interface LessorServer {
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
   const listener = listenerCredentials(options, logger);
+  // Vault's HTTP API is checked before anything starts: its TLS files and the plaintext rule.
+  const httpTls = options.httpListenAddress ? vaultHttpTls({ ...options, httpListenAddress: options.httpListenAddress }, logger) : undefined;
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
@@ -115,11 +117,28 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const grpc = await serveGrpc(pipeline, listener, logger);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
   let http: VaultHttpServer | undefined;
-  if (options.httpListenAddress) {
-    http = await serveVaultHttp(pipeline, { ...options, httpListenAddress: options.httpListenAddress }, logger);
-    logger.info({ address: http.address, transport: http.transport }, "Vault's HTTP API listening");
+  let metricsServer: Awaited<ReturnType<LessorMetrics["serve"]>> | undefined;
+  /** Stops what has started, in reverse (also when a later listener could not start). */
+  const shutdown = async (): Promise<void> => {
+    await tasks.stop();
+    // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
+    leases.events.close();
+    grpc.health.endWatches();
+    await Promise.all([grpc.close(), http?.close(5_000)]);
+    await metricsServer?.close();
+    await config.replica?.stop();
+    await storage.store.close();
+  };
+  try {
+    if (options.httpListenAddress) {
+      http = await serveVaultHttp(pipeline, options.httpListenAddress, httpTls, options, logger);
+      logger.info({ address: http.address, transport: http.transport }, "Vault's HTTP API listening");
+    }
+    metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
+  } catch (err) {
+    await shutdown();
+    throw err;
   }
-  const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
 
@@ -140,14 +159,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
       grpc.health.draining();
       state.draining = true;
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
-      await tasks.stop();
-      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
-      leases.events.close();
-      grpc.health.endWatches();
-      await Promise.all([grpc.close(), http?.close(5_000)]);
-      await metricsServer?.close();
-      await config.replica?.stop();
-      await storage.store.close();
+      await shutdown();
     },
   };
 }

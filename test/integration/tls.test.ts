@@ -1,14 +1,22 @@
-// TLS and mTLS on the gRPC port, with certificates made by openssl at test
-// time: the client trusts the server only through the CA it is given, and
-// with a client CA the server refuses a client without a certificate.
+// TLS and mTLS on the gRPC port (and Vault's HTTP API, with the same files),
+// with certificates made by openssl at test time: the client trusts the
+// server only through the CA it is given, and with a client CA the server
+// refuses a client without a certificate.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LessorClient } from "@lessor/client";
 import { runCli, startServer, tempDir } from "../helpers/processes.js";
 import { failure } from "../helpers/errors.js";
+
+/** Debian's curl, for Vault's HTTP API over TLS. */
+function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile("curl", ["--max-time", "20", ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
 
 function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -72,9 +80,19 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   const certs = makeCertificates();
   const server = await startServer({
     args: [`-tls-cert-file=${certs.serverCert}`, `-tls-key-file=${certs.serverKey}`, `-tls-client-ca-file=${certs.ca}`],
+    http: true,
   });
   t.after(() => server.stop());
   assert.match(server.output(), /Listener: 127\.0\.0\.1:\d+ \(gRPC, mTLS\)/);
+  assert.match(server.output(), /Vault API: https:\/\/127\.0\.0\.1:\d+ \(HTTP, mTLS\)/);
+
+  // Vault's HTTP API takes the same files: curl with the client certificate gets in, without it does not.
+  const lookupSelf = [`${server.httpUrl}/v1/auth/token/lookup-self`, "-s", "-H", `X-Vault-Token: ${server.rootToken}`, "--cacert", certs.ca];
+  const withClientCert = await curl([...lookupSelf, "--cert", certs.clientCert, "--key", certs.clientKey]);
+  assert.equal(withClientCert.code, 0, withClientCert.stderr);
+  assert.deepEqual((JSON.parse(withClientCert.stdout) as { data: { policies: string[] } }).data.policies, ["root"]);
+  assert.notEqual((await curl(lookupSelf)).code, 0, "no client certificate: refused in the handshake");
+  assert.notEqual((await curl([...lookupSelf.slice(0, -2), "--cacert", certs.otherCa, "--cert", certs.clientCert, "--key", certs.clientKey])).code, 0, "the server is not trusted without its CA");
   const address = `https://${server.address}`;
   const ca = readFileSync(certs.ca);
 
@@ -112,6 +130,10 @@ test("plaintext is refused off loopback unless -tls-disable, which warns loudly"
   const refused = await runCli(["server", `-data-dir=${tempDir("data")}`, "-listen-address=0.0.0.0:0"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /refusing to serve plaintext gRPC on 0\.0\.0\.0:0, which is not a loopback address/);
+  // The same rule for Vault's HTTP API, whatever the gRPC listener does.
+  const httpRefused = await runCli(["server", `-data-dir=${tempDir("data")}`, "-listen-address=127.0.0.1:0", "-http-listen-address=0.0.0.0:0"]);
+  assert.equal(httpRefused.code, 1);
+  assert.match(httpRefused.stderr, /refusing to serve plaintext HTTP on 0\.0\.0\.0:0, which is not a loopback address/);
   const server = await startServer({ listenAddress: "0.0.0.0:0", args: ["-tls-disable"] });
   try {
     assert.match(server.output(), /Listener: 0\.0\.0\.0:\d+ \(gRPC, plaintext, NOT ENCRYPTED \(-tls-disable\)\)/);

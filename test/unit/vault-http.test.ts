@@ -102,7 +102,9 @@ test("bodies are one JSON object, bounded", () => {
   assert.throws(() => parseBody(Buffer.from("[1]")), /body: must be a JSON object/);
   assert.throws(() => parseBody(Buffer.from('{"a":')), /body: is not valid JSON/);
   assert.throws(() => parseBody(Buffer.from([0x7b, 0xff, 0x7d])), /body: is not valid UTF-8/);
-  assert.throws(() => parseBody(Buffer.from('{"__proto__":{"admin":true}}')), /body: is not valid JSON: .*prototype/);
+  assert.throws(() => parseBody(Buffer.from('{"__proto__":{"admin":true}}')), /body: is not valid JSON: it sets __proto__/);
+  // The parser's own message quotes the body, which may hold a secret: it is never passed on.
+  assert.throws(() => parseBody(Buffer.from('{"password": s3cr3t-value}')), (err: unknown) => err instanceof LessorError && /^body: is not valid JSON/.test(err.message) && !err.message.includes("s3cr3t"));
   const deep = `${'{"a":'.repeat(40)}1${"}".repeat(40)}`;
   assert.throws(() => parseBody(Buffer.from(deep)), /body: is nested deeper than 32 levels/);
 });

@@ -4,7 +4,7 @@
 // requests under way finish.
 import type { Logger } from "pino";
 import type { RequestPipeline } from "../pipeline.js";
-import { guardPlaintext, readTlsFiles, transportOf, type ListenerOptions, type Transport } from "../listener.js";
+import { guardPlaintext, readTlsFiles, transportOf, type ListenerOptions, type TlsFiles, type Transport } from "../listener.js";
 import { splitHostPort } from "../listen.js";
 import { rewritingServer } from "./connections.js";
 import { DEFAULT_VAULT_API_LIMITS, vaultApi } from "./vault-api.js";
@@ -27,12 +27,24 @@ export interface VaultHttpServer {
 export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-export async function serveVaultHttp(pipeline: RequestPipeline, options: VaultHttpOptions, logger: Logger): Promise<VaultHttpServer> {
+/** The TLS files of the HTTP listener (the gRPC listener's), read, and the plaintext rule checked: before anything starts. */
+export function vaultHttpTls(options: VaultHttpOptions, logger: Logger): TlsFiles | undefined {
   const tls = readTlsFiles(options);
   guardPlaintext(options.httpListenAddress, tls === undefined, options, logger, "HTTP");
+  return tls;
+}
+
+/** Serves Vault's HTTP API on `address`, with `tls` from vaultHttpTls. */
+export async function serveVaultHttp(
+  pipeline: RequestPipeline,
+  address: string,
+  tls: TlsFiles | undefined,
+  options: { httpMaxConnections?: number },
+  logger: Logger,
+): Promise<VaultHttpServer> {
   const limits = { maxConnections: options.httpMaxConnections ?? DEFAULT_HTTP_MAX_CONNECTIONS, handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS };
   const app = vaultApi(pipeline, logger, DEFAULT_VAULT_API_LIMITS, (handler) => rewritingServer(handler, tls, limits, logger));
-  const { host, port } = splitHostPort(options.httpListenAddress);
+  const { host, port } = splitHostPort(address);
   await app.listen({ host: host.replace(/^\[|\]$/g, ""), port });
   const bound = app.server.address();
   return {

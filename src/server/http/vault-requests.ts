@@ -149,13 +149,25 @@ export function parseBody(bytes: Buffer): JsonObject {
   try {
     value = sjson.parse(text, null, { protoAction: "error", constructorAction: "error" });
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    throw LessorError.invalidField("body", `is not valid JSON: ${reason.slice(0, 200)}`);
+    throw LessorError.invalidField("body", `is not valid JSON${jsonErrorDetail(err)}`);
   }
   if (value === null) return {};
   if (typeof value !== "object" || Array.isArray(value)) throw LessorError.invalidField("body", "must be a JSON object of fields");
   if (depthOver(value, MAX_BODY_DEPTH)) throw LessorError.invalidField("body", `is nested deeper than ${MAX_BODY_DEPTH} levels`);
   return value as JsonObject;
+}
+
+/**
+ * What may be said of a JSON syntax error: where it is, or that the body
+ * names a prototype. Never the parser's own message, which quotes the body
+ * (and a body may hold a secret).
+ */
+function jsonErrorDetail(err: unknown): string {
+  const message = err instanceof Error ? err.message : "";
+  if (/forbidden prototype|constructor/i.test(message)) return ": it sets __proto__ or constructor.prototype";
+  if (/end of JSON input/i.test(message)) return ": it ends too early";
+  const position = /position (\d+)/.exec(message)?.[1];
+  return position === undefined ? "" : ` (at byte ${position})`;
 }
 
 /** Whether a parsed JSON value nests deeper than `max` (iterative: no stack to overflow). */
