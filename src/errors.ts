@@ -20,6 +20,11 @@ export interface LessorErrorOptions {
   fieldViolations?: FieldViolation[];
   /** How long a caller should wait before trying again (RetryInfo). */
   retryDelayMs?: number;
+  /**
+   * What exactly went wrong, for the server log and the audit log only, never
+   * for the caller (a refused login says the same whatever check failed).
+   */
+  detail?: string;
   cause?: unknown;
 }
 
@@ -29,6 +34,7 @@ export class LessorError extends Error {
   readonly metadata: Record<string, string>;
   readonly fieldViolations: FieldViolation[];
   readonly retryDelayMs: number | undefined;
+  readonly detail: string | undefined;
 
   constructor(code: Code, message: string, options: LessorErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -38,6 +44,7 @@ export class LessorError extends Error {
     this.metadata = options.metadata ?? {};
     this.fieldViolations = options.fieldViolations ?? [];
     this.retryDelayMs = options.retryDelayMs;
+    this.detail = options.detail;
   }
 
   static invalidField(field: string, description: string, metadata?: Record<string, string>): LessorError {

@@ -1,7 +1,7 @@
 // `npm test`: every test file against SQLite, then against PostgreSQL (a
 // real server this runner starts in a temporary directory with initdb/pg_ctl,
-// see helpers/postgres.ts, and stops at the end); files that start no server
-// and open no store run in the SQLite pass only. Each pass is
+// see helpers/postgres.ts, and stops at the end); files whose outcome the
+// store cannot change run in the SQLite pass only (RUN_ONCE). Each pass is
 // `node --test --test-concurrency=2`; the test processes learn the pass from
 // LESSOR_TEST_STORE and the cluster from LESSOR_TEST_POSTGRES_URL
 // (helpers/store.ts gives each server data directory a database of its own).
@@ -16,21 +16,31 @@ import { join, relative, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { startPostgres, TEST_POSTGRES_URL_ENV, type Postgres } from "./helpers/postgres.js";
 import { TEST_STORE_ENV, type TestStoreKind } from "./helpers/store.js";
+import { silenceAwsSdkNodeNotice } from "../src/util/aws-sdk-notice.js";
 
 const DIST_TEST = fileURLToPath(new URL(".", import.meta.url));
 
 /**
- * Files that start no server and open no SQLite or PostgreSQL store (the AWS
- * emulator's own tests, pure unit tests, unit tests on the in-memory store):
- * the pass's store cannot change their outcome, so they run in the SQLite
- * pass only. A file that starts a server or opens such a store must not be here.
+ * Files whose outcome the store cannot change run in the SQLite pass only. A
+ * new file runs on both stores unless it is listed here with its reason; a
+ * file that checks what is stored, recovery after a crash, concurrency,
+ * replicas, the lease lifecycle or token trees must not be here.
  */
-const STORE_INDEPENDENT = [
+const RUN_ONCE = [
+  // Start no server and open no SQLite or PostgreSQL store: the AWS emulator's
+  // own tests, pure unit tests, unit tests on the in-memory store (which the
+  // conformance suite holds to the others' behaviour).
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files)\.test\.js$/,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
-  // On the in-memory store (which the conformance suite holds to the others' behaviour).
-  /^unit\/(expiry|lease-manager)\.test\.js$/,
+  // Start a server, but test what lies above the store: the CLI's printing
+  // (the walkthroughs drive the CLI on both stores), the client package and
+  // its retries and renewals, the transport (TLS, gRPC conventions, reflection,
+  // Python stubs, metrics), and the aws engine's validation of what it is given.
+  /^e2e\/cli\.test\.js$/,
+  /^clients\/(tarball|renewer|errors-and-retries|aws-credentials)\.test\.js$/,
+  /^integration\/(tls|grpc-conventions|readme-grpcurl|python|metrics|bad-input)\.test\.js$/,
+  /^integration\/aws-(roles|sts|iam-user|rotate-root|sdk-config)\.test\.js$/,
 ];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
@@ -38,7 +48,7 @@ const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js"
 
 function schedule(files: string[], store: TestStoreKind, explicit: boolean): string[] {
   const rel = (f: string) => relative(DIST_TEST, f).split(sep).join("/");
-  const chosen = explicit || store === "sqlite" ? files : files.filter((f) => !STORE_INDEPENDENT.some((re) => re.test(rel(f))));
+  const chosen = explicit || store === "sqlite" ? files : files.filter((f) => !RUN_ONCE.some((re) => re.test(rel(f))));
   const rank = (f: string) => {
     const i = LONGEST_FIRST.indexOf(rel(f));
     return i === -1 ? LONGEST_FIRST.length : i;
@@ -91,7 +101,10 @@ function runPass(store: TestStoreKind, files: string[], env: NodeJS.ProcessEnv, 
     ...files,
   ];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: { ...process.env, ...env, [TEST_STORE_ENV]: store } });
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [TEST_STORE_ENV]: store };
+    // Test files use the AWS SDK themselves (the emulator's tests, checks of issued keys).
+    silenceAwsSdkNodeNotice(childEnv);
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);

@@ -9,10 +9,27 @@
 // `*`, then fewer `+` segments, then longer, then lexically greater. Rules
 // for the same pattern in several policies are merged, and deny on the
 // chosen rule wins over anything granted.
+//
+// A rule's path may hold templates ({{token.metadata.<key>}},
+// {{token.display_name}}) filled from the requesting token: one policy then
+// serves every service (`secret/{{token.metadata.namespace}}/*`). A template
+// whose value is missing, or would put a glob or a separator into the path,
+// makes its rule match nothing. Sets of policies with templates are compiled
+// per set of values, in a bounded cache.
 import { LessorError } from "../errors.js";
-import { CAP_BITS, type PathRule } from "./policy.js";
+import { CAP_BITS, PATH_TEMPLATE, type PathRule } from "./policy.js";
 
 export type Capability = "create" | "read" | "update" | "delete" | "list" | "sudo";
+
+/** Who asks: the token's policies and what templated rules are filled from. */
+export interface Principal {
+  policies: readonly string[];
+  metadata?: Readonly<Record<string, string>>;
+  displayName?: string;
+}
+
+/** Compiled sets kept at most (a set with templates is kept per distinct token identity). */
+const MAX_COMPILED = 10_000;
 
 interface GlobRule {
   pattern: string;
@@ -36,28 +53,43 @@ export class Acl {
   private readonly rules = new Map<string, readonly PathRule[]>();
   private readonly compiled = new Map<string, CompiledAcl>();
 
+  /** Names of the policies with templated rules. */
+  private readonly templated = new Set<string>();
+
   /** Installs (or replaces) a named policy's rules; every cached merge is dropped. */
   setPolicy(name: string, rules: readonly PathRule[]): void {
     this.rules.set(name, rules);
+    this.noteTemplates(name, rules);
     this.compiled.clear();
+  }
+
+  private noteTemplates(name: string, rules: readonly PathRule[]): void {
+    if (rules.some((r) => r.path.includes("{{"))) this.templated.add(name);
+    else this.templated.delete(name);
   }
 
   /** Replaces every named policy at once (reloaded from the store). */
   replacePolicies(policies: ReadonlyMap<string, readonly PathRule[]>): void {
     this.rules.clear();
-    for (const [name, rules] of policies) this.rules.set(name, rules);
+    this.templated.clear();
+    for (const [name, rules] of policies) {
+      this.rules.set(name, rules);
+      this.noteTemplates(name, rules);
+    }
     this.compiled.clear();
   }
 
   removePolicy(name: string): void {
     this.rules.delete(name);
+    this.templated.delete(name);
     this.compiled.clear();
   }
 
   /** Throws PERMISSION_DENIED naming the path and the capability that was missing. */
-  check(policies: readonly string[], path: string, capability: Capability): void {
-    if (this.allows(policies, path, capability)) return;
-    const denied = (allowedBits(this.compile(policies), path, capability === "list") & CAP_BITS.deny) !== 0;
+  check(who: Principal, path: string, capability: Capability): void {
+    if (this.allows(who, path, capability)) return;
+    const { policies } = who;
+    const denied = (allowedBits(this.compile(who), path, capability === "list") & CAP_BITS.deny) !== 0;
     throw LessorError.permissionDenied(
       `permission denied: "${capability}" on path "${path}" is ${denied ? "denied" : "not granted"} by policies [${policies.join(", ")}]`,
       "PERMISSION_DENIED",
@@ -66,30 +98,35 @@ export class Acl {
   }
 
   /** Whether the policies grant the capability on the path (check() without the error). */
-  allows(policies: readonly string[], path: string, capability: Capability): boolean {
-    const acl = this.compile(policies);
+  allows(who: Principal, path: string, capability: Capability): boolean {
+    const acl = this.compile(who);
     if (acl.root) return true;
     const bits = allowedBits(acl, path, capability === "list");
     return (bits & CAP_BITS[capability]) !== 0 && (bits & CAP_BITS.deny) === 0;
   }
 
   /** What these policies grant on a path (as `lessor token capabilities` would show). */
-  capabilities(policies: readonly string[], path: string): string[] {
-    const acl = this.compile(policies);
+  capabilities(who: Principal, path: string): string[] {
+    const acl = this.compile(who);
     if (acl.root) return ["root"];
     const bits = allowedBits(acl, path, false);
     if (bits & CAP_BITS.deny || bits === 0) return ["deny"];
     return (Object.keys(CAP_BITS) as Array<keyof typeof CAP_BITS>).filter((c) => bits & CAP_BITS[c]);
   }
 
-  private compile(policies: readonly string[]): CompiledAcl {
-    const key = policies.length === 1 ? (policies[0] as string) : [...policies].sort().join("\u0000");
+  private compile(who: Principal): CompiledAcl {
+    const { policies } = who;
+    const setKey = policies.length === 1 ? (policies[0] as string) : [...policies].sort().join("\u0000");
+    const templated = this.templated.size > 0 && policies.some((p) => this.templated.has(p));
+    const key = templated ? `${setKey}\u0001${JSON.stringify([who.displayName ?? null, Object.entries(who.metadata ?? {}).sort()])}` : setKey;
     let acl = this.compiled.get(key);
     if (acl) return acl;
     acl = { root: policies.includes("root"), exact: new Map(), globs: [] };
     const globs = new Map<string, GlobRule>();
     for (const name of new Set(policies)) {
-      for (const rule of this.rules.get(name) ?? []) {
+      for (const written of this.rules.get(name) ?? []) {
+        const rule = templated ? fillTemplates(written, who) : written;
+        if (!rule) continue;
         const glob = rule.path.endsWith("*");
         const hasPlus = rule.path.split("/").includes("+");
         if (!glob && !hasPlus) {
@@ -119,9 +156,29 @@ export class Acl {
     for (const g of globs.values()) if (g.bits & CAP_BITS.deny) g.bits = CAP_BITS.deny;
     // Highest priority first, so the first match is the one that counts.
     acl.globs = [...globs.values()].sort((a, b) => -comparePriority(a, b));
+    if (this.compiled.size >= MAX_COMPILED) this.compiled.clear();
     this.compiled.set(key, acl);
     return acl;
   }
+}
+
+/**
+ * A rule with its templates filled from the principal, or undefined when one
+ * cannot be: a missing value, or one that would change the path's shape
+ * (a "/", a glob, another template) makes the rule match nothing.
+ */
+function fillTemplates(rule: PathRule, who: Principal): PathRule | undefined {
+  if (!rule.path.includes("{{")) return rule;
+  let missing = false;
+  const path = rule.path.replace(PATH_TEMPLATE, (_whole, key: string | undefined) => {
+    const value = key !== undefined ? who.metadata?.[key] : who.displayName;
+    if (value === undefined || value === "" || /[/*+{}]/.test(value) || value === "." || value === "..") {
+      missing = true;
+      return "";
+    }
+    return value;
+  });
+  return missing ? undefined : { path, bits: rule.bits };
 }
 
 function plusIndex(path: string): number {

@@ -165,6 +165,8 @@ function rule(rawPath: string, value: HclValue, where: string): PathRule {
   if (path.length > MAX_RULE_PATH) throw invalid(`path is longer than ${MAX_RULE_PATH} characters${where}`);
   if (/[\u0000-\u001f\u007f]/.test(path)) throw invalid(`${shown} contains control characters`);
   if (path.slice(0, -1).includes("*")) throw invalid(`${shown}: "*" is a glob only at the end of a path`);
+  const unknownTemplate = templateProblem(path);
+  if (unknownTemplate) throw invalid(`${shown}: ${unknownTemplate}`);
   if (typeof value !== "object" || Array.isArray(value)) throw invalid(`${shown} must be a block: { capabilities = [...] }`);
   let bits = 0;
   let seen = false;
@@ -193,6 +195,17 @@ function rule(rawPath: string, value: HclValue, where: string): PathRule {
   // Deny overrides everything else on the rule (as in Vault).
   if (bits & CAP_BITS.deny) bits = CAP_BITS.deny;
   return { path, bits };
+}
+
+/** The templates a policy path may hold: filled from the requesting token, per request. */
+export const PATH_TEMPLATE = /\{\{\s*token\.(?:metadata\.([A-Za-z0-9_.-]{1,128})|(display_name))\s*\}\}/g;
+
+function templateProblem(path: string): string | undefined {
+  const rest = path.replace(PATH_TEMPLATE, "");
+  if (rest.includes("{{") || rest.includes("}}")) {
+    return "the only templates are {{token.metadata.<key>}} and {{token.display_name}}";
+  }
+  return undefined;
 }
 
 function printable(s: string): string {

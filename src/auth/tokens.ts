@@ -1,6 +1,8 @@
 // Tokens: random bearer secrets, stored only as SHA-256 hashes. The accessor
 // is a second, non-secret id that names a token in logs, audit and leases.
 import { hash as oneShotHash, randomBytes } from "node:crypto";
+import { BlockList, isIPv6 } from "node:net";
+import type { IssuedToken, LoginIdentity } from "../engines/framework/types.js";
 import { LessorError } from "../errors.js";
 import type { Store, TokenRecord } from "../store/types.js";
 import { MAX_DURATION_SECONDS } from "../util/duration.js";
@@ -14,6 +16,8 @@ export interface AuthenticatedToken {
   policies: string[];
   /** What the token was made with (a login's identity: role, claims, SANs). */
   metadata: Record<string, string>;
+  /** When the token expires (ms), null for never: a stream it opened ends then. */
+  expireTime: number | null;
 }
 
 export function hashToken(token: string): Buffer {
@@ -32,6 +36,7 @@ const AUTH_MEMORY_ENTRIES = 10_000;
 interface RememberedAuth {
   token: AuthenticatedToken;
   expireTime: number | null;
+  boundCidrs: readonly string[];
   at: number;
 }
 
@@ -72,6 +77,21 @@ export class TokenAuthority {
     private readonly remember = true,
   ) {}
 
+  /** Told the accessor of every token revoked here (streams it opened end at once). */
+  private readonly revocationListeners = new Set<(accessor: string) => void>();
+
+  /** Calls `listener` with each token revoked in this process; returns the way to stop. */
+  onRevoked(listener: (accessor: string) => void): () => void {
+    this.revocationListeners.add(listener);
+    return () => this.revocationListeners.delete(listener);
+  }
+
+  /** Whether the token still works (not revoked, expired or used up): for long-lived streams it opened. */
+  async isLive(accessor: string, now: number): Promise<boolean> {
+    const record = await this.store.tokens.getByAccessor(accessor);
+    return record !== undefined && !isDead(record, now);
+  }
+
   /** Forgets every remembered authentication (a token was revoked, renewed or changed). */
   forgetAuthentications(): void {
     this.generation++;
@@ -94,17 +114,19 @@ export class TokenAuthority {
       numUses: 0,
       usesLeft: 0,
       meta: {},
+      boundCidrs: [],
     };
     await this.store.tokens.insert(hashToken(token), record);
     return token;
   }
 
   async hasAnyToken(): Promise<boolean> {
-    return (await this.store.tokens.count()) > 0;
+    return this.store.tokens.any();
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number, _remoteAddress?: string): Promise<AuthenticatedToken> {
+  /** `from`: where the call came from, read only for a token bound to CIDR blocks. */
+  async authenticate(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -118,6 +140,7 @@ export class TokenAuthority {
         this.recent.delete(key);
         throw LessorError.unauthenticated("invalid token: the token has expired");
       }
+      checkBoundCidrs(remembered.boundCidrs, from);
       return remembered.token;
     }
     const generation = this.generation;
@@ -126,19 +149,20 @@ export class TokenAuthority {
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
     }
+    checkBoundCidrs(record.boundCidrs, from);
     if (record.numUses > 0 && (await this.store.tokens.consumeUse(record.accessor)) < 0) {
       throw LessorError.unauthenticated("invalid token: the token has no uses left");
     }
-    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta };
+    const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta, expireTime: record.expireTime };
     if (this.remember && record.numUses === 0 && generation === this.generation) {
       if (this.recent.size >= AUTH_MEMORY_ENTRIES) this.recent.clear();
-      this.recent.set(key, { token: authenticated, expireTime: record.expireTime, at: now });
+      this.recent.set(key, { token: authenticated, expireTime: record.expireTime, boundCidrs: record.boundCidrs, at: now });
     }
     return authenticated;
   }
 
   /** Makes a token for `caller`; the token is returned here and never again. */
-  async create(caller: AuthenticatedToken, request: TokenCreateRequest, now: number): Promise<{ token: string; record: TokenRecord }> {
+  async create(caller: TokenParent, request: TokenCreateRequest, now: number): Promise<{ token: string; record: TokenRecord }> {
     const policies = childPolicies(caller, request.policies);
     const ttl = checkSeconds("ttl", request.ttlSeconds);
     const explicitMax = checkSeconds("explicit_max_ttl", request.explicitMaxTtlSeconds);
@@ -164,9 +188,43 @@ export class TokenAuthority {
       numUses: request.numUses,
       usesLeft: request.numUses,
       meta,
+      boundCidrs: [],
     };
     await this.store.tokens.insert(hashToken(token), record);
     return { token, record };
+  }
+
+  /**
+   * Makes the token a login earned: no parent (its life is its own), the
+   * role's policies (and `default` unless the role says not), TTLs, use limit
+   * and CIDR binding, and the identity's metadata. The method proves who the
+   * caller is; the token is made here, as every other token is.
+   */
+  async mintForLogin(identity: LoginIdentity, mount: { path: string }, now = Date.now()): Promise<IssuedToken> {
+    const named = identity.policies.map((p) => p.trim().toLowerCase()).filter((p) => p !== "" && p !== "root" && POLICY_NAME.test(p));
+    const policies = [...new Set(identity.noDefaultPolicy ? named : ["default", ...named])].sort();
+    const maxTtl = Math.min(identity.maxTtlSeconds > 0 ? identity.maxTtlSeconds : MAX_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS);
+    const ttl = Math.min(identity.ttlSeconds > 0 ? identity.ttlSeconds : DEFAULT_TOKEN_TTL_SECONDS, maxTtl);
+    const method = mount.path.replace(/^auth\//, "").replace(/\/$/, "").replaceAll("/", "-");
+    const name = identity.displayName.replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 200);
+    const token = newToken();
+    const record: TokenRecord = {
+      accessor: newAccessor(),
+      policies,
+      displayName: name === "" ? method : `${method}-${name}`,
+      parentAccessor: null,
+      createdAt: now,
+      expireTime: now + ttl * 1000,
+      ttlSeconds: ttl,
+      maxExpireTime: now + maxTtl * 1000,
+      renewable: true,
+      numUses: identity.numUses,
+      usesLeft: identity.numUses,
+      meta: checkMeta(identity.metadata),
+      boundCidrs: identity.boundCidrs,
+    };
+    await this.store.tokens.insert(hashToken(token), record);
+    return issuedToken(token, record);
   }
 
   /** The live token with this value, or NOT_FOUND. */
@@ -188,8 +246,8 @@ export class TokenAuthority {
   }
 
   /** The caller's own token record (its last allowed use included). */
-  async lookupSelf(caller: AuthenticatedToken): Promise<TokenRecord> {
-    const record = await this.store.tokens.getByAccessor(caller.accessor);
+  async lookupSelf(accessor: string): Promise<TokenRecord> {
+    const record = await this.store.tokens.getByAccessor(accessor);
     if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
     return record;
   }
@@ -231,6 +289,7 @@ export class TokenAuthority {
       if (orphan) await this.store.tokenTree.orphanChildren(a);
       await this.store.tokens.delete(a);
       this.forgetAuthentications();
+      for (const listener of this.revocationListeners) listener(a);
     }
     return { tokens: order.length, leases: leaseCount };
   }
@@ -267,12 +326,53 @@ export interface TokenCreateRequest {
 export const DEFAULT_TOKEN_TTL_SECONDS = 768 * 3600;
 export const MAX_TOKEN_TTL_SECONDS = 768 * 3600;
 
+/** What a request that made a token returns (once: the token is never stored in clear). */
+export function issuedToken(token: string, record: TokenRecord): IssuedToken {
+  return {
+    token,
+    accessor: record.accessor,
+    policies: record.policies,
+    metadata: record.meta,
+    displayName: record.displayName,
+    ttlSeconds: record.ttlSeconds,
+    renewable: record.renewable,
+    numUses: record.numUses,
+    creationTime: record.createdAt,
+    expireTime: record.expireTime,
+    maxExpireTime: record.maxExpireTime,
+    parentAccessor: record.parentAccessor,
+  };
+}
+
+/** UNAUTHENTICATED when a token bound to CIDR blocks is used from elsewhere. */
+function checkBoundCidrs(cidrs: readonly string[], from: { readonly remoteAddress: string } | undefined): void {
+  if (cidrs.length === 0) return;
+  const remoteAddress = from?.remoteAddress;
+  if (remoteAddress !== undefined && cidrBlocks(cidrs).check(remoteAddress.replace(/^::ffff:/, ""), isIPv6(remoteAddress.replace(/^::ffff:/, "")) ? "ipv6" : "ipv4")) return;
+  throw LessorError.unauthenticated("invalid token: it may not be used from this address (token_bound_cidrs)");
+}
+
+/** A BlockList of CIDR blocks ("10.0.0.0/8", "2001:db8::/32", or a single address). */
+export function cidrBlocks(cidrs: readonly string[]): BlockList {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [address = "", bits] = cidr.split("/");
+    const type = isIPv6(address) ? "ipv6" : "ipv4";
+    if (bits === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(bits), type);
+  }
+  return list;
+}
+
 function isDead(record: TokenRecord, now: number): boolean {
   return (record.expireTime !== null && record.expireTime <= now) || (record.numUses > 0 && record.usesLeft <= 0);
 }
 
 /** A child's policies: as asked (plus default), else the caller's; never more than the caller holds. */
-function childPolicies(caller: AuthenticatedToken, requested: readonly string[]): string[] {
+/** What a child token is made from: its creator's accessor and policies. */
+export type TokenParent = Pick<AuthenticatedToken, "accessor"> & { policies: readonly string[] };
+
+function childPolicies(caller: TokenParent, requested: readonly string[]): string[] {
   if (requested.length > 64) throw LessorError.invalidField("policies", "has more than 64 policies");
   const asked = [...new Set(requested.map((p) => p.trim().toLowerCase()).filter((p) => p !== ""))];
   for (const p of asked) {

@@ -47,9 +47,7 @@ export class LeaseEventFeed {
   /** Wakes every watcher to look for new events. */
   private wake(): void {
     this.version++;
-    const sleepers = [...this.sleepers];
-    this.sleepers.clear();
-    for (const resolve of sleepers) resolve();
+    for (const wakeUp of [...this.sleepers]) wakeUp();
   }
 
   /**
@@ -69,8 +67,6 @@ export class LeaseEventFeed {
     let cursor = afterSequence === "oldest" ? 0 : afterSequence > 0 ? afterSequence : await this.store.events.latestSequence();
     if (afterSequence !== "oldest" && afterSequence > 0) await this.checkNotPruned(afterSequence);
     started?.(cursor);
-    const stop = (): void => this.wake();
-    signal.addEventListener("abort", stop);
     this.startPolling();
     try {
       for (;;) {
@@ -83,10 +79,9 @@ export class LeaseEventFeed {
           await deliver(event);
           cursor = event.sequence;
         }
-        if (batch.length < this.batchSize) await this.sleepUntilChanged(seen);
+        if (batch.length < this.batchSize) await this.sleepUntilChanged(seen, signal);
       }
     } finally {
-      signal.removeEventListener("abort", stop);
       this.stopPollingIfIdle();
     }
   }
@@ -100,9 +95,21 @@ export class LeaseEventFeed {
     this.wake();
   }
 
-  private sleepUntilChanged(seen: number): Promise<void> {
-    if (this.version !== seen || this.closed) return Promise.resolve();
-    return new Promise((resolve) => this.sleepers.add(resolve));
+  /**
+   * Sleeps until the next wake-up, or until this watcher's caller goes away:
+   * a cancelled watch wakes only itself, so cancelling one of many costs O(1).
+   */
+  private sleepUntilChanged(seen: number, signal: AbortSignal): Promise<void> {
+    if (this.version !== seen || this.closed || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const wakeUp = (): void => {
+        this.sleepers.delete(wakeUp);
+        signal.removeEventListener("abort", wakeUp);
+        resolve();
+      };
+      this.sleepers.add(wakeUp);
+      signal.addEventListener("abort", wakeUp, { once: true });
+    });
   }
 
   private startPolling(): void {

@@ -82,6 +82,9 @@ export class LeaseManager {
   /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
   private dueListener: ((dueAt: number) => void) | undefined;
   private readonly observer: LeaseObserver;
+  /** Failed rollbacks waiting for their next try, by intent id. */
+  private readonly rollbackRetries = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -144,8 +147,13 @@ export class LeaseManager {
     return { id: leaseId, durationSeconds: ttlSeconds, renewable: secret.renewable };
   }
 
-  /** Undoes one intent now (the request that made it failed). */
-  async rollbackIntent(intent: IntentRecord): Promise<void> {
+  /**
+   * Undoes one intent now (the request that made it failed). When that fails
+   * too (AWS still unreachable), it is tried again on the revocation backoff
+   * (`attempt` counts the failures so far); after `retry.maxAttempts` the
+   * periodic sweep of abandoned intents keeps trying.
+   */
+  async rollbackIntent(intent: IntentRecord, attempt = 0): Promise<void> {
     const now = this.now();
     if (!(await this.store.intents.claim(intent.id, now, now - this.intentTimeoutMs))) return;
     const mounted = await this.mounted(intent.mountAccessor);
@@ -160,8 +168,34 @@ export class LeaseManager {
       this.observer.rolledBack(mounted?.mount.type ?? "unknown");
     } catch (err) {
       await this.store.intents.release(intent.id);
-      this.logger.warn({ lease_id: intent.leaseId, err: describeError(err) }, "rollback of an unfinished issuance failed; will retry");
+      const retryInMs = this.retryRollback(intent, attempt + 1);
+      this.logger.warn(
+        { lease_id: intent.leaseId, err: describeError(err), retry_in_ms: retryInMs },
+        "rollback of an unfinished issuance failed; will retry",
+      );
     }
+  }
+
+  /** Schedules the next try of a failed rollback; returns its delay, or undefined when left to the sweep. */
+  private retryRollback(intent: IntentRecord, failures: number): number | undefined {
+    if (this.closed || failures >= this.retry.maxAttempts || this.rollbackRetries.has(intent.id)) return undefined;
+    const delay = retryDelayMs(this.retry, failures - 1);
+    const timer = setTimeout(() => {
+      this.rollbackRetries.delete(intent.id);
+      this.rollbackIntent(intent, failures).catch((err: unknown) =>
+        this.logger.error({ lease_id: intent.leaseId, err: describeError(err) }, "retrying a rollback failed"),
+      );
+    }, delay);
+    timer.unref();
+    this.rollbackRetries.set(intent.id, timer);
+    return delay;
+  }
+
+  /** Stops the rollback retries still waiting (the server is stopping; the next start or the sweep takes over). */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.rollbackRetries.values()) clearTimeout(timer);
+    this.rollbackRetries.clear();
   }
 
   /**

@@ -32,7 +32,7 @@ export type IssuanceLedger = Pick<LeaseManager, "recordIntent" | "register" | "r
 
 /** Mints a token for a login's identity (the token authority; the router never makes tokens itself). */
 export interface TokenMinter {
-  mintForLogin(identity: LoginIdentity, mount: { path: string; accessor: string }, connection: Connection): Promise<IssuedToken>;
+  mintForLogin(identity: LoginIdentity, mount: { path: string }): Promise<IssuedToken>;
 }
 
 /** A capability an ACL rule can grant. */
@@ -137,7 +137,9 @@ export class Router {
       mount: mounted.mount,
       caller: req.caller,
       connection: req.connection,
-      signal: req.signal,
+      get signal() {
+        return req.signal;
+      },
       stream: req.stream,
       get leaseId() {
         return leaseId();
@@ -177,7 +179,7 @@ export class Router {
     } else {
       await undo();
     }
-    const token = response.login ? await this.mint(response.login, mounted, req.connection) : response.token;
+    const token = response.login ? await this.mint(response.login, mounted) : response.token;
     return {
       data: response.data ?? {},
       warnings: [...warnings, ...(response.warnings ?? [])],
@@ -188,9 +190,9 @@ export class Router {
     };
   }
 
-  private mint(identity: LoginIdentity, mounted: MountedEngine, connection: Connection): Promise<IssuedToken> {
+  private mint(identity: LoginIdentity, mounted: MountedEngine): Promise<IssuedToken> {
     if (!this.logins) throw new Error("a login path answered, but no token minter is configured");
-    return this.logins.mintForLogin(identity, mounted.mount, connection);
+    return this.logins.mintForLogin(identity, mounted.mount);
   }
 }
 

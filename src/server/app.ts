@@ -7,7 +7,7 @@ import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
-import { TokenAuthority } from "../auth/tokens.js";
+import { issuedToken, TokenAuthority } from "../auth/tokens.js";
 import { AuditBroker } from "../audit/audit.js";
 import { TOKEN_PATH, TOKEN_SPECIAL, tokenBackend, type TokenStoreParts } from "../auth-methods/token/index.js";
 import { engineFactories } from "../engines/index.js";
@@ -37,6 +37,7 @@ import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
 import { RequestPipeline } from "./pipeline.js";
+import { StreamGuard, type StreamLimits } from "./streams.js";
 import { addReflection } from "./reflection.js";
 import { lessorVersion } from "../util/version.js";
 import { API } from "./rpc/services.js";
@@ -77,6 +78,10 @@ export interface LessorServerOptions extends ListenerOptions {
   storageCaFile?: string;
   /** Heartbeats and configuration polling, when replicas share the store. */
   replicas?: ReplicaOptions;
+  /** Limits on long-lived streams (WatchLeases, RevokeLeasePrefix). */
+  streams?: StreamLimits;
+  /** SQLite: told every SQL statement the store runs, values inlined (for diagnosis: what start-up reads). */
+  storeTrace?: (sql: string) => void;
   /** host:port for Vault's HTTP API (same TLS files and plaintext rule as gRPC); off when absent. */
   httpListenAddress?: string;
   /** Connections the HTTP API keeps open at once (default 1024). */
@@ -93,6 +98,8 @@ export interface LessorServer {
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
   transport: Transport;
+  /** Reads the TLS files again for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadCertificates(): void;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
   /** Every request's way in (the gRPC services and the HTTP API call it; tests watch it). */
@@ -104,14 +111,14 @@ export interface LessorServer {
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
   const listener = listenerCredentials(options, logger);
-  // Vault's HTTP API is checked before anything starts: its TLS files and the plaintext rule.
+  // Vault's HTTP API is checked before anything starts: its TLS settings and the plaintext rule.
   const httpTls = options.httpListenAddress ? vaultHttpTls({ ...options, httpListenAddress: options.httpListenAddress }, logger) : undefined;
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
   const state = { draining: false };
   const server: ServerInfo = { version: lessorVersion(), storageType: options.storageUrl ? "postgresql" : "sqlite", draining: () => state.draining };
-  const pipeline = requestPipeline(storage, config, leases, server, logger);
+  const pipeline = requestPipeline(options, storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
   const grpc = await serveGrpc(pipeline, listener, logger);
@@ -141,6 +148,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   }
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  await tasks.startAfterListening();
 
   let stopped = false;
   return {
@@ -149,6 +157,11 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store: storage.store,
     logger,
     transport: listener.transport,
+    reloadCertificates: () => {
+      // Both listeners read the same files: each keeps what it has if they are unusable.
+      listener.reload();
+      http?.reload();
+    },
     metricsAddress: metricsServer?.address,
     pipeline,
     httpAddress: http?.address,
@@ -175,7 +188,7 @@ interface Storage {
 async function openStorage(options: LessorServerOptions, logger: Logger): Promise<Storage> {
   const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
   const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey ?? "") : Keyring.loadOrCreate(keyFile);
-  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger });
+  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger, trace: options.storeTrace });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
   return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
 }
@@ -259,15 +272,17 @@ function leaseParts(options: LessorServerOptions, storage: Storage, config: Conf
 }
 
 /** The built-in backends (sys/, auth/token/), the router, and the pipeline every request takes. */
-function requestPipeline(storage: Storage, config: Configuration, leases: LeaseParts, server: ServerInfo, logger: Logger): RequestPipeline {
+function requestPipeline(options: LessorServerOptions, storage: Storage, config: Configuration, leases: LeaseParts, server: ServerInfo, logger: Logger): RequestPipeline {
   const { tokens, mounts, acl, policies, audit, quotas } = config;
   const manager = leases.manager;
   const tokenStore: TokenStoreParts = {
-    create: (caller, request, now) =>
-      tokens.create({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }, request, now),
+    create: async (caller, request, now) => {
+      const made = await tokens.create({ accessor: caller.tokenAccessor, policies: caller.policies }, request, now);
+      return { record: made.record, issued: issuedToken(made.token, made.record) };
+    },
     lookupByToken: (token, now) => tokens.lookupByToken(token, now),
     lookupByAccessor: (accessor, now) => tokens.lookupByAccessor(accessor, now),
-    lookupSelf: (caller) => tokens.lookupSelf({ accessor: caller.tokenAccessor, displayName: caller.displayName, policies: [...caller.policies], metadata: { ...caller.metadata } }),
+    lookupSelf: (caller) => tokens.lookupSelf(caller.tokenAccessor),
     renew: (record, increment, now) => tokens.renew(record, increment, now),
     revokeTree: (accessor, orphan) => tokens.revoke(accessor, manager, orphan),
   };
@@ -289,8 +304,9 @@ function requestPipeline(storage: Storage, config: Configuration, leases: LeaseP
       }),
     SYS_SPECIAL,
   );
-  const router = new Router(mounts, manager);
-  return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, logger });
+  const router = new Router(mounts, manager, tokens);
+  const streams = new StreamGuard(tokens, options.streams);
+  return new RequestPipeline({ tokens, acl, quotas, audit, router, leases: manager, streams, logger });
 }
 
 /** Everything that runs between requests, started in this order and stopped in reverse. */
@@ -300,7 +316,7 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
   const cluster = storage.store.cluster;
   const replica = config.replica;
   if (replica) tasks.add({ name: "replica membership", start: () => replica.start(config.configVersion) });
-  tasks.add({ name: "key rotation", start: () => keys.start(), stop: () => keys.stop() });
+  tasks.add({ name: "key rotation", start: () => keys.start(), stop: () => keys.stop(), afterListening: true });
   tasks.add({
     name: "rollback of unfinished issuance",
     // One process on this store: every intent left over belongs to a process
@@ -312,6 +328,8 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
         : await manager.rollbackAbandoned(0);
       if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
     },
+    // Failed rollbacks waiting for their next try; the sweep or the next start takes them over.
+    stop: () => manager.close(),
   });
   tasks.every("intent sweep", Math.max(1_000, Math.floor(manager.intentTimeoutMs / 2)), () => manager.rollbackAbandoned(manager.intentTimeoutMs));
   // A replica that dies mid-issuance is seen gone at once (its session ends):

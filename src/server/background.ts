@@ -9,11 +9,16 @@ export interface BackgroundTask {
   name: string;
   start?(): void | Promise<void>;
   stop?(): void | Promise<void>;
+  /**
+   * Maintenance that may read much (re-encryption, sweeps): started only once
+   * the server listens, so start-up never waits on it.
+   */
+  afterListening?: boolean;
 }
 
 export class BackgroundTasks {
   private readonly tasks: BackgroundTask[] = [];
-  private started = 0;
+  private readonly started: BackgroundTask[] = [];
 
   constructor(private readonly logger: Logger) {}
 
@@ -21,7 +26,7 @@ export class BackgroundTasks {
     this.tasks.push(task);
   }
 
-  /** A task that runs `work` every `intervalMs` (and once at start when `runAtStart`). */
+  /** A task that runs `work` every `intervalMs` (and once at its start when `runAtStart`), once the server listens. */
   every(name: string, intervalMs: number, work: () => Promise<unknown>, options: { runAtStart?: boolean } = {}): void {
     let timer: NodeJS.Timeout | undefined;
     let running: Promise<unknown> | undefined;
@@ -42,21 +47,33 @@ export class BackgroundTasks {
         clearInterval(timer);
         await running;
       },
+      afterListening: true,
     });
   }
 
+  /** Starts, in order, the tasks start-up needs before the server listens. */
   async start(): Promise<void> {
+    await this.startWhere((task) => !task.afterListening);
+  }
+
+  /** Starts, in order, the maintenance that waits until the server listens. */
+  async startAfterListening(): Promise<void> {
+    await this.startWhere((task) => task.afterListening === true);
+  }
+
+  private async startWhere(chosen: (task: BackgroundTask) => boolean): Promise<void> {
     for (const task of this.tasks) {
+      if (!chosen(task)) continue;
       await task.start?.();
-      this.started++;
+      this.started.push(task);
     }
   }
 
   /** Stops what was started, last first. */
   async stop(): Promise<void> {
-    while (this.started > 0) {
-      this.started--;
-      const task = this.tasks[this.started] as BackgroundTask;
+    for (;;) {
+      const task = this.started.pop();
+      if (!task) return;
       try {
         await task.stop?.();
       } catch (err) {

@@ -17,7 +17,8 @@ import type { LeaseManager } from "../leases/manager.js";
 import type { RateLimiter } from "../quotas/rate-limits.js";
 import { describeRoute } from "../router/help.js";
 import { normalizeRequestPath } from "../router/paths.js";
-import type { Capability, Route, Router, RouterResponse } from "../router/router.js";
+import { callerGone, type Capability, type Route, type Router, type RouterResponse } from "../router/router.js";
+import type { StreamGuard } from "./streams.js";
 
 /** What a request does: a backend operation, or "help" (describe the path; needs only a valid token). */
 export type LogicalOperation = Operation | "help";
@@ -60,6 +61,8 @@ export interface PipelineParts {
   audit: AuditBroker;
   router: Router;
   leases: Pick<LeaseManager, "revoke" | "revokeByToken">;
+  /** Limits on long-lived streams, and their end with their token. */
+  streams: StreamGuard;
   logger: Logger;
 }
 
@@ -79,7 +82,7 @@ export class RequestPipeline {
     const audit = new AuditTrail(this.parts.audit, call, path);
     let caller: AuthenticatedToken | undefined;
     try {
-      caller = unauthenticated ? undefined : await tokens.authenticate(call.token, Date.now(), call.connection.remoteAddress);
+      caller = unauthenticated ? undefined : await tokens.authenticate(call.token, Date.now(), call.connection);
     } catch (err) {
       audit.failedBeforeRouting(undefined, err);
       throw err;
@@ -100,35 +103,58 @@ export class RequestPipeline {
     try {
       this.parts.quotas.take(path, caller?.accessor, Date.now());
       if (caller && needs.capability !== "help") this.authorize(caller, target, needs.capability);
-      response = call.operation === "help" ? { data: describeRoute(route), warnings: [], mountType: route.mounted.mount.type } : await router.dispatch(route, {
-        operation: call.operation,
-        data: call.data,
-        caller: caller ? callerOf(caller) : ANONYMOUS,
-        connection: call.connection,
-        signal: call.signal,
-        stream: call.stream,
-      });
+      response =
+        call.operation === "help"
+          ? { data: describeRoute(route), warnings: [], mountType: route.mounted.mount.type }
+          : await this.dispatch(route, call, call.operation, caller);
     } catch (err) {
       audit.response(caller, { error: err });
       throw err;
     }
-    await this.settle(audit, caller, response);
+    await this.settle(audit, caller, response, call);
     return response;
+  }
+
+  /** Runs the handler; a stream is held within its limits and ends with its token. */
+  private async dispatch(route: Route, call: Call, operation: Operation, caller: AuthenticatedToken | undefined): Promise<RouterResponse> {
+    const request = {
+      operation,
+      data: call.data,
+      caller: caller ? callerOf(caller) : ANONYMOUS,
+      connection: call.connection,
+      // Read only when a handler asks (the transport makes it on demand).
+      get signal() {
+        return call.signal;
+      },
+      stream: call.stream,
+    };
+    if (!call.stream || !caller) return this.parts.router.dispatch(route, request);
+    const guarded = this.parts.streams.enter(caller, call.signal);
+    try {
+      const response = await this.parts.router.dispatch(route, { operation, data: call.data, caller: request.caller, connection: call.connection, signal: guarded.signal, stream: call.stream });
+      const ended = guarded.ended();
+      if (ended) throw ended;
+      return response;
+    } finally {
+      guarded.close();
+    }
   }
 
   /** The capability on the path, and sudo too where the backend declares the path root-protected. */
   private authorize(caller: AuthenticatedToken, target: CallTarget, capability: Capability): void {
-    this.parts.acl.check(caller.policies, target.path, capability);
-    if (target.sudo) this.parts.acl.check(caller.policies, target.path, "sudo");
+    this.parts.acl.check(caller, target.path, capability);
+    if (target.sudo) this.parts.acl.check(caller, target.path, "sudo");
   }
 
   /**
    * Records the response. A lease or token the caller will not get (the
    * record cannot be written) is undone at once: nothing lives without a holder.
    */
-  private async settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse): Promise<void> {
+  private async settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse, call: Pick<Call, "signal">): Promise<void> {
     try {
       audit.response(caller, { response });
+      // The caller went away as the lease was recorded: nobody would hold it.
+      if (response.lease && call.signal.aborted) throw callerGone();
     } catch (err) {
       if (response.lease) {
         await this.parts.leases.revoke(response.lease.id).catch((revokeErr: unknown) => {
@@ -156,7 +182,8 @@ function undelivered(err: unknown, what: string): LessorError {
 
 /** The request and response records of one call, on every enabled audit device. */
 class AuditTrail {
-  private readonly id: string;
+  /** The transport's request id, else made when the first record is written: most servers audit nothing, and this is the hot path. */
+  private id: string | undefined;
   private recordedRequest = false;
 
   constructor(
@@ -164,7 +191,7 @@ class AuditTrail {
     private readonly call: Call,
     private readonly path: string,
   ) {
-    this.id = call.requestId ?? randomUUID();
+    this.id = call.requestId;
   }
 
   /** Authentication or routing failed: the request and its failure, with the operation as asked. */
@@ -192,6 +219,7 @@ class AuditTrail {
       response: response === undefined ? undefined : this.responseFields(response),
       code: error === undefined ? "OK" : Code[isLessorError(error) ? error.code : Code.UNKNOWN],
       error: error === undefined ? undefined : isLessorError(error) ? error.message : "internal error",
+      error_detail: isLessorError(error) ? error.detail : undefined,
     });
   }
 
@@ -209,7 +237,7 @@ class AuditTrail {
   private requestFields() {
     const { connection } = this.call;
     return {
-      id: this.id,
+      id: (this.id ??= randomUUID()),
       operation: this.operation,
       method: this.call.method,
       path: this.path,

@@ -273,11 +273,12 @@ export interface TokenRow {
   num_uses: number;
   uses_left: number;
   meta: string;
+  bound_cidrs: string;
 }
 
 /** Token columns (the hash is looked up, never read back). */
 export const TOKEN_COLUMNS =
-  "accessor, policies, display_name, parent_accessor, created_at, expire_time, ttl, max_expire_time, renewable, num_uses, uses_left, meta";
+  "accessor, policies, display_name, parent_accessor, created_at, expire_time, ttl, max_expire_time, renewable, num_uses, uses_left, meta, bound_cidrs";
 
 const policyNames = z.array(z.string());
 const stringMap = z.record(z.string(), z.string());
@@ -296,12 +297,13 @@ export function tokenRecord(r: TokenRow): TokenRecord {
     numUses: r.num_uses,
     usesLeft: r.uses_left,
     meta: stringMap.parse(JSON.parse(r.meta)),
+    boundCidrs: policyNames.parse(JSON.parse(r.bound_cidrs)),
   };
 }
 
 /** The token's JSON columns as stored. */
-export function tokenJsonColumns(token: TokenRecord): { policies: string; meta: string } {
-  return { policies: JSON.stringify(token.policies), meta: JSON.stringify(token.meta) };
+export function tokenJsonColumns(token: TokenRecord): { policies: string; meta: string; boundCidrs: string } {
+  return { policies: JSON.stringify(token.policies), meta: JSON.stringify(token.meta), boundCidrs: JSON.stringify(token.boundCidrs) };
 }
 
 export interface JobRow {

@@ -694,7 +694,7 @@ class MemoryTokens implements TokenStore {
     return this.op(() => {
       const hex = hash.toString("hex");
       if (this.t.tokens.values().some((r) => r.hash === hex)) throw new Error("memory store: UNIQUE constraint failed: tokens.hash");
-      this.t.tokens.insert(token.accessor, { ...token, policies: [...token.policies], meta: { ...token.meta }, hash: hex });
+      this.t.tokens.insert(token.accessor, { ...token, policies: [...token.policies], meta: { ...token.meta }, boundCidrs: [...token.boundCidrs], hash: hex });
     });
   }
 
@@ -726,8 +726,8 @@ class MemoryTokens implements TokenStore {
     return this.op(() => void this.t.tokens.delete(accessor));
   }
 
-  count(): Promise<number> {
-    return this.op(() => this.t.tokens.values().length);
+  any(): Promise<boolean> {
+    return this.op(() => this.t.tokens.values().length > 0);
   }
 }
 

@@ -141,4 +141,9 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE leases ADD COLUMN ttl INTEGER;
   `,
+  // 5: the CIDR blocks a token may be used from (JSON array; empty: anywhere),
+  // set by the role of the login that made it.
+  `
+  ALTER TABLE tokens ADD COLUMN bound_cidrs TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

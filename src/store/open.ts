@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   storageCaFile?: string;
   keyring: Keyring;
   logger?: Logger;
+  /** SQLite: told every statement run, values inlined (for diagnosis). */
+  trace?: (sql: string) => void;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -23,7 +25,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     return openPgStore({ url: options.storageUrl, caFile: options.storageCaFile, keyring: options.keyring, logger: options.logger });
   }
   const { openSqliteStore } = await import("./sqlite.js");
-  return openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring: options.keyring });
+  return openSqliteStore({ path: join(options.dataDir, "lessor.db"), keyring: options.keyring, trace: options.trace });
 }
 
 /** What the banner says of the storage: "sqlite (<path>)" or "postgresql (host:port/db)", never a password. */

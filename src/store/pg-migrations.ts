@@ -159,4 +159,9 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE leases ADD COLUMN ttl BIGINT;
   `,
+  // 3: the CIDR blocks a token may be used from (JSON array; empty: anywhere),
+  // as SQLite's migration 5.
+  `
+  ALTER TABLE tokens ADD COLUMN bound_cidrs TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

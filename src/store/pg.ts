@@ -728,8 +728,8 @@ class PgTokens implements TokenStore {
     const json = tokenJsonColumns(t);
     await this.db.query(
       `INSERT INTO tokens (accessor, hash, policies, display_name, parent_accessor, created_at, expire_time, ttl,
-                           max_expire_time, renewable, num_uses, uses_left, meta)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+                           max_expire_time, renewable, num_uses, uses_left, meta, bound_cidrs)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
       [
         t.accessor,
         hash,
@@ -744,6 +744,7 @@ class PgTokens implements TokenStore {
         t.numUses,
         t.usesLeft,
         json.meta,
+        json.boundCidrs,
       ],
     );
   }
@@ -779,9 +780,9 @@ class PgTokens implements TokenStore {
     await this.db.query("DELETE FROM tokens WHERE accessor = $1", [accessor]);
   }
 
-  async count(): Promise<number> {
-    const { rows } = await this.db.query<{ n: number }>("SELECT COUNT(*) AS n FROM tokens");
-    return rows[0]?.n ?? 0;
+  async any(): Promise<boolean> {
+    const { rows } = await this.db.query("SELECT 1 FROM tokens LIMIT 1");
+    return rows.length > 0;
   }
 }
 

@@ -29,12 +29,13 @@ export class KeyRotator {
     private readonly otherReplicas: () => Promise<string[]> = async () => [],
   ) {}
 
-  /** Resumes re-encryption left unfinished by a previous run. */
-  async start(): Promise<void> {
-    const usage = await this.sealed.usage();
-    if (Object.keys(usage.byKey).some((id) => Number(id) !== this.keyring.activeId && (usage.byKey[Number(id)] ?? 0) > 0)) {
-      this.reencrypt();
-    }
+  /**
+   * Resumes, in the background, re-encryption a previous run left unfinished.
+   * Only when there is an older key to re-encrypt from: counting what each
+   * key seals reads every row, which start-up must never wait for.
+   */
+  start(): void {
+    if (this.keyring.keyIds().length > 1) this.reencrypt();
   }
 
   async rotate(): Promise<number> {

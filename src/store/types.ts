@@ -74,6 +74,8 @@ export interface TokenRecord {
   numUses: number;
   usesLeft: number;
   meta: Record<string, string>;
+  /** CIDR blocks the token may be used from; empty for anywhere. */
+  boundCidrs: string[];
 }
 
 export interface MountStore {
@@ -252,7 +254,8 @@ export interface TokenStore {
   /** Counts one use; returns the uses left, or -1 when none were left. */
   consumeUse(accessor: string): Promise<number>;
   delete(accessor: string): Promise<void>;
-  count(): Promise<number>;
+  /** Whether any token exists (one indexed row read: it runs at every start). */
+  any(): Promise<boolean>;
 }
 
 export interface Store {

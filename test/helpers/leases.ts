@@ -89,6 +89,7 @@ export async function addToken(dataDir: string, token: string, policies: string[
       numUses: 0,
       usesLeft: 0,
       meta: {},
+      boundCidrs: [],
     });
   } finally {
     await store.close();

@@ -1,23 +1,55 @@
-// Crash-safe issuance: the server is killed with SIGKILL at random points
-// while IAM users are being issued, and restarted on the same data directory,
-// over and over. Once the start-up rollback has run, every IAM user in the
-// account belongs to a live lease: none is left behind half-made or unowned.
+// Crash-safe issuance: the server is killed with SIGKILL while IAM users are
+// being issued, and restarted on the same data directory. First at every step
+// of an issuance in turn (the emulator holds that IAM call until the kill has
+// landed), then at random points. Once the start-up rollback has run, every
+// IAM user in the account belongs to a live lease: none is left behind
+// half-made or unowned, and every lease a caller received has its user.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CreateGroupCommand } from "@aws-sdk/client-iam";
 import { LeaseState, LessorClient, LessorClientError } from "@lessor/client";
 import pino from "pino";
 import { startLessor } from "../../src/server/app.js";
-import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator } from "../helpers/aws.js";
-import { clientFor, startServer, tempDir } from "../helpers/processes.js";
-import { onPostgres, storeOptions } from "../helpers/store.js";
+import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+import { clientFor, startServer, tempDir, type ServerProcess } from "../helpers/processes.js";
+import { storeOptions } from "../helpers/store.js";
+import { waitFor } from "../helpers/wait.js";
 
-// Fewer on PostgreSQL, where each cold start is slower: the suite runs on both stores.
-const KILLS = onPostgres() ? 40 : 100;
+const RANDOM_KILLS = 12;
 const READS_PER_ROUND = 3;
-const MAX_KILL_DELAY_MS = 300;
+/** How long the emulator holds the IAM call a kill is aimed at. */
+const HOLD_MS = 800;
 
-test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belongs to a live lease`, async (t) => {
+/** Intents the start-up rollback undid, from the server's log. */
+function rolledBackAtStart(server: ServerProcess): number {
+  return Number(/"intents":(\d+)[^\n]*rolled back issuance/.exec(server.output())?.[1] ?? 0);
+}
+
+/** Starts the reads of a round; a read cut off by the kill fails UNAVAILABLE, which is the point. */
+function startReads(client: LessorClient, issued: Set<string>): Promise<unknown> {
+  return Promise.all(
+    Array.from({ length: READS_PER_ROUND }, () =>
+      client.aws.creds("deploy").then(
+        (c) => issued.add(c.lease.id),
+        (err: unknown) => {
+          if (!(err instanceof LessorClientError) || err.codeName !== "UNAVAILABLE") throw err;
+        },
+      ),
+    ),
+  );
+}
+
+/** The IAM actions of one issuance, in the order it makes them. */
+async function issuanceSteps(emulator: AwsEmulator, client: LessorClient): Promise<string[]> {
+  emulator.resetCounts();
+  const creds = await client.aws.creds("deploy");
+  await client.leases.revoke(creds.lease.id);
+  const steps = Object.keys(emulator.counts().calls).filter((a) => !/^(Delete|Remove|Detach|List|Get)/.test(a));
+  assert.ok(steps.includes("CreateUser") && steps.includes("CreateAccessKey"), steps.join(", "));
+  return steps;
+}
+
+test("SIGKILL at every step of an issuance, then at random: after restart every IAM user belongs to a live lease", async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
   const iam = rootIam(emulator);
   t.after(async () => {
@@ -41,48 +73,52 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
     iam_groups: "developers",
     iam_tags: "team=payments",
   });
+  const steps = await issuanceSteps(emulator, client);
   client.close();
   await first.stop();
-  // A little latency on every IAM call widens the window between them.
-  emulator.addFault({ action: "iam:*", latencyMs: 10 });
 
   const issued = new Set<string>();
   let rolledBack = 0;
-  // Kills must land before and after issuances finish: the window covers a
-  // cold start's first issuances, timed here, as slow as the machine (or the
-  // store: PostgreSQL opens its connections on the first calls) makes them.
-  const probe = await startServer({ dataDir, env });
-  client = clientFor(probe, token);
-  const probeStart = Date.now();
-  const probed = (await Promise.all(Array.from({ length: READS_PER_ROUND }, () => client.aws.creds("deploy")))).map((c) => c.lease.id);
-  const killWindowMs = Math.max(MAX_KILL_DELAY_MS, Math.ceil((Date.now() - probeStart) * 1.2));
-  client.close();
-  await probe.stop();
-  t.diagnostic(`kill window ${killWindowMs} ms`);
-
-  for (let round = 0; round < KILLS; round++) {
+  // 1. At every step: the emulator holds that call; the kill lands while it is in flight.
+  for (const step of steps) {
     const server = await startServer({ dataDir, env });
-    rolledBack += Number(/"intents":(\d+)[^\n]*rolled back issuance/.exec(server.output())?.[1] ?? 0);
+    rolledBack += rolledBackAtStart(server);
     client = clientFor(server, token);
-    const reads = Array.from({ length: READS_PER_ROUND }, () =>
-      client.aws.creds("deploy").then(
-        (c) => issued.add(c.lease.id),
-        (err: unknown) => {
-          // The server dying mid-call is the point; anything else is a failure of the test.
-          if (!(err instanceof LessorClientError) || err.codeName !== "UNAVAILABLE") throw err;
-        },
-      ),
-    );
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * killWindowMs)));
+    const before = emulator.counts().calls[step] ?? 0;
+    const fault = emulator.addFault({ action: step, latencyMs: HOLD_MS, count: 1 });
+    const reads = startReads(client, issued);
+    await waitFor(`a ${step} call in flight`, () => (emulator.counts().calls[step] ?? 0) > before, 20_000, 5);
     await server.kill();
-    await Promise.all(reads);
+    await reads;
+    client.close();
+    // The held call still completes at AWS after the kill, as a real one would: let it, then restart.
+    await new Promise((r) => setTimeout(r, HOLD_MS + 100));
+    emulator.removeFault(fault);
+    const restarted = await startServer({ dataDir, env });
+    const undone = rolledBackAtStart(restarted);
+    assert.ok(undone > 0, `the kill during ${step} left an issuance the next start rolled back`);
+    rolledBack += undone;
+    await restarted.stop();
+  }
+
+  // 2. At random points, with a little latency on every IAM call to widen the windows.
+  const latency = emulator.addFault({ action: "iam:*", latencyMs: 10 });
+  for (let round = 0; round < RANDOM_KILLS; round++) {
+    const server = await startServer({ dataDir, env });
+    rolledBack += rolledBackAtStart(server);
+    client = clientFor(server, token);
+    const reads = startReads(client, issued);
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
+    await server.kill();
+    await reads;
     client.close();
   }
+  emulator.removeFault(latency);
 
   // The last start rolls back what the last kill left; it runs before the server listens.
   // (On PostgreSQL too: the killed server's session, and with it its liveness lock, is gone.)
   const last = await startServer({ dataDir, env });
-  rolledBack += Number(/"intents":(\d+)[^\n]*rolled back issuance/.exec(last.output())?.[1] ?? 0);
+  rolledBack += rolledBackAtStart(last);
   client = clientFor(last, token);
   t.after(async () => {
     client.close();
@@ -90,8 +126,6 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
   });
 
   const users = emulator.listUsers();
-  assert.ok(issued.size > 0, "some issuances finished between kills");
-  assert.ok(rolledBack > 0, "some kills landed mid-issuance and were rolled back at the next start");
   for (const user of users) {
     const leaseId = user.tags.find((tag) => tag.Key === "lessor-lease-id")?.Value;
     assert.ok(leaseId, `user ${user.userName} carries its lease id`);
@@ -101,7 +135,7 @@ test(`SIGKILL during issuance ${KILLS} times: after restart every IAM user belon
   }
   // Every lease a caller received still has its user.
   const owners = new Set(users.map((u) => u.tags.find((tag) => tag.Key === "lessor-lease-id")?.Value));
-  for (const id of [...probed, ...issued]) assert.ok(owners.has(id), `the user of ${id} exists`);
+  for (const id of issued) assert.ok(owners.has(id), `the user of ${id} exists`);
   t.diagnostic(`${users.length} users, ${issued.size} leases returned to callers, ${rolledBack} issuances rolled back`);
 
   // And they all go away on revoke.

@@ -20,11 +20,13 @@ import { API } from "../../src/server/rpc/services.js";
 import { startLessor, type LessorServer } from "../../src/server/app.js";
 import { failure, rejects } from "../helpers/errors.js";
 import { registerTestLeaseEngine, TEST_LEASE_ENGINE } from "../helpers/lease-engine.js";
+import { registerTestLoginMethod, TEST_LOGIN_METHOD } from "../helpers/login-method.js";
 import { runCli, tempDir } from "../helpers/processes.js";
 import { storeOptions } from "../helpers/store.js";
 import type { JsonObject } from "../../src/util/json.js";
 
 registerTestLeaseEngine();
+registerTestLoginMethod();
 
 interface Ctx {
   server: LessorServer;
@@ -70,6 +72,8 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<C
   await root.policies.write("default", `path "nothing/at/all" { capabilities = ["read"] }`);
   const nobodyToken = (await root.tokens.create({ policies: ["default"], ttlSeconds: 3600, renewable: true })).token;
   await root.mounts.enable(TEST_LEASE_ENGINE, { path: "lease" });
+  await root.write("sys/auth/test", { type: TEST_LOGIN_METHOD });
+  await root.write("auth/test/role/r", { password: "pw" });
   const auditFile = join(dataDir, "audit.log");
   await root.sys.enableAudit("file", { options: { file_path: auditFile } });
   const admin = await root.tokens.create({ policies: ["root"], ttlSeconds: 3600 });
@@ -120,6 +124,8 @@ interface Row {
   prepare(ctx: Ctx): Promise<Prepared>;
   /** Quota paths are exempt from quotas (an operator can always lift one). */
   quotaExempt?: boolean;
+  /** A login: answered without a token, so there is no ACL to refuse it. */
+  unauthenticated?: boolean;
 }
 
 /** A row's call, ready: over gRPC by a client, or over HTTP with this JSON body (writes). */
@@ -202,6 +208,7 @@ const ROWS: Row[] = [
   { method: "SysService/RotateEncryptionKey", path: "sys/rotate", capability: "update", prepare: async () => call((c) => c.sys.rotateKey()) },
   { method: "SysService/GetEncryptionKeyStatus", path: "sys/key-status", capability: "read", prepare: async () => call((c) => c.sys.keyStatus()) },
   { method: "SysService/PruneEncryptionKeys", path: "sys/rotate/prune", capability: "update", prepare: async () => call((c) => c.sys.pruneKeys()) },
+  { method: "AuthService/Login", path: "auth/test/login", capability: "update", unauthenticated: true, prepare: async () => call((c) => c.login("test", { role: "r", password: "pw" }), { role: "r", password: "pw" }) },
 ];
 
 async function ensureMount(root: LessorClient, path: string): Promise<void> {
@@ -238,7 +245,7 @@ test("every RPC acts on one path: the path the ACL checks is the path quota'd an
     const seen = auditLines(ctx.auditFile).length;
 
     // 1. The ACL: a token granted nothing is refused, naming the path and the capability.
-    if (row.capability !== "help") {
+    if (row.capability !== "help" && !row.unauthenticated) {
       const err = await failure(substitute(ctx.nobody));
       assert.equal(err.codeName, "PERMISSION_DENIED", `${row.method} (${path}): ${err.message}`);
       assert.match(err.message, new RegExp(`"${row.capability}" on path "${escape(path)}"`), row.method);
@@ -289,7 +296,7 @@ test("over HTTP every row is the same request: refused, rate limited and audited
     const path = row.path.replace("ID", leaseId);
     const verb = VERB[row.capability];
     const seen = auditLines(ctx.auditFile).length;
-    if (row.capability !== "help") {
+    if (row.capability !== "help" && !row.unauthenticated) {
       const denied = await overHttp(ctx, ctx.nobodyToken, row, path, (await row.prepare(ctx)).body);
       assert.equal(denied.status, 403, `${verb} ${path}: ${denied.errors.join("; ")}`);
       assert.match(denied.errors.join(" "), new RegExp(`"${row.capability}" on path "${escape(path)}"`), `${verb} ${path}`);
@@ -317,6 +324,28 @@ test("over HTTP every row is the same request: refused, rate limited and audited
       assert.deepEqual([line.request.method, line.request.path, line.request.operation], [verb, path, row.capability], `${verb} ${path}: audited`);
     }
   }
+});
+
+test("a login over HTTP needs no token and answers Vault's auth block; a refused one says only that", async (t) => {
+  const ctx = await setup(t);
+  const login = (body: JsonObject) => fetch(`${ctx.httpUrl}/v1/auth/test/login`, { method: "POST", body: JSON.stringify(body) });
+  const res = await login({ role: "r", password: "pw" });
+  assert.equal(res.status, 200);
+  const auth = z
+    .object({ auth: z.object({ client_token: z.string(), accessor: z.string(), policies: z.array(z.string()), lease_duration: z.number(), renewable: z.boolean(), token_type: z.literal("service") }) })
+    .parse(await res.json()).auth;
+  // The token authenticates (this test's default policy grants nothing, so it is refused on the path, not as a token).
+  const used = await fetch(`${ctx.httpUrl}/v1/auth/token/lookup-self`, { headers: { "X-Vault-Token": auth.client_token } });
+  assert.match(JSON.stringify(await used.json()), /permission denied: \\"read\\" on path \\"auth\/token\/lookup-self\\"/);
+  const looked = await fetch(`${ctx.httpUrl}/v1/auth/token/lookup-accessor`, {
+    method: "POST",
+    headers: { "X-Vault-Token": ctx.server.rootToken as string },
+    body: JSON.stringify({ accessor: auth.accessor }),
+  });
+  assert.deepEqual(z.object({ data: z.object({ meta: z.record(z.string(), z.string()) }) }).parse(await looked.json()).data.meta, { role: "r", namespace: "" });
+  const refused = await login({ role: "r", password: "wrong" });
+  assert.equal(refused.status, 403);
+  assert.doesNotMatch(JSON.stringify(await refused.json()), /wrong/, "the refusal does not repeat the request");
 });
 
 /** The client whose lease-taking calls use `leaseId` for "ID". */

@@ -1,15 +1,21 @@
-// TLS and mTLS on the gRPC port (and Vault's HTTP API, with the same files),
-// with certificates made by openssl at test time: the client trusts the
-// server only through the CA it is given, and with a client CA the server
-// refuses a client without a certificate.
+// TLS and mTLS on the gRPC port (and Vault's HTTP API, with the same
+// files), with certificates made by openssl at test time: the client trusts
+// the server only through the CA it is given, with a client CA the server
+// refuses a client without a certificate, and SIGHUP makes the server read
+// renewed certificate files without dropping connections. Clients connect
+// to "localhost" (in the certificates): a TLS server name may not be an IP
+// address (RFC 6066; Node warns, DEP0123).
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LessorClient } from "@lessor/client";
-import { runCli, startServer, tempDir } from "../helpers/processes.js";
+import { connect } from "node:tls";
+import { LessorClient, watchLeases } from "@lessor/client";
+import { runCli, startServer, tempDir, type ServerProcess } from "../helpers/processes.js";
 import { failure } from "../helpers/errors.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Debian's curl, for Vault's HTTP API over TLS. */
 function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -22,17 +28,21 @@ function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
 }
 
-/** A CA, a server certificate for 127.0.0.1/localhost, and a client certificate, all signed by the CA. */
-function makeCertificates(): { dir: string; ca: string; serverCert: string; serverKey: string; clientCert: string; clientKey: string; otherCa: string } {
+/**
+ * A CA, two server certificates for 127.0.0.1/localhost (the second one a
+ * renewal), and a client certificate, all signed by the CA; and another CA.
+ */
+function makeCertificates() {
   const dir = tempDir("tls");
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Lessor Test CA"]);
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=Other CA"]);
   for (const [name, cn, ext] of [
     ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
+    ["renewed", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
     ["client", "ci-client", "extendedKeyUsage=clientAuth"],
   ] as const) {
     openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
-    execFileSync("sh", ["-c", `printf '%s\\n' "${ext}" > ${name}.ext`], { cwd: dir });
+    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
     openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
   }
   return {
@@ -41,9 +51,16 @@ function makeCertificates(): { dir: string; ca: string; serverCert: string; serv
     otherCa: join(dir, "other.pem"),
     serverCert: join(dir, "server.pem"),
     serverKey: join(dir, "server.key"),
+    renewedCert: join(dir, "renewed.pem"),
+    renewedKey: join(dir, "renewed.key"),
     clientCert: join(dir, "client.pem"),
     clientKey: join(dir, "client.key"),
   };
+}
+
+/** The server's address by a name its certificate holds. */
+function tlsAddress(server: ServerProcess): string {
+  return `https://localhost:${server.address.slice(server.address.lastIndexOf(":") + 1)}`;
 }
 
 test("TLS: trusted with the CA, refused without it; the CLI takes LESSOR_CACERT and https://", async (t) => {
@@ -51,7 +68,7 @@ test("TLS: trusted with the CA, refused without it; the CLI takes LESSOR_CACERT 
   const server = await startServer({ args: [`-tls-cert-file=${certs.serverCert}`, `-tls-key-file=${certs.serverKey}`] });
   t.after(() => server.stop());
   assert.match(server.output(), /Listener: 127\.0\.0\.1:\d+ \(gRPC, TLS\)/);
-  const address = `https://${server.address}`;
+  const address = tlsAddress(server);
 
   const trusted = new LessorClient({ address, token: server.rootToken, caCert: readFileSync(certs.ca), deadlineMs: 5000 });
   assert.deepEqual((await trusted.tokens.lookupSelf()).policies, ["root"]);
@@ -73,7 +90,7 @@ test("TLS: trusted with the CA, refused without it; the CLI takes LESSOR_CACERT 
   assert.deepEqual((JSON.parse(r.stdout) as { data: { policies: string[] } }).data.policies, ["root"]);
   r = await runCli(["token", "lookup"], { env: { ...env, LESSOR_CACERT: certs.otherCa } });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Code: UNAVAILABLE/);
+  assert.match(r.stderr, /^Error looking up token: could not connect to https:\/\/localhost:\d+: unable to verify the first certificate\n$/);
 });
 
 test("mTLS: a client without a certificate (or with one from another CA) is refused", async (t) => {
@@ -93,7 +110,7 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   assert.deepEqual((JSON.parse(withClientCert.stdout) as { data: { policies: string[] } }).data.policies, ["root"]);
   assert.notEqual((await curl(lookupSelf)).code, 0, "no client certificate: refused in the handshake");
   assert.notEqual((await curl([...lookupSelf.slice(0, -2), "--cacert", certs.otherCa, "--cert", certs.clientCert, "--key", certs.clientKey])).code, 0, "the server is not trusted without its CA");
-  const address = `https://${server.address}`;
+  const address = tlsAddress(server);
   const ca = readFileSync(certs.ca);
 
   const withCert = new LessorClient({
@@ -122,7 +139,68 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   assert.equal(r.code, 0, r.stderr);
   r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_CLIENT_CERT: "", LESSOR_CLIENT_KEY: "" } });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /Code: UNAVAILABLE/);
+  assert.match(r.stderr, /^Error listing secrets engines: could not connect to https:\/\/localhost:\d+: .*alert certificate required.*\n$/);
+});
+
+/** The SHA-256 fingerprint of the certificate a new TLS connection to the server is shown. */
+/** The certificate a listener (host:port, or an https:// URL) serves to a new connection speaking `protocol`. */
+function servedCertificate(address: string, ca: Buffer, protocol: "h2" | "http/1.1" = "h2"): Promise<string> {
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ca, ALPNProtocols: [protocol] }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.once("error", reject);
+  });
+}
+
+test("SIGHUP: renewed certificate files are served to new connections; open ones are not dropped", async (t) => {
+  const certs = makeCertificates();
+  const certFile = join(certs.dir, "live.pem");
+  const keyFile = join(certs.dir, "live.key");
+  copyFileSync(certs.serverCert, certFile);
+  copyFileSync(certs.serverKey, keyFile);
+  const server = await startServer({ args: [`-tls-cert-file=${certFile}`, `-tls-key-file=${keyFile}`], http: true });
+  t.after(() => server.stop());
+  const ca = readFileSync(certs.ca);
+  const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
+  const http = server.httpUrl as string;
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.serverCert));
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.serverCert));
+
+  // A connection opened before the renewal, held by a stream.
+  const client = new LessorClient({ address: tlsAddress(server), token: server.rootToken, caCert: ca, deadlineMs: 5000 });
+  const stop = new AbortController();
+  let reconnects = 0;
+  let opened!: () => void;
+  const open = new Promise<void>((resolve) => (opened = resolve));
+  const watching = (async () => {
+    for await (const event of watchLeases(client, { signal: stop.signal, onStart: () => opened(), onReconnect: () => reconnects++ })) void event;
+  })();
+  t.after(async () => {
+    stop.abort();
+    await watching;
+    client.close();
+  });
+  await open;
+
+  copyFileSync(certs.renewedCert, certFile);
+  copyFileSync(certs.renewedKey, keyFile);
+  server.proc.kill("SIGHUP");
+  await waitFor("the reload to be logged", () => /reloaded the TLS certificate and key/.test(server.output()));
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.renewedCert), "a new connection gets the renewed certificate");
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.renewedCert), "Vault's HTTP API too");
+  assert.deepEqual((await client.tokens.lookupSelf()).policies, ["root"]);
+  assert.equal(reconnects, 0, "the stream opened before the reload was not broken");
+
+  // Unusable files (a key that is not PEM) are refused; the renewed certificate stays in use.
+  writeFileSync(keyFile, "not a key\n");
+  server.proc.kill("SIGHUP");
+  await waitFor("the refusal to be logged", () => /the TLS files were not reloaded; the previous certificate stays in use/.test(server.output()));
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.renewedCert));
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.renewedCert));
+  assert.equal(server.proc.exitCode, null, "the server still runs");
 });
 
 test("plaintext is refused off loopback unless -tls-disable, which warns loudly", async () => {
@@ -137,7 +215,8 @@ test("plaintext is refused off loopback unless -tls-disable, which warns loudly"
   const server = await startServer({ listenAddress: "0.0.0.0:0", args: ["-tls-disable"] });
   try {
     assert.match(server.output(), /Listener: 0\.0\.0\.0:\d+ \(gRPC, plaintext, NOT ENCRYPTED \(-tls-disable\)\)/);
-    assert.match(server.output(), /WARNING: TLS IS DISABLED on a non-loopback address/);
+    // Logged while starting, printed right after the banner.
+    await waitFor("the warning", () => /WARNING: TLS IS DISABLED on a non-loopback address/.test(server.output()));
   } finally {
     await server.stop();
   }

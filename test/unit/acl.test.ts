@@ -13,7 +13,7 @@ function aclWith(policies: Record<string, string>): Acl {
 
 function allowed(acl: Acl, policies: string[], path: string, cap: Capability): boolean {
   try {
-    acl.check(policies, path, cap);
+    acl.check({ policies }, path, cap);
     return true;
   } catch (err) {
     assert.ok(err instanceof LessorError && err.code === 7, String(err));
@@ -84,22 +84,22 @@ test("the same pattern in two policies merges; deny on it wins", () => {
   assert.equal(allowed(acl, ["readers", "writers"], "secret/x", "read"), true);
   assert.equal(allowed(acl, ["readers", "writers"], "secret/x", "update"), true);
   assert.equal(allowed(acl, ["readers", "writers", "blocker"], "secret/x", "read"), false);
-  assert.deepEqual(acl.capabilities(["readers", "writers"], "secret/x"), ["read", "update"]);
-  assert.deepEqual(acl.capabilities(["readers", "blocker"], "secret/x"), ["deny"]);
+  assert.deepEqual(acl.capabilities({ policies: ["readers", "writers"] }, "secret/x"), ["read", "update"]);
+  assert.deepEqual(acl.capabilities({ policies: ["readers", "blocker"] }, "secret/x"), ["deny"]);
 });
 
 test("a denial names the path and the missing capability; sudo is separate", () => {
   const acl = aclWith({ ops: `path "sys/mounts/*" { capabilities = ["update"] }` });
-  acl.check(["ops"], "sys/mounts/aws/", "update");
+  acl.check({ policies: ["ops"] }, "sys/mounts/aws/", "update");
   assert.throws(
-    () => acl.check(["ops"], "sys/mounts/aws/", "sudo"),
+    () => acl.check({ policies: ["ops"] }, "sys/mounts/aws/", "sudo"),
     (err: unknown) =>
       err instanceof LessorError &&
       err.message === 'permission denied: "sudo" on path "sys/mounts/aws/" is not granted by policies [ops]' &&
       err.metadata.capability === "sudo" &&
       err.metadata.path === "sys/mounts/aws/",
   );
-  acl.check(["root"], "anything/at/all", "sudo");
+  acl.check({ policies: ["root"] }, "anything/at/all", "sudo");
 });
 
 test("changing a policy takes effect at once (the compiled cache is dropped)", () => {
@@ -133,4 +133,21 @@ test("bad policies are refused with the line, the path and what is wrong", () =>
       `${JSON.stringify(text.slice(0, 60))} should fail with ${expected}`,
     );
   }
+});
+
+test("templated paths are filled from the token: one policy serves every service, and a missing or unsafe value matches nothing", () => {
+  const acl = aclWith({ svc: `path "secret/{{token.metadata.namespace}}/*" { capabilities = ["read"] }\npath "secret/users/{{ token.display_name }}" { capabilities = ["read"] }` });
+  const payments = { policies: ["svc"], metadata: { namespace: "payments" }, displayName: "jwt-payments" };
+  assert.equal(acl.allows(payments, "secret/payments/db", "read"), true);
+  assert.equal(acl.allows(payments, "secret/orders/db", "read"), false, "another service's path");
+  assert.equal(acl.allows(payments, "secret/users/jwt-payments", "read"), true);
+  const orders = { policies: ["svc"], metadata: { namespace: "orders" }, displayName: "jwt-orders" };
+  assert.equal(acl.allows(orders, "secret/orders/db", "read"), true, "the same policy, compiled for this token");
+  assert.equal(acl.allows(orders, "secret/payments/db", "read"), false);
+  assert.equal(acl.allows({ policies: ["svc"] }, "secret/db", "read"), false, "no metadata: the rule matches nothing");
+  for (const namespace of ["*", "a/b", "+", "..", ""]) {
+    assert.equal(acl.allows({ policies: ["svc"], metadata: { namespace } }, `secret/${namespace}/x`, "read"), false, `value ${JSON.stringify(namespace)}`);
+    assert.equal(acl.allows({ policies: ["svc"], metadata: { namespace } }, "secret/anything/x", "read"), false);
+  }
+  assert.throws(() => parsePolicy(`path "secret/{{identity.entity.id}}/*" { capabilities = ["read"] }`), /the only templates are \{\{token.metadata.<key>\}\} and \{\{token.display_name\}\}/);
 });

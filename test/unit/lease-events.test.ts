@@ -166,3 +166,25 @@ test("closing the feed ends watches with UNAVAILABLE naming where to resume", as
   await assert.rejects(w.done, (e: unknown) => e instanceof LessorError && e.code === Code.UNAVAILABLE && e.metadata.after_sequence === "1");
   await store.close();
 });
+
+test("cancelling one watch of many wakes only that watch: no other watcher reads the store again", async (t) => {
+  const store = await openStore();
+  const feed = hooksOnlyFeed(t, store);
+  const watches = Array.from({ length: 100 }, () => watchInto(feed, "aws/", 0));
+  await Promise.all(watches.map((w) => w.started));
+  // Every watcher has read once and sleeps; count the reads from here on.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  let reads = 0;
+  const after = store.events.after.bind(store.events);
+  store.events.after = (...args) => {
+    reads++;
+    return after(...args);
+  };
+  for (const w of watches.slice(0, 50)) {
+    w.abort.abort();
+    await w.done;
+  }
+  assert.equal(reads, 0, "cancelling 50 watches made the other watchers read nothing");
+  for (const w of watches.slice(50)) w.abort.abort();
+  await Promise.all(watches.map((w) => w.done));
+});

@@ -1,6 +1,6 @@
 // The ergonomic layer over the generated stubs: one object, promise-returning
 // calls with deadlines, the token sent on every call, typed AWS credentials.
-import { ChannelCredentials, Metadata, credentials as grpcCredentials, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
+import { ChannelCredentials, Metadata, credentials as grpcCredentials, status as Code, type CallOptions, type ClientUnaryCall, type ServiceError } from "@grpc/grpc-js";
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
@@ -18,6 +18,7 @@ import {
 import { MountServiceClient, type Mount } from "./gen/lessor/v1/mounts.js";
 import { PolicyServiceClient } from "./gen/lessor/v1/policies.js";
 import { SysServiceClient } from "./gen/lessor/v1/sys.js";
+import { AuthServiceClient } from "./gen/lessor/v1/auth.js";
 import { TokenServiceClient } from "./gen/lessor/v1/tokens.js";
 import type { AuditDevice, GetEncryptionKeyStatusResponse, RateLimitQuota } from "./gen/lessor/v1/sys.js";
 import type { CreateTokenRequest, RevokeTokenResponse, TokenInfo } from "./gen/lessor/v1/tokens.js";
@@ -99,6 +100,7 @@ export class LessorClient {
     tokens: TokenServiceClient;
     policies: PolicyServiceClient;
     sys: SysServiceClient;
+    auth: AuthServiceClient;
   };
   private readonly token: string | undefined;
   private readonly deadlineMs: number;
@@ -125,6 +127,7 @@ export class LessorClient {
       tokens: new TokenServiceClient(target, channel, shared),
       policies: new PolicyServiceClient(target, channel, shared),
       sys: new SysServiceClient(target, channel, shared),
+      auth: new AuthServiceClient(target, channel, shared),
     };
   }
 
@@ -167,6 +170,18 @@ export class LessorClient {
     const s = this.raw.secrets;
     const res = await this.call("SecretsService/Write", s.write, s, { path, data });
     return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0 };
+  }
+
+  /**
+   * Logs in through the auth method mounted at `path` ("jwt", "approle", ...)
+   * with its login fields; needs no token. Returns the token the login earned
+   * (make a client with it) and what may be known about it.
+   */
+  async login(path: string, data: Record<string, unknown>): Promise<{ token: string; info: TokenInfo }> {
+    const a = this.raw.auth;
+    const res = await this.call("AuthService/Login", a.login, a, { path, data });
+    if (!res.info) throw new LessorClientError(Code.UNKNOWN, "the server answered a login without the token's details", "AuthService/Login");
+    return { token: res.token, info: res.info };
   }
 
   async delete(path: string): Promise<{ warnings: string[] }> {

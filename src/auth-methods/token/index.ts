@@ -25,7 +25,7 @@ export interface TokenCreateFields {
 
 /** What the token backend needs of the token authority. */
 export interface TokenStoreParts {
-  create(caller: Caller, request: TokenCreateFields, now: number): Promise<{ token: string; record: TokenRecord }>;
+  create(caller: Caller, request: TokenCreateFields, now: number): Promise<{ issued: IssuedToken; record: TokenRecord }>;
   lookupByToken(token: string, now: number): Promise<TokenRecord>;
   lookupByAccessor(accessor: string, now: number): Promise<TokenRecord>;
   lookupSelf(caller: Caller): Promise<TokenRecord>;
@@ -54,23 +54,6 @@ export function tokenData(record: TokenRecord, now: number): JsonObject {
     orphan: record.parentAccessor === null,
     type: "service",
     entity_id: "",
-  };
-}
-
-export function issuedToken(token: string, record: TokenRecord): IssuedToken {
-  return {
-    token,
-    accessor: record.accessor,
-    policies: record.policies,
-    metadata: record.meta,
-    displayName: record.displayName,
-    ttlSeconds: record.ttlSeconds,
-    renewable: record.renewable,
-    numUses: record.numUses,
-    creationTime: record.createdAt,
-    expireTime: record.expireTime,
-    maxExpireTime: record.maxExpireTime,
-    parentAccessor: record.parentAccessor,
   };
 }
 
@@ -152,8 +135,8 @@ function createPath(tokens: TokenStoreParts, orphan: boolean): PathSpec {
           orphan,
           meta: f.meta,
         };
-        const { token, record } = await tokens.create(req.caller, request, now);
-        return { data: tokenData(record, now), token: issuedToken(token, record) };
+        const { issued, record } = await tokens.create(req.caller, request, now);
+        return { data: tokenData(record, now), token: issued };
       },
     },
   });

@@ -51,7 +51,7 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
         { aws_action: action },
       );
     }
-    return LessorError.unavailable(`AWS could not be reached for ${action}: ${oneLine(text)}`, "AWS_UNREACHABLE", {
+    return LessorError.unavailable(`AWS could not be reached for ${action}: ${oneLine(text)}; ${endpointHint(action, mountPath)}`, "AWS_UNREACHABLE", {
       aws_action: action,
     });
   }
@@ -83,6 +83,16 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
   }
   if (status >= 500) return LessorError.unavailable(`AWS failed: ${detail}`, "AWS_SERVER_ERROR", metadata);
   return LessorError.failedPrecondition(`AWS refused the request: ${detail}`, "AWS_REQUEST_REFUSED", metadata);
+}
+
+/**
+ * Where the endpoint that did not answer comes from, so the fix is in the
+ * message: a first try without network (or with the emulator but without
+ * AWS_ENDPOINT_URL) fails on AWS's own host name.
+ */
+function endpointHint(action: string, mountPath: string): string {
+  const service = action.startsWith("sts:") ? "sts" : "iam";
+  return `check the network, or point Lessor at another endpoint: ${service}_endpoint in ${mountPath}config/root, or AWS_ENDPOINT_URL in the server's environment (as for the bundled emulator)`;
 }
 
 function oneLine(s: string): string {

@@ -71,11 +71,11 @@ function withHint<T>(parts: SystemParts, req: Request, work: Promise<T>): Promis
     const id = err.metadata.lease_id ?? "";
     const candidate = await parts.leases.completion(id);
     const listPath = `sys/leases/lookup/${id}`;
-    const { policies, tokenAccessor } = req.caller;
+    const caller = req.caller;
     const entitled =
       candidate !== undefined &&
-      (candidate.tokenAccessor === tokenAccessor ||
-        (parts.permissions.allows(policies, listPath, "list") && parts.permissions.allows(policies, listPath, "sudo")));
+      (candidate.tokenAccessor === caller.tokenAccessor ||
+        (parts.permissions.allows(caller, listPath, "list") && parts.permissions.allows(caller, listPath, "sudo")));
     if (!candidate || !entitled) throw err;
     throw LessorError.notFound(`lease not found: ${id} (did you mean ${candidate.id}? the id looks truncated)`, "LEASE_NOT_FOUND", {
       lease_id: id,

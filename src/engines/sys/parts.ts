@@ -69,10 +69,17 @@ export interface KeyAdmin {
   status(): Promise<{ keys: Array<{ id: number; active: boolean; sealedValues: number }>; reencrypting: boolean; keySource: string }>;
 }
 
+/** Who asks: the caller's policies, and the metadata templated rules are filled from. */
+export interface Principal {
+  policies: readonly string[];
+  metadata?: Readonly<Record<string, string>>;
+  displayName?: string;
+}
+
 /** What policies grant: may they list leases under a path (may a NOT_FOUND name a lease it found?), and everything they grant on a path (sys/capabilities-self). */
 export interface Permissions {
-  allows(policies: readonly string[], path: string, capability: "list" | "sudo"): boolean;
-  capabilities(policies: readonly string[], path: string): string[];
+  allows(who: Principal, path: string, capability: "list" | "sudo"): boolean;
+  capabilities(who: Principal, path: string): string[];
 }
 
 /** What sys/health and sys/seal-status say of the server itself. */

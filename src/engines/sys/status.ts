@@ -104,7 +104,7 @@ export function statusPaths(parts: SystemParts): PathSpec[] {
           const data: Record<string, string[]> = {};
           for (const raw of asked) {
             const path = normalizeRequestPath(raw, "paths");
-            data[path] = [...permissions.capabilities(req.caller.policies, path)].sort();
+            data[path] = [...permissions.capabilities(req.caller, path)].sort();
           }
           const only = Object.values(data);
           return { data: only.length === 1 ? { ...data, capabilities: only[0] as string[] } : data };

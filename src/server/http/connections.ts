@@ -11,7 +11,7 @@ import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import type { TlsFiles } from "../listener.js";
+import type { ListenerTls } from "../listener.js";
 import { ListMethodRewriter } from "./list-method.js";
 
 export interface HttpConnectionLimits {
@@ -74,9 +74,13 @@ export class RewrittenConnection extends Duplex {
     return this.socket instanceof TLSSocket;
   }
 
-  /** The client's certificate (DER) on an mTLS connection. */
+  /**
+   * The client's certificate (DER), only when the client CA verified it: a
+   * listener that asks for certificates without requiring them lets the
+   * others connect, and their certificates prove nothing.
+   */
   get peerCertificate(): Buffer | undefined {
-    if (!(this.socket instanceof TLSSocket)) return undefined;
+    if (!(this.socket instanceof TLSSocket) || !this.socket.authorized) return undefined;
     const raw = this.socket.getPeerCertificate().raw as Buffer | undefined;
     return raw && raw.length > 0 ? raw : undefined;
   }
@@ -103,16 +107,16 @@ export class RewrittenConnection extends Duplex {
 }
 
 /**
- * An HTTP server (HTTPS with `tls`; with a client CA, clients must present a
- * certificate from it) whose connections pass through the LIST rewriter.
+ * An HTTP server (HTTPS with `tls`, asking for client certificates as the
+ * gRPC listener does) whose connections pass through the LIST rewriter.
  */
-export function rewritingServer(handler: RequestListener, tls: TlsFiles | undefined, limits: HttpConnectionLimits, logger: Logger): HttpServer {
+export function rewritingServer(handler: RequestListener, tls: ListenerTls | undefined, limits: HttpConnectionLimits, logger: Logger): HttpServer {
   const server = tls
     ? createHttpsServer(
         {
-          cert: tls.cert,
-          key: tls.key,
-          ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+          ...tls.load(),
+          requestCert: tls.clientCertificate !== "none",
+          rejectUnauthorized: tls.clientCertificate === "require",
           handshakeTimeout: limits.handshakeTimeoutMs,
         },
         handler,

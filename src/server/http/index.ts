@@ -2,9 +2,10 @@
 // whose connections pass the LIST rewriter (connections.ts), with the gRPC
 // listener's TLS files and plaintext rule, and a graceful stop that lets
 // requests under way finish.
+import { Server as HttpsServer } from "node:https";
 import type { Logger } from "pino";
 import type { RequestPipeline } from "../pipeline.js";
-import { guardPlaintext, readTlsFiles, transportOf, type ListenerOptions, type TlsFiles, type Transport } from "../listener.js";
+import { guardPlaintext, listenerTls, type ListenerOptions, type ListenerTls, type Transport } from "../listener.js";
 import { splitHostPort } from "../listen.js";
 import { rewritingServer } from "./connections.js";
 import { DEFAULT_VAULT_API_LIMITS, vaultApi } from "./vault-api.js";
@@ -20,6 +21,8 @@ export interface VaultHttpServer {
   /** host:port bound. */
   address: string;
   transport: Transport;
+  /** Reads the TLS files again for new connections; throws, keeping the old ones, when they are unusable. */
+  reload(): void;
   /** Stops taking connections, lets requests under way finish (at most `graceMs`), then closes the rest. */
   close(graceMs: number): Promise<void>;
 }
@@ -27,9 +30,9 @@ export interface VaultHttpServer {
 export const DEFAULT_HTTP_MAX_CONNECTIONS = 1024;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
-/** The TLS files of the HTTP listener (the gRPC listener's), read, and the plaintext rule checked: before anything starts. */
-export function vaultHttpTls(options: VaultHttpOptions, logger: Logger): TlsFiles | undefined {
-  const tls = readTlsFiles(options);
+/** The HTTP listener's TLS (the gRPC listener's files and settings) and the plaintext rule, checked before anything starts. */
+export function vaultHttpTls(options: VaultHttpOptions, logger: Logger): ListenerTls | undefined {
+  const tls = listenerTls(options);
   guardPlaintext(options.httpListenAddress, tls === undefined, options, logger, "HTTP");
   return tls;
 }
@@ -38,7 +41,7 @@ export function vaultHttpTls(options: VaultHttpOptions, logger: Logger): TlsFile
 export async function serveVaultHttp(
   pipeline: RequestPipeline,
   address: string,
-  tls: TlsFiles | undefined,
+  tls: ListenerTls | undefined,
   options: { httpMaxConnections?: number },
   logger: Logger,
 ): Promise<VaultHttpServer> {
@@ -49,7 +52,10 @@ export async function serveVaultHttp(
   const bound = app.server.address();
   return {
     address: `${host}:${typeof bound === "object" && bound !== null ? bound.port : port}`,
-    transport: transportOf(tls),
+    transport: tls?.transport ?? "plaintext",
+    reload: () => {
+      if (tls && app.server instanceof HttpsServer) app.server.setSecureContext(tls.load());
+    },
     async close(graceMs) {
       // Closing stops new connections, closes idle ones, answers 503 to new requests on open ones,
       // and ends each connection once its request is answered; a request still running after the grace is cut.

@@ -5,6 +5,7 @@
 // same request made through SecretsService/Write, or later over HTTP.
 // Fields of a typed request that become part of a path are checked here,
 // naming the request's own field, before anything else runs.
+import { AuthServiceService } from "@lessor/client/gen/lessor/v1/auth.js";
 import { LeaseServiceService, LeaseState, type RevokeLeasePrefixResponse } from "@lessor/client/gen/lessor/v1/leases.js";
 import { MountServiceService } from "@lessor/client/gen/lessor/v1/mounts.js";
 import { PolicyServiceService } from "@lessor/client/gen/lessor/v1/policies.js";
@@ -223,7 +224,7 @@ const tokens = declareService(TokenServiceService, {
     }),
     response: (res) => {
       if (!res.token) throw new Error("auth/token/create answered without a token");
-      return { token: res.token.token, info: shape.tokenInfo(res.data) };
+      return { token: res.token.token, info: shape.tokenInfoOf(res.token) };
     },
   },
   lookupToken: {
@@ -352,5 +353,22 @@ const sys = declareService(SysServiceService, {
   },
 });
 
+/** An auth method's mount, as a login names it: "jwt", "auth/jwt" and "auth/jwt/" are one. */
+function authMount(raw: string): string {
+  const path = normalizeRequestPath(raw, "path").replace(/^auth\//, "").replace(/\/+$/, "");
+  if (path === "") throw LessorError.invalidField("path", "is required: the auth method's mount, e.g. jwt");
+  return path;
+}
+
+const auth = declareService(AuthServiceService, {
+  login: {
+    request: (req) => ({ operation: "write", path: `auth/${authMount(req.path)}/login`, data: req.data ?? {} }),
+    response: (res) => {
+      if (!res.token) throw new Error("a login answered without a token");
+      return { token: res.token.token, info: shape.tokenInfoOf(res.token) };
+    },
+  },
+});
+
 /** The whole API: every service the server serves, every method declared. */
-export const API = [secrets, leases, mounts, tokens, policies, sys] as const;
+export const API = [secrets, leases, mounts, tokens, policies, sys, auth] as const;

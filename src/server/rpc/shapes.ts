@@ -8,6 +8,7 @@ import type { Mount } from "@lessor/client/gen/lessor/v1/mounts.js";
 import type { PathHelpResponse } from "@lessor/client/gen/lessor/v1/secrets.js";
 import type { AuditDevice, RateLimitQuota } from "@lessor/client/gen/lessor/v1/sys.js";
 import type { TokenInfo } from "@lessor/client/gen/lessor/v1/tokens.js";
+import type { IssuedToken } from "../../engines/framework/types.js";
 import type { JsonValue } from "../../util/json.js";
 
 const time = z.string().transform((s) => new Date(s));
@@ -100,6 +101,23 @@ export function tokenInfo(data: JsonValue | undefined): TokenInfo {
     parentAccessor: t.parent_accessor,
     meta: t.meta,
     maxExpireTime: t.max_expire_time,
+  };
+}
+
+/** A token a request made, as the API shows it (never its value). */
+export function tokenInfoOf(t: IssuedToken): TokenInfo {
+  return {
+    accessor: t.accessor,
+    policies: t.policies,
+    displayName: t.displayName,
+    creationTime: new Date(t.creationTime),
+    expireTime: t.expireTime === null ? undefined : new Date(t.expireTime),
+    ttlSeconds: t.ttlSeconds,
+    renewable: t.renewable,
+    numUses: t.numUses,
+    parentAccessor: t.parentAccessor ?? "",
+    meta: t.metadata,
+    maxExpireTime: t.maxExpireTime === null ? undefined : new Date(t.maxExpireTime),
   };
 }
 

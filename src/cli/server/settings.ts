@@ -1,0 +1,173 @@
+// What `lessor server` runs with: each setting from its flag, else its
+// environment variable, else the configuration file, else its default, and
+// checked once, here, with a message that names where the bad value was
+// written (-flag, LESSOR_VARIABLE, or file:line (key)).
+import type { LessorServerOptions } from "../../server/app.js";
+import { DEFAULT_LISTEN_ADDRESS, splitHostPort } from "../../server/listen.js";
+import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
+import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
+import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
+import { formatDuration, parseDurationMs } from "../../util/duration.js";
+import type { ConfigSources } from "./config-file.js";
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ["text", "json"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** The settings under their flags' names: what flags, environment and file each give. */
+export interface ServerInput {
+  "listen-address"?: string;
+  "tls-cert-file"?: string;
+  "tls-key-file"?: string;
+  "tls-client-ca-file"?: string;
+  "tls-request-client-cert"?: boolean;
+  "tls-disable"?: boolean;
+  "data-dir"?: string;
+  "key-file"?: string;
+  "storage-url"?: string;
+  "storage-ca-file"?: string;
+  "metrics-listen-address"?: string;
+  "http-listen-address"?: string;
+  "log-level"?: string;
+  "log-format"?: string;
+  "shutdown-delay"?: string;
+  "no-expire"?: boolean;
+  "expiry-concurrency"?: number;
+  "revoke-rate"?: number;
+  "revoke-burst"?: number;
+  "revoke-retry-base"?: string;
+  "revoke-retry-max"?: string;
+  "revoke-max-attempts"?: number;
+  "lease-retention"?: string;
+}
+
+/** The environment variables that stand for flags (the seal key has no flag: it stays out of argv). */
+export const ENVIRONMENT: Partial<Record<keyof ServerInput, string>> = {
+  "listen-address": "LESSOR_LISTEN_ADDRESS",
+  "storage-url": "LESSOR_STORAGE_URL",
+  "storage-ca-file": "LESSOR_STORAGE_CA_FILE",
+  "metrics-listen-address": "LESSOR_METRICS_LISTEN_ADDRESS",
+  "http-listen-address": "LESSOR_HTTP_LISTEN_ADDRESS",
+  "log-level": "LESSOR_LOG_LEVEL",
+  "log-format": "LESSOR_LOG_FORMAT",
+};
+
+/** Defaults of the settings that have one, as the help shows them. */
+export const DEFAULTS = {
+  "listen-address": DEFAULT_LISTEN_ADDRESS,
+  "log-level": "info",
+  "shutdown-delay": "0s",
+  "expiry-concurrency": DEFAULT_EXPIRY_CONCURRENCY,
+  "revoke-rate": DEFAULT_REVOKE_RATE.perSecond,
+  "revoke-burst": DEFAULT_REVOKE_RATE.burst,
+  "revoke-retry-base": formatDuration(DEFAULT_RETRY_POLICY.baseMs / 1000),
+  "revoke-retry-max": formatDuration(DEFAULT_RETRY_POLICY.capMs / 1000),
+  "revoke-max-attempts": DEFAULT_RETRY_POLICY.maxAttempts,
+  "lease-retention": "168h",
+} as const satisfies Partial<Record<keyof ServerInput, string | number>>;
+
+export interface ServerSettings {
+  dev: boolean;
+  /** Everything startLessor takes but the data directory (dev mode makes one) and the logger. */
+  options: Omit<LessorServerOptions, "dataDir" | "logger">;
+  /** Absent in dev mode: a throw-away directory is made. */
+  dataDir: string | undefined;
+  log: { level: LogLevel; format: LogFormat | undefined };
+}
+
+export class SettingsError extends Error {}
+
+/** Flags over environment over file; checked. `flags` holds only the flags given. */
+export function resolveSettings(
+  flags: ServerInput & { dev?: boolean; "dev-listen-address"?: string },
+  env: NodeJS.ProcessEnv,
+  file: { input: ServerInput; sources: ConfigSources } = { input: {}, sources: {} },
+): ServerSettings {
+  const source = (key: keyof ServerInput): string => {
+    if (flags[key] !== undefined) return `-${key}`;
+    const variable = ENVIRONMENT[key];
+    if (variable !== undefined && env[variable]) return variable;
+    return file.sources[key] ?? `-${key}`;
+  };
+  const pick = <K extends keyof ServerInput>(key: K): ServerInput[K] | undefined => {
+    if (flags[key] !== undefined) return flags[key];
+    const variable = ENVIRONMENT[key];
+    // An empty variable counts as unset, as the shell's `FOO= cmd` means.
+    if (variable !== undefined && env[variable]) return env[variable] as ServerInput[K];
+    return file.input[key];
+  };
+  const dev = flags.dev === true;
+  const dataDir = pick("data-dir");
+  if (!dev && dataDir === undefined) {
+    throw new SettingsError("-data-dir is required (or a storage block's path in -config, or -dev for a throw-away development server)");
+  }
+  const listenAddress = (dev ? flags["dev-listen-address"] : undefined) ?? pick("listen-address") ?? DEFAULTS["listen-address"];
+  return {
+    dev,
+    dataDir,
+    options: {
+      listenAddress,
+      httpListenAddress: pick("http-listen-address") ?? (dev ? nextPort(listenAddress) : undefined),
+      keyFile: pick("key-file"),
+      sealKey: env.LESSOR_SEAL_KEY || undefined,
+      mountDefaultKv: dev,
+      noExpire: pick("no-expire") === true,
+      allowPlaintextNonLoopback: pick("tls-disable") === true,
+      tlsCertFile: pick("tls-cert-file"),
+      tlsKeyFile: pick("tls-key-file"),
+      tlsClientCaFile: pick("tls-client-ca-file"),
+      tlsRequestClientCert: pick("tls-request-client-cert") === true,
+      metricsListenAddress: pick("metrics-listen-address"),
+      storageUrl: pick("storage-url"),
+      storageCaFile: pick("storage-ca-file"),
+      shutdownDelayMs: durationMs(pick("shutdown-delay") ?? DEFAULTS["shutdown-delay"], source("shutdown-delay")),
+      ...leaseTuning(pick, source),
+    },
+    log: {
+      level: oneOf(LOG_LEVELS, pick("log-level") ?? DEFAULTS["log-level"], source("log-level")),
+      format: pick("log-format") === undefined ? undefined : oneOf(LOG_FORMATS, pick("log-format"), source("log-format")),
+    },
+  };
+}
+
+type Pick = <K extends keyof ServerInput>(key: K) => ServerInput[K] | undefined;
+
+/** Dev mode's HTTP API: the port after gRPC's (a free one when gRPC's is picked: port 0). */
+function nextPort(address: string): string {
+  const { host, port } = splitHostPort(address);
+  return `${host.includes(":") ? `[${host}]` : host}:${port === 0 ? 0 : port + 1}`;
+}
+
+/** The lease expiry and revocation settings, checked. */
+function leaseTuning(pick: Pick, source: (key: keyof ServerInput) => string) {
+  const duration = (key: "revoke-retry-base" | "revoke-retry-max" | "lease-retention"): number =>
+    durationMs(pick(key) ?? DEFAULTS[key], source(key));
+  const count = (key: "revoke-max-attempts" | "expiry-concurrency" | "revoke-rate" | "revoke-burst", min: number): number => {
+    const n = Number(pick(key) ?? DEFAULTS[key]);
+    if (!Number.isFinite(n) || n < min) throw new SettingsError(`${source(key)} must be a number of at least ${min}`);
+    return n;
+  };
+  const baseMs = duration("revoke-retry-base");
+  const capMs = duration("revoke-retry-max");
+  if (baseMs < 1) throw new SettingsError(`${source("revoke-retry-base")} must be at least 1ms`);
+  if (capMs < baseMs) throw new SettingsError(`${source("revoke-retry-max")} must not be shorter than ${source("revoke-retry-base")}`);
+  return {
+    retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
+    expiry: { concurrency: Math.floor(count("expiry-concurrency", 1)) },
+    revokeRate: { perSecond: count("revoke-rate", 0), burst: Math.floor(count("revoke-burst", 1)) },
+    leaseRetentionMs: duration("lease-retention"),
+  };
+}
+
+function durationMs(value: string, where: string): number {
+  const parsed = parseDurationMs(value);
+  if ("error" in parsed) throw new SettingsError(`${where} ${parsed.error}`);
+  return parsed.ms;
+}
+
+function oneOf<T extends string>(allowed: readonly T[], value: string | undefined, where: string): T {
+  const found = allowed.find((a) => a === value);
+  if (found === undefined) throw new SettingsError(`${where} must be one of ${allowed.join(", ")}, not "${String(value).slice(0, 40)}"`);
+  return found;
+}
