@@ -63,18 +63,33 @@ export interface LeaseManagerOptions {
   retry?: RetryPolicy;
   /** An intent older than this is presumed abandoned and rolled back. */
   intentTimeoutMs?: number;
-  /** How long one revocation attempt may take before it counts as failed (default 60 s). */
-  revokeTimeoutMs?: number;
   now?: () => number;
   /** Revocations per second per mount (token bucket). */
   revokeRate?: Partial<RevokeRateOptions>;
   observer?: LeaseObserver;
+  /**
+   * Longest one revocation attempt may take (default DEFAULT_REVOKE_TIMEOUT_MS);
+   * past it the attempt fails and is retried with backoff. On a store shared
+   * by replicas, never longer than most of the revocation claim.
+   */
+  revokeTimeoutMs?: number;
+}
+
+/** A revocation is a few external calls, each with its own timeout: a minute is far beyond any that works. */
+export const DEFAULT_REVOKE_TIMEOUT_MS = 60_000;
+
+/**
+ * The deadline of a revocation attempt: the configured one, but on a shared
+ * store well inside the claim that reserves the lease to this replica, so no
+ * other replica takes the lease up while this attempt may still run.
+ */
+export function revokeAttemptTimeoutMs(configured: number, claimTimeoutMs: number | undefined): number {
+  return claimTimeoutMs === undefined ? configured : Math.min(configured, Math.floor(claimTimeoutMs * 0.8));
 }
 
 export class LeaseManager {
   private readonly retry: RetryPolicy;
   readonly intentTimeoutMs: number;
-  private readonly revokeTimeoutMs: number;
   private readonly now: () => number;
   /** Revocations under way in this process, so two callers share one. */
   private readonly inFlight = new Map<string, Promise<RevokeOutcome>>();
@@ -82,6 +97,8 @@ export class LeaseManager {
   /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
   private dueListener: ((dueAt: number) => void) | undefined;
   private readonly observer: LeaseObserver;
+  /** See LeaseManagerOptions.revokeTimeoutMs. */
+  readonly revokeTimeoutMs: number;
   /** Failed rollbacks waiting for their next try, by intent id. */
   private readonly rollbackRetries = new Map<string, NodeJS.Timeout>();
   private closed = false;
@@ -94,10 +111,10 @@ export class LeaseManager {
   ) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.intentTimeoutMs = options.intentTimeoutMs ?? 120_000;
-    this.revokeTimeoutMs = options.revokeTimeoutMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.limiter = new MountRateLimiter(options.revokeRate, this.now);
     this.observer = options.observer ?? NO_OBSERVER;
+    this.revokeTimeoutMs = revokeAttemptTimeoutMs(options.revokeTimeoutMs ?? DEFAULT_REVOKE_TIMEOUT_MS, store.cluster?.revokeClaimTimeoutMs);
   }
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
@@ -310,7 +327,7 @@ export class LeaseManager {
           "REVOKER_MISSING",
         );
       }
-      await secretType.revoke(secretLease(lease), AbortSignal.timeout(this.revokeTimeoutMs));
+      await this.withDeadline((signal) => secretType.revoke(secretLease(lease), signal));
     } catch (err) {
       const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
@@ -328,6 +345,27 @@ export class LeaseManager {
     this.observer.revoked(mounted.mount.type, outcome, (this.now() - now) / 1000);
     this.logger.info({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
+  }
+
+  /**
+   * Runs one revocation attempt within revokeTimeoutMs: the engine is told
+   * through the signal to end its external calls, and the attempt fails at
+   * the deadline even if the engine does not listen.
+   */
+  private async withDeadline(attempt: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    const seconds = Math.round(this.revokeTimeoutMs / 100) / 10;
+    const expired = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () =>
+        reject(LessorError.unavailable(`the revocation attempt took longer than ${seconds}s and was abandoned; it will be retried`, "REVOKE_TIMEOUT")),
+      );
+    });
+    const timer = setTimeout(() => controller.abort(), this.revokeTimeoutMs);
+    try {
+      await Promise.race([attempt(controller.signal), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Revokes every live lease of a mount (before the mount is removed). */

@@ -3,7 +3,6 @@
 // → leases → router → request pipeline → gRPC (and Vault's HTTP API, when
 // asked for), with the background work in one registry. Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
@@ -24,15 +23,16 @@ import { leaseView } from "../leases/view.js";
 import { MountTable } from "../mounts/table.js";
 import { RateLimiter } from "../quotas/rate-limits.js";
 import { Router } from "../router/router.js";
-import { Keyring } from "../store/encryption.js";
-import { openStore } from "../store/open.js";
+import type { Keyring } from "../store/encryption.js";
+import { openKeyedStore } from "../store/open.js";
 import { KeyRotator } from "../store/rotation.js";
 import type { Store } from "../store/types.js";
 import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
+import { grpcConnectionOptions, listenGuarded } from "./connections.js";
 import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
-import { serveVaultHttp, vaultHttpTls, type VaultHttpServer } from "./http/index.js";
+import { checkVaultHttp, serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
@@ -82,10 +82,8 @@ export interface LessorServerOptions extends ListenerOptions {
   streams?: StreamLimits;
   /** SQLite: told every SQL statement the store runs, values inlined (for diagnosis: what start-up reads). */
   storeTrace?: (sql: string) => void;
-  /** host:port for Vault's HTTP API (same TLS files and plaintext rule as gRPC); off when absent. */
+  /** host:port for Vault's HTTP API (the gRPC listener's TLS, limits and plaintext rule); off when absent. */
   httpListenAddress?: string;
-  /** Connections the HTTP API keeps open at once (default 1024). */
-  httpMaxConnections?: number;
 }
 
 export interface LessorServer {
@@ -111,17 +109,18 @@ export interface LessorServer {
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
   const listener = listenerCredentials(options, logger);
-  // Vault's HTTP API is checked before anything starts: its TLS settings and the plaintext rule.
-  const httpTls = options.httpListenAddress ? vaultHttpTls({ ...options, httpListenAddress: options.httpListenAddress }, logger) : undefined;
+  // Vault's HTTP API is checked before anything starts: its address and the plaintext rule.
+  if (options.httpListenAddress) checkVaultHttp(options.httpListenAddress, listener, options, logger);
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
-  const state = { draining: false };
-  const server: ServerInfo = { version: lessorVersion(), storageType: options.storageUrl ? "postgresql" : "sqlite", draining: () => state.draining };
+  // sys/health says what gRPC health says.
+  const health = new HealthReporter();
+  const server: ServerInfo = { version: lessorVersion(), storageType: options.storageUrl ? "postgresql" : "sqlite", serving: () => health.isServing };
   const pipeline = requestPipeline(options, storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
-  const grpc = await serveGrpc(pipeline, listener, logger);
+  const grpc = await serveGrpc(pipeline, listener, health, logger);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
   let http: VaultHttpServer | undefined;
   let metricsServer: Awaited<ReturnType<LessorMetrics["serve"]>> | undefined;
@@ -138,8 +137,8 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   };
   try {
     if (options.httpListenAddress) {
-      http = await serveVaultHttp(pipeline, options.httpListenAddress, httpTls, options, logger);
-      logger.info({ address: http.address, transport: http.transport }, "Vault's HTTP API listening");
+      http = await serveVaultHttp(pipeline, options.httpListenAddress, listener, logger);
+      logger.info({ address: http.address, transport: listener.transport }, "Vault's HTTP API listening");
     }
     metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
   } catch (err) {
@@ -148,6 +147,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   }
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  grpc.health.watchStore(() => storage.store.leases.nextDueTime(), logger);
   await tasks.startAfterListening();
 
   let stopped = false;
@@ -157,20 +157,16 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store: storage.store,
     logger,
     transport: listener.transport,
-    reloadCertificates: () => {
-      // Both listeners read the same files: each keeps what it has if they are unusable.
-      listener.reload();
-      http?.reload();
-    },
+    // Vault's HTTP API serves the same TLS: it follows the reload.
+    reloadCertificates: listener.reload,
     metricsAddress: metricsServer?.address,
     pipeline,
     httpAddress: http?.address,
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Drain: NOT_SERVING first (sys/health answers 503), still answering calls for the delay, then stop.
+      // Drain: NOT_SERVING first (sys/health answers 503 too), still answering calls for the delay, then stop.
       grpc.health.draining();
-      state.draining = true;
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
       await shutdown();
     },
@@ -186,9 +182,15 @@ interface Storage {
 
 /** The encryption key, the store it opens, and metrics around it. */
 async function openStorage(options: LessorServerOptions, logger: Logger): Promise<Storage> {
-  const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
-  const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey ?? "") : Keyring.loadOrCreate(keyFile);
-  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger, trace: options.storeTrace });
+  const { store: opened, keyring, keyFile } = await openKeyedStore({
+    dataDir: options.dataDir,
+    keyFile: options.keyFile,
+    sealKey: options.sealKey,
+    storageUrl: options.storageUrl,
+    storageCaFile: options.storageCaFile,
+    logger,
+    trace: options.storeTrace,
+  });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
   return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
 }
@@ -358,8 +360,9 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
 }
 
 /** The gRPC server: every declared service through the pipeline, then health and reflection. */
-async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, logger: Logger) {
+async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, health: HealthReporter, logger: Logger) {
   const server = new LessorGrpcServer({
+    ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
@@ -372,18 +375,16 @@ async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof 
     server.addService(bound.definition, bound.implementation);
   }
   // Health and reflection last: they describe the services added above. No token needed.
-  const health = new HealthReporter();
   health.addToServer(server);
   addReflection(server, server.serviceNames);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listener.address, listener.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const bound = await listenGuarded(server, listener.address, listener.tls, listener.limits, logger);
   return {
     server,
     health,
-    address: `${listener.host}:${port}`,
+    address: `${listener.host}:${bound.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        bound.close();
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {
           clearTimeout(force);

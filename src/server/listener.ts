@@ -3,13 +3,13 @@
 // unless asked for by name, with a loud warning). The TLS files can
 // be read again while the server runs (SIGHUP), so a renewed certificate is
 // served to new connections without a restart and without dropping the
-// connections already open. Vault's HTTP API listens with the same files
-// and the same rules (listenerTls, guardPlaintext).
+// connections already open. The limits on its connections go with it
+// (connections.ts enforces them, and does the TLS). Vault's HTTP API listens
+// with the same TLS, limits and plaintext rule (http/).
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
-import { ServerCredentials } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "./listen.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort, type ConnectionLimits } from "./listen.js";
 
 export type Transport = "mTLS" | "TLS" | "TLS, client certificates optional" | "plaintext";
 
@@ -29,13 +29,17 @@ export interface ListenerOptions {
    * that chains to tlsClientCaFile is seen by the request.
    */
   tlsRequestClientCert?: boolean;
+  /** Limits on the port's connections (DEFAULT_CONNECTION_LIMITS for what is not given). */
+  connections?: Partial<ConnectionLimits>;
 }
 
 export interface Listener {
   address: string;
   host: string;
-  credentials: ServerCredentials;
+  /** The TLS to serve, absent for plaintext. */
+  tls: TlsSource | undefined;
   transport: Transport;
+  limits: ConnectionLimits;
   /**
    * Reads the TLS files again and serves what they now hold to new
    * connections. Throws (naming the file) and keeps the certificate in use
@@ -49,11 +53,9 @@ export interface Listener {
 export function listenerCredentials(options: ListenerOptions, logger: Logger): Listener {
   const address = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(address);
-  const tls = listenerTls(options);
-  guardPlaintext(address, tls === undefined, options, logger, "gRPC");
-  if (!tls) return { address, host, credentials: ServerCredentials.createInsecure(), transport: "plaintext", reload: () => undefined };
-  const credentials = new ReloadableServerCredentials(tls.clientCertificate, tls.load());
-  return { address, host, credentials, transport: tls.transport, reload: () => credentials.replace(tls.load()) };
+  const tls = transportCredentials(options);
+  guardPlaintext(address, tls.transport === "plaintext", options, logger, "gRPC");
+  return { address, host, ...tls, limits: { ...DEFAULT_CONNECTION_LIMITS, ...options.connections } };
 }
 
 /**
@@ -70,52 +72,59 @@ export function guardPlaintext(address: string, plaintext: boolean, options: Lis
   logger.warn({ address, protocol }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
 }
 
-/** A listener's TLS: whether and how it asks for client certificates, and its files, read again on each load. */
-export interface ListenerTls {
-  clientCertificate: "none" | "request" | "require";
-  transport: Transport;
-  /** Reads and checks the files (throws naming the file). */
-  load(): SecureContextOptions;
+/** Whether a client certificate is asked for, and whether it is required. */
+export type ClientCertificateMode = "none" | "request" | "require";
+
+/**
+ * The TLS the listener serves: the context (certificate, key, client CA) in
+ * use, replaced by reload() for the connections accepted from then on.
+ */
+export class TlsSource {
+  private readonly watchers = new Set<(context: SecureContextOptions) => void>();
+
+  constructor(
+    /**
+     * "require": mTLS. "request": asked for, not required; a certificate the
+     * client CA bundle does not verify leaves the connection up,
+     * unauthenticated (grpc-js then shows the call no certificate).
+     */
+    readonly clientCertificate: ClientCertificateMode,
+    private current: SecureContextOptions,
+    private readonly load: () => SecureContextOptions,
+  ) {}
+
+  get context(): SecureContextOptions {
+    return this.current;
+  }
+
+  /** Reads the files again (throwing, and keeping the context in use, when they are unusable) and tells the watchers. */
+  reload(): void {
+    this.current = this.load();
+    for (const watcher of this.watchers) watcher(this.current);
+  }
+
+  /** Calls `watcher` with each new context. */
+  watch(watcher: (context: SecureContextOptions) => void): void {
+    this.watchers.add(watcher);
+  }
 }
 
-/** The TLS settings from the options, checked; undefined for plaintext. */
-export function listenerTls(options: ListenerOptions): ListenerTls | undefined {
+/** The listener's TLS from the TLS options; plaintext when none are given. */
+function transportCredentials(options: ListenerOptions): Pick<Listener, "tls" | "transport" | "reload"> {
   const { tlsCertFile, tlsKeyFile, tlsClientCaFile, tlsRequestClientCert } = options;
   if (tlsRequestClientCert && !tlsClientCaFile) {
     throw new Error("-tls-request-client-cert needs -tls-client-ca-file: the CA bundle whose client certificates the listener accepts");
   }
   if (!tlsCertFile && !tlsKeyFile) {
     if (tlsClientCaFile) throw new Error("-tls-client-ca-file needs -tls-cert-file and -tls-key-file (mTLS is TLS with client certificates)");
-    return undefined;
+    return { tls: undefined, transport: "plaintext", reload: () => undefined };
   }
   if (!tlsCertFile || !tlsKeyFile) throw new Error("TLS needs both -tls-cert-file and -tls-key-file");
   const load = (): SecureContextOptions => readContext(tlsCertFile, tlsKeyFile, tlsClientCaFile);
   const mode = tlsClientCaFile === undefined ? "none" : tlsRequestClientCert ? "request" : "require";
+  const tls = new TlsSource(mode, load(), load);
   const transport = mode === "none" ? "TLS" : mode === "request" ? "TLS, client certificates optional" : "mTLS";
-  return { clientCertificate: mode, transport, load };
-}
-
-/**
- * grpc-js's server credentials watch their secure context: each update is
- * handed to the listening HTTP/2 server's setSecureContext, which applies it
- * to connections accepted from then on. This class only makes that update
- * reachable (ServerCredentials.createSsl gives no way to change it).
- */
-class ReloadableServerCredentials extends ServerCredentials {
-  constructor(clientCertificate: "none" | "request" | "require", context: SecureContextOptions) {
-    // createSsl can only require a client certificate or not ask for one. Asked
-    // for but not required, a certificate the client CA bundle does not verify
-    // leaves the connection up, unauthenticated: grpc-js then shows the call none.
-    super({ requestCert: clientCertificate !== "none", rejectUnauthorized: clientCertificate === "require" }, context);
-  }
-
-  replace(context: SecureContextOptions): void {
-    this.updateSecureContextOptions(context);
-  }
-
-  override _equals(other: ServerCredentials): boolean {
-    return other === this;
-  }
+  return { tls, transport, reload: () => tls.reload() };
 }
 
 /** Reads the PEM files and checks that they make a usable context (the key matches the certificate). */

@@ -125,6 +125,29 @@ test("revoking a user someone gave a login profile, an extra group and more by h
   assert.deepEqual(emulator.listUsers(), []);
 });
 
+test("a clean-up listing AWS denies (or does not offer) is skipped: the revocation goes on to DeleteUser and succeeds at once", async (t) => {
+  const { client, emulator, iam, server } = await awsSetup(t);
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  const creds = await client.aws.creds("deploy");
+  const [user] = lessorUsers(emulator);
+  assert.ok(user);
+  // A second key, made by hand: DeleteUser conflicts, so the revocation sweeps the user.
+  await iam.send(new CreateAccessKeyCommand({ UserName: user }));
+  // Vault's documented minimal policy grants none of the optional listings; some IAM-compatible endpoints lack some.
+  emulator.addFault({ action: "ListServiceSpecificCredentials", code: "AccessDenied", status: 403 });
+  emulator.addFault({ action: "ListSSHPublicKeys", code: "InvalidAction", status: 400 });
+  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: true, queued: false, warnings: [] });
+  assert.equal(emulator.getUser(user), undefined, "the user is deleted on the first attempt");
+  const lease = await client.leases.lookup(creds.lease.id);
+  assert.deepEqual([lease.revokeAttempts, lease.lastError], [0, ""]);
+  // Both skipped steps are logged (the server's output arrives through a pipe: wait for it).
+  const logged = () => server.output().split("\n").filter((l) => l.includes("AWS refused an optional clean-up step"));
+  const skippedBoth = (lines: string[]) =>
+    lines.some((l) => l.includes("iam:ListServiceSpecificCredentials") && l.includes("AccessDenied")) &&
+    lines.some((l) => l.includes("iam:ListSSHPublicKeys") && l.includes("InvalidAction"));
+  await waitFor("both skipped steps to be logged", () => skippedBoth(logged()), 5_000);
+});
+
 test("a failure mid-way deletes what was already made: user, policies, group membership, tags", async (t) => {
   const { client, emulator, iam } = await awsSetup(t);
   await iam.send(new CreateGroupCommand({ GroupName: "developers" }));

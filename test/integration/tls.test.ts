@@ -30,20 +30,22 @@ function openssl(dir: string, args: string[]): void {
 
 /**
  * A CA, two server certificates for 127.0.0.1/localhost (the second one a
- * renewal), and a client certificate, all signed by the CA; and another CA.
+ * renewal), and a client certificate, all signed by the CA; and another CA,
+ * with a client certificate of its own ("stranger").
  */
 function makeCertificates() {
   const dir = tempDir("tls");
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Lessor Test CA"]);
   openssl(dir, ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other.key", "-out", "other.pem", "-days", "2", "-subj", "/CN=Other CA"]);
-  for (const [name, cn, ext] of [
-    ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
-    ["renewed", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth"],
-    ["client", "ci-client", "extendedKeyUsage=clientAuth"],
+  for (const [name, cn, ext, ca] of [
+    ["server", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth", "ca"],
+    ["renewed", "localhost", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth", "ca"],
+    ["client", "ci-client", "extendedKeyUsage=clientAuth", "ca"],
+    ["stranger", "ci-client", "extendedKeyUsage=clientAuth", "other"],
   ] as const) {
     openssl(dir, ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", `/CN=${cn}`]);
     writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
-    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
+    openssl(dir, ["x509", "-req", "-in", `${name}.csr`, "-CA", `${ca}.pem`, "-CAkey", `${ca}.key`, "-CAcreateserial", "-out", `${name}.pem`, "-days", "2", "-extfile", `${name}.ext`]);
   }
   return {
     dir,
@@ -55,6 +57,8 @@ function makeCertificates() {
     renewedKey: join(dir, "renewed.key"),
     clientCert: join(dir, "client.pem"),
     clientKey: join(dir, "client.key"),
+    strangerCert: join(dir, "stranger.pem"),
+    strangerKey: join(dir, "stranger.key"),
   };
 }
 
@@ -127,6 +131,17 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   const noCert = new LessorClient({ address, token: server.rootToken, caCert: ca, deadlineMs: 5000 });
   assert.equal((await failure(noCert.tokens.lookupSelf())).codeName, "UNAVAILABLE");
   noCert.close();
+  // A well-formed client certificate, for the same name, but from a CA the server does not trust.
+  const stranger = new LessorClient({
+    address,
+    token: server.rootToken,
+    caCert: ca,
+    clientCert: readFileSync(certs.strangerCert),
+    clientKey: readFileSync(certs.strangerKey),
+    deadlineMs: 5000,
+  });
+  assert.equal((await failure(stranger.tokens.lookupSelf())).codeName, "UNAVAILABLE");
+  stranger.close();
 
   const env = {
     LESSOR_ADDR: address,
@@ -140,6 +155,9 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_CLIENT_CERT: "", LESSOR_CLIENT_KEY: "" } });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^Error listing secrets engines: could not connect to https:\/\/localhost:\d+: .*alert certificate required.*\n$/);
+  r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_CLIENT_CERT: certs.strangerCert, LESSOR_CLIENT_KEY: certs.strangerKey } });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^Error listing secrets engines: could not connect to https:\/\/localhost:\d+: /);
 });
 
 /** The SHA-256 fingerprint of the certificate a new TLS connection to the server is shown. */

@@ -168,11 +168,11 @@ test("a renewed lease is at the top; a renewed token is an auth block", () => {
   assert.equal((lookup.body?.data as { creation_time: number }).creation_time, 1767225600);
 });
 
-test("health is unwrapped, with the status code asked for; 503 while draining", () => {
-  const health = { initialized: true, sealed: false, draining: false };
+test("health is unwrapped, with the status code asked for; 503 while not serving", () => {
+  const health = { initialized: true, sealed: false, serving: true };
   assert.deepEqual(vaultAnswer(request("sys/health"), response({ data: health })), { status: 200, body: { initialized: true, sealed: false }, headers: { "cache-control": "no-store" } });
   assert.equal(vaultAnswer(request("sys/health", "read", { activecode: "299" }), response({ data: health })).status, 299);
-  assert.equal(vaultAnswer(request("sys/health"), response({ data: { ...health, draining: true } })).status, 503);
+  assert.equal(vaultAnswer(request("sys/health"), response({ data: { ...health, serving: false } })).status, 503);
 });
 
 test("errors take Vault's status codes and shape", () => {
@@ -185,6 +185,7 @@ test("errors take Vault's status codes and shape", () => {
   assert.equal(status(new LessorError(Code.UNKNOWN, "internal error", { reason: "INTERNAL" })), 500);
   const limited = errorAnswer(new LessorError(Code.RESOURCE_EXHAUSTED, "rate limit quota", { reason: "RATE_LIMITED", retryDelayMs: 1500 }), true);
   assert.deepEqual([limited.status, limited.headers["retry-after"]], [429, "2"]);
+  assert.equal(status(new LessorError(Code.RESOURCE_EXHAUSTED, "the disk is full", { reason: "STORAGE_FULL" })), 503, "a full disk is no rate limit");
   assert.deepEqual(errorAnswer(LessorError.unauthenticated("invalid token: no such token"), true).body, { errors: ["permission denied", "invalid token: no such token"] });
   assert.match(String(errorAnswer(LessorError.unauthenticated("missing token"), false).body?.errors), /missing client token: send it in the X-Vault-Token header/);
 });

@@ -52,7 +52,12 @@ const OPTIONS = {
     group: "Lease expiry and revocation:",
     describe: `Failed attempts after which a lease is marked irrevocable, retried only when asked or forced (${fallback("revoke-max-attempts")})`,
   },
-  "expiry-concurrency": { type: "number", group: "Lease expiry and revocation:", describe: `Revocations running at once (${fallback("expiry-concurrency")})` },
+  "expiry-concurrency": { type: "number", group: "Lease expiry and revocation:", describe: `Revocations running at once, all mounts together (${fallback("expiry-concurrency")})` },
+  "expiry-mount-concurrency": {
+    type: "number",
+    group: "Lease expiry and revocation:",
+    describe: "Revocations running at once for one engine mount; a mount whose endpoint hangs holds no more than this (default half of -expiry-concurrency)",
+  },
   "revoke-rate": {
     type: "number",
     group: "Lease expiry and revocation:",
@@ -64,6 +69,27 @@ const OPTIONS = {
     group: "Lease expiry and revocation:",
     describe: `How long revoked leases and lease events are kept before \`lessor lease tidy\` removes them (${fallback("lease-retention")})`,
   },
+  "max-connections": {
+    type: "number",
+    group: "Connections:",
+    describe: `Connections open at once; at the cap the oldest one still in its handshake makes room, else a new one is refused (${fallback("max-connections")})`,
+  },
+  "connection-handshake-timeout": {
+    type: "string",
+    group: "Connections:",
+    describe: `Time a new connection has to finish TLS and send the HTTP/2 preface, or it is closed (${fallback("connection-handshake-timeout")})`,
+  },
+  "connection-idle-timeout": {
+    type: "string",
+    group: "Connections:",
+    describe: `A connection with no call for this long is closed; clients reconnect when they need to (${fallback("connection-idle-timeout")})`,
+  },
+  "max-connection-age": {
+    type: "string",
+    group: "Connections:",
+    describe: `Connections are asked to go away after this long, calls under way get 30s to finish; 0s: never (${fallback("max-connection-age")})`,
+  },
+  "max-concurrent-streams": { type: "number", group: "Connections:", describe: `Calls at once on one connection (${fallback("max-concurrent-streams")})` },
 } as const;
 
 type ServerFlags = ServerInput & { config?: string; dev?: boolean; "dev-listen-address"?: string };

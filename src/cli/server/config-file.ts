@@ -5,13 +5,14 @@
 // for, so flags and environment can override them one by one (settings.ts).
 //
 //   listener "tcp" { address = "0.0.0.0:8200"  tls_cert_file = "..."  tls_key_file = "..."  tls_client_ca_file = "..."
-//                    http_address = "0.0.0.0:8201" }   (Vault's HTTP API, with the same TLS settings)
+//                    max_connections = 1000  handshake_timeout = "10s"  idle_timeout = "5m"  max_connection_age = "0s"  max_concurrent_streams = 256
+//                    http_address = "0.0.0.0:8201" }   (Vault's HTTP API, with the same TLS and limits)
 //   storage "sqlite" { path = "/var/lib/lessor" }
 //   storage "postgresql" { connection_url = "postgres://..."  ca_file = "..."  path = "/var/lib/lessor" }
 //   key_file = "/etc/lessor/lessor.key"
 //   telemetry { metrics_address = "127.0.0.1:9102" }
 //   log_level = "info"   log_format = "json"   shutdown_delay = "5s"
-//   expiry { paused = false  concurrency = 8  revoke_rate = 10  revoke_burst = 20
+//   expiry { paused = false  concurrency = 8  mount_concurrency = 4  revoke_rate = 10  revoke_burst = 20
 //            revoke_retry_base = "1s"  revoke_retry_max = "5m"  revoke_max_attempts = 15  lease_retention = "168h" }
 import { readFileSync } from "node:fs";
 import { z } from "zod";
@@ -36,6 +37,11 @@ const schema = z.strictObject({
       tls_client_ca_file: text.optional(),
       tls_request_client_cert: z.boolean().optional(),
       tls_disable: z.boolean().optional(),
+      max_connections: z.number().optional(),
+      handshake_timeout: duration.optional(),
+      idle_timeout: duration.optional(),
+      max_connection_age: duration.optional(),
+      max_concurrent_streams: z.number().optional(),
     })
     .optional(),
   storage: z
@@ -57,6 +63,7 @@ const schema = z.strictObject({
     .strictObject({
       paused: z.boolean().optional(),
       concurrency: z.number().optional(),
+      mount_concurrency: z.number().optional(),
       revoke_rate: z.number().optional(),
       revoke_burst: z.number().optional(),
       revoke_retry_base: duration.optional(),
@@ -165,6 +172,11 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   set("tls-client-ca-file", listener?.tls_client_ca_file, "listener.tls_client_ca_file");
   set("tls-request-client-cert", listener?.tls_request_client_cert, "listener.tls_request_client_cert");
   set("tls-disable", listener?.tls_disable, "listener.tls_disable");
+  set("max-connections", listener?.max_connections, "listener.max_connections");
+  set("connection-handshake-timeout", asText(listener?.handshake_timeout), "listener.handshake_timeout");
+  set("connection-idle-timeout", asText(listener?.idle_timeout), "listener.idle_timeout");
+  set("max-connection-age", asText(listener?.max_connection_age), "listener.max_connection_age");
+  set("max-concurrent-streams", listener?.max_concurrent_streams, "listener.max_concurrent_streams");
   set("data-dir", storage?.path, "storage.path");
   if (storage?.type === "postgresql") {
     set("storage-url", storage.connection_url, "storage.connection_url");
@@ -177,6 +189,7 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   set("shutdown-delay", asText(file.shutdown_delay), "shutdown_delay");
   set("no-expire", expiry?.paused, "expiry.paused");
   set("expiry-concurrency", expiry?.concurrency, "expiry.concurrency");
+  set("expiry-mount-concurrency", expiry?.mount_concurrency, "expiry.mount_concurrency");
   set("revoke-rate", expiry?.revoke_rate, "expiry.revoke_rate");
   set("revoke-burst", expiry?.revoke_burst, "expiry.revoke_burst");
   set("revoke-retry-base", asText(expiry?.revoke_retry_base), "expiry.revoke_retry_base");

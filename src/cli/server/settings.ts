@@ -3,7 +3,7 @@
 // checked once, here, with a message that names where the bad value was
 // written (-flag, LESSOR_VARIABLE, or file:line (key)).
 import type { LessorServerOptions } from "../../server/app.js";
-import { DEFAULT_LISTEN_ADDRESS, splitHostPort } from "../../server/listen.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, splitHostPort } from "../../server/listen.js";
 import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
@@ -34,12 +34,18 @@ export interface ServerInput {
   "shutdown-delay"?: string;
   "no-expire"?: boolean;
   "expiry-concurrency"?: number;
+  "expiry-mount-concurrency"?: number;
   "revoke-rate"?: number;
   "revoke-burst"?: number;
   "revoke-retry-base"?: string;
   "revoke-retry-max"?: string;
   "revoke-max-attempts"?: number;
   "lease-retention"?: string;
+  "max-connections"?: number;
+  "connection-handshake-timeout"?: string;
+  "connection-idle-timeout"?: string;
+  "max-connection-age"?: string;
+  "max-concurrent-streams"?: number;
 }
 
 /** The environment variables that stand for flags (the seal key has no flag: it stays out of argv). */
@@ -65,6 +71,11 @@ export const DEFAULTS = {
   "revoke-retry-max": formatDuration(DEFAULT_RETRY_POLICY.capMs / 1000),
   "revoke-max-attempts": DEFAULT_RETRY_POLICY.maxAttempts,
   "lease-retention": "168h",
+  "max-connections": DEFAULT_CONNECTION_LIMITS.maxConnections,
+  "connection-handshake-timeout": formatDuration(DEFAULT_CONNECTION_LIMITS.handshakeTimeoutMs / 1000),
+  "connection-idle-timeout": formatDuration(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs / 1000),
+  "max-connection-age": "0s",
+  "max-concurrent-streams": DEFAULT_CONNECTION_LIMITS.maxConcurrentStreams,
 } as const satisfies Partial<Record<keyof ServerInput, string | number>>;
 
 export interface ServerSettings {
@@ -123,6 +134,7 @@ export function resolveSettings(
       storageCaFile: pick("storage-ca-file"),
       shutdownDelayMs: durationMs(pick("shutdown-delay") ?? DEFAULTS["shutdown-delay"], source("shutdown-delay")),
       ...leaseTuning(pick, source),
+      connections: connectionLimits(pick, source),
     },
     log: {
       level: oneOf(LOG_LEVELS, pick("log-level") ?? DEFAULTS["log-level"], source("log-level")),
@@ -143,21 +155,43 @@ function nextPort(address: string): string {
 function leaseTuning(pick: Pick, source: (key: keyof ServerInput) => string) {
   const duration = (key: "revoke-retry-base" | "revoke-retry-max" | "lease-retention"): number =>
     durationMs(pick(key) ?? DEFAULTS[key], source(key));
-  const count = (key: "revoke-max-attempts" | "expiry-concurrency" | "revoke-rate" | "revoke-burst", min: number): number => {
-    const n = Number(pick(key) ?? DEFAULTS[key]);
-    if (!Number.isFinite(n) || n < min) throw new SettingsError(`${source(key)} must be a number of at least ${min}`);
-    return n;
-  };
+  const count = (key: "revoke-max-attempts" | "expiry-concurrency" | "revoke-rate" | "revoke-burst", min: number): number => atLeast(pick(key) ?? DEFAULTS[key], min, source(key));
+  const lane = pick("expiry-mount-concurrency");
   const baseMs = duration("revoke-retry-base");
   const capMs = duration("revoke-retry-max");
   if (baseMs < 1) throw new SettingsError(`${source("revoke-retry-base")} must be at least 1ms`);
   if (capMs < baseMs) throw new SettingsError(`${source("revoke-retry-max")} must not be shorter than ${source("revoke-retry-base")}`);
   return {
     retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
-    expiry: { concurrency: Math.floor(count("expiry-concurrency", 1)) },
+    expiry: {
+      concurrency: Math.floor(count("expiry-concurrency", 1)),
+      ...(lane === undefined ? {} : { mountConcurrency: Math.floor(atLeast(lane, 1, source("expiry-mount-concurrency"))) }),
+    },
     revokeRate: { perSecond: count("revoke-rate", 0), burst: Math.floor(count("revoke-burst", 1)) },
     leaseRetentionMs: duration("lease-retention"),
   };
+}
+
+/** The limits on the gRPC port's connections, checked. */
+function connectionLimits(pick: Pick, source: (key: keyof ServerInput) => string) {
+  const duration = (key: "connection-handshake-timeout" | "connection-idle-timeout" | "max-connection-age", min: number): number => {
+    const ms = durationMs(pick(key) ?? DEFAULTS[key], source(key));
+    if (ms < min) throw new SettingsError(`${source(key)} must be at least ${formatDuration(min / 1000)}`);
+    return ms;
+  };
+  return {
+    maxConnections: Math.floor(atLeast(pick("max-connections") ?? DEFAULTS["max-connections"], 1, source("max-connections"))),
+    handshakeTimeoutMs: duration("connection-handshake-timeout", 100),
+    idleTimeoutMs: duration("connection-idle-timeout", 1000),
+    maxConnectionAgeMs: duration("max-connection-age", 0),
+    maxConcurrentStreams: Math.floor(atLeast(pick("max-concurrent-streams") ?? DEFAULTS["max-concurrent-streams"], 1, source("max-concurrent-streams"))),
+  };
+}
+
+function atLeast(value: number | string, min: number, where: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) throw new SettingsError(`${where} must be a number of at least ${min}`);
+  return n;
 }
 
 function durationMs(value: string, where: string): number {

@@ -87,8 +87,8 @@ export interface ServerInfo {
   version: string;
   /** "sqlite" or "postgresql". */
   storageType: string;
-  /** Shutdown has begun: calls are still answered, but health says to send them elsewhere. */
-  draining(): boolean;
+  /** What gRPC health says of the whole server: false while starting, shutting down, or when the store cannot be reached. */
+  serving(): boolean;
 }
 
 export interface SystemParts {

@@ -2,8 +2,9 @@
 // for Vault ask a server before anything else. Health and seal status answer
 // without a token (SYS_SPECIAL), in Vault's fields: Lessor is always
 // initialized, unsealed and active while it answers (its key is a file or
-// LESSOR_SEAL_KEY, read at start-up), except that health says so while the
-// server is shutting down, as gRPC health turns NOT_SERVING.
+// LESSOR_SEAL_KEY, read at start-up); health also says when the server
+// should not be sent requests, whenever gRPC health is NOT_SERVING (starting,
+// shutting down, the store unreachable).
 import { LessorError } from "../../errors.js";
 import { normalizeRequestPath } from "../../router/paths.js";
 import { definePath, type FieldSpec, type FieldSpecs, type PathSpec } from "../framework/types.js";
@@ -40,7 +41,7 @@ export function statusPaths(parts: SystemParts): PathSpec[] {
   return [
     definePath({
       pattern: "health",
-      synopsis: "The server's health, in Vault's fields; answers without a token. Over HTTP: 200 (activecode), 503 while shutting down.",
+      synopsis: "The server's health, in Vault's fields; answers without a token. Over HTTP: 200 (activecode), 503 while gRPC health is NOT_SERVING.",
       fields: HEALTH_FIELDS,
       operations: {
         async read() {
@@ -57,7 +58,7 @@ export function statusPaths(parts: SystemParts): PathSpec[] {
               enterprise: false,
               cluster_name: CLUSTER_NAME,
               cluster_id: "",
-              draining: server.draining(),
+              serving: server.serving(),
             },
           };
         },

@@ -11,15 +11,9 @@ import { createServer as createHttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { Logger } from "pino";
-import type { ListenerTls } from "../listener.js";
+import type { ConnectionLimits } from "../listen.js";
+import type { TlsSource } from "../listener.js";
 import { ListMethodRewriter } from "./list-method.js";
-
-export interface HttpConnectionLimits {
-  /** Connections open at once; more are closed at once. */
-  maxConnections: number;
-  /** How long a TLS handshake may take. */
-  handshakeTimeoutMs: number;
-}
 
 /** A client connection as the HTTP server sees it: the socket's bytes after the LIST rewriter. */
 export class RewrittenConnection extends Duplex {
@@ -107,21 +101,32 @@ export class RewrittenConnection extends Duplex {
 }
 
 /**
- * An HTTP server (HTTPS with `tls`, asking for client certificates as the
- * gRPC listener does) whose connections pass through the LIST rewriter.
+ * An HTTP server (HTTPS with `tls`: the gRPC listener's, certificates
+ * reloaded with it, client certificates asked for as it asks) whose
+ * connections pass through the LIST rewriter.
  */
-export function rewritingServer(handler: RequestListener, tls: ListenerTls | undefined, limits: HttpConnectionLimits, logger: Logger): HttpServer {
-  const server = tls
-    ? createHttpsServer(
-        {
-          ...tls.load(),
-          requestCert: tls.clientCertificate !== "none",
-          rejectUnauthorized: tls.clientCertificate === "require",
-          handshakeTimeout: limits.handshakeTimeoutMs,
-        },
-        handler,
-      )
-    : createHttpServer(handler);
+export function rewritingServer(
+  handler: RequestListener,
+  tls: TlsSource | undefined,
+  limits: Pick<ConnectionLimits, "maxConnections" | "handshakeTimeoutMs">,
+  logger: Logger,
+): HttpServer {
+  let server: HttpServer;
+  if (tls) {
+    const secure = createHttpsServer(
+      {
+        ...tls.context,
+        requestCert: tls.clientCertificate !== "none",
+        rejectUnauthorized: tls.clientCertificate === "require",
+        handshakeTimeout: limits.handshakeTimeoutMs,
+      },
+      handler,
+    );
+    tls.watch((context) => secure.setSecureContext(context));
+    server = secure;
+  } else {
+    server = createHttpServer(handler);
+  }
   // The server's own listener, the one that attaches its parser, gets the rewritten stream instead of the socket.
   const event = tls ? "secureConnection" : "connection";
   const parse = server.listeners(event);

@@ -59,7 +59,8 @@ const JSON_HEADERS = { "cache-control": "no-store" };
 
 /** Vault's status code for an error, and its body: {"errors": [...]}. */
 export function errorAnswer(error: LessorError, sentToken: boolean): HttpAnswer {
-  const status = STATUS[error.code] ?? 500;
+  // A full disk is the server's trouble, not the caller's rate: 503, as Vault answers when it cannot serve.
+  const status = error.reason === "STORAGE_FULL" ? 503 : (STATUS[error.code] ?? 500);
   const headers: Record<string, string> = { ...JSON_HEADERS };
   if (error.retryDelayMs !== undefined) headers["retry-after"] = String(Math.max(1, Math.ceil(error.retryDelayMs / 1000)));
   if (error.code === Code.UNAUTHENTICATED) {
@@ -170,12 +171,12 @@ function tokenLookup(req: AnsweredRequest, data: JsonObject): JsonObject {
   return { ...data, id, creation_time: Math.floor(Date.parse(info.creation_time) / 1000) };
 }
 
-/** sys/health and sys/seal-status: the data is the body; health's status code is the one the query asked for. */
+/** sys/health and sys/seal-status: the data is the body; health's status code is the one the query asked for, or 503 when the server is not serving. */
 function unwrapped(req: AnsweredRequest, res: RouterResponse): HttpAnswer {
   if (req.path !== "sys/health") return { status: 200, body: res.data, headers: { ...JSON_HEADERS } };
-  const { draining, ...body } = res.data;
+  const { serving, ...body } = res.data;
   const asked = Number(req.data.activecode ?? 200);
-  return { status: draining === true ? 503 : asked, body, headers: { ...JSON_HEADERS } };
+  return { status: serving === false ? 503 : asked, body, headers: { ...JSON_HEADERS } };
 }
 
 /** Vault answers ?help=1 with text under `help`; the structured description follows it. */
