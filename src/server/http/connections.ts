@@ -112,9 +112,12 @@ export function rewritingServer(
   logger: Logger,
 ): HttpServer {
   let server: HttpServer;
+  // How often Node checks the header and request timeouts (its default, 30 s, would let them run that much late).
+  const checks = { connectionsCheckingInterval: 5_000 };
   if (tls) {
     const secure = createHttpsServer(
       {
+        ...checks,
         ...tls.context,
         requestCert: tls.clientCertificate !== "none",
         rejectUnauthorized: tls.clientCertificate === "require",
@@ -125,7 +128,7 @@ export function rewritingServer(
     tls.watch((context) => secure.setSecureContext(context));
     server = secure;
   } else {
-    server = createHttpServer(handler);
+    server = createHttpServer(checks, handler);
   }
   // The server's own listener, the one that attaches its parser, gets the rewritten stream instead of the socket.
   const event = tls ? "secureConnection" : "connection";

@@ -47,9 +47,6 @@ export function vaultApi(
   const app = Fastify({
     serverFactory,
     bodyLimit: limits.bodyLimit,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    requestTimeout: limits.requestTimeoutMs,
-    http: { headersTimeout: limits.headersTimeoutMs, requestTimeout: limits.requestTimeoutMs },
     // The path is checked once, by the pipeline; the router only has to hand it over whole.
     routerOptions: { maxParamLength: 8192 },
     exposeHeadRoutes: false,
@@ -60,6 +57,10 @@ export function vaultApi(
     frameworkErrors: (error, request, reply) => send(reply, frameworkAnswer(error, limits), request.method === "HEAD"),
     clientErrorHandler: refuseUnparsable,
   });
+  // The server comes from serverFactory, so its timeouts are set here (Fastify sets them only on servers it makes).
+  app.server.headersTimeout = limits.headersTimeoutMs;
+  app.server.requestTimeout = limits.requestTimeoutMs;
+  app.server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   const bodies = new WeakMap<object, JsonObject>();
   // LIST reaches the server as LOCK (list-method.ts): a method without a body.
   app.addHttpMethod(LIST_STAND_IN);
