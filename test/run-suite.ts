@@ -31,14 +31,14 @@ const RUN_ONCE = [
   // own tests, pure unit tests, unit tests on the in-memory store (which the
   // conformance suite holds to the others' behaviour).
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
+  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
   // Start a server, but test what lies above the store: the CLI's printing
   // (the walkthroughs drive the CLI on both stores), the client package and
   // its retries and renewals, the transport (TLS, gRPC conventions, reflection,
   // Python stubs, metrics), and the aws engine's validation of what it is given.
-  /^e2e\/cli\.test\.js$/,
-  /^clients\/(tarball|renewer|errors-and-retries|aws-credentials)\.test\.js$/,
+  /^e2e\/cli(-auth)?\.test\.js$/,
+  /^clients\/(tarball|renewer|errors-and-retries|aws-credentials|auto-auth)\.test\.js$/,
   /^integration\/(tls|grpc-conventions|readme-grpcurl|python|metrics|bad-input)\.test\.js$/,
   /^integration\/aws-(roles|sts|iam-user|rotate-root|sdk-config)\.test\.js$/,
 ];

@@ -2,10 +2,21 @@
 // (token_policies, token_ttl, ...), the identity a login returns from them,
 // and the one refusal every failed check gives. A method proves who the
 // caller is; the token authority mints the token (see Router.dispatch).
-import { isIP } from "node:net";
-import { Code, LessorError } from "../errors.js";
+import { isIP, isIPv6 } from "node:net";
+import { Code, LessorError, type FieldViolation } from "../errors.js";
+import { cidrBlocks } from "../auth/tokens.js";
 import type { FieldSpecs, FieldValue, LoginIdentity } from "../engines/framework/types.js";
 import { z } from "zod";
+
+/** Names of roles (Vault's GenericNameRegex): letters, digits, '_', '-' and '.', starting and ending with a letter or digit. */
+export const ROLE_NAME = /^\w(?:[\w.-]{0,126}\w)?$/;
+
+/** INVALID_ARGUMENT naming `name` unless it is a role name. */
+export function checkRoleName(name: string): void {
+  if (!ROLE_NAME.test(name)) {
+    throw LessorError.invalidField("name", "role names are 1 to 128 letters, digits, '_', '-' or '.', starting and ending with a letter or digit");
+  }
+}
 
 /** Vault's token fields, taken by every role of every method. */
 export const TOKEN_FIELDS = {
@@ -58,7 +69,34 @@ export function loginRefused(why: string): LessorError {
   return new LessorError(Code.PERMISSION_DENIED, "permission denied: the login was refused", { reason: "LOGIN_REFUSED", detail: why });
 }
 
-function checkCidrs(value: FieldValue): string | undefined {
+/** What is wrong with a role's token settings taken together. */
+export function tokenSettingsViolations(settings: TokenSettings): FieldViolation[] {
+  if (settings.token_max_ttl > 0 && settings.token_ttl > settings.token_max_ttl) {
+    return [{ field: "token_ttl", description: "must not be longer than token_max_ttl" }];
+  }
+  return [];
+}
+
+/**
+ * A stored role updated with the fields a write gave (Vault's roles take
+ * partial updates): `stored` as it was, overlaid with the provided `names`.
+ */
+export function withProvided(stored: Record<string, unknown> | undefined, fields: Record<string, unknown>, provided: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...stored };
+  for (const name of provided) if (Object.hasOwn(fields, name)) out[name] = fields[name];
+  return out;
+}
+
+/** Whether a connection's address lies in one of the CIDR blocks (an empty list allows any). */
+export function addressAllowed(cidrs: readonly string[], remoteAddress: string): boolean {
+  if (cidrs.length === 0) return true;
+  const address = remoteAddress.replace(/^::ffff:/, "");
+  if (isIP(address) === 0) return false;
+  return cidrBlocks(cidrs).check(address, isIPv6(address) ? "ipv6" : "ipv4");
+}
+
+/** A field check: every item is a CIDR block or an address. */
+export function checkCidrs(value: FieldValue): string | undefined {
   const items = Array.isArray(value) ? value : [];
   for (const item of items) {
     if (typeof item !== "string" || !isCidr(item)) return `"${String(item).slice(0, 64)}" is not a CIDR block such as 10.0.0.0/8 or an address`;

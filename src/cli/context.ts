@@ -1,6 +1,9 @@
 // What every client command shares: the global flags, the connection, the
 // output format, and turning failures into the walkthroughs' error block and
 // exit status.
+import { chmodSync, renameSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { LessorClient } from "@lessor/client";
 import type { CommandModule } from "yargs";
 import { apiErrorText, EXIT_API_ERROR, EXIT_USAGE, type Format } from "./output.js";
@@ -59,3 +62,17 @@ export function asFormat(value: unknown): Format {
 
 /** The -format option most commands take. */
 export const FORMAT_OPTION = { type: "string", describe: "Output format: table or json" } as const;
+
+/** Where the CLI keeps its token (the client reads it when LESSOR_TOKEN is not set). */
+export function tokenFile(): string {
+  return join(process.env.HOME ?? homedir(), ".lessor-token");
+}
+
+/** Saves the token for later commands, readable by its owner only (written aside, then renamed into place). */
+export function saveToken(token: string): void {
+  const file = tokenFile();
+  const aside = `${file}.${process.pid}.tmp`;
+  writeFileSync(aside, `${token}\n`, { mode: 0o600 });
+  chmodSync(aside, 0o600);
+  renameSync(aside, file);
+}

@@ -6,6 +6,8 @@ import yargs from "yargs";
 import { hideBin } from "yargs/helpers";
 import { processIo } from "./context.js";
 import { auditCommand } from "./commands/audit.js";
+import { authCommand } from "./commands/auth.js";
+import { loginCommand } from "./commands/login.js";
 import { leaseCommand } from "./commands/leases.js";
 import { legacyRevokeCommand } from "./commands/lease-revoke.js";
 import { mountCommand, secretsCommand } from "./commands/mounts.js";
@@ -54,6 +56,8 @@ export async function main(argv: string[]): Promise<void> {
     .command(leaseCommand)
     .command(legacyRevokeCommand)
     .command(tokenCommand)
+    .command(authCommand)
+    .command(loginCommand)
     .command(policyCommand)
     .command(auditCommand)
     .command(quotaCommand)

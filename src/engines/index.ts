@@ -7,11 +7,13 @@ import { kvEngine } from "./kv/index.js";
 import { awsEngine } from "./aws/index.js";
 import { awsAuthMethod } from "../auth-methods/aws/index.js";
 import { certAuthMethod } from "../auth-methods/cert/index.js";
+import { appRoleMethod } from "../auth-methods/approle/index.js";
+import { jwtMethod } from "../auth-methods/jwt/index.js";
 
 /** A type names one secrets engine and one auth method at most ("aws" is both, as in Vault). */
 const keyOf = (factory: EngineFactory): string => `${factory.kind ?? "secret"}:${factory.type}`;
 
-const registry = new Map<string, EngineFactory>([awsEngine, kvEngine, awsAuthMethod, certAuthMethod].map((f) => [keyOf(f), f]));
+const registry = new Map<string, EngineFactory>([awsEngine, kvEngine, awsAuthMethod, certAuthMethod, appRoleMethod, jwtMethod].map((f) => [keyOf(f), f]));
 
 /** Adds an engine type; the server must start after this runs. */
 export function registerEngine(factory: EngineFactory): void {

@@ -212,6 +212,7 @@ function storageFor(entries: EngineEntryStore, accessor: string): EngineStorage 
     put: (key, value) => entries.put(accessor, key, value),
     delete: (key) => entries.delete(accessor, key),
     list: (prefix) => entries.list(accessor, prefix),
+    compareAndSwap: (key, expected, next) => entries.compareAndSwap(accessor, key, expected, next),
   };
 }
 

@@ -7,6 +7,9 @@
 import { Code, LessorError } from "../errors.js";
 import type { AuthenticatedToken } from "../auth/tokens.js";
 
+/** The limits when not configured. */
+export const DEFAULT_STREAM_LIMITS = { maxPerToken: 32, maxTotal: 1024, tokenCheckIntervalMs: 5_000 } as const;
+
 export interface StreamLimits {
   /** Streams one token may hold open at once (default 32). */
   maxPerToken?: number;
@@ -42,9 +45,9 @@ export class StreamGuard {
     private readonly tokens: TokenLiveness,
     limits: StreamLimits = {},
   ) {
-    this.maxPerToken = limits.maxPerToken ?? 32;
-    this.maxTotal = limits.maxTotal ?? 1024;
-    this.checkMs = limits.tokenCheckIntervalMs ?? 5_000;
+    this.maxPerToken = limits.maxPerToken ?? DEFAULT_STREAM_LIMITS.maxPerToken;
+    this.maxTotal = limits.maxTotal ?? DEFAULT_STREAM_LIMITS.maxTotal;
+    this.checkMs = limits.tokenCheckIntervalMs ?? DEFAULT_STREAM_LIMITS.tokenCheckIntervalMs;
     tokens.onRevoked((accessor) => {
       for (const end of [...(this.open.get(accessor) ?? [])]) end(LessorError.unauthenticated("the stream's token was revoked"));
     });

@@ -3,10 +3,12 @@
 // mappers (both SQL schemas name their columns alike), prefix ranges and
 // key folding, the rules a lease's due time follows, and the hooks that tell
 // the process a lease change committed.
+import { isDeepStrictEqual } from "node:util";
 import { z } from "zod";
 import type { Keyring } from "./encryption.js";
 import type {
   AuditDeviceRecord,
+  JsonValue,
   IntentRecord,
   JsonObject,
   LeaseEventRecord,
@@ -51,6 +53,11 @@ export class KeyMismatchError extends StoreRefusal {}
 /** Refusal to start with the wrong key; `hint` says which key file is the right one. */
 export function wrongKeyError(hint: string): StoreRefusal {
   return new KeyMismatchError(`the encryption key does not match this database (it was sealed with another key); ${hint}`);
+}
+
+/** Whether an engine entry as stored (undefined: absent) is the one a compare-and-swap expects. */
+export function sameEntry(stored: JsonValue | undefined, expected: JsonValue | undefined): boolean {
+  return stored === undefined || expected === undefined ? stored === expected : isDeepStrictEqual(stored, expected);
 }
 
 /**

@@ -15,6 +15,7 @@
 // write either fully happens or not at all.
 import { Keyring } from "./encryption.js";
 import {
+  sameEntry,
   aad,
   auditDeviceRecord,
   dueRepair,
@@ -339,6 +340,17 @@ class MemoryEntries implements EngineEntryStore {
 
   delete(mountAccessor: string, key: string): Promise<boolean> {
     return this.op(() => this.t.entries.delete(entryKey(mountAccessor, key)));
+  }
+
+  compareAndSwap(mountAccessor: string, key: string, expected: JsonValue | undefined, next: JsonValue | undefined): Promise<boolean> {
+    const bound = aad.entry(mountAccessor, key);
+    return this.op(() => {
+      const row = this.t.entries.get(entryKey(mountAccessor, key));
+      if (!sameEntry(row === undefined ? undefined : this.keyring.openJson<JsonValue>(row.value, bound), expected)) return false;
+      if (next === undefined) this.t.entries.delete(entryKey(mountAccessor, key));
+      else this.t.entries.set(entryKey(mountAccessor, key), { mountAccessor, key, value: this.keyring.sealJson(next, bound) });
+      return true;
+    });
   }
 
   list(mountAccessor: string, prefix: string): Promise<string[]> {

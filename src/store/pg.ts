@@ -8,6 +8,7 @@ import pg from "pg";
 import type { Logger } from "pino";
 import { Keyring } from "./encryption.js";
 import {
+  sameEntry,
   aad,
   dueFields,
   dueRepair,
@@ -291,6 +292,36 @@ class PgEntries implements EngineEntryStore {
   async delete(mountAccessor: string, key: string): Promise<boolean> {
     const r = await this.db.query("DELETE FROM engine_entries WHERE mount_accessor = $1 AND key = $2", [mountAccessor, key]);
     return r.rowCount > 0;
+  }
+
+  async compareAndSwap(mountAccessor: string, key: string, expected: JsonValue | undefined, next: JsonValue | undefined): Promise<boolean> {
+    const bound = aad.entry(mountAccessor, key);
+    const { rows } = await this.db.query<{ value: Buffer }>({ name: "entry_get", text: "SELECT value FROM engine_entries WHERE mount_accessor = $1 AND key = $2" }, [
+      mountAccessor,
+      key,
+    ]);
+    const row = rows[0];
+    if (!sameEntry(row === undefined ? undefined : this.keyring.openJson<JsonValue>(row.value, bound), expected)) return false;
+    // Conditional on the sealed bytes read (every seal is unique): of two replicas swapping from the same value, one wins.
+    if (row === undefined) {
+      if (next === undefined) return true;
+      const r = await this.db.query("INSERT INTO engine_entries (mount_accessor, key, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", [
+        mountAccessor,
+        key,
+        this.keyring.sealJson(next, bound),
+      ]);
+      return r.rowCount === 1;
+    }
+    const r =
+      next === undefined
+        ? await this.db.query("DELETE FROM engine_entries WHERE mount_accessor = $1 AND key = $2 AND value = $3", [mountAccessor, key, row.value])
+        : await this.db.query("UPDATE engine_entries SET value = $4 WHERE mount_accessor = $1 AND key = $2 AND value = $3", [
+            mountAccessor,
+            key,
+            row.value,
+            this.keyring.sealJson(next, bound),
+          ]);
+    return r.rowCount === 1;
   }
 
   async list(mountAccessor: string, prefix: string): Promise<string[]> {

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { Keyring } from "./encryption.js";
 import {
+  sameEntry,
   aad,
   dueFields,
   dueRepair,
@@ -288,6 +289,9 @@ class SqliteEntries implements EngineEntryStore {
   private readonly putOne: Statement;
   private readonly deleteOne: Statement;
   private readonly listRange: Statement;
+  private readonly insertIfAbsent: Statement;
+  private readonly replaceIf: Statement;
+  private readonly deleteIf: Statement;
 
   constructor(
     db: SqliteDatabase,
@@ -302,6 +306,19 @@ class SqliteEntries implements EngineEntryStore {
     this.listRange = db.prepare(
       "SELECT key FROM engine_entries WHERE mount_accessor = ? AND key >= ? AND key < ? ORDER BY key",
     );
+    this.insertIfAbsent = db.prepare("INSERT INTO engine_entries (mount_accessor, key, value) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+    this.replaceIf = db.prepare("UPDATE engine_entries SET value = ? WHERE mount_accessor = ? AND key = ? AND value = ?");
+    this.deleteIf = db.prepare("DELETE FROM engine_entries WHERE mount_accessor = ? AND key = ? AND value = ?");
+  }
+
+  async compareAndSwap(mountAccessor: string, key: string, expected: JsonValue | undefined, next: JsonValue | undefined): Promise<boolean> {
+    const bound = aad.entry(mountAccessor, key);
+    const row = this.getOne.get(mountAccessor, key) as { value: Buffer } | undefined;
+    if (!sameEntry(row === undefined ? undefined : this.keyring.openJson<JsonValue>(row.value, bound), expected)) return false;
+    // Conditional on the sealed bytes read: a write that landed meanwhile makes it change nothing.
+    if (row === undefined) return next === undefined || this.insertIfAbsent.run(mountAccessor, key, this.keyring.sealJson(next, bound)).changes === 1;
+    if (next === undefined) return this.deleteIf.run(mountAccessor, key, row.value).changes === 1;
+    return this.replaceIf.run(this.keyring.sealJson(next, bound), mountAccessor, key, row.value).changes === 1;
   }
 
   async get(mountAccessor: string, key: string): Promise<JsonValue | undefined> {

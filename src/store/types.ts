@@ -92,6 +92,13 @@ export interface EngineEntryStore {
   delete(mountAccessor: string, key: string): Promise<boolean>;
   /** Keys directly under prefix: "a/b" → "b"; "a/c/d" → "c/". */
   list(mountAccessor: string, prefix: string): Promise<string[]>;
+  /**
+   * Replaces the value only if it is still `expected` (undefined: absent), as
+   * one atomic step across every process sharing the store; `next` undefined
+   * deletes it. True when the swap happened. For counters several replicas
+   * spend at once (an AppRole secret_id's uses).
+   */
+  compareAndSwap(mountAccessor: string, key: string, expected: JsonValue | undefined, next: JsonValue | undefined): Promise<boolean>;
 }
 
 export type LeaseEventType = "created" | "renewed" | "revoked" | "expired" | "irrevocable" | "force_revoked";

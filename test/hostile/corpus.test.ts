@@ -5,9 +5,11 @@
 // record contains a secret value.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { request as httpRequest } from "node:http";
+import { base64url, CompactSign } from "jose";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
 import { z } from "zod";
 import { WriteRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
@@ -433,6 +435,86 @@ function tokenCases(): ApiCase[] {
   return cases;
 }
 
+/** jwt and approle logins and settings: malformed, oversized and deep JWTs, garbage in every field. */
+function jwtAppRoleCases(approleRoleId: string, deepSignedJwt: string): ApiCase[] {
+  const b64 = (text: string) => base64url.encode(text);
+  const header = b64(JSON.stringify({ alg: "ES256", typ: "JWT" }));
+  const jwtLogin = (name: string, data: Record<string, unknown>, code: string, message: RegExp): ApiCase => ({
+    name: `jwt login: ${name}`,
+    call: (c) => c.none.login("jwt", data),
+    code,
+    message,
+  });
+  const refused = /^permission denied: the login was refused$/;
+  const notJwt = /^jwt: is not a JWT/;
+  const cases: ApiCase[] = [
+    jwtLogin("oversized JWT", { role: "svc", jwt: "e".repeat(40_000) }, "INVALID_ARGUMENT", /^jwt: is longer than 32768 characters/),
+    jwtLogin("two parts", { role: "svc", jwt: `${PLANTED}.x` }, "INVALID_ARGUMENT", notJwt),
+    jwtLogin("header not base64url", { role: "svc", jwt: "!!!.e30.c2ln" }, "INVALID_ARGUMENT", notJwt),
+    jwtLogin("header not an object", { role: "svc", jwt: `${b64("[1]")}.${b64("{}")}.c2ln` }, "INVALID_ARGUMENT", notJwt),
+    jwtLogin("payload not JSON", { role: "svc", jwt: `${header}.${b64(PLANTED)}.c2ln` }, "INVALID_ARGUMENT", notJwt),
+    jwtLogin("NUL inside", { role: "svc", jwt: `${header}\u0000.e30.c2ln` }, "INVALID_ARGUMENT", notJwt),
+    jwtLogin("correctly signed, 3000 levels deep", { role: "svc", jwt: deepSignedJwt }, "PERMISSION_DENIED", refused),
+    jwtLogin("alg none", { role: "svc", jwt: `${b64(JSON.stringify({ alg: "none" }))}.${b64(JSON.stringify({ sub: "x", aud: "lessor", exp: 4e9 }))}.` }, "PERMISSION_DENIED", refused),
+    jwtLogin("unknown role", { role: "nobody", jwt: `${header}.${b64("{}")}.c2ln` }, "PERMISSION_DENIED", refused),
+    jwtLogin("jwt an object", { role: "svc", jwt: { a: PLANTED } }, "INVALID_ARGUMENT", /^jwt: must be a string/),
+    jwtLogin("jwt missing", { role: "svc" }, "INVALID_ARGUMENT", /^jwt: is required/),
+    jwtLogin("role of 1000 characters", { role: "r".repeat(1000), jwt: "a.b.c" }, "INVALID_ARGUMENT", /^role: is longer than 128 characters/),
+    jwtLogin("unknown field", { role: "svc", jwt: "a.b.c", token: PLANTED }, "INVALID_ARGUMENT", /^token: unknown field; this path takes: role, jwt/),
+    jwtLogin("nested Struct", { role: "svc", jwt: nested(40) }, "INVALID_ARGUMENT", /request: could not be decoded: protobuf decode recursion limit exceeded/),
+  ];
+  const approleLogin = (name: string, data: Record<string, unknown>, code: string, message: RegExp): ApiCase => ({
+    name: `approle login: ${name}`,
+    call: (c) => c.none.login("approle", data),
+    code,
+    message,
+  });
+  cases.push(
+    approleLogin("role_id missing", { secret_id: PLANTED }, "INVALID_ARGUMENT", /^role_id: is required/),
+    approleLogin("role_id a list", { role_id: ["a"], secret_id: PLANTED }, "INVALID_ARGUMENT", /^role_id: must be a string/),
+    approleLogin("secret_id of 1000 characters", { role_id: approleRoleId, secret_id: "s".repeat(1000) }, "INVALID_ARGUMENT", /^secret_id: is longer than 256 characters/),
+    approleLogin("wrong role_id", { role_id: PLANTED, secret_id: PLANTED }, "PERMISSION_DENIED", refused),
+    approleLogin("wrong secret_id", { role_id: approleRoleId, secret_id: PLANTED }, "PERMISSION_DENIED", refused),
+    approleLogin("no secret_id", { role_id: approleRoleId }, "PERMISSION_DENIED", refused),
+  );
+  const write = (name: string, path: string, data: Record<string, unknown>, message: RegExp, code = "INVALID_ARGUMENT"): ApiCase => ({
+    name: `${path}: ${name}`,
+    call: (c) => c.root.write(path, data),
+    code,
+    message,
+  });
+  const jwtRole = { role_type: "jwt", bound_audiences: "lessor", user_claim: "sub" };
+  cases.push(
+    write("jwks_url not http", "auth/jwt/config", { jwks_url: "ftp://keys.example/jwks" }, /^jwks_url: must be an https:\/\/ \(or http:\/\/\) URL/),
+    write("jwks_url with a password", "auth/jwt/config", { jwks_url: `https://u:${PLANTED}@keys.example/jwks` }, /^jwks_url: must not carry a user name or password/),
+    write("pubkey garbage", "auth/jwt/config", { jwt_validation_pubkeys: PLANTED }, /^jwt_validation_pubkeys: item 1 is not a PEM public key or certificate/),
+    write("alg none", "auth/jwt/config", { jwt_validation_pubkeys: "x", jwt_supported_algs: "none" }, /jwt_supported_algs: "none" is not allowed/),
+    write("CA garbage", "auth/jwt/config", { jwks_url: "https://keys.example/jwks", jwks_ca_pem: PLANTED }, /^jwks_ca_pem: is not a PEM certificate/),
+    write("bound_claims a list", "auth/jwt/role/svc", { ...jwtRole, bound_claims: "[1,2]" }, /^bound_claims: must be a JSON object/),
+    write("bound_claims 40 deep", "auth/jwt/role/svc", { ...jwtRole, bound_claims: JSON.stringify(nested(40)) }, /^bound_claims: is nested deeper than 32 levels/),
+    write("bound_claims not JSON", "auth/jwt/role/svc", { ...jwtRole, bound_claims: "{nope" }, /^bound_claims: is not valid JSON/),
+    write("claim_mappings not pairs", "auth/jwt/role/svc", { ...jwtRole, claim_mappings: "novalue" }, /^claim_mappings: "novalue" is not a key=value pair/),
+    write("negative leeway", "auth/jwt/role/svc", { ...jwtRole, clock_skew_leeway: "-5" }, /^clock_skew_leeway: must not be negative; or -1 for no leeway/),
+    write("CIDR out of range", "auth/jwt/role/svc", { ...jwtRole, token_bound_cidrs: "300.0.0.0/8" }, /^token_bound_cidrs: "300\.0\.0\.0\/8" is not a CIDR block/),
+    write("role name with spaces", "auth/jwt/role/a b", jwtRole, /^name: role names are/),
+    write("negative secret_id_num_uses", "auth/approle/role/cron", { secret_id_num_uses: -1 }, /^secret_id_num_uses: must be zero or more/),
+    write("secret_id_ttl garbage", "auth/approle/role/cron", { secret_id_ttl: "forever" }, /^secret_id_ttl: duration "forever" is not a duration/),
+    write("token_ttl over token_max_ttl", "auth/approle/role/cron", { token_ttl: "2h", token_max_ttl: "1h" }, /^token_ttl: must not be longer than token_max_ttl/),
+    write("secret-id for no role", "auth/approle/role/nobody/secret-id", {}, /^role "nobody" not found/, "NOT_FOUND"),
+    write("destroy an unknown accessor", "auth/approle/role/cron/secret-id-accessor/destroy", { secret_id_accessor: PLANTED }, /^no secret_id of this role has that accessor/, "NOT_FOUND"),
+    write("secret-id metadata not pairs", "auth/approle/role/cron/secret-id", { metadata: "{broken" }, /^metadata: must be a JSON object of strings, or key=value pairs/),
+  );
+  return cases;
+}
+
+/** A JWT with a valid signature whose payload nests `depth` objects (no claim the role needs). */
+async function deepSignedJwt(depth: number): Promise<{ publicPem: string; jwt: string }> {
+  const { publicKey, privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+  const payload = `${'{"a":'.repeat(depth)}1${"}".repeat(depth)}`;
+  const jwt = await new CompactSign(new TextEncoder().encode(payload)).setProtectedHeader({ alg: "ES256", typ: "JWT" }).sign(privateKey);
+  return { publicPem: publicKey.export({ type: "spki", format: "pem" }).toString(), jwt };
+}
+
 function cliCases(): CliCase[] {
   return [
     { name: "read with ..", args: ["read", "secret/../a"], exit: 2, stderr: /Code: INVALID_ARGUMENT\. Errors:\n\n\* path: contains a "\.\." segment/ },
@@ -623,6 +705,14 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
   await root.write("secret/hidden", { v: "1" });
   const issued = await root.aws.creds("deploy");
   await root.policies.write("reader", `path "secret/*" { capabilities = ["read", "list"] }\npath "secret/hidden" { capabilities = ["deny"] }`);
+  // Auth methods to throw bad logins at: jwt with a PEM key, approle with one role.
+  const deep = await deepSignedJwt(3000);
+  await root.write("sys/auth/jwt", { type: "jwt" });
+  await root.write("auth/jwt/config", { jwt_validation_pubkeys: [deep.publicPem] });
+  await root.write("auth/jwt/role/svc", { role_type: "jwt", bound_audiences: "lessor", user_claim: "sub" });
+  await root.write("sys/auth/approle", { type: "approle" });
+  await root.write("auth/approle/role/cron", { token_policies: "reader" });
+  const approleRoleId = String((await root.read("auth/approle/role/cron/role-id")).data.role_id);
   const auditFile = join(tempDir("audit"), "audit.log");
   await root.sys.enableAudit("file", { options: { file_path: auditFile } });
   await root.write("sys/auth/aws", { type: "aws" });
@@ -683,7 +773,15 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
       intents: await db.all("SELECT COUNT(*) AS n FROM intents"),
     });
 
-  const apiCases = [...pathCases(), ...ttlCases(), ...fieldCases(), ...policyCases(), ...tokenCases(), ...loginCases(ca.pem)];
+  const apiCases = [
+    ...pathCases(),
+    ...ttlCases(),
+    ...fieldCases(),
+    ...policyCases(),
+    ...tokenCases(),
+    ...loginCases(ca.pem),
+    ...jwtAppRoleCases(approleRoleId, deep.jwt),
+  ];
   const cli = cliCases();
   const http = httpCases();
   t.diagnostic(`${apiCases.length} API cases, ${cli.length} CLI cases, ${http.length} HTTP cases`);

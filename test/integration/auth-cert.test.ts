@@ -102,6 +102,11 @@ test("cert: SPIFFE IDs log in by URI SAN glob; other CAs, other IDs and no certi
   const cliEnv = { LESSOR_ADDR: `https://${setup.server.address}`, LESSOR_CACERT: workloadCa.cert, LESSOR_TOKEN: "" };
   const cli = await runCli(["write", "auth/cert/login", "name=prod-payments"], { env: { ...cliEnv, LESSOR_CLIENT_CERT: payments.cert, LESSOR_CLIENT_KEY: payments.key } });
   assert.equal(cli.code, 0, cli.stderr);
+  assert.match(cli.stdout, /token_meta_uri_san +spiffe:\/\/example\.org\/ns\/prod\/sa\/payments\n/, "the written login prints its token");
+  const home = tempDir("cert-login-home");
+  const login = await runCli(["login", "-method=cert", "name=prod-payments"], { env: { ...cliEnv, HOME: home, LESSOR_CLIENT_CERT: payments.cert, LESSOR_CLIENT_KEY: payments.key } });
+  assert.equal(login.code, 0, login.stderr);
+  assert.equal(readFileSync(join(home, ".lessor-token"), "utf8").trim(), /^token +(\S+)$/m.exec(login.stdout)?.[1], "lessor login -method=cert stores its token");
   const cliRefused = await runCli(["write", "auth/cert/login", "name=prod-payments"], { env: cliEnv });
   assert.match(cliRefused.stderr, /login was refused/);
 

@@ -58,6 +58,14 @@ test("a login needs no token, mints one from the role, and refuses every failed 
   assert.equal(info.parentAccessor, "", "a login's token has no parent");
   assert.ok(info.ttlSeconds > 3500 && info.ttlSeconds <= 3600, String(info.ttlSeconds));
 
+  // The generic Write of the login path hands the token back too (grpcurl, other languages).
+  const viaWrite = await anonymous.write("auth/test/login", { role: "payments", password: "right" });
+  const written = viaWrite.auth;
+  assert.ok(written, "the token in the Write response");
+  assert.match(written.token, /^lsr\./);
+  assert.deepEqual(written.info.policies, ["default", "team"]);
+  assert.equal((await client(written.token).tokens.lookupSelf()).displayName, "test-payments");
+
   // The templated policy: this service's own path, nobody else's.
   const svc = client(token);
   assert.equal((await svc.read("secret/payments/db")).data.password, "p");

@@ -243,7 +243,7 @@ test("the token and policy CLI speaks Vault's dialect", async (t) => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(
     r.stdout,
-    /^Key {18}Value\n--- {18}-----\ntoken {16}lsr\.\S+\ntoken_accessor {7}\S+\ntoken_duration {7}1h\ntoken_renewable {6}true\ntoken_policies {7}\["default" "readers"\]\nidentity_policies {4}\[\]\npolicies {13}\["default" "readers"\]\n$/,
+    /^Key {18}Value\n--- {18}-----\ntoken {16}lsr\.\S+\ntoken_accessor {7}\S+\ntoken_duration {7}1h\ntoken_renewable {6}true\ntoken_policies {7}\["default" "readers"\]\nidentity_policies {4}\[\]\npolicies {13}\["default" "readers"\]\ntoken_meta_team {6}web\n$/,
   );
   const token = /token {16}(\S+)/.exec(r.stdout)?.[1] as string;
   const accessor = /token_accessor {7}(\S+)/.exec(r.stdout)?.[1] as string;

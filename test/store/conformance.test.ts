@@ -129,6 +129,28 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     assert.equal(await store.entries.get("kv_1", "app/db"), undefined);
   },
 
+  async "engine entries: compareAndSwap changes a value only from the one expected, and of racing swaps exactly one wins"({ store }) {
+    // Create only where absent; replace and delete only from the value read.
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", { left: 9 }, { left: 8 }), false, "nothing there to swap from");
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", undefined, { left: 3, at: [1, null] }), true);
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", undefined, { left: 99 }), false, "already there");
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", { at: [1, null], left: 3 }, { left: 2 }), true, "key order does not matter");
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", { left: 3 }, { left: 1 }), false, "a stale expectation changes nothing");
+    assert.deepEqual(await store.entries.get("m_1", "uses"), { left: 2 });
+    await store.entries.put("m_1", "uses", { left: 2 }); // rewritten with the same value: the swap still goes by value
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", { left: 2 }, { left: 1 }), true);
+    assert.equal(await store.entries.compareAndSwap("m_2", "uses", { left: 1 }, undefined), false, "another mount's key is another key");
+
+    // Ten swaps from the same value at once (on PostgreSQL, over several connections): one wins.
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => store.entries.compareAndSwap("m_1", "uses", { left: 1 }, { left: 0, by: i })));
+    assert.equal(results.filter(Boolean).length, 1, String(results));
+    const after = await store.entries.get("m_1", "uses");
+    assert.deepEqual(after, { left: 0, by: results.indexOf(true) });
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", after, undefined), true, "deletes");
+    assert.equal(await store.entries.get("m_1", "uses"), undefined);
+    assert.equal(await store.entries.compareAndSwap("m_1", "uses", undefined, undefined), true, "absent stays absent");
+  },
+
   async "insertFromIntent records the lease with its created event and ends its intent; false, recording nothing, once a rollback claimed the intent"({
     store,
   }) {

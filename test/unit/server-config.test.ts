@@ -108,3 +108,11 @@ test("Vault's HTTP API: off unless set, in the file, the environment or the flag
   assert.equal(resolveSettings({ dev: true, "dev-listen-address": "127.0.0.1:0" }, {}).options.httpListenAddress, "127.0.0.1:0");
   assert.equal(resolveSettings({ dev: true, "dev-listen-address": "[::1]:7000" }, {}).options.httpListenAddress, "[::1]:7001");
 });
+
+test("the long-lived stream limits come from flags or the listener block, the defaults otherwise", () => {
+  assert.deepEqual(resolveSettings({ "data-dir": "/d" }, {}).options.streams, { maxTotal: 1024, maxPerToken: 32 });
+  const file = parseConfig(`listener "tcp" {\n  max_streams = 200\n  max_streams_per_token = 4\n}\nstorage "sqlite" { path = "/d" }\n`, "lessor.hcl");
+  assert.deepEqual(resolveSettings({}, {}, file).options.streams, { maxTotal: 200, maxPerToken: 4 });
+  assert.deepEqual(resolveSettings({ "max-streams-per-token": 8 }, {}, file).options.streams, { maxTotal: 200, maxPerToken: 8 });
+  assert.throws(() => resolveSettings({ "data-dir": "/d", "max-streams": 0 }, {}), (err: Error) => err instanceof SettingsError && /^-max-streams must be a number of at least 1/.test(err.message));
+});

@@ -24,6 +24,7 @@ import type { AuditDevice, GetEncryptionKeyStatusResponse, RateLimitQuota } from
 import type { CreateTokenRequest, RevokeTokenResponse, TokenInfo } from "./gen/lessor/v1/tokens.js";
 import { SecretsServiceClient, type Lease, type PathHelpResponse } from "./gen/lessor/v1/secrets.js";
 import { LessorClientError } from "./errors.js";
+import { AuthSession, type AuthEvent, type LoginMethod } from "./auth.js";
 import { CHANNEL_OPTIONS, IDEMPOTENT_METHODS, isIdempotentRead, withRetries, type LessorCallOptions, type RetryOptions } from "./policy.js";
 
 export const DEFAULT_ADDRESS = "127.0.0.1:8200";
@@ -31,8 +32,16 @@ export const DEFAULT_ADDRESS = "127.0.0.1:8200";
 export interface LessorClientOptions {
   /** host:port, or http(s)://host:port. Default: LESSOR_ADDR, else 127.0.0.1:8200. */
   address?: string;
-  /** Token. Default: LESSOR_TOKEN, else the contents of ~/.lessor-token. */
+  /** Token. Default: LESSOR_TOKEN, else the contents of ~/.lessor-token (neither when `auth` is given). */
   token?: string;
+  /**
+   * Log in with this method instead of holding a token (`jwtAuth`, `appRoleAuth`, ...):
+   * at first use, again before the token's max TTL, and when the server refuses
+   * the token; the token is renewed at about two thirds of its TTL.
+   */
+  auth?: LoginMethod;
+  /** Told of each login, renewal and failed background login (never the token). */
+  onAuthEvent?: (event: AuthEvent) => void;
   /** Per-call deadline in milliseconds, retries included (default 30 s). */
   deadlineMs?: number;
   /** Retries of idempotent calls on UNAVAILABLE (see policy.ts). */
@@ -51,6 +60,8 @@ export interface SecretResult {
   warnings: string[];
   /** A read of a stored value: seconds it may be kept before reading again (kv's `ttl`, else 768h); 0 otherwise. */
   refreshIntervalSeconds: number;
+  /** A write that made a token (a login, `auth/token/create`): the token, shown this once, and its details. */
+  auth?: { token: string; info: TokenInfo };
 }
 
 export interface AwsCredentials {
@@ -103,13 +114,15 @@ export class LessorClient {
     auth: AuthServiceClient;
   };
   private readonly token: string | undefined;
+  private readonly session: AuthSession | undefined;
   private readonly deadlineMs: number;
   private readonly retry: RetryOptions | undefined;
 
   constructor(options: LessorClientOptions = {}) {
     const env = process.env;
     this.address = options.address ?? env.LESSOR_ADDR ?? DEFAULT_ADDRESS;
-    this.token = options.token ?? defaultToken(env);
+    if (options.auth && options.token !== undefined) throw new TypeError("LessorClient: give a token or auth, not both");
+    this.token = options.auth ? undefined : (options.token ?? defaultToken(env));
     this.deadlineMs = options.deadlineMs ?? 30_000;
     this.retry = options.retry;
     const { target, tls } = parseAddress(this.address);
@@ -129,13 +142,26 @@ export class LessorClient {
       sys: new SysServiceClient(target, channel, shared),
       auth: new AuthServiceClient(target, channel, shared),
     };
+    this.session = options.auth
+      ? new AuthSession(
+          options.auth,
+          {
+            login: (path, data) => this.loginWith(path, data),
+            renewSelf: async (token) => infoOf(await this.send(token, "TokenService/RenewToken", this.raw.tokens.renewToken, this.raw.tokens, { token: "", accessor: "", incrementSeconds: 0 }), "TokenService/RenewToken"),
+          },
+          options.onAuthEvent,
+        )
+      : undefined;
   }
 
-  /** Metadata for a call: the bearer token. */
+  /** Metadata for a call: the bearer token (with `auth`, the token of the last login; see `callMetadata`). */
   metadata(): Metadata {
-    const metadata = new Metadata();
-    if (this.token) metadata.set("authorization", `Bearer ${this.token}`);
-    return metadata;
+    return bearer(this.token ?? this.session?.peek());
+  }
+
+  /** Metadata for a call, logging in first when the client has `auth` and no token yet (for streams and `raw` calls). */
+  async callMetadata(): Promise<Metadata> {
+    return this.session ? bearer(await this.session.current()) : this.metadata();
   }
 
   /**
@@ -147,12 +173,28 @@ export class LessorClient {
     return this.call(method, fn, self, request, options);
   }
 
-  /** One call with a deadline; idempotent ones are retried on UNAVAILABLE (policy.ts). */
-  private call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req, options: LessorCallOptions = {}): Promise<Res> {
+  /**
+   * One call with the client's token. With `auth`: logs in first if need be,
+   * and when the server says UNAUTHENTICATED logs in again and tries once
+   * more (nothing was done with a refused token).
+   */
+  private async call<Req, Res>(method: string, fn: Unary<Req, Res>, self: object, request: Req, options: LessorCallOptions = {}): Promise<Res> {
+    if (!this.session) return this.send(this.token, method, fn, self, request, options);
+    const token = await this.session.current();
+    try {
+      return await this.send(token, method, fn, self, request, options);
+    } catch (err) {
+      if (!(err instanceof LessorClientError) || err.code !== Code.UNAUTHENTICATED) throw err;
+      return this.send(await this.session.replace(token), method, fn, self, request, options);
+    }
+  }
+
+  /** One call with a deadline and the token given; idempotent ones are retried on UNAVAILABLE (policy.ts). */
+  private send<Req, Res>(token: string | undefined, method: string, fn: Unary<Req, Res>, self: object, request: Req, options: LessorCallOptions = {}): Promise<Res> {
     const idempotent = options.idempotent ?? IDEMPOTENT_METHODS.has(method);
     const deadline = Date.now() + (options.deadlineMs ?? this.deadlineMs);
     return withRetries(method, idempotent, deadline, this.retry, (until) => new Promise<Res>((resolve, reject) => {
-      fn.call(self, request, this.metadata(), { deadline: until }, (err, res) => {
+      fn.call(self, request, bearer(token), { deadline: until }, (err, res) => {
         if (err) reject(LessorClientError.from(err, method));
         else resolve(res);
       });
@@ -169,7 +211,8 @@ export class LessorClient {
   async write(path: string, data: Record<string, unknown>): Promise<SecretResult> {
     const s = this.raw.secrets;
     const res = await this.call("SecretsService/Write", s.write, s, { path, data });
-    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0 };
+    const auth = res.token !== "" && res.tokenInfo ? { token: res.token, info: res.tokenInfo } : undefined;
+    return { lease: res.lease, data: res.data ?? {}, warnings: res.warnings, refreshIntervalSeconds: 0, ...(auth ? { auth } : {}) };
   }
 
   /**
@@ -178,10 +221,14 @@ export class LessorClient {
    * (make a client with it) and what may be known about it.
    */
   async login(path: string, data: Record<string, unknown>): Promise<{ token: string; info: TokenInfo }> {
+    return this.loginWith(path, data);
+  }
+
+  /** A login sends no token (the path needs none), so it never waits on this client's own session. */
+  private async loginWith(path: string, data: Record<string, unknown>): Promise<{ token: string; info: TokenInfo }> {
     const a = this.raw.auth;
-    const res = await this.call("AuthService/Login", a.login, a, { path, data });
-    if (!res.info) throw new LessorClientError(Code.UNKNOWN, "the server answered a login without the token's details", "AuthService/Login");
-    return { token: res.token, info: res.info };
+    const res = await this.send(undefined, "AuthService/Login", a.login, a, { path, data });
+    return { token: res.token, info: infoOf(res, "AuthService/Login") };
   }
 
   async delete(path: string): Promise<{ warnings: string[] }> {
@@ -237,11 +284,11 @@ export class LessorClient {
       const l = this.raw.leases;
       const method = "LeaseService/RevokeLeasePrefix";
       const request = { prefix, force: options.force ?? false, enqueue: options.enqueue ?? false };
-      const metadata = this.metadata();
+      const metadata = () => this.callMetadata();
       return {
         async *[Symbol.asyncIterator]() {
           // No deadline: a large prefix takes as long as the rate limit says.
-          const stream = l.revokeLeasePrefix(request, metadata, {});
+          const stream = l.revokeLeasePrefix(request, await metadata(), {});
           try {
             for await (const message of stream) yield message as RevokeLeasePrefixResponse;
           } catch (err) {
@@ -459,6 +506,18 @@ export class LessorClient {
   };
 
   close(): void {
+    this.session?.close();
     for (const stub of Object.values(this.raw)) stub.close();
   }
+}
+
+function bearer(token: string | undefined): Metadata {
+  const metadata = new Metadata();
+  if (token) metadata.set("authorization", `Bearer ${token}`);
+  return metadata;
+}
+
+function infoOf(res: { info?: TokenInfo | undefined }, method: string): TokenInfo {
+  if (!res.info) throw new LessorClientError(Code.UNKNOWN, "the server answered without the token's details", method);
+  return res.info;
 }

@@ -2,6 +2,8 @@
 export { LessorClient, DEFAULT_ADDRESS, defaultToken, parseAddress } from "./client.js";
 export type { LessorClientOptions, SecretResult, AwsCredentials, Unary } from "./client.js";
 export { LessorClientError, Code } from "./errors.js";
+export { jwtAuth, appRoleAuth, certAuth, awsAuth, AuthSession, readCredentialFile } from "./auth.js";
+export type { LoginMethod, JwtAuthOptions, AppRoleAuthOptions, CertAuthOptions, AwsAuthOptions, AuthEvent, SessionCalls } from "./auth.js";
 export type { FieldViolation } from "./errors.js";
 export type { Lease, PathHelpResponse, FieldHelp } from "./gen/lessor/v1/secrets.js";
 export type {

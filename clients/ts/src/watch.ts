@@ -58,7 +58,7 @@ export async function* watchLeases(client: LessorClient, options: WatchLeasesOpt
   let attempt = 0;
   while (!options.signal?.aborted) {
     const l = client.raw.leases;
-    const metadata = client.metadata();
+    const metadata = await client.callMetadata();
     metadata.setOptions({ waitForReady: true });
     const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, metadata);
     const cancel = (): void => stream.cancel();

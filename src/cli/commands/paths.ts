@@ -4,6 +4,10 @@ import { formatValue, columns, secretJson, secretTable, warningsBlock } from "..
 import { parseKeyValues, UsageError } from "../input.js";
 import { asFormat, defineCommand, FORMAT_OPTION, processIo as io, withClient, type GlobalArgs } from "../context.js";
 import type { LessorClient, SecretResult } from "@lessor/client";
+import { printAuth } from "./tokens.js";
+
+/** auth/<mount>/login: a write that logs in. */
+const LOGIN_PATH = /^\/?auth\/(.+)\/login\/?$/;
 
 function printSecret(res: SecretResult, format: string | undefined, field: string | undefined): void {
   if (field !== undefined) {
@@ -59,6 +63,13 @@ export const writeCommand = defineCommand({
       // As Vault: a write with nothing to write is a mistake unless -force says it is meant.
       if (Object.keys(data).length === 0 && !argv.force) {
         throw new UsageError("must supply data (key=value fields) or use -force");
+      }
+      // A login answers with a token (printed, not stored, as Vault's `write auth/.../login`).
+      const login = LOGIN_PATH.exec(argv.path);
+      if (login?.[1] !== undefined) {
+        const { token, info } = await c.login(login[1], data);
+        printAuth(token, info, argv.format, argv.field);
+        return;
       }
       const res = await c.write(argv.path, data);
       if (Object.keys(res.data).length === 0 && !res.lease) {

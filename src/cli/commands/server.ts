@@ -90,6 +90,16 @@ const OPTIONS = {
     describe: `Connections are asked to go away after this long, calls under way get 30s to finish; 0s: never (${fallback("max-connection-age")})`,
   },
   "max-concurrent-streams": { type: "number", group: "Connections:", describe: `Calls at once on one connection (${fallback("max-concurrent-streams")})` },
+  "max-streams": {
+    type: "number",
+    group: "Connections:",
+    describe: `Long-lived streams (WatchLeases, RevokeLeasePrefix) open at once on this server; past it, RESOURCE_EXHAUSTED (${fallback("max-streams")})`,
+  },
+  "max-streams-per-token": {
+    type: "number",
+    group: "Connections:",
+    describe: `Long-lived streams one token may hold open at once (${fallback("max-streams-per-token")})`,
+  },
 } as const;
 
 type ServerFlags = ServerInput & { config?: string; dev?: boolean; "dev-listen-address"?: string };

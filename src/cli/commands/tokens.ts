@@ -32,7 +32,7 @@ function metadata(value: unknown): Record<string, string> {
 /** Vault prints these lists Go-style: ["default" "ops"]. */
 const jsonList = (items: string[]) => `[${items.map((i) => JSON.stringify(i)).join(" ")}]`;
 
-/** The table `token create` and `token renew` print. */
+/** The table `token create`, `token renew` and `login` print (metadata as token_meta_<key> rows, as Vault's). */
 function authRows(token: string, info: TokenInfo): string[][] {
   const policies = info.policies;
   return [
@@ -43,6 +43,9 @@ function authRows(token: string, info: TokenInfo): string[][] {
     ["token_policies", jsonList(policies)],
     ["identity_policies", "[]"],
     ["policies", jsonList(policies)],
+    ...Object.keys(info.meta)
+      .sort()
+      .map((k) => [`token_meta_${k}`, info.meta[k] ?? ""]),
   ];
 }
 
@@ -94,7 +97,8 @@ function lookupData(info: TokenInfo): Record<string, unknown> {
   };
 }
 
-function printAuth(token: string, info: TokenInfo, format: unknown, field: unknown): void {
+/** Prints a token as Vault prints an auth response: one field, JSON, or the table. */
+export function printAuth(token: string, info: TokenInfo, format: unknown, field: unknown): void {
   if (typeof field === "string") {
     const row = authRows(token, info).find(([k]) => k === field);
     if (!row) throw new UsageError(`field "${field}" not present in the response`);

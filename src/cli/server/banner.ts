@@ -1,9 +1,7 @@
 // The banner `lessor server` prints once it listens, as Vault's "==> Vault
 // server started!": where it listens (gRPC, and Vault's HTTP API when served),
 // where it stores, and in dev mode how to point the CLI and Vault's tools at it.
-import { writeFileSync } from "node:fs";
-import { homedir } from "node:os";
-import { join } from "node:path";
+import { saveToken } from "../context.js";
 import { isLoopbackAddress, splitHostPort } from "../../server/listen.js";
 import type { Transport } from "../../server/listener.js";
 
@@ -48,7 +46,7 @@ function devNotes(rootToken: string | undefined, transport: Transport, address: 
   let saved = true;
   if (rootToken !== undefined) {
     try {
-      writeFileSync(join(process.env.HOME ?? homedir(), ".lessor-token"), `${rootToken}\n`, { mode: 0o600 });
+      saveToken(rootToken);
     } catch {
       saved = false;
     }

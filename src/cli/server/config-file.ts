@@ -6,6 +6,7 @@
 //
 //   listener "tcp" { address = "0.0.0.0:8200"  tls_cert_file = "..."  tls_key_file = "..."  tls_client_ca_file = "..."
 //                    max_connections = 1000  handshake_timeout = "10s"  idle_timeout = "5m"  max_connection_age = "0s"  max_concurrent_streams = 256
+//                    max_streams = 1024  max_streams_per_token = 32
 //                    http_address = "0.0.0.0:8201" }   (Vault's HTTP API, with the same TLS and limits)
 //   storage "sqlite" { path = "/var/lib/lessor" }
 //   storage "postgresql" { connection_url = "postgres://..."  ca_file = "..."  path = "/var/lib/lessor" }
@@ -42,6 +43,8 @@ const schema = z.strictObject({
       idle_timeout: duration.optional(),
       max_connection_age: duration.optional(),
       max_concurrent_streams: z.number().optional(),
+      max_streams: z.number().optional(),
+      max_streams_per_token: z.number().optional(),
     })
     .optional(),
   storage: z
@@ -177,6 +180,8 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   set("connection-idle-timeout", asText(listener?.idle_timeout), "listener.idle_timeout");
   set("max-connection-age", asText(listener?.max_connection_age), "listener.max_connection_age");
   set("max-concurrent-streams", listener?.max_concurrent_streams, "listener.max_concurrent_streams");
+  set("max-streams", listener?.max_streams, "listener.max_streams");
+  set("max-streams-per-token", listener?.max_streams_per_token, "listener.max_streams_per_token");
   set("data-dir", storage?.path, "storage.path");
   if (storage?.type === "postgresql") {
     set("storage-url", storage.connection_url, "storage.connection_url");

@@ -4,6 +4,7 @@
 // written (-flag, LESSOR_VARIABLE, or file:line (key)).
 import type { LessorServerOptions } from "../../server/app.js";
 import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, splitHostPort } from "../../server/listen.js";
+import { DEFAULT_STREAM_LIMITS } from "../../server/streams.js";
 import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
@@ -46,6 +47,8 @@ export interface ServerInput {
   "connection-idle-timeout"?: string;
   "max-connection-age"?: string;
   "max-concurrent-streams"?: number;
+  "max-streams"?: number;
+  "max-streams-per-token"?: number;
 }
 
 /** The environment variables that stand for flags (the seal key has no flag: it stays out of argv). */
@@ -76,6 +79,8 @@ export const DEFAULTS = {
   "connection-idle-timeout": formatDuration(DEFAULT_CONNECTION_LIMITS.idleTimeoutMs / 1000),
   "max-connection-age": "0s",
   "max-concurrent-streams": DEFAULT_CONNECTION_LIMITS.maxConcurrentStreams,
+  "max-streams": DEFAULT_STREAM_LIMITS.maxTotal,
+  "max-streams-per-token": DEFAULT_STREAM_LIMITS.maxPerToken,
 } as const satisfies Partial<Record<keyof ServerInput, string | number>>;
 
 export interface ServerSettings {
@@ -135,6 +140,10 @@ export function resolveSettings(
       shutdownDelayMs: durationMs(pick("shutdown-delay") ?? DEFAULTS["shutdown-delay"], source("shutdown-delay")),
       ...leaseTuning(pick, source),
       connections: connectionLimits(pick, source),
+      streams: {
+        maxTotal: Math.floor(atLeast(pick("max-streams") ?? DEFAULTS["max-streams"], 1, source("max-streams"))),
+        maxPerToken: Math.floor(atLeast(pick("max-streams-per-token") ?? DEFAULTS["max-streams-per-token"], 1, source("max-streams-per-token"))),
+      },
     },
     log: {
       level: oneOf(LOG_LEVELS, pick("log-level") ?? DEFAULTS["log-level"], source("log-level")),

@@ -70,6 +70,12 @@ export interface EngineStorage {
   put(key: string, value: JsonValue): Promise<void>;
   delete(key: string): Promise<boolean>;
   list(prefix: string): Promise<string[]>;
+  /**
+   * Replaces the value at `key` only if it still equals `expected` (undefined:
+   * absent), atomically across replicas; `next` undefined deletes it. False
+   * when someone changed it first: read again and retry (a bounded loop).
+   */
+  compareAndSwap(key: string, expected: JsonValue | undefined, next: JsonValue | undefined): Promise<boolean>;
 }
 
 /** Who is asking, as much as a backend may know. */

@@ -52,7 +52,14 @@ const secrets = declareService(SecretsServiceService, {
   },
   write: {
     request: (req) => ({ operation: "write", path: req.path, data: req.data ?? {} }),
-    response: (res) => ({ lease: leaseOf(res), data: res.data, warnings: res.warnings }),
+    // A login (or auth/token/create) made through the generic Write hands its token back too.
+    response: (res) => ({
+      lease: leaseOf(res),
+      data: res.data,
+      warnings: res.warnings,
+      token: res.token?.token ?? "",
+      tokenInfo: res.token ? shape.tokenInfoOf(res.token) : undefined,
+    }),
   },
   delete: {
     request: (req) => ({ operation: "delete", path: req.path }),

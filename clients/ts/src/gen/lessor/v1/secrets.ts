@@ -19,6 +19,7 @@ import {
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { Struct } from "../../google/protobuf/struct.js";
+import { TokenInfo } from "./tokens.js";
 
 /** Lease describes the lease a dynamic secret was issued under. */
 export interface Lease {
@@ -92,6 +93,13 @@ export interface WriteResponse {
     | undefined;
   /** Things the caller should know, e.g. that a field is deprecated. */
   warnings: string[];
+  /**
+   * Set when the write made a token: a login (`auth/<method>/login`) or
+   * `auth/token/create`. Shown this once; Lessor keeps only its hash.
+   */
+  token: string;
+  /** What may be known about that token (never its value); unset otherwise. */
+  tokenInfo: TokenInfo | undefined;
 }
 
 /** DeleteRequest names the path to delete. */
@@ -560,7 +568,7 @@ export const WriteRequest: MessageFns<WriteRequest> = {
 };
 
 function createBaseWriteResponse(): WriteResponse {
-  return { lease: undefined, data: undefined, warnings: [] };
+  return { lease: undefined, data: undefined, warnings: [], token: "", tokenInfo: undefined };
 }
 
 export const WriteResponse: MessageFns<WriteResponse> = {
@@ -573,6 +581,12 @@ export const WriteResponse: MessageFns<WriteResponse> = {
     }
     for (const v of message.warnings) {
       writer.uint32(26).string(v!);
+    }
+    if (message.token !== "") {
+      writer.uint32(34).string(message.token);
+    }
+    if (message.tokenInfo !== undefined) {
+      TokenInfo.encode(message.tokenInfo, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -614,6 +628,22 @@ export const WriteResponse: MessageFns<WriteResponse> = {
             message.warnings.push(reader.string());
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.token = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tokenInfo = TokenInfo.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -631,6 +661,12 @@ export const WriteResponse: MessageFns<WriteResponse> = {
       lease: isSet(object.lease) ? Lease.fromJSON(object.lease) : undefined,
       data: isObject(object.data) ? object.data : undefined,
       warnings: globalThis.Array.isArray(object?.warnings) ? object.warnings.map((e: any) => globalThis.String(e)) : [],
+      token: isSet(object.token) ? globalThis.String(object.token) : "",
+      tokenInfo: isSet(object.tokenInfo)
+        ? TokenInfo.fromJSON(object.tokenInfo)
+        : isSet(object.token_info)
+        ? TokenInfo.fromJSON(object.token_info)
+        : undefined,
     };
   },
 
@@ -645,6 +681,12 @@ export const WriteResponse: MessageFns<WriteResponse> = {
     if (message.warnings?.length) {
       obj.warnings = message.warnings;
     }
+    if (message.token !== "") {
+      obj.token = message.token;
+    }
+    if (message.tokenInfo !== undefined) {
+      obj.tokenInfo = TokenInfo.toJSON(message.tokenInfo);
+    }
     return obj;
   },
 
@@ -656,6 +698,10 @@ export const WriteResponse: MessageFns<WriteResponse> = {
     message.lease = (object.lease !== undefined && object.lease !== null) ? Lease.fromPartial(object.lease) : undefined;
     message.data = object.data ?? undefined;
     message.warnings = object.warnings?.map((e) => e) || [];
+    message.token = object.token ?? "";
+    message.tokenInfo = (object.tokenInfo !== undefined && object.tokenInfo !== null)
+      ? TokenInfo.fromPartial(object.tokenInfo)
+      : undefined;
     return message;
   },
 };
