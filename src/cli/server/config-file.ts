@@ -6,7 +6,8 @@
 //
 //   listener "tcp" { address = "0.0.0.0:8200"  tls_cert_file = "..."  tls_key_file = "..."  tls_client_ca_file = "..."
 //                    max_connections = 1000  handshake_timeout = "10s"  idle_timeout = "5m"  max_connection_age = "0s"  max_concurrent_streams = 256
-//                    max_streams = 1024  max_streams_per_token = 32 }
+//                    max_streams = 1024  max_streams_per_token = 32
+//                    http_address = "0.0.0.0:8201" }   (Vault's HTTP API, with the same TLS and limits)
 //   storage "sqlite" { path = "/var/lib/lessor" }
 //   storage "postgresql" { connection_url = "postgres://..."  ca_file = "..."  path = "/var/lib/lessor" }
 //   key_file = "/etc/lessor/lessor.key"
@@ -27,6 +28,7 @@ const schema = z.strictObject({
     .strictObject({
       type: z.literal("tcp", { error: 'the listener type must be "tcp"' }),
       address: text.optional(),
+      http_address: text.optional(),
       tls_cert_file: text.optional(),
       tls_key_file: text.optional(),
       tls_client_ca_file: text.optional(),
@@ -101,6 +103,7 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   const asText = (d: string | number | undefined) => (d === undefined ? undefined : String(d));
   const { listener, storage, telemetry, expiry } = file;
   set("listen-address", listener?.address, "listener.address");
+  set("http-listen-address", listener?.http_address, "listener.http_address");
   set("tls-cert-file", listener?.tls_cert_file, "listener.tls_cert_file");
   set("tls-key-file", listener?.tls_key_file, "listener.tls_key_file");
   set("tls-client-ca-file", listener?.tls_client_ca_file, "listener.tls_client_ca_file");
