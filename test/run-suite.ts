@@ -31,20 +31,27 @@ const RUN_ONCE = [
   // own tests, pure unit tests, unit tests on the in-memory store (which the
   // conformance suite holds to the others' behaviour).
   /^aws-emulator\//,
-  /^unit\/(acl|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
+  /^unit\/(acl|agent-config|agent-timing|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
   // Start a server, but test what lies above the store: the CLI's printing
   // (the walkthroughs drive the CLI on both stores), the client package and
   // its retries and renewals, the transport (TLS, gRPC conventions, reflection,
-  // Python stubs, metrics), and the aws engine's validation of what it is given.
+  // Python stubs, metrics), the aws engine's validation of what it is given,
+  // and the agent (a client: lessor agent, credential_process, aws exec).
   /^e2e\/cli(-auth)?\.test\.js$/,
   /^clients\/(tarball|renewer|errors-and-retries|aws-credentials|auto-auth)\.test\.js$/,
-  /^integration\/(tls|grpc-conventions|readme-grpcurl|python|metrics|bad-input)\.test\.js$/,
+  /^integration\/(tls|grpc-conventions|readme-grpcurl|python|metrics|bad-input|agent)\.test\.js$/,
   /^integration\/aws-(roles|sts|iam-user|rotate-root|sdk-config)\.test\.js$/,
 ];
 
 /** The longest files start first, so neither worker is left with a long one at the end. */
-const LONGEST_FIRST = ["integration/aws-crash.test.js", "hostile/corpus.test.js", "integration/revoke-prefix.test.js", "clients/tarball.test.js"];
+const LONGEST_FIRST = [
+  "integration/aws-crash.test.js",
+  "hostile/corpus.test.js",
+  "integration/agent.test.js",
+  "integration/revoke-prefix.test.js",
+  "clients/tarball.test.js",
+];
 
 function schedule(files: string[], store: TestStoreKind, explicit: boolean): string[] {
   const rel = (f: string) => relative(DIST_TEST, f).split(sep).join("/");

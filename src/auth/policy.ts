@@ -53,12 +53,30 @@ path "auth/token/revoke-self" {
   capabilities = ["update"]
 }
 
-# Allow looking up and renewing leases (the lease id is the secret).
+# Allow a token to ask what it may do on a path.
+path "sys/capabilities-self" {
+  capabilities = ["update"]
+}
+
+# Allow looking up and renewing leases (the lease id is the secret): by id in
+# the path, or in the body (sys/renew is Vault's older path).
 path "sys/leases/lookup/*" {
   capabilities = ["update"]
 }
 
 path "sys/leases/renew/*" {
+  capabilities = ["update"]
+}
+
+path "sys/leases/lookup" {
+  capabilities = ["update"]
+}
+
+path "sys/leases/renew" {
+  capabilities = ["update"]
+}
+
+path "sys/renew" {
   capabilities = ["update"]
 }
 `;

@@ -16,6 +16,8 @@ import { deleteCommand, listCommand, pathHelpCommand, readCommand, writeCommand 
 import { policyCommand } from "./commands/policies.js";
 import { quotaCommand } from "./commands/quotas.js";
 import { serverCommand } from "./commands/server.js";
+import { agentCommand } from "./commands/agent.js";
+import { awsCommand } from "./commands/aws.js";
 import { tokenCommand } from "./commands/tokens.js";
 import { versionCommand } from "./commands/version.js";
 import { EXIT_USAGE } from "./output.js";
@@ -46,6 +48,8 @@ export async function main(argv: string[]): Promise<void> {
       process.exit(EXIT_USAGE);
     })
     .command(serverCommand)
+    .command(agentCommand)
+    .command(awsCommand)
     .command(readCommand)
     .command(writeCommand)
     .command(deleteCommand)

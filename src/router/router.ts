@@ -54,6 +54,8 @@ export interface RouterResponse {
   refreshSeconds?: number;
   /** A token made by the request (auth/token/create, a login). */
   token?: IssuedToken;
+  /** The type of the mount that answered ("kv", "aws", "system", "token"), as Vault's responses name it. */
+  mountType?: string;
 }
 
 /** Where a clean path leads. */
@@ -184,6 +186,7 @@ export class Router {
       lease,
       refreshSeconds: response.refreshSeconds,
       token,
+      mountType: mounted.mount.type,
     };
   }
 

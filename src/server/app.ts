@@ -1,7 +1,7 @@
 // Assembles one Lessor server from its parts, in the order a request meets
 // them: storage → tokens and configuration (mounts, policies, audit, quotas)
-// → leases → router → request pipeline → gRPC, with the background work in
-// one registry. Used by `lessor server`, the tests and the benchmarks alike.
+// → leases → router → request pipeline → gRPC (and Vault's HTTP API, when
+// asked for), with the background work in one registry. Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
@@ -10,7 +10,7 @@ import { issuedToken, TokenAuthority } from "../auth/tokens.js";
 import { AuditBroker } from "../audit/audit.js";
 import { TOKEN_PATH, TOKEN_SPECIAL, tokenBackend, type TokenStoreParts } from "../auth-methods/token/index.js";
 import { engineFactories } from "../engines/index.js";
-import { SYS_PATH, SYS_SPECIAL, systemBackend } from "../engines/sys/index.js";
+import { SYS_PATH, SYS_SPECIAL, systemBackend, type ServerInfo } from "../engines/sys/index.js";
 import { LeaseEventFeed, type LeaseEventFeedOptions } from "../leases/events.js";
 import { ExpiryScheduler, type ExpiryOptions } from "../leases/expiry.js";
 import { LeaseListing } from "../leases/listing.js";
@@ -32,12 +32,14 @@ import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { grpcConnectionOptions, listenGuarded } from "./connections.js";
 import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
+import { checkVaultHttp, serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
 import { LessorMetrics } from "./metrics.js";
 import { RequestPipeline } from "./pipeline.js";
 import { StreamGuard, type StreamLimits } from "./streams.js";
 import { addReflection } from "./reflection.js";
+import { lessorVersion } from "../util/version.js";
 import { API } from "./rpc/services.js";
 
 export interface LessorServerOptions extends ListenerOptions {
@@ -80,6 +82,8 @@ export interface LessorServerOptions extends ListenerOptions {
   streams?: StreamLimits;
   /** SQLite: told every SQL statement the store runs, values inlined (for diagnosis: what start-up reads). */
   storeTrace?: (sql: string) => void;
+  /** host:port for Vault's HTTP API (the gRPC listener's TLS, limits and plaintext rule); off when absent. */
+  httpListenAddress?: string;
 }
 
 export interface LessorServer {
@@ -96,22 +100,51 @@ export interface LessorServer {
   reloadCertificates(): void;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
-  /** Every request's way in (the gRPC services call it; tests watch it). */
+  /** Every request's way in (the gRPC services and the HTTP API call it; tests watch it). */
   pipeline: RequestPipeline;
+  /** host:port of Vault's HTTP API, when one was asked for. */
+  httpAddress: string | undefined;
 }
 
 export async function startLessor(options: LessorServerOptions): Promise<LessorServer> {
   const logger = options.logger ?? pino({ name: "lessor" });
   const listener = listenerCredentials(options, logger);
+  // Vault's HTTP API is checked before anything starts: its address and the plaintext rule.
+  if (options.httpListenAddress) checkVaultHttp(options.httpListenAddress, listener, options, logger);
   const storage = await openStorage(options, logger);
   const config = await loadConfiguration(options, storage, logger);
   const leases = leaseParts(options, storage, config, logger);
-  const pipeline = requestPipeline(options, storage, config, leases, logger);
+  // sys/health says what gRPC health says.
+  const health = new HealthReporter();
+  const server: ServerInfo = { version: lessorVersion(), storageType: options.storageUrl ? "postgresql" : "sqlite", serving: () => health.isServing };
+  const pipeline = requestPipeline(options, storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
-  const grpc = await serveGrpc(pipeline, listener, logger);
+  const grpc = await serveGrpc(pipeline, listener, health, logger);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
-  const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
+  let http: VaultHttpServer | undefined;
+  let metricsServer: Awaited<ReturnType<LessorMetrics["serve"]>> | undefined;
+  /** Stops what has started, in reverse (also when a later listener could not start). */
+  const shutdown = async (): Promise<void> => {
+    await tasks.stop();
+    // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
+    leases.events.close();
+    grpc.health.endWatches();
+    await Promise.all([grpc.close(), http?.close(5_000)]);
+    await metricsServer?.close();
+    await config.replica?.stop();
+    await storage.store.close();
+  };
+  try {
+    if (options.httpListenAddress) {
+      http = await serveVaultHttp(pipeline, options.httpListenAddress, listener, logger);
+      logger.info({ address: http.address, transport: listener.transport }, "Vault's HTTP API listening");
+    }
+    metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
+  } catch (err) {
+    await shutdown();
+    throw err;
+  }
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
   grpc.health.watchStore(() => storage.store.leases.nextDueTime(), logger);
@@ -124,23 +157,18 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store: storage.store,
     logger,
     transport: listener.transport,
+    // Vault's HTTP API serves the same TLS: it follows the reload.
     reloadCertificates: listener.reload,
     metricsAddress: metricsServer?.address,
     pipeline,
+    httpAddress: http?.address,
     async stop() {
       if (stopped) return;
       stopped = true;
-      // Drain: NOT_SERVING first, still answering calls for the delay, then stop.
+      // Drain: NOT_SERVING first (sys/health answers 503 too), still answering calls for the delay, then stop.
       grpc.health.draining();
       if (options.shutdownDelayMs) await new Promise((r) => setTimeout(r, options.shutdownDelayMs));
-      await tasks.stop();
-      // Long-lived streams end now (UNAVAILABLE: reconnect elsewhere and resume), so they do not hold the shutdown.
-      leases.events.close();
-      grpc.health.endWatches();
-      await grpc.close();
-      await metricsServer?.close();
-      await config.replica?.stop();
-      await storage.store.close();
+      await shutdown();
     },
   };
 }
@@ -246,7 +274,7 @@ function leaseParts(options: LessorServerOptions, storage: Storage, config: Conf
 }
 
 /** The built-in backends (sys/, auth/token/), the router, and the pipeline every request takes. */
-function requestPipeline(options: LessorServerOptions, storage: Storage, config: Configuration, leases: LeaseParts, logger: Logger): RequestPipeline {
+function requestPipeline(options: LessorServerOptions, storage: Storage, config: Configuration, leases: LeaseParts, server: ServerInfo, logger: Logger): RequestPipeline {
   const { tokens, mounts, acl, policies, audit, quotas } = config;
   const manager = leases.manager;
   const tokenStore: TokenStoreParts = {
@@ -274,6 +302,7 @@ function requestPipeline(options: LessorServerOptions, storage: Storage, config:
         quotas,
         keys: leases.keys,
         permissions: acl,
+        server,
       }),
     SYS_SPECIAL,
   );
@@ -331,7 +360,7 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
 }
 
 /** The gRPC server: every declared service through the pipeline, then health and reflection. */
-async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, logger: Logger) {
+async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, health: HealthReporter, logger: Logger) {
   const server = new LessorGrpcServer({
     ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
@@ -346,7 +375,6 @@ async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof 
     server.addService(bound.definition, bound.implementation);
   }
   // Health and reflection last: they describe the services added above. No token needed.
-  const health = new HealthReporter();
   health.addToServer(server);
   addReflection(server, server.serviceNames);
   const bound = await listenGuarded(server, listener.address, listener.tls, listener.limits, logger);

@@ -99,8 +99,13 @@ export class HealthReporter {
     this.watches.clear();
   }
 
+  /** What the whole server reports (sys/health over HTTP says the same). */
+  get isServing(): boolean {
+    return this.started && !this.shuttingDown && this.storeReachable;
+  }
+
   private update(): void {
-    this.set(this.started && !this.shuttingDown && this.storeReachable ? "SERVING" : "NOT_SERVING");
+    this.set(this.isServing ? "SERVING" : "NOT_SERVING");
   }
 
   private set(status: "SERVING" | "NOT_SERVING"): void {

@@ -4,7 +4,8 @@
 // be read again while the server runs (SIGHUP), so a renewed certificate is
 // served to new connections without a restart and without dropping the
 // connections already open. The limits on its connections go with it
-// (connections.ts enforces them, and does the TLS).
+// (connections.ts enforces them, and does the TLS). Vault's HTTP API listens
+// with the same TLS, limits and plaintext rule (http/).
 import { readFileSync } from "node:fs";
 import { createSecureContext, type SecureContextOptions } from "node:tls";
 import type { Logger } from "pino";
@@ -53,15 +54,22 @@ export function listenerCredentials(options: ListenerOptions, logger: Logger): L
   const address = options.listenAddress ?? DEFAULT_LISTEN_ADDRESS;
   const { host } = splitHostPort(address);
   const tls = transportCredentials(options);
-  if (tls.transport === "plaintext" && !isLoopbackAddress(host)) {
-    if (!options.allowPlaintextNonLoopback) {
-      throw new Error(
-        `refusing to serve plaintext gRPC on ${address}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
-      );
-    }
-    logger.warn({ address }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
-  }
+  guardPlaintext(address, tls.transport === "plaintext", options, logger, "gRPC");
   return { address, host, ...tls, limits: { ...DEFAULT_CONNECTION_LIMITS, ...options.connections } };
+}
+
+/**
+ * Plaintext only on loopback: elsewhere it is refused unless allowed by name
+ * (-tls-disable), and then logged loudly. The same rule for every listener.
+ */
+export function guardPlaintext(address: string, plaintext: boolean, options: ListenerOptions, logger: Logger, protocol: "gRPC" | "HTTP"): void {
+  if (!plaintext || isLoopbackAddress(splitHostPort(address).host)) return;
+  if (!options.allowPlaintextNonLoopback) {
+    throw new Error(
+      `refusing to serve plaintext ${protocol} on ${address}, which is not a loopback address; give -tls-cert-file and -tls-key-file, listen on 127.0.0.1, or pass -tls-disable to accept the risk`,
+    );
+  }
+  logger.warn({ address, protocol }, "WARNING: TLS IS DISABLED on a non-loopback address (-tls-disable): tokens and secrets cross the network in plaintext");
 }
 
 /** Whether a client certificate is asked for, and whether it is required. */

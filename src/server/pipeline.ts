@@ -1,5 +1,5 @@
 // The one route every request takes, whatever its transport (a typed gRPC
-// method, the generic Read/Write, and later HTTP): the path is cleaned once,
+// method, the generic Read/Write, Vault's HTTP API): the path is cleaned once,
 // then authentication → routing → audit (request record) → quota → ACL →
 // the backend's handler → audit (response record). Every layer sees the same
 // cleaned path and the capability the route decided, so the path audited,
@@ -25,7 +25,9 @@ export type LogicalOperation = Operation | "help";
 
 /** One request, as any transport hands it to the pipeline. */
 export interface Call {
-  /** The method for logs and audit: "SecretsService/Read". */
+  /** The request's id in audit records (the transport's, when it answers with one: HTTP's request_id). */
+  requestId?: string;
+  /** The method for logs and audit: "SecretsService/Read", or the HTTP verb ("GET", "LIST"). */
   method: string;
   operation: LogicalOperation;
   /** The path as sent; cleaned here, once. */
@@ -101,7 +103,10 @@ export class RequestPipeline {
     try {
       this.parts.quotas.take(path, caller?.accessor, Date.now());
       if (caller && needs.capability !== "help") this.authorize(caller, target, needs.capability);
-      response = call.operation === "help" ? { data: describeRoute(route), warnings: [] } : await this.dispatch(route, call, call.operation, caller);
+      response =
+        call.operation === "help"
+          ? { data: describeRoute(route), warnings: [], mountType: route.mounted.mount.type }
+          : await this.dispatch(route, call, call.operation, caller);
     } catch (err) {
       audit.response(caller, { error: err });
       throw err;
@@ -177,7 +182,7 @@ function undelivered(err: unknown, what: string): LessorError {
 
 /** The request and response records of one call, on every enabled audit device. */
 class AuditTrail {
-  /** Made when the first record is written: most servers audit nothing, and this is the hot path. */
+  /** The transport's request id, else made when the first record is written: most servers audit nothing, and this is the hot path. */
   private id: string | undefined;
   private recordedRequest = false;
 
@@ -185,7 +190,9 @@ class AuditTrail {
     private readonly audit: AuditBroker,
     private readonly call: Call,
     private readonly path: string,
-  ) {}
+  ) {
+    this.id = call.requestId;
+  }
 
   /** Authentication or routing failed: the request and its failure, with the operation as asked. */
   failedBeforeRouting(caller: AuthenticatedToken | undefined, error: unknown): void {

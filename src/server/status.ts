@@ -20,8 +20,13 @@ export interface MappedError {
   code: Code;
 }
 
-export function toServiceError(err: unknown): MappedError {
-  if (err instanceof LessorError) return { error: fromLessorError(err), code: err.code };
+/**
+ * Any thrown value as the error its caller may see, on any transport: a
+ * LessorError as it is; anything else an internal error carrying only a
+ * reference to the log line that holds its detail.
+ */
+export function callerError(err: unknown): { error: LessorError; reference?: string } {
+  if (err instanceof LessorError) return { error: err };
   const reference = randomBytes(6).toString("hex");
   // A store failure with a clear cause (a full disk) says so; its detail is logged under the reference as for internal errors.
   const fault = storageFault(err);
@@ -30,13 +35,18 @@ export function toServiceError(err: unknown): MappedError {
       reason: fault.reason,
       metadata: { ...fault.metadata, reference },
     });
-    return { error: fromLessorError(said), reference, code: fault.code };
+    return { error: said, reference };
   }
   const internal = new LessorError(Code.UNKNOWN, `internal error; see the server log for reference ${reference}`, {
     reason: "INTERNAL",
     metadata: { reference },
   });
-  return { error: fromLessorError(internal), reference, code: Code.UNKNOWN };
+  return { error: internal, reference };
+}
+
+export function toServiceError(err: unknown): MappedError {
+  const { error, reference } = callerError(err);
+  return { error: fromLessorError(error), reference, code: error.code };
 }
 
 function fromLessorError(err: LessorError): Partial<ServiceError> {

@@ -34,6 +34,8 @@ export function tempDir(prefix: string): string {
 
 export interface ServerProcess {
   address: string;
+  /** Vault's HTTP API ("http://host:port"), when the server serves it (-http-listen-address, -dev). */
+  httpUrl: string | undefined;
   /** Present on the start that created it. */
   rootToken: string | undefined;
   dataDir: string;
@@ -57,6 +59,8 @@ export interface StartServerOptions {
   listenAddress?: string;
   /** A -config file that gives the data directory (`dataDir`) and listen address instead of flags. */
   configFile?: string;
+  /** Serve Vault's HTTP API too, on a free loopback port. */
+  http?: boolean;
 }
 
 /**
@@ -72,6 +76,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
     : options.configFile !== undefined
       ? ["server", `-config=${options.configFile}`]
       : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
+  if (options.http) args.push("-http-listen-address=127.0.0.1:0");
   // A test that picks its own storage (replicas sharing one database) says so with -storage-url or LESSOR_STORAGE_URL.
   const ownStorage = (options.args ?? []).some((a) => /^--?storage-url(=|$)/.test(a)) || options.env?.LESSOR_STORAGE_URL !== undefined;
   const storage = ownStorage ? [] : await storageArgs(dataDir);
@@ -102,6 +107,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const rootToken = /Root Token: (\S+)/.exec(out)?.[1];
   return {
     address,
+    httpUrl: /Vault API: (https?:\/\/\S+)/.exec(out)?.[1],
     rootToken,
     dataDir,
     proc,

@@ -1,5 +1,5 @@
-// The hostile-input corpus: hundreds of bad requests through the API and
-// the CLI. Every case must get a clear error naming what was wrong; after
+// The hostile-input corpus: hundreds of bad requests through the API, the
+// CLI and Vault's HTTP API. Every case must get a clear error naming what was wrong; after
 // each one the server still answers and the store holds exactly what it held
 // before (a dump of the tables compared); no response, log line or audit
 // record contains a secret value.
@@ -8,8 +8,10 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { request as httpRequest } from "node:http";
 import { base64url, CompactSign } from "jose";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
+import { z } from "zod";
 import { WriteRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
 import { LessorClient, LessorClientError } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
@@ -560,6 +562,92 @@ function cliCases(): CliCase[] {
   ];
 }
 
+interface HttpCase {
+  name: string;
+  method: string;
+  /** Sent exactly as written: no normalisation of "..", no re-encoding. */
+  path: string;
+  /** Which token: root's (default), none, a bad one, or given headers (values sent as separate header lines). */
+  token?: "root" | "none" | "garbage" | "reader";
+  headers?: Record<string, string | string[]>;
+  body?: string | Buffer;
+  status: number;
+  /** What the {"errors": [...]} must say. */
+  message: RegExp;
+}
+
+/** Requests over Vault's HTTP API that must each get a Vault-shaped error naming what was wrong. */
+function httpCases(): HttpCase[] {
+  const write = (name: string, body: string | Buffer, message: RegExp, status = 400): HttpCase => ({ name, method: "POST", path: "/v1/secret/a", body, status, message });
+  return [
+    write("body over 4 MiB", JSON.stringify({ v: PLANTED + "x".repeat(5 * 1024 * 1024) }), /request body is larger than the 4 MiB the server accepts/, 413),
+    write("body not JSON, with a secret in it", `{"password": ${PLANTED}}`, /body: is not valid JSON \(at byte \d+\)|body: is not valid JSON$/),
+    write("body cut short", `{"v": "${PLANTED}`, /^body: is not valid JSON( \(at byte \d+\)|: it ends too early)$/),
+    write("body a JSON array", `["${PLANTED}"]`, /body: must be a JSON object of fields/),
+    write("body a JSON string", `"${PLANTED}"`, /body: must be a JSON object of fields/),
+    write("body not UTF-8", Buffer.from([0x7b, 0x22, 0x76, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]), /body: is not valid UTF-8/),
+    write("body nested 100 levels", `${'{"a":'.repeat(100)}"${PLANTED}"${"}".repeat(100)}`, /body: is nested deeper than 32 levels/),
+    write("body sets __proto__", `{"__proto__": {"v": "${PLANTED}"}}`, /body: is not valid JSON: it sets __proto__/),
+    write("body sets constructor.prototype", `{"constructor": {"prototype": {"v": "${PLANTED}"}}}`, /body: is not valid JSON: it sets __proto__ or constructor.prototype/),
+    { name: "path /v1/../sys/mounts", method: "GET", path: "/v1/../sys/mounts", status: 400, message: /path: contains a "\.\." segment/ },
+    { name: "path with %2e%2e", method: "GET", path: "/v1/secret/%2e%2e/sys/mounts", status: 400, message: /path: contains a "\.\." segment/ },
+    { name: "path with %2E%2E%2F", method: "POST", path: "/v1/secret/%2E%2E%2Fa", body: `{"v":"${PLANTED}"}`, status: 400, message: /path: contains a "\.\." segment/ },
+    { name: "path with %00", method: "GET", path: "/v1/secret/a%00b", status: 400, message: /path: contains control characters/ },
+    { name: "path with //", method: "DELETE", path: "/v1/secret//a", status: 400, message: /path: contains an empty segment/ },
+    { name: "path with bad percent-encoding", method: "GET", path: "/v1/secret/%ff%fe", status: 400, message: /bad request|path: is not valid UTF-8/ },
+    { name: "path of 2000", method: "GET", path: `/v1/secret/${"ab/".repeat(666)}`, status: 400, message: /path: is longer than 1024 characters/ },
+    { name: "path empty", method: "GET", path: "/v1/", status: 400, message: /path: is empty/ },
+    { name: "outside /v1/", method: "GET", path: "/v2/secret/a", status: 404, message: /Lessor serves Vault's HTTP API under \/v1\// },
+    { name: "method PATCH", method: "PATCH", path: "/v1/secret/a", body: `{"v":"${PLANTED}"}`, status: 405, message: /unsupported HTTP method PATCH/ },
+    { name: "method OPTIONS", method: "OPTIONS", path: "/v1/secret/a", status: 405, message: /unsupported HTTP method OPTIONS/ },
+    { name: "method TRACE", method: "TRACE", path: "/v1/secret/a", status: 405, message: /unsupported HTTP method TRACE/ },
+    { name: "method unknown to Node's parser", method: "FROBNICATE", path: "/v1/secret/a", status: 405, message: /unsupported HTTP method/ },
+    { name: "list=maybe", method: "GET", path: "/v1/secret/?list=maybe", status: 400, message: /list: must be true or false/ },
+    { name: "DELETE sys/health", method: "DELETE", path: "/v1/sys/health", status: 405, message: /^unsupported operation$/ },
+    { name: "POST sys/seal-status", method: "POST", path: "/v1/sys/seal-status", status: 405, message: /^unsupported operation$/ },
+    { name: "DELETE aws/creds/deploy", method: "DELETE", path: "/v1/aws/creds/deploy", status: 405, message: /^unsupported operation$/ },
+    { name: "LIST a path with no list", method: "LIST", path: "/v1/aws/config/root", status: 404, message: /unknown path aws\/config\/root\/; the aws engine answers/ },
+    { name: "health with activecode 42", method: "GET", path: "/v1/sys/health?activecode=42", status: 400, message: /activecode: must be an HTTP status code/ },
+    { name: "no token", method: "GET", path: "/v1/secret/a", token: "none", status: 403, message: /permission denied; missing client token/ },
+    { name: "garbage token", method: "GET", path: "/v1/secret/a", token: "garbage", status: 403, message: /permission denied; invalid token: no such token/ },
+    { name: "two different tokens", method: "GET", path: "/v1/secret/a", headers: { authorization: `Bearer lsr.${PLANTED}` }, status: 400, message: /X-Vault-Token: differs from the token in the Authorization: Bearer header/ },
+    { name: "X-Vault-Token twice", method: "GET", path: "/v1/secret/a", token: "none", headers: { "x-vault-token": ["lsr.a", `lsr.${PLANTED}`] }, status: 400, message: /X-Vault-Token: header sent more than once/ },
+    { name: "response wrapping", method: "GET", path: "/v1/secret/a", headers: { "x-vault-wrap-ttl": "60s" }, status: 400, message: /response wrapping \(X-Vault-Wrap-TTL\) is not supported/ },
+    { name: "a namespace", method: "GET", path: "/v1/secret/a", headers: { "x-vault-namespace": "team-a" }, status: 400, message: /namespaces \(X-Vault-Namespace\) are not supported/ },
+    { name: "headers over 16 KiB", method: "GET", path: "/v1/sys/health", headers: { "x-padding": "p".repeat(20_000) }, status: 431, message: /request headers are larger than the server accepts/ },
+    { name: "sys/raw", method: "GET", path: "/v1/sys/raw/core/mounts", status: 404, message: /unknown path sys\/raw\/core\/mounts/ },
+    { name: "an engine not mounted", method: "GET", path: "/v1/database/creds/app", status: 404, message: /no secrets engine is mounted at database\// },
+    { name: "enable an engine Lessor lacks", method: "POST", path: "/v1/sys/mounts/db", body: '{"type": "database"}', status: 400, message: /unknown secrets engine type "database"/ },
+    { name: "enable kv version 2", method: "POST", path: "/v1/sys/mounts/kv2", body: '{"type": "kv", "options": {"version": "2"}}', status: 400, message: /options\.version: kv version 2 is not supported/ },
+    { name: "mount_point not the URL's", method: "POST", path: "/v1/sys/mounts/kv3", body: '{"type": "kv", "mount_point": "elsewhere"}', status: 400, message: /mount_point: differs from the path in the URL/ },
+    { name: "a batch token", method: "POST", path: "/v1/auth/token/create", body: '{"type": "batch"}', status: 400, message: /type: Lessor makes service tokens only/ },
+    { name: "an orphan through create", method: "POST", path: "/v1/auth/token/create", body: '{"no_parent": true}', status: 400, message: /no_parent: make an orphan on auth\/token\/create-orphan/ },
+    { name: "a chosen token id", method: "POST", path: "/v1/auth/token/create", body: `{"id": "${PLANTED}"}`, status: 400, message: /id: Lessor makes every token itself/ },
+    { name: "renew a lease in body and path", method: "PUT", path: "/v1/sys/leases/renew/aws/creds/deploy/x", body: '{"lease_id": "aws/creds/deploy/y"}', status: 400, message: /lease_id: unknown field/ },
+    { name: "renew without lease_id", method: "PUT", path: "/v1/sys/leases/renew", body: "{}", status: 400, message: /lease_id: is required/ },
+    { name: "revoke a lease id with ..", method: "PUT", path: "/v1/sys/leases/revoke", body: '{"lease_id": "aws/../sys"}', status: 400, message: /lease_id: contains a "\.\." segment/ },
+    { name: "reader writes", method: "POST", path: "/v1/secret/a", token: "reader", body: `{"password": "${PLANTED}"}`, status: 403, message: /permission denied: "update" on path "secret\/a"/ },
+    { name: "reader reads a denied path", method: "GET", path: "/v1/secret/hidden", token: "reader", status: 403, message: /permission denied: "read" on path "secret\/hidden" is denied/ },
+  ];
+}
+
+/** One request exactly as written (Node's client sends the path and method unchanged). */
+function rawHttp(url: string, c: HttpCase, tokens: Record<"root" | "garbage" | "reader", string>): Promise<{ status: number; body: string }> {
+  const { hostname, port } = new URL(url);
+  const headers: Record<string, string | string[]> = { ...(c.token === "none" || c.token === undefined ? {} : { "x-vault-token": tokens[c.token] }), ...c.headers };
+  if (c.token === undefined && !("x-vault-token" in headers)) headers["x-vault-token"] = tokens.root;
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: hostname, port, method: c.method, path: c.path, headers, agent: false, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (chunk: Buffer) => chunks.push(chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+    });
+    req.on("error", reject);
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.end(c.body);
+  });
+}
+
 function nested(depth: number): unknown {
   let v: unknown = "x";
   for (let i = 0; i < depth; i++) v = { a: v };
@@ -594,7 +682,7 @@ function deepStructRequest(depth: number): Buffer {
 
 test("hostile input: clear errors, the server stays up, the store is unchanged, no secret leaks", { timeout: 600_000 }, async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
-  const server = await startServer({ env: awsEnv(emulator), args: ["-log-level=debug"] });
+  const server = await startServer({ env: awsEnv(emulator), args: ["-log-level=debug"], http: true });
   const root = clientFor(server);
   const opened: LessorClient[] = [root];
   const as = (token: string | undefined) => {
@@ -695,10 +783,11 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
     ...jwtAppRoleCases(approleRoleId, deep.jwt),
   ];
   const cli = cliCases();
-  t.diagnostic(`${apiCases.length} API cases, ${cli.length} CLI cases`);
+  const http = httpCases();
+  t.diagnostic(`${apiCases.length} API cases, ${cli.length} CLI cases, ${http.length} HTTP cases`);
   assert.ok(apiCases.length + cli.length >= 200, "the corpus has at least 200 cases");
 
-  const all = [...apiCases.map((c) => c.name), ...cli.map((c) => c.name)];
+  const all = [...apiCases.map((c) => c.name), ...cli.map((c) => c.name), ...http.map((c) => `HTTP ${c.name}`)];
   assert.deepEqual(all.filter((n, i) => all.indexOf(n) !== i), [], "case names are unique");
 
   const failures: string[] = [];
@@ -729,6 +818,30 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
     if (secrets.some((s) => r.stdout.includes(s) || r.stderr.includes(s))) failures.push(`CLI ${c.name}: output carries a secret`);
     await root.mounts.list();
     if ((await dump()) !== before) failures.push(`CLI ${c.name}: the store changed`);
+  }
+  const httpUrl = server.httpUrl as string;
+  const httpTokens = { root: server.rootToken as string, garbage: `lsr.${PLANTED}`, reader: reader.token };
+  for (const c of http) {
+    const before = await dump();
+    let outcome: string;
+    try {
+      const res = await rawHttp(httpUrl, c, httpTokens);
+      const errors = z.object({ errors: z.array(z.string()) }).safeParse(JSON.parse(res.body));
+      if (res.status !== c.status) outcome = `status ${res.status}: ${res.body.slice(0, 300)}`;
+      else if (!errors.success) outcome = `not Vault's error shape: ${res.body.slice(0, 300)}`;
+      else if (!c.message.test(errors.data.errors.join("; "))) outcome = `errors ${JSON.stringify(errors.data.errors).slice(0, 300)}`;
+      else if (secrets.some((secret) => res.body.includes(secret))) outcome = "the answer carries a secret";
+      else outcome = "ok";
+    } catch (err) {
+      outcome = `threw ${String(err)}`;
+    }
+    if (outcome !== "ok") failures.push(`HTTP ${c.name}: expected ${c.status} ${c.message}, got ${outcome}`);
+    // The server still answers on both ports, and nothing stored changed.
+    await root.mounts.list();
+    const health = await fetch(`${httpUrl}/v1/sys/health`);
+    if (health.status !== 200) failures.push(`HTTP ${c.name}: health then answered ${health.status}`);
+    await health.text();
+    if ((await dump()) !== before) failures.push(`HTTP ${c.name}: the store changed`);
   }
   assert.deepEqual(failures, [], `${failures.length} cases failed:\n${failures.join("\n")}`);
 

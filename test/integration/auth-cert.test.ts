@@ -3,16 +3,24 @@
 // globs, a certificate of another CA refused (trusted by the listener, not by
 // the role), no certificate refused while the connection still serves other
 // calls; the token reads aws/creds within its policy only and revoking it
-// revokes its lease. Certificates are made with openssl at test time.
+// revokes its lease; over Vault's HTTP API the certificate logs in the same
+// way. Certificates are made with openssl at test time.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Code, LessorClient } from "@lessor/client";
+import { z } from "zod";
 import { awsSetup, rejects } from "../helpers/aws-engine.js";
 import { issueCertificate, issueServerCertificate, issueSvid, makeCa, type IssuedCertificate } from "../helpers/certificates.js";
 import { checkLoginTokenScope, DEPLOY_POLICY, expectLogged, prepareCredsRoles } from "../helpers/login-scope.js";
 import { runCli, tempDir, type ServerProcess } from "../helpers/processes.js";
+
+/** Debian's curl; its standard output. */
+function curl(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => execFile("curl", ["--max-time", "20", ...args], (err, stdout) => (err ? reject(err) : resolve(stdout))));
+}
 
 const REFUSED = /^permission denied: the login was refused$/;
 
@@ -44,7 +52,7 @@ test("cert: SPIFFE IDs log in by URI SAN glob; other CAs, other IDs and no certi
     return c;
   };
   const setup = await awsSetup(t, {
-    server: { args: [`-tls-cert-file=${server.cert}`, `-tls-key-file=${server.key}`, `-tls-client-ca-file=${listenerBundle}`, "-tls-request-client-cert"] },
+    server: { args: [`-tls-cert-file=${server.cert}`, `-tls-key-file=${server.key}`, `-tls-client-ca-file=${listenerBundle}`, "-tls-request-client-cert"], http: true },
     connect: (s) => connect(s, { token: s.rootToken }),
   });
   t.after(() => clients.forEach((c) => c.close()));
@@ -101,6 +109,17 @@ test("cert: SPIFFE IDs log in by URI SAN glob; other CAs, other IDs and no certi
   assert.equal(readFileSync(join(home, ".lessor-token"), "utf8").trim(), /^token +(\S+)$/m.exec(login.stdout)?.[1], "lessor login -method=cert stores its token");
   const cliRefused = await runCli(["write", "auth/cert/login", "name=prod-payments"], { env: cliEnv });
   assert.match(cliRefused.stderr, /login was refused/);
+
+  // Vault's HTTP API, on the same listener settings: the certificate is the login there too (curl, no token).
+  const httpLogin = (extra: string[]) =>
+    curl([`${setup.server.httpUrl}/v1/auth/cert/login`, "-s", "-X", "POST", "-d", '{"name": "prod-payments"}', "--cacert", workloadCa.cert, ...extra]);
+  const overHttp = z
+    .object({ auth: z.object({ client_token: z.string(), metadata: z.record(z.string(), z.string()), policies: z.array(z.string()) }) })
+    .parse(JSON.parse(await httpLogin(["--cert", payments.cert, "--key", payments.key])));
+  assert.equal(overHttp.auth.metadata.uri_san, "spiffe://example.org/ns/prod/sa/payments");
+  assert.deepEqual(overHttp.auth.policies, ["default", DEPLOY_POLICY]);
+  assert.deepEqual(JSON.parse(await httpLogin([])), { errors: ["permission denied: the login was refused"] });
+  assert.deepEqual(JSON.parse(await httpLogin(["--cert", impostor.cert, "--key", impostor.key])), { errors: ["permission denied: the login was refused"] });
 
   await checkLoginTokenScope(setup, withToken);
 });

@@ -11,6 +11,7 @@ import { REPO_ROOT, startServer } from "../helpers/processes.js";
 import { EC2_POLICY } from "../helpers/aws.js";
 import { grpcurl, shellWords } from "../helpers/reflection.js";
 import { awsSetup } from "../clients/setup.js";
+import { assertSameShape, type Json } from "../helpers/json-shape.js";
 
 interface Example {
   command: string;
@@ -28,20 +29,6 @@ function readmeExamples(): Example[] {
     if (command?.startsWith("grpcurl ")) examples.push({ command, output: output.join("\n").trim() });
   }
   return examples;
-}
-
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-
-/** The same fields with the same JSON types, at every level. */
-function assertSameShape(actual: Json, expected: Json, where: string): void {
-  const kind = (v: Json): string => (v === null ? "null" : Array.isArray(v) ? "array" : typeof v);
-  assert.equal(kind(actual), kind(expected), `${where}: ${JSON.stringify(actual)} vs ${JSON.stringify(expected)}`);
-  if (kind(expected) === "object") {
-    const a = actual as Record<string, Json>;
-    const e = expected as Record<string, Json>;
-    assert.deepEqual(Object.keys(a).sort(), Object.keys(e).sort(), where);
-    for (const key of Object.keys(e)) assertSameShape(a[key] as Json, e[key] as Json, `${where}.${key}`);
-  }
 }
 
 test("the README's grpcurl calls work as written", async (t) => {

@@ -1,12 +1,13 @@
-// TLS and mTLS on the gRPC port, with certificates made by openssl at test
-// time: the client trusts the server only through the CA it is given, with a
-// client CA the server refuses a client without a certificate, and SIGHUP
-// makes the server read renewed certificate files without dropping
-// connections. Clients connect to "localhost" (in the certificates): a TLS
-// server name may not be an IP address (RFC 6066; Node warns, DEP0123).
+// TLS and mTLS on the gRPC port (and Vault's HTTP API, with the same
+// files), with certificates made by openssl at test time: the client trusts
+// the server only through the CA it is given, with a client CA the server
+// refuses a client without a certificate, and SIGHUP makes the server read
+// renewed certificate files without dropping connections. Clients connect
+// to "localhost" (in the certificates): a TLS server name may not be an IP
+// address (RFC 6066; Node warns, DEP0123).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { copyFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +16,13 @@ import { LessorClient, watchLeases } from "@lessor/client";
 import { runCli, startServer, tempDir, type ServerProcess } from "../helpers/processes.js";
 import { failure } from "../helpers/errors.js";
 import { waitFor } from "../helpers/wait.js";
+
+/** Debian's curl, for Vault's HTTP API over TLS. */
+function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile("curl", ["--max-time", "20", ...args], (err, stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
 
 function openssl(dir: string, args: string[]): void {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -93,9 +101,19 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
   const certs = makeCertificates();
   const server = await startServer({
     args: [`-tls-cert-file=${certs.serverCert}`, `-tls-key-file=${certs.serverKey}`, `-tls-client-ca-file=${certs.ca}`],
+    http: true,
   });
   t.after(() => server.stop());
   assert.match(server.output(), /Listener: 127\.0\.0\.1:\d+ \(gRPC, mTLS\)/);
+  assert.match(server.output(), /Vault API: https:\/\/127\.0\.0\.1:\d+ \(HTTP, mTLS\)/);
+
+  // Vault's HTTP API takes the same files: curl with the client certificate gets in, without it does not.
+  const lookupSelf = [`${server.httpUrl}/v1/auth/token/lookup-self`, "-s", "-H", `X-Vault-Token: ${server.rootToken}`, "--cacert", certs.ca];
+  const withClientCert = await curl([...lookupSelf, "--cert", certs.clientCert, "--key", certs.clientKey]);
+  assert.equal(withClientCert.code, 0, withClientCert.stderr);
+  assert.deepEqual((JSON.parse(withClientCert.stdout) as { data: { policies: string[] } }).data.policies, ["root"]);
+  assert.notEqual((await curl(lookupSelf)).code, 0, "no client certificate: refused in the handshake");
+  assert.notEqual((await curl([...lookupSelf.slice(0, -2), "--cacert", certs.otherCa, "--cert", certs.clientCert, "--key", certs.clientKey])).code, 0, "the server is not trusted without its CA");
   const address = tlsAddress(server);
   const ca = readFileSync(certs.ca);
 
@@ -143,10 +161,11 @@ test("mTLS: a client without a certificate (or with one from another CA) is refu
 });
 
 /** The SHA-256 fingerprint of the certificate a new TLS connection to the server is shown. */
-function servedCertificate(server: ServerProcess, ca: Buffer): Promise<string> {
-  const port = Number(server.address.slice(server.address.lastIndexOf(":") + 1));
+/** The certificate a listener (host:port, or an https:// URL) serves to a new connection speaking `protocol`. */
+function servedCertificate(address: string, ca: Buffer, protocol: "h2" | "http/1.1" = "h2"): Promise<string> {
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ca, ALPNProtocols: ["h2"] }, () => {
+    const socket = connect({ host: "127.0.0.1", port, servername: "localhost", ca, ALPNProtocols: [protocol] }, () => {
       resolve(socket.getPeerCertificate().fingerprint256);
       socket.destroy();
     });
@@ -160,11 +179,13 @@ test("SIGHUP: renewed certificate files are served to new connections; open ones
   const keyFile = join(certs.dir, "live.key");
   copyFileSync(certs.serverCert, certFile);
   copyFileSync(certs.serverKey, keyFile);
-  const server = await startServer({ args: [`-tls-cert-file=${certFile}`, `-tls-key-file=${keyFile}`] });
+  const server = await startServer({ args: [`-tls-cert-file=${certFile}`, `-tls-key-file=${keyFile}`], http: true });
   t.after(() => server.stop());
   const ca = readFileSync(certs.ca);
   const fingerprint = (file: string) => new X509Certificate(readFileSync(file)).fingerprint256;
-  assert.equal(await servedCertificate(server, ca), fingerprint(certs.serverCert));
+  const http = server.httpUrl as string;
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.serverCert));
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.serverCert));
 
   // A connection opened before the renewal, held by a stream.
   const client = new LessorClient({ address: tlsAddress(server), token: server.rootToken, caCert: ca, deadlineMs: 5000 });
@@ -186,7 +207,8 @@ test("SIGHUP: renewed certificate files are served to new connections; open ones
   copyFileSync(certs.renewedKey, keyFile);
   server.proc.kill("SIGHUP");
   await waitFor("the reload to be logged", () => /reloaded the TLS certificate and key/.test(server.output()));
-  assert.equal(await servedCertificate(server, ca), fingerprint(certs.renewedCert), "a new connection gets the renewed certificate");
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.renewedCert), "a new connection gets the renewed certificate");
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.renewedCert), "Vault's HTTP API too");
   assert.deepEqual((await client.tokens.lookupSelf()).policies, ["root"]);
   assert.equal(reconnects, 0, "the stream opened before the reload was not broken");
 
@@ -194,7 +216,8 @@ test("SIGHUP: renewed certificate files are served to new connections; open ones
   writeFileSync(keyFile, "not a key\n");
   server.proc.kill("SIGHUP");
   await waitFor("the refusal to be logged", () => /the TLS files were not reloaded; the previous certificate stays in use/.test(server.output()));
-  assert.equal(await servedCertificate(server, ca), fingerprint(certs.renewedCert));
+  assert.equal(await servedCertificate(server.address, ca), fingerprint(certs.renewedCert));
+  assert.equal(await servedCertificate(http, ca, "http/1.1"), fingerprint(certs.renewedCert));
   assert.equal(server.proc.exitCode, null, "the server still runs");
 });
 
@@ -203,6 +226,10 @@ test("plaintext is refused off loopback unless -tls-disable, which warns loudly"
   const refused = await runCli(["server", `-data-dir=${tempDir("data")}`, "-listen-address=0.0.0.0:0"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /refusing to serve plaintext gRPC on 0\.0\.0\.0:0, which is not a loopback address/);
+  // The same rule for Vault's HTTP API, whatever the gRPC listener does.
+  const httpRefused = await runCli(["server", `-data-dir=${tempDir("data")}`, "-listen-address=127.0.0.1:0", "-http-listen-address=0.0.0.0:0"]);
+  assert.equal(httpRefused.code, 1);
+  assert.match(httpRefused.stderr, /refusing to serve plaintext HTTP on 0\.0\.0\.0:0, which is not a loopback address/);
   const server = await startServer({ listenAddress: "0.0.0.0:0", args: ["-tls-disable"] });
   try {
     assert.match(server.output(), /Listener: 0\.0\.0\.0:\d+ \(gRPC, plaintext, NOT ENCRYPTED \(-tls-disable\)\)/);

@@ -98,6 +98,17 @@ test("the listener can ask for client certificates without requiring them (file 
   assert.equal(resolveSettings({ "data-dir": "/d" }, {}).options.tlsRequestClientCert, false);
 });
 
+test("Vault's HTTP API: off unless set, in the file, the environment or the flag; -dev on the port after gRPC's", () => {
+  const file = parseConfig(`listener "tcp" {\n  address      = "0.0.0.0:8200"\n  http_address = "0.0.0.0:8201"\n}\nstorage "sqlite" { path = "/var/lib/lessor" }\n`, "lessor.hcl");
+  assert.equal(resolveSettings({ "data-dir": "/d" }, {}).options.httpListenAddress, undefined);
+  assert.equal(resolveSettings({}, {}, file).options.httpListenAddress, "0.0.0.0:8201");
+  assert.equal(resolveSettings({}, { LESSOR_HTTP_LISTEN_ADDRESS: "127.0.0.1:9201" }, file).options.httpListenAddress, "127.0.0.1:9201");
+  assert.equal(resolveSettings({ "http-listen-address": "127.0.0.1:9202" }, { LESSOR_HTTP_LISTEN_ADDRESS: "127.0.0.1:9201" }, file).options.httpListenAddress, "127.0.0.1:9202");
+  assert.equal(resolveSettings({ dev: true }, {}).options.httpListenAddress, "127.0.0.1:8201");
+  assert.equal(resolveSettings({ dev: true, "dev-listen-address": "127.0.0.1:0" }, {}).options.httpListenAddress, "127.0.0.1:0");
+  assert.equal(resolveSettings({ dev: true, "dev-listen-address": "[::1]:7000" }, {}).options.httpListenAddress, "[::1]:7001");
+});
+
 test("the long-lived stream limits come from flags or the listener block, the defaults otherwise", () => {
   assert.deepEqual(resolveSettings({ "data-dir": "/d" }, {}).options.streams, { maxTotal: 1024, maxPerToken: 32 });
   const file = parseConfig(`listener "tcp" {\n  max_streams = 200\n  max_streams_per_token = 4\n}\nstorage "sqlite" { path = "/d" }\n`, "lessor.hcl");

@@ -47,17 +47,63 @@ export function tokenData(record: TokenRecord, now: number): JsonObject {
     parent_accessor: record.parentAccessor ?? "",
     meta: record.meta,
     max_expire_time: record.maxExpireTime === null ? null : new Date(record.maxExpireTime).toISOString(),
+    // Vault's names for the rest of what a lookup shows.
+    issue_time: new Date(record.createdAt).toISOString(),
+    creation_ttl: record.ttlSeconds,
+    explicit_max_ttl: record.maxExpireTime === null ? 0 : Math.round((record.maxExpireTime - record.createdAt) / 1000),
+    orphan: record.parentAccessor === null,
+    type: "service",
+    entity_id: "",
   };
 }
 
 const CREATE_FIELDS = {
   policies: { type: "list", description: "Policies of the new token (default: the caller's). Never one the caller lacks, unless the caller has sudo.", default: [] },
   ttl: { type: "duration", description: "Time to live (default 768h).", default: 0 },
+  lease: { type: "duration", description: "Time to live (Vault's older name for ttl).", deprecated: "use ttl" },
   explicit_max_ttl: { type: "duration", description: "Renewals never go past this (default 768h).", default: 0 },
   renewable: { type: "bool", description: "Whether the token can be renewed.", default: true },
   num_uses: { type: "int", description: "Uses before the token is revoked; 0 for unlimited.", default: 0 },
   display_name: { type: "string", description: 'Shown in audit records and IAM user names (prefixed "token-").', default: "" },
   meta: { type: "map", description: "Metadata (key=value) kept on the token.", default: {} },
+  no_parent: { type: "bool", description: "Make an orphan: only on auth/token/create-orphan, which needs sudo.", default: false },
+  type: {
+    type: "string",
+    default: "",
+    description: "The token type: service (Lessor makes service tokens only).",
+    check: (v) =>
+      v === "" || v === "service" || v === "default" ? undefined : "Lessor makes service tokens only; leave it empty or service",
+  },
+  no_default_policy: {
+    type: "bool",
+    default: false,
+    description: "Vault's switch to leave out the default policy; only false.",
+    check: (v) => (v === true ? "every token gets the default policy; leave it false" : undefined),
+  },
+  entity_alias: {
+    type: "string",
+    default: "",
+    description: "Vault's identity entity alias; only empty (Lessor has no identity store).",
+    check: (v) => (v === "" ? undefined : "entity aliases are not supported; leave it empty"),
+  },
+  role_name: {
+    type: "string",
+    default: "",
+    description: "Vault's token role; only empty (Lessor has no token roles).",
+    check: (v) => (v === "" ? undefined : "token roles are not supported; leave it empty"),
+  },
+  id: {
+    type: "string",
+    default: "",
+    description: "A token value of the caller's choosing; only empty (Lessor makes every token).",
+    check: (v) => (v === "" ? undefined : "Lessor makes every token itself; leave it empty"),
+  },
+  period: {
+    type: "duration",
+    default: 0,
+    description: "Vault's periodic tokens; only 0.",
+    check: (v) => (v === 0 ? undefined : "periodic tokens are not supported; give ttl and explicit_max_ttl instead"),
+  },
 } satisfies FieldSpecs;
 
 const TOKEN_FIELD = { token: { type: "string", description: "The token to act on.", required: true } } satisfies FieldSpecs;
@@ -77,10 +123,11 @@ function createPath(tokens: TokenStoreParts, orphan: boolean): PathSpec {
     operations: {
       async write(req) {
         const f = req.fields;
+        if (f.no_parent && !orphan) throw LessorError.invalidField("no_parent", "make an orphan on auth/token/create-orphan (it needs sudo)");
         const now = Date.now();
         const request = {
           policies: f.policies,
-          ttlSeconds: f.ttl,
+          ttlSeconds: req.provided.has("ttl") || f.lease === undefined ? f.ttl : f.lease,
           explicitMaxTtlSeconds: f.explicit_max_ttl,
           renewable: f.renewable,
           numUses: f.num_uses,

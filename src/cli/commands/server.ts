@@ -37,6 +37,10 @@ const OPTIONS = {
     type: "boolean",
     describe: "Ask for a client certificate without requiring one (for the cert auth method); verified against -tls-client-ca-file",
   },
+  "http-listen-address": {
+    type: "string",
+    describe: `host:port to serve Vault's HTTP API on, with the gRPC listener's TLS settings (off unless given; -dev serves it on the port after gRPC's${env("http-listen-address")})`,
+  },
   "metrics-listen-address": { type: "string", describe: `host:port to serve Prometheus metrics on, at GET /metrics (off unless given${env("metrics-listen-address")})` },
   "shutdown-delay": { type: "string", describe: `On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping, e.g. 5s (${fallback("shutdown-delay")})` },
   "revoke-retry-base": { type: "string", group: "Lease expiry and revocation:", describe: `First delay before retrying a failed revocation; doubles each try, with jitter (${fallback("revoke-retry-base")})` },

@@ -1,6 +1,6 @@
 // The banner `lessor server` prints once it listens, as Vault's "==> Vault
-// server started!": where it listens, where it stores, and in dev mode how
-// to point the CLI at it.
+// server started!": where it listens (gRPC, and Vault's HTTP API when served),
+// where it stores, and in dev mode how to point the CLI and Vault's tools at it.
 import { saveToken } from "../context.js";
 import { isLoopbackAddress, splitHostPort } from "../../server/listen.js";
 import type { Transport } from "../../server/listener.js";
@@ -12,22 +12,29 @@ export interface BannerFacts {
   rootToken: string | undefined;
   transport: Transport;
   metricsAddress: string | undefined;
+  /** Vault's HTTP API, when served (with the same transport as gRPC). */
+  httpAddress: string | undefined;
 }
 
-export function banner({ dev, address, storage, rootToken, transport, metricsAddress }: BannerFacts): string {
-  const loopback = isLoopbackAddress(splitHostPort(address).host);
-  const listener =
-    transport === "plaintext" ? `gRPC, plaintext, ${loopback ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}` : `gRPC, ${transport}`;
+/** How a listener is reached: its protocol, and whether and how it is encrypted. */
+function describeListener(protocol: string, address: string, transport: Transport): string {
+  if (transport !== "plaintext") return `${protocol}, ${transport}`;
+  return `${protocol}, plaintext, ${isLoopbackAddress(splitHostPort(address).host) ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}`;
+}
+
+export function banner({ dev, address, storage, rootToken, transport, metricsAddress, httpAddress }: BannerFacts): string {
+  const scheme = transport === "plaintext" ? "http" : "https";
   const lines = [
     `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
     "",
-    `          Listener: ${address} (${listener})`,
-    `           Storage: ${storage}`,
+    `          Listener: ${address} (${describeListener("gRPC", address, transport)})`,
   ];
+  if (httpAddress !== undefined) lines.push(`         Vault API: ${scheme}://${httpAddress} (${describeListener("HTTP", httpAddress, transport)})`);
+  lines.push(`           Storage: ${storage}`);
   if (metricsAddress !== undefined) lines.push(`           Metrics: http://${metricsAddress}/metrics`);
   if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
   lines.push("");
-  if (dev) lines.push(...devNotes(rootToken, transport, address));
+  if (dev) lines.push(...devNotes(rootToken, transport, address, httpAddress === undefined ? undefined : `${scheme}://${httpAddress}`));
   else if (rootToken !== undefined) {
     lines.push("This is the first start: the root token above is shown once and never again.", "Store it safely; Lessor keeps only its hash.", "");
   }
@@ -35,7 +42,7 @@ export function banner({ dev, address, storage, rootToken, transport, metricsAdd
 }
 
 /** Dev mode saves the root token for the CLI and says how to point the CLI here. */
-function devNotes(rootToken: string | undefined, transport: Transport, address: string): string[] {
+function devNotes(rootToken: string | undefined, transport: Transport, address: string, httpUrl: string | undefined): string[] {
   let saved = true;
   if (rootToken !== undefined) {
     try {
@@ -52,5 +59,6 @@ function devNotes(rootToken: string | undefined, transport: Transport, address: 
     "",
     `    $ export LESSOR_ADDR='${transport === "plaintext" ? "" : "https://"}${address}'`,
     "",
+    ...(httpUrl === undefined ? [] : ["and Vault's tools (vault, hvac, node-vault, Terraform) with:", "", `    $ export VAULT_ADDR='${httpUrl}'`, ""]),
   ];
 }

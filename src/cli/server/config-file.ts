@@ -1,12 +1,13 @@
 // `lessor server -config=lessor.hcl`: the server's settings in a file, in the
-// HCL Vault's configuration is written in (parsed by the same bounded parser
-// as policies), checked with zod. Every error names the file, the line and
-// the key. The values are returned under the names of the flags they stand
-// for, so flags and environment can override them one by one (settings.ts).
+// HCL Vault's configuration is written in (util/hcl-config.ts: the policies'
+// bounded parser, zod, errors naming the file, the line and the key). The
+// values are returned under the names of the flags they stand for, so flags
+// and environment can override them one by one (settings.ts).
 //
 //   listener "tcp" { address = "0.0.0.0:8200"  tls_cert_file = "..."  tls_key_file = "..."  tls_client_ca_file = "..."
 //                    max_connections = 1000  handshake_timeout = "10s"  idle_timeout = "5m"  max_connection_age = "0s"  max_concurrent_streams = 256
-//                    max_streams = 1024  max_streams_per_token = 32 }
+//                    max_streams = 1024  max_streams_per_token = 32
+//                    http_address = "0.0.0.0:8201" }   (Vault's HTTP API, with the same TLS and limits)
 //   storage "sqlite" { path = "/var/lib/lessor" }
 //   storage "postgresql" { connection_url = "postgres://..."  ca_file = "..."  path = "/var/lib/lessor" }
 //   key_file = "/etc/lessor/lessor.key"
@@ -14,13 +15,9 @@
 //   log_level = "info"   log_format = "json"   shutdown_delay = "5s"
 //   expiry { paused = false  concurrency = 8  mount_concurrency = 4  revoke_rate = 10  revoke_burst = 20
 //            revoke_retry_base = "1s"  revoke_retry_max = "5m"  revoke_max_attempts = 15  lease_retention = "168h" }
-import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { HclError, parseHcl, type HclBody, type HclValue } from "../../auth/hcl.js";
+import { ConfigError, parseHclConfig, readConfigText } from "../../util/hcl-config.js";
 import type { ServerInput } from "./settings.js";
-
-/** Largest configuration file read (a real one is a few hundred bytes). */
-const MAX_CONFIG_BYTES = 64 * 1024;
 
 const text = z.string();
 const duration = z.union([z.string(), z.number().int()]);
@@ -31,6 +28,7 @@ const schema = z.strictObject({
     .strictObject({
       type: z.literal("tcp", { error: 'the listener type must be "tcp"' }),
       address: text.optional(),
+      http_address: text.optional(),
       tls_cert_file: text.optional(),
       tls_key_file: text.optional(),
       tls_client_ca_file: text.optional(),
@@ -80,79 +78,17 @@ type ConfigFile = z.infer<typeof schema>;
 /** Where each value of the file came from, for messages: "lessor.hcl:7 (listener.address)". */
 export type ConfigSources = Partial<Record<keyof ServerInput, string>>;
 
-export class ConfigError extends Error {}
+export { ConfigError };
 
 /** Reads and checks a configuration file; throws ConfigError naming the file, line and key. */
 export function readConfigFile(path: string): { input: ServerInput; sources: ConfigSources } {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(path);
-  } catch (err) {
-    throw new ConfigError(`cannot read the configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-  if (raw.length > MAX_CONFIG_BYTES) throw new ConfigError(`${path}: the configuration file is larger than ${MAX_CONFIG_BYTES} bytes`);
-  return parseConfig(raw.toString("utf8"), path);
+  return parseConfig(readConfigText(path), path);
 }
 
 /** Parses configuration text (`name` is what messages call the file). */
 export function parseConfig(source: string, name: string): { input: ServerInput; sources: ConfigSources } {
-  let body: HclBody;
-  try {
-    body = parseHcl(source);
-  } catch (err) {
-    if (err instanceof HclError) throw new ConfigError(`${name}:${err.line}: ${err.message.replace(/^line \d+, column \d+: /, "")} (column ${err.column})`);
-    throw err;
-  }
-  const lines = new Map<string, number>();
-  const plain = toPlain(body, "", lines, name);
-  const parsed = schema.safeParse(plain);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0] as z.core.$ZodIssue;
-    const key = issue.path.join(".");
-    const unknown = issue.code === "unrecognized_keys" ? issue.keys[0] : undefined;
-    const at = unknown !== undefined ? (key ? `${key}.${unknown}` : unknown) : key;
-    const line = lineOf(lines, at);
-    const where = `${name}${line !== undefined ? `:${line}` : ""}`;
-    if (unknown !== undefined) throw new ConfigError(`${where}: unknown setting "${at}"`);
-    // A missing key has no line of its own: the message points at its block.
-    const message = lines.has(at) || issue.code !== "invalid_type" ? issue.message : "is required";
-    throw new ConfigError(`${where}: ${at || "the file"}: ${message}`);
-  }
-  return flatten(parsed.data, (key) => `${name}:${lines.get(key) ?? "?"} (${key})`);
-}
-
-/** The line of a key, else of the closest block around it. */
-function lineOf(lines: Map<string, number>, key: string): number | undefined {
-  for (let k = key; k !== ""; k = k.includes(".") ? k.slice(0, k.lastIndexOf(".")) : "") {
-    const line = lines.get(k);
-    if (line !== undefined) return line;
-  }
-  return undefined;
-}
-
-/** The file as plain objects: a block `listener "tcp" { ... }` becomes `listener: { type: "tcp", ... }`. */
-function toPlain(body: HclBody, prefix: string, lines: Map<string, number>, name: string): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const item of body.items) {
-    const key = prefix ? `${prefix}.${item.key}` : item.key;
-    const earlier = lines.get(key);
-    if (earlier !== undefined) throw new ConfigError(`${name}:${item.line}: "${key}" is given again (first at line ${earlier}); Lessor takes one`);
-    if (item.labels.length > 1) throw new ConfigError(`${name}:${item.line}: "${key}" takes one label, e.g. ${item.key} "${item.labels[0]}" { ... }`);
-    lines.set(key, item.line);
-    const value = plainValue(item.value, key, lines, name);
-    if (item.labels.length === 1) {
-      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConfigError(`${name}:${item.line}: "${key}" must be a block`);
-      out[item.key] = { type: item.labels[0], ...value };
-      lines.set(`${key}.type`, item.line);
-    } else out[item.key] = value;
-  }
-  return out;
-}
-
-function plainValue(value: HclValue, key: string, lines: Map<string, number>, name: string): unknown {
-  if (Array.isArray(value)) return value.map((v) => plainValue(v, key, lines, name));
-  if (typeof value === "object") return toPlain(value, key, lines, name);
-  return value;
+  const { data, lines } = parseHclConfig(source, name, schema);
+  return flatten(data, (key) => `${name}:${lines.get(key) ?? "?"} (${key})`);
 }
 
 /** The checked file under the flags' names, each with where it was written. */
@@ -167,6 +103,7 @@ function flatten(file: ConfigFile, source: (key: string) => string): { input: Se
   const asText = (d: string | number | undefined) => (d === undefined ? undefined : String(d));
   const { listener, storage, telemetry, expiry } = file;
   set("listen-address", listener?.address, "listener.address");
+  set("http-listen-address", listener?.http_address, "listener.http_address");
   set("tls-cert-file", listener?.tls_cert_file, "listener.tls_cert_file");
   set("tls-key-file", listener?.tls_key_file, "listener.tls_key_file");
   set("tls-client-ca-file", listener?.tls_client_ca_file, "listener.tls_client_ca_file");

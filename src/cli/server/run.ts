@@ -33,7 +33,15 @@ export async function runServer(settings: ServerSettings): Promise<void> {
     return;
   }
   const storage = describeStorage({ dataDir, storageUrl: settings.options.storageUrl });
-  const facts = { dev: settings.dev, address: server.address, storage, rootToken: server.rootToken, transport: server.transport, metricsAddress: server.metricsAddress };
+  const facts = {
+    dev: settings.dev,
+    address: server.address,
+    storage,
+    rootToken: server.rootToken,
+    transport: server.transport,
+    metricsAddress: server.metricsAddress,
+    httpAddress: server.httpAddress,
+  };
   release(`${banner(facts)}\n`);
   handleSignals(server, logger, cleanUp);
 }

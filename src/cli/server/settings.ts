@@ -3,7 +3,7 @@
 // checked once, here, with a message that names where the bad value was
 // written (-flag, LESSOR_VARIABLE, or file:line (key)).
 import type { LessorServerOptions } from "../../server/app.js";
-import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
+import { DEFAULT_CONNECTION_LIMITS, DEFAULT_LISTEN_ADDRESS, splitHostPort } from "../../server/listen.js";
 import { DEFAULT_STREAM_LIMITS } from "../../server/streams.js";
 import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
@@ -29,6 +29,7 @@ export interface ServerInput {
   "storage-url"?: string;
   "storage-ca-file"?: string;
   "metrics-listen-address"?: string;
+  "http-listen-address"?: string;
   "log-level"?: string;
   "log-format"?: string;
   "shutdown-delay"?: string;
@@ -56,6 +57,7 @@ export const ENVIRONMENT: Partial<Record<keyof ServerInput, string>> = {
   "storage-url": "LESSOR_STORAGE_URL",
   "storage-ca-file": "LESSOR_STORAGE_CA_FILE",
   "metrics-listen-address": "LESSOR_METRICS_LISTEN_ADDRESS",
+  "http-listen-address": "LESSOR_HTTP_LISTEN_ADDRESS",
   "log-level": "LESSOR_LOG_LEVEL",
   "log-format": "LESSOR_LOG_FORMAT",
 };
@@ -116,11 +118,13 @@ export function resolveSettings(
   if (!dev && dataDir === undefined) {
     throw new SettingsError("-data-dir is required (or a storage block's path in -config, or -dev for a throw-away development server)");
   }
+  const listenAddress = (dev ? flags["dev-listen-address"] : undefined) ?? pick("listen-address") ?? DEFAULTS["listen-address"];
   return {
     dev,
     dataDir,
     options: {
-      listenAddress: (dev ? flags["dev-listen-address"] : undefined) ?? pick("listen-address") ?? DEFAULTS["listen-address"],
+      listenAddress,
+      httpListenAddress: pick("http-listen-address") ?? (dev ? nextPort(listenAddress) : undefined),
       keyFile: pick("key-file"),
       sealKey: env.LESSOR_SEAL_KEY || undefined,
       mountDefaultKv: dev,
@@ -149,6 +153,12 @@ export function resolveSettings(
 }
 
 type Pick = <K extends keyof ServerInput>(key: K) => ServerInput[K] | undefined;
+
+/** Dev mode's HTTP API: the port after gRPC's (a free one when gRPC's is picked: port 0). */
+function nextPort(address: string): string {
+  const { host, port } = splitHostPort(address);
+  return `${host.includes(":") ? `[${host}]` : host}:${port === 0 ? 0 : port + 1}`;
+}
 
 /** The lease expiry and revocation settings, checked. */
 function leaseTuning(pick: Pick, source: (key: keyof ServerInput) => string) {

@@ -74,7 +74,7 @@ export interface AwsClients {
 const FALLBACK_REGION = "us-east-1";
 
 /** The region the SDK's own chain resolves (env, shared config), or the fallback. */
-async function sdkRegion(): Promise<string> {
+export async function sdkRegion(): Promise<string> {
   const { IAMClient } = await iamSdk();
   const probe = new IAMClient({});
   try {

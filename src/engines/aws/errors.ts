@@ -36,6 +36,11 @@ const CREDENTIAL_CODES = new Set([
   "IncompleteSignature",
 ]);
 
+/** Whether AWS refused the credentials a call was signed with (unknown key, bad signature, expired token). */
+export function isCredentialRefused(err: unknown): boolean {
+  return CREDENTIAL_CODES.has(awsErrorCode(err) ?? "");
+}
+
 /** Converts whatever an AWS call threw into a LessorError. */
 export function mapAwsError(err: unknown, action: string, mountPath: string): LessorError {
   if (err instanceof LessorError) return err;

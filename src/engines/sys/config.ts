@@ -6,7 +6,7 @@ import { LessorError } from "../../errors.js";
 import type { AuditDeviceRecord, MountRecord, QuotaRecord } from "../../store/types.js";
 import type { MountKind } from "../../mounts/table.js";
 import { parseDuration } from "../../util/duration.js";
-import { definePath, type FieldSpecs, type JsonObject, type PathSpec } from "../framework/types.js";
+import { definePath, type FieldSpecs, type JsonObject, type PathSpec, type Request } from "../framework/types.js";
 import type { SystemParts } from "./parts.js";
 
 export function mountData(m: MountRecord): JsonObject {
@@ -27,16 +27,43 @@ export function auditDeviceData(d: AuditDeviceRecord): JsonObject {
   return { path: d.path, type: d.type, description: d.description, options: d.options };
 }
 
-/** The fields of `sys/mounts/<path>` and `sys/auth/<path>` (Vault's, with the TTLs under config). */
+/** The fields of `sys/mounts/<path>` and `sys/auth/<path>`: Vault's, with the TTLs under config. */
 const MOUNT_FIELDS = {
   type: { type: "string", description: "The backend type, e.g. aws, kv (sys/mounts) or jwt, approle (sys/auth)." },
   description: { type: "string", description: "What the mount is for.", default: "" },
   config: {
     type: "map",
-    description: "default_lease_ttl and max_lease_ttl (durations; 0 or absent: the server's 768h).",
+    description: "default_lease_ttl and max_lease_ttl (durations; 0 or absent: the server's 768h); force_no_cache may be false (Lessor caches nothing).",
     default: {},
   },
+  options: { type: "map", description: "Engine options: for kv, version may be 1 (Lessor's kv is version 1).", default: {} },
+  local: { type: "bool", description: "Vault's replication setting; Lessor does not replicate, so every mount is local either way.", default: false },
+  seal_wrap: { type: "bool", description: "Vault's seal wrapping; Lessor seals every stored value either way.", default: false },
+  external_entropy_access: { type: "bool", description: "Vault Enterprise's external entropy; only false.", default: false },
+  plugin_name: { type: "string", description: "An older name for type; empty or the same as type.", default: "" },
+  plugin_version: { type: "string", description: "Plugin versions are not supported; only empty.", default: "" },
+  mount_point: { type: "string", description: "The mount's path again, as some clients send it; must be the path of the URL when given." },
 } satisfies FieldSpecs;
+
+/** Checks the Vault mount settings Lessor accepts only at their defaults; returns the engine type. */
+function mountSettings(req: Request<typeof MOUNT_FIELDS, "mounts/*path">, prefix: string): string {
+  const f = req.fields;
+  const type = f.type ?? (f.plugin_name !== "" ? f.plugin_name : "");
+  if (f.plugin_name !== "" && f.plugin_name !== type) throw LessorError.invalidField("plugin_name", `differs from type "${type.slice(0, 64)}"; give one`);
+  if (f.plugin_version !== "") throw LessorError.invalidField("plugin_version", "plugin versions are not supported; leave it empty");
+  if (f.external_entropy_access) throw LessorError.invalidField("external_entropy_access", "is not supported; leave it false");
+  if (f.mount_point !== undefined && f.mount_point.replace(/^\/+|\/+$/g, "") !== req.params.path.replace(/\/+$/, "")) {
+    throw LessorError.invalidField("mount_point", `differs from the path in the URL (${prefix}${req.params.path.slice(0, 64)}); give one`);
+  }
+  for (const [key, value] of Object.entries(f.options)) {
+    if (key !== "version") throw LessorError.invalidField(`options.${key.slice(0, 64)}`, "unknown option; only version (for kv: 1)");
+    if (type === "kv" && value !== "" && value !== "1") {
+      throw LessorError.invalidField("options.version", `kv version ${value.slice(0, 16)} is not supported; Lessor's kv is version 1`);
+    }
+    if (type !== "kv" && value !== "") throw LessorError.invalidField("options.version", `the ${type.slice(0, 64)} engine has no versions`);
+  }
+  return type;
+}
 
 function mountPaths(parts: SystemParts, kind: MountKind, root: "mounts" | "auth"): PathSpec[] {
   const { mounts, leases } = parts;
@@ -60,7 +87,7 @@ function mountPaths(parts: SystemParts, kind: MountKind, root: "mounts" | "auth"
       fields: MOUNT_FIELDS,
       operations: {
         async write(req) {
-          const type = req.fields.type ?? "";
+          const type = mountSettings(req, prefix);
           if (type === "") throw LessorError.invalidField("type", `is required; available: ${mounts.engineTypes(kind).join(", ")}`);
           const ttls = mountTtls(req.fields.config);
           const mount = await mounts.enable(kind, type, prefix + req.params.path, { description: req.fields.description, ...ttls }, Date.now());
@@ -89,8 +116,10 @@ function notMounted(path: string, what: string): LessorError {
 }
 
 function mountTtls(config: Record<string, string>): { defaultTtlSeconds: number; maxTtlSeconds: number } {
-  for (const key of Object.keys(config)) {
-    if (key !== "default_lease_ttl" && key !== "max_lease_ttl") {
+  for (const [key, value] of Object.entries(config)) {
+    if (key === "force_no_cache") {
+      if (value !== "" && value !== "false") throw LessorError.invalidField("config.force_no_cache", "Lessor caches nothing; leave it false");
+    } else if (key !== "default_lease_ttl" && key !== "max_lease_ttl") {
       throw LessorError.invalidField(`config.${key.slice(0, 64)}`, "unknown setting; this path takes default_lease_ttl and max_lease_ttl");
     }
   }
@@ -122,7 +151,7 @@ function policyPaths(parts: SystemParts): PathSpec[] {
       synopsis: "Read, write or delete an ACL policy (HCL or JSON, Vault's language).",
       description: "Writing and deleting are root-protected: they need sudo as well.",
       // The policy parser has its own, clearer limit (256 KiB); this only bounds the request.
-      fields: { policy: { type: "string", description: "The policy text, HCL or JSON.", required: true, maxLength: 1024 * 1024 } },
+      fields: { policy: { type: "string", description: "The policy text, HCL or JSON.", required: true, maxLength: MAX_POLICY_REQUEST } },
       operations: {
         async read(req) {
           const policy = await policies.read(req.params.name);
@@ -131,6 +160,60 @@ function policyPaths(parts: SystemParts): PathSpec[] {
         async write(req) {
           const name = await policies.write(req.params.name, req.fields.policy, Date.now());
           return { data: { name } };
+        },
+        async delete(req) {
+          await policies.delete(req.params.name);
+          return {};
+        },
+      },
+    }),
+    ...legacyPolicyPaths(parts),
+  ];
+}
+
+/** The policy request's bound (the policy parser has its own, clearer limit of 256 KiB). */
+const MAX_POLICY_REQUEST = 1024 * 1024;
+
+/**
+ * sys/policy and sys/policy/<name>: Vault's older paths for the same ACL
+ * policies, which older clients still use (the text is `rules` on read, and
+ * `policy` or `rules` on write). Checked on their own paths, as in Vault.
+ */
+function legacyPolicyPaths(parts: SystemParts): PathSpec[] {
+  const { policies } = parts;
+  const list = async () => {
+    const names = await policies.list();
+    return { data: { keys: names, policies: names } };
+  };
+  return [
+    definePath({
+      pattern: "policy/",
+      synopsis: "List the ACL policies (Vault's older path; sys/policies/acl is the current one).",
+      fields: {},
+      operations: { read: list, list },
+    }),
+    definePath({
+      pattern: "policy/:name",
+      synopsis: "Read, write or delete an ACL policy (Vault's older path; sys/policies/acl/<name> is the current one).",
+      description: "Writing and deleting are root-protected: they need sudo as well.",
+      fields: {
+        policy: { type: "string", description: "The policy text, HCL or JSON.", maxLength: MAX_POLICY_REQUEST },
+        rules: { type: "string", description: "The policy text (an older name for policy).", maxLength: MAX_POLICY_REQUEST },
+        name: { type: "string", description: "The policy's name again, as some clients send it; must be the name in the URL when given." },
+      },
+      operations: {
+        async read(req) {
+          const policy = await policies.read(req.params.name);
+          return { data: { name: policy.name, rules: policy.text } };
+        },
+        async write(req) {
+          const { policy, rules, name } = req.fields;
+          if (name !== undefined && name !== req.params.name) throw LessorError.invalidField("name", "differs from the name in the URL; give one");
+          if (policy !== undefined && rules !== undefined && policy !== rules) throw LessorError.invalidField("rules", "differs from policy; give one");
+          const text = policy ?? rules;
+          if (text === undefined) throw LessorError.invalidField("policy", "is required");
+          await policies.write(req.params.name, text, Date.now());
+          return {};
         },
         async delete(req) {
           await policies.delete(req.params.name);

@@ -1,11 +1,15 @@
 // sys/leases/...: the lease lifecycle, at Vault's paths. The lease id (or a
 // prefix) is part of the path, so a policy can grant by secret path:
-// `sys/leases/renew/aws/creds/deploy/*`. Listing and watching are the same
+// `sys/leases/renew/aws/creds/deploy/*`; or, as Vault's clients send it, in
+// the body of sys/leases/renew, revoke and lookup (checked on those paths).
+// Vault's older sys/renew, sys/revoke, sys/revoke-prefix and
+// sys/revoke-force are the same verbs. Listing and watching are the same
 // permission (list, and sudo: sys/leases/lookup/* is root-protected for list).
 import { LessorError } from "../../errors.js";
 import type { LeaseEventRecord, LeaseRecord, LeaseState } from "../../store/types.js";
 import type { PrefixProgress } from "../../leases/prefix-jobs.js";
-import { definePath, type JsonObject, type PathSpec, type Request, type Response } from "../framework/types.js";
+import { normalizeRequestPath } from "../../router/paths.js";
+import { definePath, type FieldSpec, type FieldSpecs, type JsonObject, type PathSpec, type Request, type Response } from "../framework/types.js";
 import type { SystemParts } from "./parts.js";
 
 /** What a forced revocation must say to whoever asked for it. */
@@ -129,74 +133,104 @@ function lookupPath(parts: SystemParts): PathSpec {
   });
 }
 
-function renewPath(parts: SystemParts): PathSpec {
+/** The lease id of a body-form request (`lease_id`), checked as a path is. */
+const LEASE_ID_FIELD = { type: "string", description: "The id of the lease.", required: true } satisfies FieldSpec;
+
+/**
+ * A lease verb at each of Vault's paths for it: the lease id in the path
+ * (`<root>/<id>`: a policy can grant by secret path), or in the body
+ * (`<root>` with lease_id, as Vault's clients send it: checked on `<root>`
+ * itself, as in Vault). The older roots (sys/renew, sys/revoke) are the same.
+ */
+function leaseVerb(roots: readonly string[], synopsis: string, fields: FieldSpecs, act: (req: Request, leaseId: string) => Promise<Response>): PathSpec[] {
+  return roots.flatMap((root) => [
+    definePath({
+      pattern: root,
+      synopsis: `${synopsis} (The lease id in the body: lease_id.)`,
+      fields: { lease_id: LEASE_ID_FIELD, ...fields },
+      operations: { write: (req) => act(req, normalizeRequestPath(String(req.fields.lease_id), "lease_id")) },
+    }),
+    definePath({
+      pattern: `${root}/*lease_id`,
+      synopsis,
+      fields,
+      operations: { write: (req) => act(req, req.params.lease_id) },
+    }),
+  ]);
+}
+
+function renewPaths(parts: SystemParts): PathSpec[] {
+  const fields = { increment: { type: "duration", description: "How long from now; 0 (the default) for the lease's own TTL.", default: 0 } } satisfies FieldSpecs;
+  return leaseVerb(["leases/renew", "renew"], "Renew a lease: extend it by increment from now, never past its max TTL.", fields, async (req, id) => {
+    const outcome = await withHint(parts, req, parts.leases.renew(id, Number(req.fields.increment ?? 0)));
+    return {
+      data: { lease: leaseData(outcome.lease, Date.now()), lease_duration: outcome.durationSeconds, clamped: outcome.clamped },
+      warnings: outcome.clamped ? ["the lease's max TTL cut the requested increment short"] : [],
+    };
+  });
+}
+
+function revokePaths(parts: SystemParts): PathSpec[] {
+  const fields = {
+    sync: { type: "bool", description: "Wait for the secret to be destroyed (default); false queues it for the scheduler.", default: true },
+  } satisfies FieldSpecs;
+  return leaseVerb(["leases/revoke", "revoke"], "Revoke a lease: destroy its secret, then end the lease.", fields, async (req, id) => {
+    const outcome = await withHint(parts, req, req.fields.sync === false ? parts.leases.enqueueRevoke(id) : parts.leases.revoke(id));
+    return { data: { lease_id: outcome.leaseId, revoked_now: outcome.revokedNow, queued: outcome.queued === true } };
+  });
+}
+
+/** sys/leases/lookup with the lease id in the body (the path form is lookupPath's write). */
+function lookupBodyPath(parts: SystemParts): PathSpec {
   return definePath({
-    pattern: "leases/renew/*lease_id",
-    synopsis: "Renew a lease: extend it by increment from now, never past its max TTL.",
-    fields: {
-      increment: { type: "duration", description: "How long from now; 0 (the default) for the lease's own TTL.", default: 0 },
-    },
+    pattern: "leases/lookup",
+    synopsis: "Look up one lease. (The lease id in the body: lease_id.)",
+    fields: { lease_id: LEASE_ID_FIELD },
     operations: {
       async write(req) {
-        const outcome = await withHint(parts, req, parts.leases.renew(req.params.lease_id, req.fields.increment));
-        return {
-          data: { lease: leaseData(outcome.lease, Date.now()), lease_duration: outcome.durationSeconds, clamped: outcome.clamped },
-          warnings: outcome.clamped ? ["the lease's max TTL cut the requested increment short"] : [],
-        };
+        const lease = await withHint(parts, req, parts.leases.lookup(normalizeRequestPath(req.fields.lease_id, "lease_id")));
+        return { data: leaseData(lease, Date.now()) };
       },
     },
   });
 }
 
-function revokePath(parts: SystemParts): PathSpec {
-  return definePath({
-    pattern: "leases/revoke/*lease_id",
-    synopsis: "Revoke a lease: destroy its secret, then end the lease.",
-    fields: {
-      sync: { type: "bool", description: "Wait for the secret to be destroyed (default); false queues it for the scheduler.", default: true },
-    },
-    operations: {
-      async write(req) {
-        const id = req.params.lease_id;
-        const outcome = await withHint(parts, req, req.fields.sync ? parts.leases.revoke(id) : parts.leases.enqueueRevoke(id));
-        return { data: { lease_id: outcome.leaseId, revoked_now: outcome.revokedNow, queued: outcome.queued === true } };
+function revokeForcePaths(parts: SystemParts): PathSpec[] {
+  return ["leases/revoke-force", "revoke-force"].map((root) =>
+    definePath({
+      pattern: `${root}/*prefix`,
+      synopsis: "Drop a lease, or every lease under a prefix, WITHOUT destroying the secrets (for secrets already destroyed by hand).",
+      fields: {
+        lease_only: { type: "bool", description: "The path names exactly one lease (not a prefix): NOT_FOUND if there is none.", default: false },
       },
-    },
-  });
+      operations: {
+        async write(req) {
+          const prefix = req.params.prefix;
+          if (!req.fields.lease_only) return revokePrefix(parts, req, asFolder(prefix), true, false);
+          const outcome = await withHint(parts, req, parts.leases.forceRevoke(prefix));
+          return {
+            data: { lease_id: outcome.leaseId, revoked_now: outcome.revokedNow, queued: false },
+            warnings: outcome.revokedNow ? [FORCE_WARNING] : [],
+          };
+        },
+      },
+    }),
+  );
 }
 
-function revokeForcePath(parts: SystemParts): PathSpec {
-  return definePath({
-    pattern: "leases/revoke-force/*prefix",
-    synopsis: "Drop a lease, or every lease under a prefix, WITHOUT destroying the secrets (for secrets already destroyed by hand).",
-    fields: {
-      lease_only: { type: "bool", description: "The path names exactly one lease (not a prefix): NOT_FOUND if there is none.", default: false },
-    },
-    operations: {
-      async write(req) {
-        const prefix = req.params.prefix;
-        if (!req.fields.lease_only) return revokePrefix(parts, req, asFolder(prefix), true, false);
-        const outcome = await withHint(parts, req, parts.leases.forceRevoke(prefix));
-        return {
-          data: { lease_id: outcome.leaseId, revoked_now: outcome.revokedNow, queued: false },
-          warnings: outcome.revokedNow ? [FORCE_WARNING] : [],
-        };
+function revokePrefixPaths(parts: SystemParts): PathSpec[] {
+  return ["leases/revoke-prefix", "revoke-prefix"].map((root) =>
+    definePath({
+      pattern: `${root}/*prefix`,
+      synopsis: "Revoke every lease under a prefix, in batches, resuming after a restart.",
+      fields: {
+        sync: { type: "bool", description: "Wait until every lease is revoked (default); false returns once they are all queued.", default: true },
       },
-    },
-  });
-}
-
-function revokePrefixPath(parts: SystemParts): PathSpec {
-  return definePath({
-    pattern: "leases/revoke-prefix/*prefix",
-    synopsis: "Revoke every lease under a prefix, in batches, resuming after a restart.",
-    fields: {
-      sync: { type: "bool", description: "Wait until every lease is revoked (default); false returns once they are all queued.", default: true },
-    },
-    operations: {
-      write: (req) => revokePrefix(parts, req, asFolder(req.params.prefix), false, !req.fields.sync),
-    },
-  });
+      operations: {
+        write: (req) => revokePrefix(parts, req, asFolder(req.params.prefix), false, req.fields.sync === false),
+      },
+    }),
+  );
 }
 
 function tidyPath(parts: SystemParts): PathSpec {
@@ -239,5 +273,13 @@ async function revokePrefix(parts: SystemParts, req: Request, prefix: string, fo
 }
 
 export function leasePaths(parts: SystemParts): PathSpec[] {
-  return [lookupPath(parts), renewPath(parts), revokePath(parts), revokeForcePath(parts), revokePrefixPath(parts), tidyPath(parts)];
+  return [
+    lookupPath(parts),
+    lookupBodyPath(parts),
+    ...renewPaths(parts),
+    ...revokePaths(parts),
+    ...revokeForcePaths(parts),
+    ...revokePrefixPaths(parts),
+    tidyPath(parts),
+  ];
 }

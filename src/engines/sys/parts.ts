@@ -69,10 +69,26 @@ export interface KeyAdmin {
   status(): Promise<{ keys: Array<{ id: number; active: boolean; sealedValues: number }>; reencrypting: boolean; keySource: string }>;
 }
 
-/** May these policies list leases under a path? (Whether a NOT_FOUND may name a lease id it found.) */
-export interface ListPermission {
-  /** `who`: the caller (its policies, and the metadata templated rules are filled from). */
-  allows(who: { policies: readonly string[]; metadata?: Readonly<Record<string, string>>; displayName?: string }, path: string, capability: "list" | "sudo"): boolean;
+/** Who asks: the caller's policies, and the metadata templated rules are filled from. */
+export interface Principal {
+  policies: readonly string[];
+  metadata?: Readonly<Record<string, string>>;
+  displayName?: string;
+}
+
+/** What policies grant: may they list leases under a path (may a NOT_FOUND name a lease it found?), and everything they grant on a path (sys/capabilities-self). */
+export interface Permissions {
+  allows(who: Principal, path: string, capability: "list" | "sudo"): boolean;
+  capabilities(who: Principal, path: string): string[];
+}
+
+/** What sys/health and sys/seal-status say of the server itself. */
+export interface ServerInfo {
+  version: string;
+  /** "sqlite" or "postgresql". */
+  storageType: string;
+  /** What gRPC health says of the whole server: false while starting, shutting down, or when the store cannot be reached. */
+  serving(): boolean;
 }
 
 export interface SystemParts {
@@ -83,5 +99,6 @@ export interface SystemParts {
   audit: AuditAdmin;
   quotas: QuotaAdmin;
   keys: KeyAdmin;
-  permissions: ListPermission;
+  permissions: Permissions;
+  server: ServerInfo;
 }
