@@ -1,42 +1,43 @@
 #!/usr/bin/env node
-// Bundles the compiled CLI (dist/src/cli/main.js) into one file,
-// dist/cli/main.js, with esbuild: `lessor read` then loads one file instead
-// of hundreds of modules, and start-up is most of a short command's time.
-// Only what every command needs at start goes in: whatever a command loads
-// on demand (the server, the agent, the store, a progress bar) is imported
-// at run time from the compiled tree and node_modules as usual, so files
-// those packages read next to themselves are where they expect.
-// Run by `npm run build` after tsc; bin/lessor.js runs the bundle.
+// Bundles the compiled CLI (dist/src/cli/main.js) into dist/cli/ with esbuild,
+// so `lessor read` loads one file instead of hundreds of modules: start-up is
+// most of a short command's time. What a command loads on demand (the
+// server, the agent, the store, a progress bar) goes into chunks of the same
+// bundle, loaded only by the commands that need them; one bundle, so every
+// class exists once. Packages that load native code, start worker threads by
+// file name, or read files next to themselves stay outside, found in
+// node_modules at run time. Run by `npm run build` after tsc; bin/lessor.js
+// runs the bundle.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outdir = join(root, "dist", "cli");
 
-/** Leaves every dynamic import() out of the bundle, pointing it at the compiled file. */
-const onDemandStaysOut = {
-  name: "on-demand-stays-out",
-  setup(b) {
-    b.onResolve({ filter: /.*/ }, (args) => {
-      if (args.kind !== "dynamic-import") return undefined;
-      if (!args.path.startsWith(".")) return { path: args.path, external: true };
-      const target = resolve(args.resolveDir, args.path);
-      return { path: `./${relative(outdir, target).split("\\").join("/")}`, external: true };
-    });
-  },
-};
-
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, "dist", "src", "cli", "main.js")],
-  outfile: join(outdir, "main.js"),
+  outdir,
   bundle: true,
+  splitting: true,
   format: "esm",
   platform: "node",
   target: "node20",
-  plugins: [onDemandStaysOut],
+  external: [
+    // Native code.
+    "better-sqlite3",
+    "pg-native",
+    // Worker threads started by file name.
+    "pino",
+    "pino-pretty",
+    "thread-stream",
+    // Proto files read from beside the package (and proto-loader, which grpc-js needs only for channelz).
+    "grpc-health-check",
+    "@grpc/reflection",
+    "@grpc/proto-loader",
+  ],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as __lessorCreateRequire } from 'node:module'; const require = __lessorCreateRequire(import.meta.url);" },
   logLevel: "warning",
