@@ -60,7 +60,7 @@ export async function execWithAgent(
   // The handlers go on before the command starts (they run on the event loop,
   // after `child` is set): a signal sent as soon as the command is seen running
   // must reach it, not end us with the command orphaned.
-  let child: ChildProcess | undefined;
+  let child: ChildProcess | undefined = undefined;
   const forward = (signal: NodeJS.Signals) => () => {
     if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
