@@ -44,6 +44,14 @@ const RUN_ONCE = [
   /^integration\/aws-(roles|sts|iam-user|rotate-root|sdk-config)\.test\.js$/,
 ];
 
+/**
+ * Longer than any test file takes on a loaded machine (the longest,
+ * aws-crash, about two minutes); node --test applies it to each file as well.
+ */
+const TEST_TIMEOUT_MS = 10 * 60_000;
+/** Longer than a pass takes on a loaded machine; a pass that reaches it has hung. */
+const PASS_LIMIT_MS = 25 * 60_000;
+
 /** The longest files start first, so neither worker is left with a long one at the end. */
 const LONGEST_FIRST = [
   "integration/aws-crash.test.js",
@@ -101,6 +109,8 @@ function runPass(store: TestStoreKind, files: string[], env: NodeJS.ProcessEnv, 
   const args = [
     "--test",
     "--test-concurrency=2",
+    // A test that hangs fails with its name instead of holding the pass until CI's limit.
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
     "--test-reporter=spec",
     "--test-reporter-destination=stdout",
     "--test-reporter=tap",
@@ -111,13 +121,29 @@ function runPass(store: TestStoreKind, files: string[], env: NodeJS.ProcessEnv, 
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, [TEST_STORE_ENV]: store };
     // Test files use the AWS SDK themselves (the emulator's tests, checks of issued keys).
     silenceAwsSdkNodeNotice(childEnv);
-    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv });
-    const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    // A process group of its own: whatever a test file leaves running (a
+    // child it failed to stop, one holding its output open so that it never
+    // exits) is ended with the pass, and at the pass's time limit.
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"], env: childEnv, detached: true });
+    const killGroup = (signal: NodeJS.Signals) => {
+      try {
+        if (child.pid) process.kill(-child.pid, signal);
+      } catch {
+        // the group has gone
+      }
+    };
+    const forward = (signal: NodeJS.Signals) => killGroup(signal);
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
+    const limit = setTimeout(() => {
+      console.error(`\n${store} pass: still running after ${PASS_LIMIT_MS / 60_000} minutes; ending it`);
+      killGroup("SIGKILL");
+    }, PASS_LIMIT_MS);
     child.on("exit", (code, signal) => {
+      clearTimeout(limit);
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
+      killGroup("SIGKILL");
       resolve(code ?? (signal ? 128 : null));
     });
   });

@@ -3,7 +3,7 @@
 // run with the container credential variables pointing at it (and the
 // variables that would take precedence removed), signals passed on, and its
 // exit status returned. When it ends, the agent stops and revokes the lease.
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { constants } from "node:os";
 import type { Logger } from "pino";
 import { startAgent } from "./agent.js";
@@ -57,18 +57,23 @@ export async function execWithAgent(
     await agent.stop({ revoke: true });
     throw new ExecError(err instanceof Error ? err.message : String(err));
   }
-  const child = spawn(command, args, { stdio: "inherit", env: commandEnv(run.env, agent.credentialsUrl(role), agent.authorizationToken) });
+  // The handlers go on before the command starts (they run on the event loop,
+  // after `child` is set): a signal sent as soon as the command is seen running
+  // must reach it, not end us with the command orphaned.
+  let child: ChildProcess | undefined = undefined;
   const forward = (signal: NodeJS.Signals) => () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (child && child.exitCode === null && child.signalCode === null) child.kill(signal);
   };
   const handlers = FORWARDED.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
+  const started = spawn(command, args, { stdio: "inherit", env: commandEnv(run.env, agent.credentialsUrl(role), agent.authorizationToken) });
+  child = started;
   const status = await new Promise<number>((resolve) => {
-    child.once("error", (err: NodeJS.ErrnoException) => {
+    started.once("error", (err: NodeJS.ErrnoException) => {
       process.stderr.write(`Error: cannot run ${command}: ${err.code ?? err.message}\n`);
       resolve(127);
     });
-    child.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
+    started.once("exit", (code, signal) => resolve(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
   });
   for (const [signal, handler] of handlers) process.off(signal, handler);
   await agent.stop({ revoke: true });

@@ -236,11 +236,22 @@ new STSClient({}).send(new GetCallerIdentityCommand({})).then((who) => { console
     assert.deepEqual(usersOf(emulator, "aws"), [], "the lease was revoked when the command ended");
   });
 
-  it("lessor aws exec passes signals on to the command", async () => {
-    const script = 'trap "exit 9" TERM; echo ready; while :; do sleep 0.1; done';
+  it("lessor aws exec passes signals on to the command", async (t) => {
+    // Bounded (60 s) so that a command orphaned by a failure cannot outlive the test run.
+    const script = 'trap "exit 9" TERM; echo ready; i=0; while [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done';
     const proc = spawn(process.execPath, [LESSOR_BIN, "aws", "exec", "-role=deploy", `-token-file=${tokenFile}`, "--", "sh", "-c", script], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
+      detached: true, // a process group of its own, ended whole whatever happens below
+    });
+    t.after(() => {
+      try {
+        if (proc.pid) process.kill(-proc.pid, "SIGKILL");
+      } catch {
+        // the group has already gone
+      }
+      proc.stdout.destroy();
+      proc.stderr.destroy();
     });
     let out = "";
     proc.stdout.on("data", (c: Buffer) => (out += c.toString()));
