@@ -7,7 +7,8 @@
 // class exists once. Packages that load native code, start worker threads by
 // file name, or read files next to themselves stay outside, found in
 // node_modules at run time. Run by `npm run build` after tsc; bin/lessor.js
-// runs the bundle.
+// runs the bundle for short commands, and the compiled modules as they are
+// for the long-running ones (server, agent, aws).
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -42,4 +43,6 @@ await build({
   banner: { js: "import { createRequire as __lessorCreateRequire } from 'node:module'; const require = __lessorCreateRequire(import.meta.url);" },
   logLevel: "warning",
   legalComments: "none",
+  minify: true,
+  keepNames: true,
 });
