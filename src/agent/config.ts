@@ -18,16 +18,18 @@
 //   log_level = "info"
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { agentHome } from "./names.js";
 import { z } from "zod";
 import { isLoopbackAddress, splitHostPort } from "../server/listen.js";
 import { parseDurationMs } from "../util/duration.js";
 import { ConfigError, parseHclConfig, readConfigText } from "../util/hcl-config.js";
+
+export { agentHome };
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../cli/server/settings.js";
 
-/** Role names as the aws engine takes them. */
-export const ROLE_NAME = /^[\w+=,.@-]{1,64}$/;
-/** Where the agent listens unless told otherwise (loopback; the port Vault Agent's examples use). */
-export const DEFAULT_AGENT_ADDRESS = "127.0.0.1:8100";
+import { AUTH_METHODS, DEFAULT_AGENT_ADDRESS, ROLE_NAME } from "./names.js";
+
+export { AUTH_METHODS, DEFAULT_AGENT_ADDRESS, ROLE_NAME };
 
 export type ListenTarget = { host: string; port: number } | { socketPath: string };
 
@@ -43,7 +45,6 @@ export type AutoAuth =
   | { method: "cert"; mountPath: string; name: string | undefined }
   | { method: "aws"; mountPath: string; role: string | undefined; headerValue: string | undefined; region: string | undefined };
 
-export const AUTH_METHODS = ["jwt", "approle", "cert", "aws"] as const;
 
 export interface AgentSettings {
   /** Lessor's address (default LESSOR_ADDR, else 127.0.0.1:8200) and TLS files. */
@@ -221,9 +222,6 @@ function durationMs(value: string | number, what: string): number {
 }
 
 /** Where the agent keeps its files unless told: ~/.lessor/. */
-export function agentHome(env: NodeJS.ProcessEnv): string {
-  return join(env.HOME ?? homedir(), ".lessor");
-}
 
 /**
  * The settings in effect: each flag given, else the file's value, else the

@@ -1,12 +1,30 @@
-// Lessor's version, from the package's manifest (what sys/health and
-// sys/seal-status report, as Vault reports its own).
+// Lessor's version, from the package's manifest (what `lessor version`,
+// sys/health and sys/seal-status report, as Vault reports its own).
 import { readFileSync } from "node:fs";
-import { z } from "zod";
 
 let cached: string | undefined;
 
-/** The version in package.json (dist/src/util/ is three levels below the package). */
+/**
+ * The version in Lessor's package.json: the nearest one up from this module
+ * named "lessor" (the module is compiled under dist/src/util/, or bundled
+ * into the CLI under dist/cli/).
+ */
 export function lessorVersion(): string {
-  cached ??= z.object({ version: z.string() }).parse(JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8"))).version;
+  cached ??= findVersion();
   return cached;
+}
+
+function findVersion(): string {
+  for (let dir = new URL(".", import.meta.url); dir.pathname !== "/"; dir = new URL("..", dir)) {
+    let manifest: unknown;
+    try {
+      manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8"));
+    } catch {
+      continue;
+    }
+    if (typeof manifest === "object" && manifest !== null && "name" in manifest && manifest.name === "lessor" && "version" in manifest && typeof manifest.version === "string") {
+      return manifest.version;
+    }
+  }
+  throw new Error("Lessor's package.json was not found above the code");
 }

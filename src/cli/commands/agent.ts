@@ -3,13 +3,14 @@
 // the same settings in HCL; a flag given overrides the file. SIGTERM/SIGINT
 // revoke the leases held and stop (a second one exits at once).
 import type { Logger } from "pino";
-import { AUTH_METHODS, ConfigError, DEFAULT_AGENT_ADDRESS, readAgentConfig, resolveAgentSettings, type AgentSettings } from "../../agent/config.js";
+import type { AgentSettings } from "../../agent/config.js";
+import { AUTH_METHODS, DEFAULT_AGENT_ADDRESS } from "../../agent/names.js";
+import { ConfigError } from "../../util/hcl-config.js";
 import type { RunningAgent } from "../../agent/agent.js";
 import { DEFAULT_ADDRESS } from "@lessor/client";
 import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
-import { serverLog } from "../server/logging.js";
 import { LOG_FORMATS, LOG_LEVELS } from "../server/settings.js";
 
 /** How the agent logs in to Lessor (also `lessor aws exec`'s). */
@@ -46,6 +47,8 @@ export const agentCommand = defineCommand({
   describe: "Serve leased AWS credentials to programs on the AWS container credentials endpoint",
   builder: (y) => y.options(OPTIONS),
   handler: async (argv) => {
+    // The agent's code is loaded only when it runs: every other command starts faster without it.
+    const [{ readAgentConfig, resolveAgentSettings }, { serverLog }] = await Promise.all([import("../../agent/config.js"), import("../server/logging.js")]);
     let settings: AgentSettings;
     try {
       settings = resolveAgentSettings(argv, process.env, argv.config === undefined ? undefined : readAgentConfig(argv.config));

@@ -1,11 +1,13 @@
 // auth enable|disable|list: auth methods, mounted under auth/ (Vault's verbs and output).
-import { z } from "zod";
 import { columns } from "../output.js";
 import { asFormat, defineCommand, FORMAT_OPTION, processIo as io, withClient } from "../context.js";
 import { NO_COMMAND } from "../usage.js";
 
-/** One mount as sys/auth lists it. */
-const authMountSchema = z.object({ type: z.string(), accessor: z.string().default(""), description: z.string().default("") });
+/** One mount as sys/auth lists it (zod is loaded only for the list: the CLI starts faster without it). */
+async function authMountSchema() {
+  const { z } = await import("zod");
+  return z.object({ type: z.string(), accessor: z.string().default(""), description: z.string().default("") });
+}
 
 /** "jwt", "auth/jwt/" and "jwt/" name one mount: the path under auth/, without slashes at the ends. */
 function methodPath(path: string): string {
@@ -51,8 +53,9 @@ const listCommand = defineCommand({
         io.out(JSON.stringify(data, null, 2));
         return;
       }
+      const schema = await authMountSchema();
       const rows = Object.entries(data)
-        .map(([path, raw]) => [path, authMountSchema.parse(raw)] as const)
+        .map(([path, raw]) => [path, schema.parse(raw)] as const)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([path, m]) => [path, m.type, m.accessor, m.description || "n/a"]);
       io.out(columns(["Path", "Type", "Accessor", "Description"], rows));

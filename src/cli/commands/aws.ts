@@ -3,12 +3,12 @@
 // them (src/agent/credential-process.ts, src/agent/exec.ts).
 import { join } from "node:path";
 import { DEFAULT_ADDRESS } from "@lessor/client";
-import { ConfigError, agentHome, resolveAgentSettings, resolveAuth, ROLE_NAME } from "../../agent/config.js";
+import { agentHome, ROLE_NAME } from "../../agent/names.js";
+import { ConfigError } from "../../util/hcl-config.js";
 import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
 import { AUTH_OPTIONS } from "./agent.js";
-import { serverLog } from "../server/logging.js";
 import { LOG_LEVELS } from "../server/settings.js";
 import { NO_COMMAND } from "../usage.js";
 
@@ -55,6 +55,8 @@ const credentialProcessCommand = defineCommand({
     usage(async () => {
       const role = checkRole(argv.role);
       const address = argv.address ?? process.env.LESSOR_ADDR ?? DEFAULT_ADDRESS;
+      // The agent's code is loaded only by the commands that run it.
+      const { resolveAgentSettings, resolveAuth } = await import("../../agent/config.js");
       const base = resolveAgentSettings({ address, mount: argv.mount, "verify-timeout": argv["verify-timeout"] }, process.env);
       const auth = resolveAuth({ "token-file": argv["token-file"] }, process.env);
       silenceAwsSdkNodeNotice();
@@ -98,6 +100,7 @@ const execCommand = defineCommand({
       const command = argv._.slice(2).map(String);
       const role = checkRole(argv.role);
       if (command.length === 0) throw new ConfigError("give the command to run after --, e.g. lessor aws exec -role=deploy -- aws sts get-caller-identity");
+      const [{ resolveAgentSettings }, { serverLog }] = await Promise.all([import("../../agent/config.js"), import("../server/logging.js")]);
       const settings = resolveAgentSettings(
         {
           address: argv.address,

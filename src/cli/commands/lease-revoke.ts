@@ -1,6 +1,5 @@
 // `lease revoke` (one lease, or every lease under a prefix with progress) and
 // the legacy `revoke`.
-import cliProgress from "cli-progress";
 import type { LessorClient, RevokeLeasePrefixResponse } from "@lessor/client";
 import { EXIT_API_ERROR, warningsBlock } from "../output.js";
 import { defineCommand, processIo as io, withClient } from "../context.js";
@@ -9,7 +8,9 @@ import { UsageError } from "../input.js";
 /** Prints revoke-prefix progress: a bar on a terminal, plain lines otherwise. */
 async function followPrefix(stream: AsyncIterable<RevokeLeasePrefixResponse>, showProgress: boolean): Promise<RevokeLeasePrefixResponse> {
   const tty = process.stdout.isTTY === true && showProgress;
-  const bar = tty
+  // Loaded only for a terminal's progress bar.
+  const cliProgress = tty ? (await import("cli-progress")).default : undefined;
+  const bar = cliProgress
     ? new cliProgress.SingleBar(
         { format: "Revoking [{bar}] {value}/{total} leases | failed {failed} | {duration_formatted}", stream: process.stdout, hideCursor: true },
         cliProgress.Presets.shades_classic,
