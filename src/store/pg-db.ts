@@ -1,5 +1,5 @@
-// The PostgreSQL plumbing under the store: a pool, transactions that write
-// their lease events in sequence order, group commit for hot writes, and the
+// The PostgreSQL plumbing under the store: a pool, transactions that queue
+// their lease events for numbering, group commit for hot writes, and the
 // lease change hooks told after each commit that wrote leases.
 import { randomInt } from "node:crypto";
 import pg from "pg";
@@ -11,21 +11,26 @@ import type { LeaseChangeHooks } from "./common.js";
 import { storeError } from "./pg-connect.js";
 
 /**
- * Held (transaction-scoped) from a transaction's first lease event to its
- * commit. Why: lease_events.sequence comes from an identity sequence, and two
- * transactions can draw 10 and 11 yet commit 11 first; a watcher reading
- * "after 9" would then see 11, move its cursor there, and never see 10. With
- * this lock, no transaction can draw an event sequence number while another
- * holds drawn-but-uncommitted ones, so events become visible in sequence order
- * and `after(sequence)` never skips one.
+ * Lease events are numbered after commit, in batches, one batch at a time
+ * (pg-sequencer.ts, lessor_number_lease_events in pg-migrations.ts): the
+ * numbering call holds this transaction lock for its own run only, on the
+ * database side, across no round trip. Why numbers are not drawn at insert:
+ * two transactions can draw 10 and 11 yet commit 11 first; a watcher reading
+ * "after 9" would then see 11, move its cursor there, and never see 10.
+ * Numbering only committed events, one batch at a time, makes numbers
+ * visible in increasing order.
  *
- * The cost: the tail of event-writing transactions (the event INSERT and the
- * commit with its WAL flush) is serialized across every replica. Events are
- * therefore written last in each transaction (the lock is never held while
- * waiting for a row lock, so it cannot take part in a deadlock), and hot
- * writes are grouped (GroupCommit) so one lock/commit covers many of them.
+ * Lessor before schema version 4 drew numbers at insert and held this lock
+ * from its event INSERT to its COMMIT; the numbering call takes the same
+ * lock, so such a replica stays correct beside new ones during an upgrade.
  */
 export const EVENT_LOCK = 0x4c45_5645; // "LEVE"
+/**
+ * Session advisory lock held by the one replica that numbers every replica's
+ * events (the sequencer, pg-sequencer.ts). When its session ends, another
+ * replica takes it.
+ */
+export const SEQUENCER_LOCK = 0x4c53_4551; // "LSEQ"
 /**
  * Class of the two-key session advisory lock (OWNER_LOCK_CLASS, owner) each
  * process holds on a connection of its own while it has the store open. When
@@ -83,23 +88,31 @@ export class Tx {
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
-  /** Queues a lease event: written at commit, under EVENT_LOCK. */
+  /** Queues a lease event: written last, just before commit, and numbered after it. */
   event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
     this.changesLeases = true;
     this.events.push({ type, leaseId, time, expireTime, detail });
   }
 
+  /** Whether this transaction queued events (they are unnumbered until a numbering call after its commit). */
+  queuedEvents = false;
+
+  /**
+   * Last, after every other statement: the draft number each event draws here
+   * is then larger than those of every transaction whose committed change
+   * this one saw, which the numbering follows (see lease_event_queue).
+   */
   async writeEvents(): Promise<void> {
     if (this.events.length === 0) return;
     const e = this.events;
-    await this.client.query({ name: "event_lock", text: "SELECT pg_advisory_xact_lock($1)", values: [EVENT_LOCK] });
     await this.client.query({
-      name: "events_insert",
-      text: `INSERT INTO lease_events (type, lease_id, time, expire_time, detail)
+      name: "events_queue",
+      text: `INSERT INTO lease_event_queue (type, lease_id, time, expire_time, detail)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])`,
       values: [e.map((x) => x.type), e.map((x) => x.leaseId), e.map((x) => x.time), e.map((x) => x.expireTime), e.map((x) => x.detail)],
     });
     this.events.length = 0;
+    this.queuedEvents = true;
   }
 }
 
@@ -155,9 +168,16 @@ export class PgDb {
   }
 
   /**
-   * Runs work in one READ COMMITTED transaction; its lease events are written
-   * last, under EVENT_LOCK. Retried (from the start) on deadlock or
-   * serialization failure, so work must not have effects outside the database.
+   * Transactions committed by this process that queued lease events: the
+   * sequencer numbers up to the count it read before a numbering call, so a
+   * reader here can have its own events numbered before it reads.
+   */
+  eventCommits = 0;
+
+  /**
+   * Runs work in one READ COMMITTED transaction; its lease events are queued
+   * last. Retried (from the start) on deadlock or serialization failure, so
+   * work must not have effects outside the database.
    */
   async tx<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -169,6 +189,7 @@ export class PgDb {
         const value = await work(tx);
         await tx.writeEvents();
         await client.query("COMMIT");
+        if (tx.queuedEvents) this.eventCommits++;
         if (tx.changesLeases) this.hooks.emit();
         return value;
       } catch (err) {
@@ -201,10 +222,12 @@ interface Pending {
 
 /**
  * Group commit, as in the SQLite store: writes that arrive together share one
- * transaction (each in its own savepoint, so one that fails is undone alone),
- * so they pay for one commit and one turn of EVENT_LOCK. A caller's promise
- * settles only after the shared transaction committed. A few groups may be in
- * flight at once (each on its own connection).
+ * transaction, so they pay for one commit. A group runs first as it is; if one
+ * of its writes fails, the transaction is rolled back and the group runs again
+ * with each write in its own savepoint, so the one that fails is undone alone
+ * (savepoints on every group would cost two more round trips per write). A
+ * caller's promise settles only after the shared transaction committed. A few
+ * groups may be in flight at once (each on its own connection).
  */
 export class GroupCommit {
   private queue: Pending[] = [];
@@ -247,6 +270,7 @@ export class GroupCommit {
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length > 1 && (await this.runWhole(batch))) return;
     if (batch.length === 1) {
       const op = batch[0] as Pending;
       try {
@@ -274,6 +298,39 @@ export class GroupCommit {
       if ("error" in outcome) op.reject(this.db.wrap(outcome.error));
       else op.resolve(outcome.value);
     });
+  }
+
+  /**
+   * Runs the group in one transaction with no savepoints. True when that
+   * settled every write; false when a write failed (the transaction was
+   * rolled back: nothing of it committed), to be run again in savepoints.
+   */
+  private async runWhole(batch: Pending[]): Promise<boolean> {
+    let writeFailed = false;
+    let values: unknown[];
+    try {
+      values = await this.db.tx(async (tx) => {
+        writeFailed = false;
+        const out: unknown[] = [];
+        for (const op of batch) {
+          try {
+            out.push(await op.work(tx));
+          } catch (error) {
+            // A deadlock or serialization failure is retried whole by PgDb.tx.
+            if (!retryable(error)) writeFailed = true;
+            throw error;
+          }
+        }
+        return out;
+      });
+    } catch (err) {
+      if (writeFailed) return false;
+      // The transaction itself failed: nothing of the batch is durable.
+      for (const op of batch) op.reject(err);
+      return true;
+    }
+    values.forEach((value, i) => batch[i]?.resolve(value));
+    return true;
   }
 
   private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {

@@ -42,6 +42,7 @@ import {
 import { parsePgUrl } from "./pg-connect.js";
 import { GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
+import { EventSequencer } from "./pg-sequencer.js";
 import { bumpConfig, PgAuditDevices, PgCluster, PgPolicies, PgQuotas, PgSealedData, PgSettings, PgTokenTree } from "./pg-security.js";
 import type {
   AuditDeviceStore,
@@ -109,7 +110,9 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
     throw err;
   }
   db.opened = true;
-  return new PgStore(db, hooks, ownerLock, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
+  const sequencer = new EventSequencer(db, { config: conn.config, display: conn.display, secrets: conn.secrets, logger: options.logger });
+  sequencer.start();
+  return new PgStore(db, hooks, ownerLock, sequencer, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
 }
 
 /**
@@ -198,6 +201,7 @@ class PgStore implements Store {
     private readonly db: PgDb,
     hooks: LeaseChangeHooks,
     private readonly ownerLock: OwnerLock,
+    private readonly sequencer: EventSequencer,
     keyring: Keyring,
     revokeClaimTimeoutMs: number,
   ) {
@@ -207,7 +211,7 @@ class PgStore implements Store {
     this.mounts = new PgMounts(db);
     this.entries = new PgEntries(db, keyring);
     this.leases = new PgLeases(db, keyring, writes, revokeClaimTimeoutMs);
-    this.events = new PgEvents(db);
+    this.events = new PgEvents(db, sequencer);
     const intents = new PgIntents(db, keyring, writes, ownerLock.owner);
     this.intents = intents;
     this.tokens = new PgTokens(db);
@@ -226,6 +230,7 @@ class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.sequencer.close();
     await this.db.end();
     await this.ownerLock.release();
   }
@@ -617,10 +622,20 @@ async function forceOne(tx: Tx, id: string, now: number, note: string): Promise<
   return r.rowCount;
 }
 
+/**
+ * Reads numbered events (lease_events). Before reading, events this process
+ * committed that are not numbered yet are numbered (pg-sequencer.ts), so a
+ * write that has resolved is readable here at once; other replicas' events
+ * within the sequencer's interval.
+ */
 class PgEvents implements LeaseEventStore {
-  constructor(private readonly db: PgDb) {}
+  constructor(
+    private readonly db: PgDb,
+    private readonly sequencer: EventSequencer,
+  ) {}
 
   async after(sequence: number, prefix: string, limit: number): Promise<LeaseEventRecord[]> {
+    await this.sequencer.catchUp();
     const { rows } =
       prefix === ""
         ? await this.db.query<EventRow>(
@@ -638,6 +653,7 @@ class PgEvents implements LeaseEventStore {
   }
 
   async latestSequence(): Promise<number> {
+    await this.sequencer.catchUp();
     const { rows } = await this.db.query<{ s: number }>({
       name: "events_latest",
       text: "SELECT COALESCE(MAX(sequence), 0)::bigint AS s FROM lease_events",

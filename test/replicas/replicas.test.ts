@@ -7,7 +7,8 @@
 //    the others; a WatchLeases stream on one sees leases made on another.
 // 2. Concurrent load spread over the three (issuing, renewing, revoking, and
 //    short leases that expire), one replica killed with SIGKILL mid-way and
-//    started again on the same database and address. Afterwards, once expiry
+//    started again on the same database and address: the one numbering every
+//    replica's lease events (the sequencer), so another must take that over. Afterwards, once expiry
 //    and rollback have settled (bounded waits): every lease is live or
 //    revoked; no IAM user was deleted twice (the emulator counts every
 //    DeleteUser call per user and its outcome); no IAM user exists without a
@@ -22,6 +23,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Code, LeaseEventType, LeaseState, LessorClient, LessorClientError, watchLeases, type LeaseEvent, type LeaseInfo } from "@lessor/client";
 import { awsEnv, EC2_POLICY, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+import { SEQUENCER_LOCK } from "../../src/store/pg-db.js";
 import { databaseName } from "../helpers/postgres.js";
 import { startServer, tempDir, type ServerProcess } from "../helpers/processes.js";
 import { onPostgres, testCluster } from "../helpers/store.js";
@@ -59,6 +61,8 @@ interface Replica {
 }
 
 interface Cluster {
+  /** The database the replicas share. */
+  database: string;
   emulator: AwsEmulator;
   replicas: Replica[];
   token: string;
@@ -69,7 +73,8 @@ interface Cluster {
 
 async function startCluster(t: { after: (fn: () => Promise<void>) => void }): Promise<Cluster> {
   const pg = testCluster();
-  const url = await pg.createDatabase(databaseName(`replicas_${randomBytes(4).toString("hex")}`));
+  const database = databaseName(`replicas_${randomBytes(4).toString("hex")}`);
+  const url = await pg.createDatabase(database);
   const emulator = await startAwsEmulator({ port: 0 });
   const env = { ...awsEnv(emulator), LESSOR_SEAL_KEY: randomBytes(32).toString("base64") };
   const start = (dataDir: string, listenAddress?: string) =>
@@ -93,7 +98,22 @@ async function startCluster(t: { after: (fn: () => Promise<void>) => void }): Pr
     assert.match(server.output(), /Storage: postgresql \(127\.0\.0\.1:\d+\/replicas_[0-9a-f]+\)/);
     replicas.push({ ...d, server, client: new LessorClient({ address: server.address, token }) });
   }
-  return { emulator, replicas, token, start, watches };
+  return { database, emulator, replicas, token, start, watches };
+}
+
+/** Which replica numbers every replica's lease events now (holds SEQUENCER_LOCK; its connection is named with its process id). */
+async function sequencer(c: Cluster): Promise<number> {
+  const rows = await testCluster().query<{ name: string }>(
+    `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objid::int8 = $1 AND l.objsubid = 1
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [SEQUENCER_LOCK],
+    c.database,
+  );
+  const pid = Number(/^lessor sequencer (\d+)$/.exec(rows[0]?.name ?? "")?.[1]);
+  const index = c.replicas.findIndex((r) => r.server.proc.pid === pid);
+  assert.ok(index >= 0, `the sequencer is one of the replicas (${rows[0]?.name ?? "none"})`);
+  return index;
 }
 
 function replica(c: Cluster, i: number): Replica {
@@ -239,8 +259,10 @@ test("three replicas under load, one killed with SIGKILL and restarted: every le
   }
   emulator.addFault({ action: "iam:*", latencyMs: IAM_LATENCY_MS });
 
-  const VICTIM = 2;
-  const watchers = [watch(c, replica(c, 1).client), watch(c, replica(c, VICTIM).client)];
+  // The victim is the replica numbering every replica's events: its death mid-way must leave none
+  // unnumbered (another takes the role) and none delivered twice.
+  const VICTIM = await waitFor("a replica to be the sequencer", () => sequencer(c).catch(() => undefined), 10_000, 100);
+  const watchers = [watch(c, replica(c, VICTIM === 1 ? 0 : 1).client), watch(c, replica(c, VICTIM).client)];
   await Promise.all(watchers.map((w) => w.ready));
 
   const issued = new Map<string, Issued>();
