@@ -214,38 +214,29 @@ export class PgDb {
   }
 }
 
-interface Pending {
-  work: (tx: Tx) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
- * Group commit, as in the SQLite store: writes that arrive together share one
- * transaction, so they pay for one commit. A group runs first as it is; if one
- * of its writes fails, the transaction is rolled back and the group runs again
- * with each write in its own savepoint, so the one that fails is undone alone
- * (savepoints on every group would cost two more round trips per write). A
- * caller's promise settles only after the shared transaction committed. A few
- * groups may be in flight at once (each on its own connection).
+ * Work items that arrive together (in one turn of the event loop) are handed
+ * to runBatch together, at most maxBatch at a time and maxInFlight batches at
+ * once (each on its own connection); items arriving while that many batches
+ * run wait for the next, so batches grow with the load.
  */
-export class GroupCommit {
-  private queue: Pending[] = [];
+abstract class Batcher<T> {
+  private queue: T[] = [];
   private inFlight = 0;
   private scheduled = false;
 
   constructor(
-    private readonly db: PgDb,
-    private readonly maxInFlight = 4,
-    private readonly maxBatch = 200,
+    private readonly maxInFlight: number,
+    private readonly maxBatch: number,
   ) {}
 
-  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
-    });
+  protected add(item: T): void {
+    this.queue.push(item);
+    this.schedule();
   }
+
+  /** Settles every item of the batch (never throws). */
+  protected abstract runBatch(batch: T[]): Promise<void>;
 
   private schedule(): void {
     if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
@@ -268,8 +259,98 @@ export class GroupCommit {
       this.schedule();
     }
   }
+}
 
-  private async runBatch(batch: Pending[]): Promise<void> {
+interface Lookup<K, R> {
+  key: K;
+  resolve: (value: R | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Lookups by key that arrive together become one query (`WHERE key =
+ * ANY($1)`): under load a replica makes one round trip for many requests'
+ * lookups instead of one each. Nothing is kept: each lookup is answered by a
+ * query sent after it was asked, so it sees every write resolved before it.
+ */
+export class BatchedLookup<K, R> extends Batcher<Lookup<K, R>> {
+  constructor(
+    /** Reads the rows of these keys; returns them by keyOf. */
+    private readonly read: (keys: K[]) => Promise<Map<string, R>>,
+    private readonly keyOf: (key: K) => string,
+  ) {
+    super(2, 500);
+  }
+
+  get(key: K): Promise<R | undefined> {
+    return new Promise((resolve, reject) => this.add({ key, resolve, reject }));
+  }
+
+  protected async runBatch(batch: Array<Lookup<K, R>>): Promise<void> {
+    const unique = new Map<string, K>();
+    for (const l of batch) unique.set(this.keyOf(l.key), l.key);
+    try {
+      const found = await this.read([...unique.values()]);
+      for (const l of batch) l.resolve(found.get(this.keyOf(l.key)));
+    } catch (err) {
+      for (const l of batch) l.reject(err);
+    }
+  }
+}
+
+/**
+ * A kind of write of which many can be made by a few multi-row statements
+ * (unnest of arrays) instead of a few statements each: the hot writes, so
+ * a group costs a few round trips whatever its size.
+ */
+export interface WriteKind<I, O> {
+  /** Makes the writes of `inputs` in tx; one outcome per input, in order. */
+  many(tx: Tx, inputs: I[]): Promise<O[]>;
+}
+
+interface Pending {
+  /** The write alone (also how a write of a kind runs in a savepoint). */
+  work: (tx: Tx) => Promise<unknown>;
+  /** Set for a write of a kind: the group makes all of a kind together. */
+  kind?: WriteKind<unknown, unknown>;
+  input?: unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit, as in the SQLite store: writes that arrive together share one
+ * transaction, so they pay for one commit. A group runs first as it is; if one
+ * of its writes fails, the transaction is rolled back and the group runs again
+ * with each write in its own savepoint, so the one that fails is undone alone
+ * (savepoints on every group would cost two more round trips per write). A
+ * caller's promise settles only after the shared transaction committed.
+ */
+export class GroupCommit extends Batcher<Pending> {
+  constructor(
+    private readonly db: PgDb,
+    maxInFlight = 4,
+    maxBatch = 200,
+  ) {
+    super(maxInFlight, maxBatch);
+  }
+
+  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.add({ work, resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  /** A write of a kind: made with the group's other writes of that kind, in one go. */
+  runKind<I, O>(kind: WriteKind<I, O>, input: I): Promise<O> {
+    const work = async (tx: Tx): Promise<O> => {
+      const [outcome] = await kind.many(tx, [input]);
+      return outcome as O;
+    };
+    return new Promise<O>((resolve, reject) =>
+      this.add({ work, kind: kind as WriteKind<unknown, unknown>, input, resolve: resolve as (value: unknown) => void, reject }),
+    );
+  }
+
+  protected async runBatch(batch: Pending[]): Promise<void> {
     if (batch.length > 1 && (await this.runWhole(batch))) return;
     if (batch.length === 1) {
       const op = batch[0] as Pending;
@@ -311,17 +392,13 @@ export class GroupCommit {
     try {
       values = await this.db.tx(async (tx) => {
         writeFailed = false;
-        const out: unknown[] = [];
-        for (const op of batch) {
-          try {
-            out.push(await op.work(tx));
-          } catch (error) {
-            // A deadlock or serialization failure is retried whole by PgDb.tx.
-            if (!retryable(error)) writeFailed = true;
-            throw error;
-          }
+        try {
+          return await this.runAll(tx, batch);
+        } catch (error) {
+          // A deadlock or serialization failure is retried whole by PgDb.tx.
+          if (!retryable(error)) writeFailed = true;
+          throw error;
         }
-        return out;
       });
     } catch (err) {
       if (writeFailed) return false;
@@ -331,6 +408,29 @@ export class GroupCommit {
     }
     values.forEach((value, i) => batch[i]?.resolve(value));
     return true;
+  }
+
+  /** Every write of the batch, those of a kind together; outcomes in the batch's order. */
+  private async runAll(tx: Tx, batch: Pending[]): Promise<unknown[]> {
+    const out: unknown[] = new Array<unknown>(batch.length);
+    const kinds = new Map<WriteKind<unknown, unknown>, number[]>();
+    for (const [i, op] of batch.entries()) {
+      if (op.kind) {
+        const at = kinds.get(op.kind) ?? [];
+        at.push(i);
+        kinds.set(op.kind, at);
+      } else {
+        out[i] = await op.work(tx);
+      }
+    }
+    for (const [kind, at] of kinds) {
+      const outcomes = await kind.many(
+        tx,
+        at.map((i) => batch[i]?.input),
+      );
+      at.forEach((i, k) => (out[i] = outcomes[k]));
+    }
+    return out;
   }
 
   private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {

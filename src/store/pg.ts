@@ -40,7 +40,7 @@ import {
   type TokenRow,
 } from "./common.js";
 import { parsePgUrl } from "./pg-connect.js";
-import { GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx } from "./pg-db.js";
+import { BatchedLookup, GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx, type WriteKind } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import { EventSequencer } from "./pg-sequencer.js";
 import { bumpConfig, PgAuditDevices, PgCluster, PgPolicies, PgQuotas, PgSealedData, PgSettings, PgTokenTree } from "./pg-security.js";
@@ -330,37 +330,7 @@ class PgLeases implements LeaseStore {
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
     const internal = this.keyring.sealJson(lease.internal, aad.lease(lease.id));
-    return this.writes.run(async (tx) => {
-      // The DELETE locks the intent row: a rollback's claim (an UPDATE of the
-      // same row) either committed first, and this deletes nothing, or waits
-      // and then finds no row.
-      if (intentId !== null) {
-        const d = await tx.query({ name: "intent_take", text: "DELETE FROM intents WHERE id = $1 AND claimed_at IS NULL" }, [intentId]);
-        if (d.rowCount === 0) return false;
-      }
-      await tx.query(
-        {
-          name: "lease_insert",
-          text: `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
-                                     renewable, state, token_accessor, due_time, ttl)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $6, $10)`,
-        },
-        [
-          lease.id,
-          lease.mountAccessor,
-          lease.secretType,
-          internal,
-          lease.issueTime,
-          lease.expireTime,
-          lease.maxExpireTime,
-          lease.renewable,
-          lease.tokenAccessor,
-          lease.ttlSeconds,
-        ],
-      );
-      tx.event("created", lease.id, lease.issueTime, lease.expireTime);
-      return true;
-    });
+    return this.writes.runKind(leasesFromIntents, { lease, internal, intentId });
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
@@ -602,6 +572,76 @@ class PgLeases implements LeaseStore {
   }
 }
 
+/** Records leases with their created events, each ending its intent (null: none), as insertFromIntent. */
+const leasesFromIntents: WriteKind<{ lease: NewLease; internal: Buffer; intentId: string | null }, boolean> = {
+  async many(tx, items) {
+    // The DELETE locks each intent row: a rollback's claim (an UPDATE of the
+    // same row) either committed first, and this deletes nothing, or waits
+    // and then finds no row.
+    const intentIds = items.flatMap((i) => (i.intentId === null ? [] : [i.intentId]));
+    const taken = new Set<string>();
+    if (intentIds.length > 0) {
+      const { rows } = await tx.query<{ id: string }>(
+        { name: "intents_take", text: "DELETE FROM intents WHERE id = ANY($1::text[]) AND claimed_at IS NULL RETURNING id" },
+        [intentIds],
+      );
+      for (const r of rows) taken.add(r.id);
+    }
+    const made = items.map((i) => i.intentId === null || taken.has(i.intentId));
+    const leases = items.filter((_, k) => made[k]).map((i) => ({ ...i.lease, internal: i.internal }));
+    if (leases.length === 0) return made;
+    await tx.query(
+      {
+        name: "leases_insert",
+        text: `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+                                   renewable, state, token_accessor, due_time, ttl)
+               SELECT id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+                      renewable, 'active', token_accessor, expire_time, ttl
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[],
+                           $8::boolean[], $9::text[], $10::bigint[])
+                 AS l(id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, renewable, token_accessor, ttl)`,
+      },
+      [
+        leases.map((l) => l.id),
+        leases.map((l) => l.mountAccessor),
+        leases.map((l) => l.secretType),
+        leases.map((l) => l.internal),
+        leases.map((l) => l.issueTime),
+        leases.map((l) => l.expireTime),
+        leases.map((l) => l.maxExpireTime),
+        leases.map((l) => l.renewable),
+        leases.map((l) => l.tokenAccessor),
+        leases.map((l) => l.ttlSeconds),
+      ],
+    );
+    for (const l of leases) tx.event("created", l.id, l.issueTime, l.expireTime);
+    return made;
+  },
+};
+
+/** Records issuance intents (sealed data), as intents.insert. */
+const intentInserts: WriteKind<{ intent: IntentRecord; data: Buffer; owner: number }, void> = {
+  async many(tx, items) {
+    await tx.query(
+      {
+        name: "intents_insert",
+        text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[])`,
+      },
+      [
+        items.map((i) => i.intent.id),
+        items.map((i) => i.intent.leaseId),
+        items.map((i) => i.intent.mountAccessor),
+        items.map((i) => i.intent.secretType),
+        items.map((i) => i.data),
+        items.map((i) => i.intent.createdAt),
+        items.map((i) => i.owner),
+      ],
+    );
+    return items.map(() => undefined);
+  },
+};
+
 /** Marks a lease revoking, due at $2 (queued for the scheduler). */
 const enqueueSql = {
   name: "lease_enqueue",
@@ -676,16 +716,7 @@ class PgIntents implements IntentStore {
 
   async insert(intent: IntentRecord): Promise<void> {
     const data = this.keyring.sealJson(intent.data, aad.intent(intent.id));
-    await this.writes.run((tx) =>
-      tx.query(
-        {
-          name: "intent_insert",
-          text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        },
-        [intent.id, intent.leaseId, intent.mountAccessor, intent.secretType, data, intent.createdAt, this.owner],
-      ),
-    );
+    await this.writes.runKind(intentInserts, { intent, data, owner: this.owner });
   }
 
   async claim(id: string, now: number, staleClaimBefore: number): Promise<boolean> {
@@ -740,6 +771,18 @@ class PgIntents implements IntentStore {
 class PgTokens implements TokenStore {
   constructor(private readonly db: PgDb) {}
 
+  /** Every request reads its token: those read together share one query. */
+  private readonly byHash = new BatchedLookup<Buffer, TokenRow>(
+    async (hashes) => {
+      const { rows } = await this.db.query<TokenRow & { hash: Buffer }>(
+        { name: "tokens_by_hashes", text: `SELECT hash, ${TOKEN_COLUMNS} FROM tokens WHERE hash = ANY($1::bytea[])` },
+        [hashes],
+      );
+      return new Map(rows.map((r) => [r.hash.toString("hex"), r]));
+    },
+    (hash) => hash.toString("hex"),
+  );
+
   async insert(hash: Buffer, t: TokenRecord): Promise<void> {
     const json = tokenJsonColumns(t);
     await this.db.query(
@@ -766,8 +809,7 @@ class PgTokens implements TokenStore {
   }
 
   async getByHash(hash: Buffer): Promise<TokenRecord | undefined> {
-    const { rows } = await this.db.query<TokenRow>({ name: "token_by_hash", text: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1` }, [hash]);
-    const r = rows[0];
+    const r = await this.byHash.get(hash);
     return r ? tokenRecord(r) : undefined;
   }
 
