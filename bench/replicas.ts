@@ -125,7 +125,7 @@ function cpuUsed(before: Map<number, number>, after: Map<number, number>): numbe
 
 async function startReplicas(o: ReplicaBenchOptions, setup: Setup, pg: Postgres, sealKey: string, tag: string): Promise<{ servers: BenchServer[]; dirs: string[] }> {
   const dirs = Array.from({ length: setup.replicas }, (_, i) => join(o.work, `${setup.name}-${i}`));
-  const args = ["-revoke-rate=0", `-expiry-concurrency=${EXPIRY_CONCURRENCY}`, "-log-level=warn"];
+  const args = ["-revoke-rate=0", `-expiry-concurrency=${EXPIRY_CONCURRENCY}`, `-expiry-mount-concurrency=${EXPIRY_CONCURRENCY}`, "-log-level=warn"];
   if (setup.db) args.push(`-storage-url=${pg.url(setup.db)}`);
   const servers: BenchServer[] = [];
   for (const dataDir of dirs) {

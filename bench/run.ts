@@ -362,7 +362,7 @@ async function benchExpiry(): Promise<void> {
   const expireAt = seededAt + ttlMs;
   log(`   seeded in ${fmt((Date.now() - seededAt) / 1000, 1)} s; they expire in ${fmt((expireAt - Date.now()) / 1000, 1)} s`);
 
-  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env, args: ["-revoke-rate=0", `-expiry-concurrency=${CONCURRENCY}`] });
+  const server = await spawnServer({ dataDir, cpu: SERVER_CPU, env, args: ["-revoke-rate=0", `-expiry-concurrency=${CONCURRENCY}`, `-expiry-mount-concurrency=${CONCURRENCY}`] });
   await server.ready;
   emulator.resetCounts();
   await sleep(Math.max(0, expireAt - Date.now()));
@@ -435,7 +435,7 @@ async function benchExpiry(): Promise<void> {
     met: undefined,
   });
   notes.push(
-    `Measurement 4 runs the server with \`-revoke-rate=0 -expiry-concurrency=${CONCURRENCY}\`: the emulator does not throttle, and the default rate limit (10 revocations/s per mount, for AWS) would take ${fmt(COUNT / 10 / 3600, 1)} h by design. Revoking a plain lease is 3 IAM calls (DeleteAccessKey, DeleteUserPolicy, DeleteUser), each SigV4-signed by the AWS SDK in the server and checked by the emulator.`,
+    `Measurement 4 runs the server with \`-revoke-rate=0 -expiry-concurrency=${CONCURRENCY} -expiry-mount-concurrency=${CONCURRENCY}\`: the emulator does not throttle, and the default rate limit (10 revocations/s per mount, for AWS) would take ${fmt(COUNT / 10 / 3600, 1)} h by design. Revoking a plain lease is 3 IAM calls (DeleteAccessKey, DeleteUserPolicy, DeleteUser), each SigV4-signed by the AWS SDK in the server and checked by the emulator.`,
   );
 }
 

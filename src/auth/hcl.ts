@@ -1,5 +1,6 @@
 // A bounded parser for the part of HCL (version 1, the dialect Vault's policies
-// are written in) that a policy uses: blocks with string labels, attributes,
+// and configuration files are written in) that a policy and the server's
+// configuration file (`lessor server -config`) use: blocks with string labels, attributes,
 // strings, numbers, booleans, lists, objects, heredocs and the three comment
 // styles. Written here because the packaged HCL parsers failed on hostile
 // input: one (GopherJS) is left broken for every later call after a deeply
@@ -84,7 +85,7 @@ function tokenize(src: string): Token[] {
       continue;
     }
     const start = at();
-    if (tokens.length >= HCL_LIMITS.items * 4) fail(`the policy has more than ${HCL_LIMITS.items * 4} tokens`);
+    if (tokens.length >= HCL_LIMITS.items * 4) fail(`the text has more than ${HCL_LIMITS.items * 4} tokens`);
     if (PUNCT.has(c)) {
       tokens.push({ type: "punct", text: c, ...start });
       i++;
@@ -172,7 +173,7 @@ export function parseHcl(src: string): HclBody {
   let items = 0;
   const peek = (): Token => tokens[pos] as Token;
   const next = (): Token => tokens[pos++] as Token;
-  const describe = (t: Token): string => (t.type === "eof" ? "the end of the policy" : t.type === "string" ? `"${t.text.slice(0, 40)}"` : `"${t.text}"`);
+  const describe = (t: Token): string => (t.type === "eof" ? "the end of the text" : t.type === "string" ? `"${t.text.slice(0, 40)}"` : `"${t.text}"`);
   const fail = (t: Token, message: string): never => {
     throw new HclError(message, t.line, t.column);
   };

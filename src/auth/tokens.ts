@@ -125,7 +125,8 @@ export class TokenAuthority {
   }
 
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
-  async authenticate(token: string | undefined, now: number, remoteAddress?: string): Promise<AuthenticatedToken> {
+  /** `from`: where the call came from, read only for a token bound to CIDR blocks. */
+  async authenticate(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -139,7 +140,7 @@ export class TokenAuthority {
         this.recent.delete(key);
         throw LessorError.unauthenticated("invalid token: the token has expired");
       }
-      checkBoundCidrs(remembered.boundCidrs, remoteAddress);
+      checkBoundCidrs(remembered.boundCidrs, from);
       return remembered.token;
     }
     const generation = this.generation;
@@ -148,9 +149,12 @@ export class TokenAuthority {
     if (record.expireTime !== null && record.expireTime <= now) {
       throw LessorError.unauthenticated("invalid token: the token has expired");
     }
-    checkBoundCidrs(record.boundCidrs, remoteAddress);
-    if (record.numUses > 0 && (await this.store.tokens.consumeUse(record.accessor)) < 0) {
-      throw LessorError.unauthenticated("invalid token: the token has no uses left");
+    checkBoundCidrs(record.boundCidrs, from);
+    if (record.numUses > 0) {
+      const left = await this.store.tokens.consumeUse(record.accessor);
+      if (left < 0) throw LessorError.unauthenticated("invalid token: the token has no uses left");
+      // Its last use: the token is done, and so is every token under it, from now (the sweep revokes them).
+      if (left === 0) await this.expireDescendants(record.accessor, now);
     }
     const authenticated = { accessor: record.accessor, displayName: record.displayName, policies: record.policies, metadata: record.meta, expireTime: record.expireTime };
     if (this.remember && record.numUses === 0 && generation === this.generation) {
@@ -170,9 +174,25 @@ export class TokenAuthority {
     }
     const displayName = checkText("display_name", request.displayName, 256);
     const meta = checkMeta(request.meta);
-    const neverExpires = policies.includes("root") && ttl === 0 && explicitMax === 0;
+    // A child never outlives its parent: its expiry and max expiry are the parent's at the latest
+    // (the parent's own already fold in its ancestors'), so checking a token's own expiry covers them all.
+    const parent = request.orphan ? undefined : await this.store.tokens.getByAccessor(caller.accessor);
+    if (!request.orphan && (!parent || (parent.expireTime !== null && parent.expireTime <= now))) {
+      throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");
+    }
+    if (parent && parent.numUses > 0 && parent.usesLeft <= 0) {
+      throw LessorError.permissionDenied(
+        "a token on its last use cannot create child tokens: they would end with it at once (create an orphan, or use a token with uses left)",
+        "PARENT_LAST_USE",
+      );
+    }
+    const parentExpire = parent?.expireTime ?? null;
+    const parentMax = parent?.maxExpireTime ?? parentExpire;
+    const neverExpires = policies.includes("root") && ttl === 0 && explicitMax === 0 && parentExpire === null;
     const maxTtl = explicitMax > 0 ? Math.min(explicitMax, MAX_TOKEN_TTL_SECONDS) : MAX_TOKEN_TTL_SECONDS;
     const effectiveTtl = Math.min(ttl > 0 ? ttl : DEFAULT_TOKEN_TTL_SECONDS, maxTtl);
+    const expireTime = atMost(now + effectiveTtl * 1000, parentExpire);
+    const maxExpireTime = atMost(now + maxTtl * 1000, parentMax);
     const token = newToken();
     const record: TokenRecord = {
       accessor: newAccessor(),
@@ -180,9 +200,10 @@ export class TokenAuthority {
       displayName: displayName === "" ? "token" : displayName.startsWith("token-") ? displayName : `token-${displayName}`,
       parentAccessor: request.orphan ? null : caller.accessor,
       createdAt: now,
-      expireTime: neverExpires ? null : now + effectiveTtl * 1000,
-      ttlSeconds: neverExpires ? 0 : effectiveTtl,
-      maxExpireTime: neverExpires ? null : now + maxTtl * 1000,
+      expireTime: neverExpires ? null : expireTime,
+      // Capped by the parent, the token's TTL is what it got (as Vault reports it), also for its renewals.
+      ttlSeconds: neverExpires ? 0 : Math.min(effectiveTtl, Math.ceil((expireTime - now) / 1000)),
+      maxExpireTime: neverExpires ? null : maxExpireTime,
       renewable: neverExpires ? false : request.renewable,
       numUses: request.numUses,
       usesLeft: request.numUses,
@@ -258,12 +279,20 @@ export class TokenAuthority {
     if (!record.renewable) {
       throw LessorError.failedPrecondition("the token is not renewable", "TOKEN_NOT_RENEWABLE", { accessor: record.accessor });
     }
-    let expireTime = now + (increment > 0 ? increment : record.ttlSeconds) * 1000;
-    const clamped = record.maxExpireTime !== null && expireTime > record.maxExpireTime;
-    if (clamped) expireTime = Math.max(record.maxExpireTime as number, record.expireTime);
+    const wanted = now + (increment > 0 ? increment : record.ttlSeconds) * 1000;
+    let expireTime = wanted;
+    if (record.maxExpireTime !== null && expireTime > record.maxExpireTime) expireTime = Math.max(record.maxExpireTime, record.expireTime);
+    // Never past the parent's expiry (which folds in every ancestor's).
+    if (record.parentAccessor !== null) {
+      const parent = await this.store.tokens.getByAccessor(record.parentAccessor);
+      if (!parent || isDead(parent, now)) throw LessorError.failedPrecondition("the token's parent has expired or was revoked; the token is ending with it", "TOKEN_PARENT_GONE");
+      expireTime = atMost(expireTime, parent.expireTime);
+    }
     await this.store.tokenTree.setExpireTime(record.accessor, expireTime);
+    // A renewal can shorten a token: its descendants then end no later than it.
+    if (expireTime < record.expireTime) await this.capDescendants(record.accessor, expireTime);
     this.forgetAuthentications();
-    return { record: { ...record, expireTime }, clamped };
+    return { record: { ...record, expireTime }, clamped: expireTime < wanted };
   }
 
   /**
@@ -282,6 +311,12 @@ export class TokenAuthority {
       };
       await visit(accessor, 0);
     }
+    // Refused from this moment, all of them: revoking leases takes a while, and a
+    // token whose ancestor is being revoked must not issue anything meanwhile.
+    // (Should this process die midway, the sweep of dead tokens finishes the job.)
+    const now = Date.now();
+    for (const a of order) await this.store.tokenTree.setExpireTime(a, now);
+    this.forgetAuthentications();
     let leaseCount = 0;
     for (const a of order) {
       leaseCount += await leases.revokeByToken(a);
@@ -291,6 +326,27 @@ export class TokenAuthority {
       for (const listener of this.revocationListeners) listener(a);
     }
     return { tokens: order.length, leases: leaseCount };
+  }
+
+  /** Ends every token under `accessor` at `now` (its last use is spent); the sweep revokes them with their leases. */
+  private async expireDescendants(accessor: string, now: number): Promise<void> {
+    await this.capDescendants(accessor, now);
+    this.forgetAuthentications();
+  }
+
+  /**
+   * Makes every token under `accessor` expire by `expireTime`. A child that
+   * already ends by then needs no visit below it: its own children end no
+   * later than it does.
+   */
+  private async capDescendants(accessor: string, expireTime: number, depth = 0): Promise<void> {
+    if (depth > 10_000) return;
+    for (const child of await this.store.tokenTree.children(accessor)) {
+      const record = await this.store.tokens.getByAccessor(child);
+      if (!record || (record.expireTime !== null && record.expireTime <= expireTime)) continue;
+      await this.store.tokenTree.setExpireTime(child, expireTime);
+      await this.capDescendants(child, expireTime, depth + 1);
+    }
   }
 
   /** Revokes tokens that expired or ran out of uses (and their trees and leases); returns how many. */
@@ -325,6 +381,11 @@ export interface TokenCreateRequest {
 export const DEFAULT_TOKEN_TTL_SECONDS = 768 * 3600;
 export const MAX_TOKEN_TTL_SECONDS = 768 * 3600;
 
+/** `time`, or `limit` if that is earlier; null is no limit. */
+function atMost(time: number, limit: number | null): number {
+  return limit === null ? time : Math.min(time, limit);
+}
+
 /** What a request that made a token returns (once: the token is never stored in clear). */
 export function issuedToken(token: string, record: TokenRecord): IssuedToken {
   return {
@@ -344,8 +405,9 @@ export function issuedToken(token: string, record: TokenRecord): IssuedToken {
 }
 
 /** UNAUTHENTICATED when a token bound to CIDR blocks is used from elsewhere. */
-function checkBoundCidrs(cidrs: readonly string[], remoteAddress: string | undefined): void {
+function checkBoundCidrs(cidrs: readonly string[], from: { readonly remoteAddress: string } | undefined): void {
   if (cidrs.length === 0) return;
+  const remoteAddress = from?.remoteAddress;
   if (remoteAddress !== undefined && cidrBlocks(cidrs).check(remoteAddress.replace(/^::ffff:/, ""), isIPv6(remoteAddress.replace(/^::ffff:/, "")) ? "ipv6" : "ipv4")) return;
   throw LessorError.unauthenticated("invalid token: it may not be used from this address (token_bound_cidrs)");
 }

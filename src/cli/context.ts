@@ -1,12 +1,22 @@
-// What every client command shares: the connection, the output format, and
-// turning failures into the walkthroughs' error block and exit status.
+// What every client command shares: the global flags, the connection, the
+// output format, and turning failures into the walkthroughs' error block and
+// exit status.
 import { LessorClient } from "@lessor/client";
+import type { CommandModule } from "yargs";
 import { apiErrorText, EXIT_API_ERROR, EXIT_USAGE, type Format } from "./output.js";
 import { UsageError } from "./input.js";
 
-export interface GlobalOptions {
+/** Flags every command accepts (declared once, in main.ts). */
+export interface GlobalArgs {
   address?: string;
-  format: Format;
+}
+
+/**
+ * One command as a yargs command module. Declaring it through this function
+ * lets the handler's argument types follow from the builder.
+ */
+export function defineCommand<U>(module: CommandModule<GlobalArgs, U>): CommandModule<GlobalArgs, U> {
+  return module;
 }
 
 export interface Io {
@@ -24,12 +34,8 @@ export const processIo: Io = {
 };
 
 /** Runs a command against the server; `what` completes "Error <what>: ...". */
-export async function withClient(
-  options: GlobalOptions,
-  what: string,
-  run: (client: LessorClient) => Promise<void>,
-): Promise<void> {
-  const client = new LessorClient(options.address ? { address: options.address } : {});
+export async function withClient(argv: GlobalArgs, what: string, run: (client: LessorClient) => Promise<void>): Promise<void> {
+  const client = new LessorClient(argv.address ? { address: argv.address } : {});
   try {
     await run(client);
   } catch (err) {
@@ -50,3 +56,6 @@ export function asFormat(value: unknown): Format {
   if (value === "json") return "json";
   throw new UsageError(`-format must be table or json, not "${String(value)}"`);
 }
+
+/** The -format option most commands take. */
+export const FORMAT_OPTION = { type: "string", describe: "Output format: table or json" } as const;

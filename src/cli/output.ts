@@ -94,6 +94,11 @@ export const EXIT_USAGE = 1;
  */
 export function apiErrorText(what: string, err: unknown, address: string): string {
   if (!(err instanceof LessorClientError)) return `Error ${what}: ${err instanceof Error ? err.message : String(err)}`;
+  const connection = connectionFailure(err);
+  if (connection?.noServer) {
+    return `Error ${what}: no server answered at ${address} (${connection.cause}); start one with \`lessor server -dev\` or set LESSOR_ADDR`;
+  }
+  if (connection) return `Error ${what}: could not connect to ${address}: ${connection.cause}`;
   const lines = [
     `Error ${what}: Error making API request.`,
     "",
@@ -104,4 +109,23 @@ export function apiErrorText(what: string, err: unknown, address: string): strin
   const violations = err.fieldViolations.length > 1 ? err.fieldViolations.map((v) => `${v.field}: ${v.description}`) : [err.message];
   for (const v of violations) lines.push(`* ${v}`);
   return lines.join("\n");
+}
+
+/** Network errors that mean nothing listens there (as opposed to a TLS handshake that failed). */
+const NO_SERVER = /ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|Name resolution failed/;
+
+/**
+ * grpc-js's UNAVAILABLE when no connection was made ("No connection
+ * established. Last error: Error: connect ECONNREFUSED 127.0.0.1:1.
+ * Resolution note: ", "Name resolution failed for target dns:x:8200"),
+ * reduced to its cause; undefined when a server answered.
+ */
+function connectionFailure(err: LessorClientError): { cause: string; noServer: boolean } | undefined {
+  if (err.codeName !== "UNAVAILABLE") return undefined;
+  const lastError = /^No connection established\. Last error: (?:Error: )?(.*?)\.?(?: Resolution note:.*)?$/s.exec(err.message);
+  const cause = lastError?.[1] ?? (/^Name resolution failed/.test(err.message) ? err.message : undefined);
+  if (cause === undefined) return undefined;
+  // grpc-js appends when the error happened: " (2026-01-01T00:00:00.000Z)".
+  const text = cause.replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)\s*$/, "").replace(/\s+/g, " ").trim();
+  return { cause: text || "no connection", noServer: NO_SERVER.test(text) };
 }

@@ -5,14 +5,20 @@
 import type { EngineFactory } from "./framework/types.js";
 import { kvEngine } from "./kv/index.js";
 import { awsEngine } from "./aws/index.js";
+import { awsAuthMethod } from "../auth-methods/aws/index.js";
+import { certAuthMethod } from "../auth-methods/cert/index.js";
 
-const registry = new Map<string, EngineFactory>([awsEngine, kvEngine].map((f) => [f.type, f]));
+/** A type names one secrets engine and one auth method at most ("aws" is both, as in Vault). */
+const keyOf = (factory: EngineFactory): string => `${factory.kind ?? "secret"}:${factory.type}`;
+
+const registry = new Map<string, EngineFactory>([awsEngine, kvEngine, awsAuthMethod, certAuthMethod].map((f) => [keyOf(f), f]));
 
 /** Adds an engine type; the server must start after this runs. */
 export function registerEngine(factory: EngineFactory): void {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(factory.type)) throw new Error(`engine type "${factory.type}" must be lower-case letters, digits and -`);
-  if (registry.has(factory.type)) throw new Error(`an engine of type "${factory.type}" is already registered`);
-  registry.set(factory.type, factory);
+  const what = factory.kind === "auth" ? "an auth method" : "a secrets engine";
+  if (registry.has(keyOf(factory))) throw new Error(`${what} of type "${factory.type}" is already registered`);
+  registry.set(keyOf(factory), factory);
 }
 
 /** The engine types this server can mount. */

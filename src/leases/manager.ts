@@ -63,18 +63,33 @@ export interface LeaseManagerOptions {
   retry?: RetryPolicy;
   /** An intent older than this is presumed abandoned and rolled back. */
   intentTimeoutMs?: number;
-  /** How long one revocation attempt may take before it counts as failed (default 60 s). */
-  revokeTimeoutMs?: number;
   now?: () => number;
   /** Revocations per second per mount (token bucket). */
   revokeRate?: Partial<RevokeRateOptions>;
   observer?: LeaseObserver;
+  /**
+   * Longest one revocation attempt may take (default DEFAULT_REVOKE_TIMEOUT_MS);
+   * past it the attempt fails and is retried with backoff. On a store shared
+   * by replicas, never longer than most of the revocation claim.
+   */
+  revokeTimeoutMs?: number;
+}
+
+/** A revocation is a few external calls, each with its own timeout: a minute is far beyond any that works. */
+export const DEFAULT_REVOKE_TIMEOUT_MS = 60_000;
+
+/**
+ * The deadline of a revocation attempt: the configured one, but on a shared
+ * store well inside the claim that reserves the lease to this replica, so no
+ * other replica takes the lease up while this attempt may still run.
+ */
+export function revokeAttemptTimeoutMs(configured: number, claimTimeoutMs: number | undefined): number {
+  return claimTimeoutMs === undefined ? configured : Math.min(configured, Math.floor(claimTimeoutMs * 0.8));
 }
 
 export class LeaseManager {
   private readonly retry: RetryPolicy;
   readonly intentTimeoutMs: number;
-  private readonly revokeTimeoutMs: number;
   private readonly now: () => number;
   /** Revocations under way in this process, so two callers share one. */
   private readonly inFlight = new Map<string, Promise<RevokeOutcome>>();
@@ -82,6 +97,11 @@ export class LeaseManager {
   /** Told when a lease becomes due (issued, queued), to wake the scheduler. */
   private dueListener: ((dueAt: number) => void) | undefined;
   private readonly observer: LeaseObserver;
+  /** See LeaseManagerOptions.revokeTimeoutMs. */
+  readonly revokeTimeoutMs: number;
+  /** Failed rollbacks waiting for their next try, by intent id. */
+  private readonly rollbackRetries = new Map<string, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(
     private readonly store: Store,
@@ -91,10 +111,10 @@ export class LeaseManager {
   ) {
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.intentTimeoutMs = options.intentTimeoutMs ?? 120_000;
-    this.revokeTimeoutMs = options.revokeTimeoutMs ?? 60_000;
     this.now = options.now ?? Date.now;
     this.limiter = new MountRateLimiter(options.revokeRate, this.now);
     this.observer = options.observer ?? NO_OBSERVER;
+    this.revokeTimeoutMs = revokeAttemptTimeoutMs(options.revokeTimeoutMs ?? DEFAULT_REVOKE_TIMEOUT_MS, store.cluster?.revokeClaimTimeoutMs);
   }
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
@@ -144,8 +164,13 @@ export class LeaseManager {
     return { id: leaseId, durationSeconds: ttlSeconds, renewable: secret.renewable };
   }
 
-  /** Undoes one intent now (the request that made it failed). */
-  async rollbackIntent(intent: IntentRecord): Promise<void> {
+  /**
+   * Undoes one intent now (the request that made it failed). When that fails
+   * too (AWS still unreachable), it is tried again on the revocation backoff
+   * (`attempt` counts the failures so far); after `retry.maxAttempts` the
+   * periodic sweep of abandoned intents keeps trying.
+   */
+  async rollbackIntent(intent: IntentRecord, attempt = 0): Promise<void> {
     const now = this.now();
     if (!(await this.store.intents.claim(intent.id, now, now - this.intentTimeoutMs))) return;
     const mounted = await this.mounted(intent.mountAccessor);
@@ -160,8 +185,34 @@ export class LeaseManager {
       this.observer.rolledBack(mounted?.mount.type ?? "unknown");
     } catch (err) {
       await this.store.intents.release(intent.id);
-      this.logger.warn({ lease_id: intent.leaseId, err: describeError(err) }, "rollback of an unfinished issuance failed; will retry");
+      const retryInMs = this.retryRollback(intent, attempt + 1);
+      this.logger.warn(
+        { lease_id: intent.leaseId, err: describeError(err), retry_in_ms: retryInMs },
+        "rollback of an unfinished issuance failed; will retry",
+      );
     }
+  }
+
+  /** Schedules the next try of a failed rollback; returns its delay, or undefined when left to the sweep. */
+  private retryRollback(intent: IntentRecord, failures: number): number | undefined {
+    if (this.closed || failures >= this.retry.maxAttempts || this.rollbackRetries.has(intent.id)) return undefined;
+    const delay = retryDelayMs(this.retry, failures - 1);
+    const timer = setTimeout(() => {
+      this.rollbackRetries.delete(intent.id);
+      this.rollbackIntent(intent, failures).catch((err: unknown) =>
+        this.logger.error({ lease_id: intent.leaseId, err: describeError(err) }, "retrying a rollback failed"),
+      );
+    }, delay);
+    timer.unref();
+    this.rollbackRetries.set(intent.id, timer);
+    return delay;
+  }
+
+  /** Stops the rollback retries still waiting (the server is stopping; the next start or the sweep takes over). */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.rollbackRetries.values()) clearTimeout(timer);
+    this.rollbackRetries.clear();
   }
 
   /**
@@ -276,7 +327,7 @@ export class LeaseManager {
           "REVOKER_MISSING",
         );
       }
-      await secretType.revoke(secretLease(lease), AbortSignal.timeout(this.revokeTimeoutMs));
+      await this.withDeadline((signal) => secretType.revoke(secretLease(lease), signal));
     } catch (err) {
       const attempts = attemptsBefore + 1;
       const irrevocable = attempts >= this.retry.maxAttempts;
@@ -294,6 +345,27 @@ export class LeaseManager {
     this.observer.revoked(mounted.mount.type, outcome, (this.now() - now) / 1000);
     this.logger.info({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
+  }
+
+  /**
+   * Runs one revocation attempt within revokeTimeoutMs: the engine is told
+   * through the signal to end its external calls, and the attempt fails at
+   * the deadline even if the engine does not listen.
+   */
+  private async withDeadline(attempt: (signal: AbortSignal) => Promise<void>): Promise<void> {
+    const controller = new AbortController();
+    const seconds = Math.round(this.revokeTimeoutMs / 100) / 10;
+    const expired = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener("abort", () =>
+        reject(LessorError.unavailable(`the revocation attempt took longer than ${seconds}s and was abandoned; it will be retried`, "REVOKE_TIMEOUT")),
+      );
+    });
+    const timer = setTimeout(() => controller.abort(), this.revokeTimeoutMs);
+    try {
+      await Promise.race([attempt(controller.signal), expired]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Revokes every live lease of a mount (before the mount is removed). */

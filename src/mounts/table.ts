@@ -57,7 +57,8 @@ export class MountTable {
     /** Replicas share the store: a miss may be a mount another replica just made (see `fresh`). */
     private readonly shared = false,
   ) {
-    this.factories = new Map(factories.map((f) => [f.type, f]));
+    // By kind and type: "aws" is both a secrets engine and an auth method, as in Vault.
+    this.factories = new Map(factories.map((f) => [factoryKey(f.kind ?? "secret", f.type), f]));
   }
 
   /**
@@ -85,7 +86,7 @@ export class MountTable {
     }
     for (const mount of stored) {
       if (this.byAccessor.has(mount.accessor)) continue;
-      const factory = this.factories.get(mount.type);
+      const factory = this.factories.get(factoryKey(kindOf(mount.path), mount.type));
       if (factory) this.add(mount, factory);
       else this.services.logger.error({ mount: mount.path, type: mount.type }, "mount uses a backend type this build does not have; skipped");
     }
@@ -138,8 +139,8 @@ export class MountTable {
   }
 
   async enable(kind: MountKind, type: string, path: string, options: EnableOptions, now: number): Promise<MountRecord> {
-    const factory = this.factories.get(type);
-    if (!factory || (factory.kind ?? "secret") !== kind) {
+    const factory = this.factories.get(factoryKey(kind, type));
+    if (!factory) {
       const what = kind === "auth" ? "auth method" : "secrets engine";
       throw LessorError.invalidField("type", `unknown ${what} type "${type.slice(0, 64)}"; available: ${this.engineTypes(kind).join(", ")}`);
     }
@@ -212,6 +213,10 @@ function storageFor(entries: EngineEntryStore, accessor: string): EngineStorage 
     delete: (key) => entries.delete(accessor, key),
     list: (prefix) => entries.list(accessor, prefix),
   };
+}
+
+function factoryKey(kind: MountKind, type: string): string {
+  return `${kind}:${type}`;
 }
 
 function kindOf(path: string): MountKind {

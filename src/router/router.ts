@@ -135,7 +135,9 @@ export class Router {
       mount: mounted.mount,
       caller: req.caller,
       connection: req.connection,
-      signal: req.signal,
+      get signal() {
+        return req.signal;
+      },
       stream: req.stream,
       get leaseId() {
         return leaseId();

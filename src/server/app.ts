@@ -3,7 +3,6 @@
 // → leases → router → request pipeline → gRPC, with the background work in
 // one registry. Used by `lessor server`, the tests and the benchmarks alike.
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import pino, { type Logger } from "pino";
 import { Acl } from "../auth/acl.js";
 import { PolicyBook } from "../auth/policies.js";
@@ -24,12 +23,13 @@ import { leaseView } from "../leases/view.js";
 import { MountTable } from "../mounts/table.js";
 import { RateLimiter } from "../quotas/rate-limits.js";
 import { Router } from "../router/router.js";
-import { Keyring } from "../store/encryption.js";
-import { openStore } from "../store/open.js";
+import type { Keyring } from "../store/encryption.js";
+import { openKeyedStore } from "../store/open.js";
 import { KeyRotator } from "../store/rotation.js";
 import type { Store } from "../store/types.js";
 import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
+import { grpcConnectionOptions, listenGuarded } from "./connections.js";
 import { GrpcBinding } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -92,6 +92,8 @@ export interface LessorServer {
   stop(): Promise<void>;
   /** "mTLS", "TLS" or "plaintext": what the banner says. */
   transport: Transport;
+  /** Reads the TLS files again for new connections (SIGHUP); throws, keeping the old ones, when they are unusable. */
+  reloadCertificates(): void;
   /** host:port of the metrics endpoint, when one was asked for. */
   metricsAddress: string | undefined;
   /** Every request's way in (the gRPC services call it; tests watch it). */
@@ -112,6 +114,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const metricsServer = storage.metrics && options.metricsListenAddress ? await storage.metrics.serve(options.metricsListenAddress) : undefined;
   if (metricsServer) logger.info({ address: metricsServer.address }, "metrics at GET /metrics");
   grpc.health.serving(grpc.server.serviceNames.filter((name) => !name.startsWith("grpc.")));
+  grpc.health.watchStore(() => storage.store.leases.nextDueTime(), logger);
   await tasks.startAfterListening();
 
   let stopped = false;
@@ -121,6 +124,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
     store: storage.store,
     logger,
     transport: listener.transport,
+    reloadCertificates: listener.reload,
     metricsAddress: metricsServer?.address,
     pipeline,
     async stop() {
@@ -150,9 +154,15 @@ interface Storage {
 
 /** The encryption key, the store it opens, and metrics around it. */
 async function openStorage(options: LessorServerOptions, logger: Logger): Promise<Storage> {
-  const keyFile = options.sealKey ? undefined : (options.keyFile ?? join(options.dataDir, "lessor.key"));
-  const keyring = keyFile === undefined ? Keyring.fromBase64(options.sealKey ?? "") : Keyring.loadOrCreate(keyFile);
-  const opened = await openStore({ dataDir: options.dataDir, storageUrl: options.storageUrl, storageCaFile: options.storageCaFile, keyring, logger, trace: options.storeTrace });
+  const { store: opened, keyring, keyFile } = await openKeyedStore({
+    dataDir: options.dataDir,
+    keyFile: options.keyFile,
+    sealKey: options.sealKey,
+    storageUrl: options.storageUrl,
+    storageCaFile: options.storageCaFile,
+    logger,
+    trace: options.storeTrace,
+  });
   const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
   return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
 }
@@ -291,6 +301,8 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
         : await manager.rollbackAbandoned(0);
       if (rolledBack > 0) logger.warn({ intents: rolledBack }, "rolled back issuance left unfinished by a previous run");
     },
+    // Failed rollbacks waiting for their next try; the sweep or the next start takes them over.
+    stop: () => manager.close(),
   });
   tasks.every("intent sweep", Math.max(1_000, Math.floor(manager.intentTimeoutMs / 2)), () => manager.rollbackAbandoned(manager.intentTimeoutMs));
   // A replica that dies mid-issuance is seen gone at once (its session ends):
@@ -321,6 +333,7 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
 /** The gRPC server: every declared service through the pipeline, then health and reflection. */
 async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, logger: Logger) {
   const server = new LessorGrpcServer({
+    ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
     "grpc.max_send_message_length": 16 * 1024 * 1024,
     "grpc.keepalive_time_ms": 60_000,
@@ -336,15 +349,14 @@ async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof 
   const health = new HealthReporter();
   health.addToServer(server);
   addReflection(server, server.serviceNames);
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(listener.address, listener.credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const bound = await listenGuarded(server, listener.address, listener.tls, listener.limits, logger);
   return {
     server,
     health,
-    address: `${listener.host}:${port}`,
+    address: `${listener.host}:${bound.port}`,
     close: () =>
       new Promise<void>((resolve) => {
+        bound.close();
         const force = setTimeout(() => server.forceShutdown(), 5_000);
         server.tryShutdown(() => {
           clearTimeout(force);

@@ -41,26 +41,54 @@ function splitPeer(peer: string): [string, number | undefined] {
   return m ? [m[1] as string, Number(m[2])] : [peer, undefined];
 }
 
-function connectionOf(call: AnyCall): Connection {
-  const [remoteAddress, remotePort] = splitPeer(call.getPeer());
-  const certificate = call.getAuthContext()?.sslPeerCertificate;
-  return { transport: "grpc", remoteAddress, remotePort, peerCertificate: certificate?.raw };
+/** The connection a call came on, each part read from grpc-js when first asked (most requests ask for none). */
+class GrpcConnection implements Connection {
+  readonly transport = "grpc";
+  private peer: [string, number | undefined] | undefined;
+
+  constructor(private readonly call: AnyCall) {}
+
+  get remoteAddress(): string {
+    return (this.peer ??= splitPeer(this.call.getPeer()))[0];
+  }
+
+  get remotePort(): number | undefined {
+    return (this.peer ??= splitPeer(this.call.getPeer()))[1];
+  }
+
+  get peerCertificate(): Buffer | undefined {
+    return this.call.getAuthContext()?.sslPeerCertificate?.raw;
+  }
 }
 
-/** Aborted when the caller cancels, disconnects, or its deadline passes. */
-function callerSignal(call: AnyCall): { signal: AbortSignal; done(): void } {
-  const abort = new AbortController();
-  const onCancel = (): void => abort.abort();
-  call.once("cancelled", onCancel);
-  const deadline = call.getDeadline();
-  const at = deadline instanceof Date ? deadline.getTime() : deadline;
-  const timer = Number.isFinite(at) ? setTimeout(onCancel, Math.max(0, at - Date.now())) : undefined;
-  timer?.unref();
+/**
+ * Aborted when the caller cancels, disconnects, or its deadline passes. Made
+ * on first use: most unary calls never ask (only issuance and streams do), and
+ * this is every request's path.
+ */
+function callerSignal(call: AnyCall): { readonly signal: AbortSignal; done(): void } {
+  let abort: AbortController | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const onCancel = (): void => abort?.abort();
   return {
-    signal: abort.signal,
+    get signal(): AbortSignal {
+      if (abort) return abort.signal;
+      abort = new AbortController();
+      const deadline = call.getDeadline();
+      const at = deadline instanceof Date ? deadline.getTime() : deadline;
+      if (call.cancelled || at <= Date.now()) abort.abort();
+      else {
+        call.once("cancelled", onCancel);
+        if (Number.isFinite(at)) {
+          timer = setTimeout(onCancel, at - Date.now());
+          timer.unref();
+        }
+      }
+      return abort.signal;
+    },
     done: () => {
       clearTimeout(timer);
-      call.off("cancelled", onCancel);
+      if (abort) call.off("cancelled", onCancel);
     },
   };
 }
@@ -88,7 +116,7 @@ export class GrpcBinding {
     return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void => {
       const started = performance.now();
       const caller = callerSignal(call);
-      void this.run(name, call, rpc.request.bind(rpc), caller.signal, undefined)
+      void this.run(name, call, rpc.request.bind(rpc), caller, undefined)
         .then(
           (res) => {
             callback(null, rpc.response(res, call.request));
@@ -121,7 +149,7 @@ export class GrpcBinding {
         }
         await write(part.message);
       };
-      void this.run(name, call, rpc.request.bind(rpc), caller.signal, send)
+      void this.run(name, call, rpc.request.bind(rpc), caller, send)
         .then(
           () => {
             if (!caller.signal.aborted) call.end();
@@ -138,7 +166,7 @@ export class GrpcBinding {
     method: string,
     call: AnyCall,
     logical: (req: unknown) => LogicalRequest,
-    signal: AbortSignal,
+    caller: { readonly signal: AbortSignal },
     stream: ((message: JsonObject) => Promise<void>) | undefined,
   ) {
     assertDecoded(call.request);
@@ -150,8 +178,10 @@ export class GrpcBinding {
       pathField: req.pathField ?? "path",
       data: req.data ?? {},
       token: bearerToken(call.metadata),
-      connection: connectionOf(call),
-      signal,
+      connection: new GrpcConnection(call),
+      get signal() {
+        return caller.signal;
+      },
       stream,
     });
   }

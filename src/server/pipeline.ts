@@ -80,7 +80,7 @@ export class RequestPipeline {
     const audit = new AuditTrail(this.parts.audit, call, path);
     let caller: AuthenticatedToken | undefined;
     try {
-      caller = unauthenticated ? undefined : await tokens.authenticate(call.token, Date.now(), call.connection.remoteAddress);
+      caller = unauthenticated ? undefined : await tokens.authenticate(call.token, Date.now(), call.connection);
     } catch (err) {
       audit.failedBeforeRouting(undefined, err);
       throw err;
@@ -106,7 +106,7 @@ export class RequestPipeline {
       audit.response(caller, { error: err });
       throw err;
     }
-    await this.settle(audit, caller, response, call.signal);
+    await this.settle(audit, caller, response, call);
     return response;
   }
 
@@ -117,13 +117,16 @@ export class RequestPipeline {
       data: call.data,
       caller: caller ? callerOf(caller) : ANONYMOUS,
       connection: call.connection,
-      signal: call.signal,
+      // Read only when a handler asks (the transport makes it on demand).
+      get signal() {
+        return call.signal;
+      },
       stream: call.stream,
-    } as const;
+    };
     if (!call.stream || !caller) return this.parts.router.dispatch(route, request);
     const guarded = this.parts.streams.enter(caller, call.signal);
     try {
-      const response = await this.parts.router.dispatch(route, { ...request, signal: guarded.signal });
+      const response = await this.parts.router.dispatch(route, { operation, data: call.data, caller: request.caller, connection: call.connection, signal: guarded.signal, stream: call.stream });
       const ended = guarded.ended();
       if (ended) throw ended;
       return response;
@@ -142,11 +145,11 @@ export class RequestPipeline {
    * Records the response. A lease or token the caller will not get (the
    * record cannot be written) is undone at once: nothing lives without a holder.
    */
-  private async settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse, signal: AbortSignal): Promise<void> {
+  private async settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse, call: Pick<Call, "signal">): Promise<void> {
     try {
       audit.response(caller, { response });
       // The caller went away as the lease was recorded: nobody would hold it.
-      if (signal.aborted && response.lease) throw callerGone();
+      if (response.lease && call.signal.aborted) throw callerGone();
     } catch (err) {
       if (response.lease) {
         await this.parts.leases.revoke(response.lease.id).catch((revokeErr: unknown) => {

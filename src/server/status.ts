@@ -5,6 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Metadata, type ServiceError, status as Code } from "@grpc/grpc-js";
 import { LessorError } from "../errors.js";
+import { storageFault } from "../store/faults.js";
 import { Any } from "@lessor/client/gen/google/protobuf/any.js";
 import { Status } from "@lessor/client/gen/google/rpc/status.js";
 import { BadRequest, ErrorInfo, RetryInfo } from "@lessor/client/gen/google/rpc/error_details.js";
@@ -22,6 +23,15 @@ export interface MappedError {
 export function toServiceError(err: unknown): MappedError {
   if (err instanceof LessorError) return { error: fromLessorError(err), code: err.code };
   const reference = randomBytes(6).toString("hex");
+  // A store failure with a clear cause (a full disk) says so; its detail is logged under the reference as for internal errors.
+  const fault = storageFault(err);
+  if (fault) {
+    const said = new LessorError(fault.code, `${fault.message} (reference ${reference} in the server log)`, {
+      reason: fault.reason,
+      metadata: { ...fault.metadata, reference },
+    });
+    return { error: fromLessorError(said), reference, code: fault.code };
+  }
   const internal = new LessorError(Code.UNKNOWN, `internal error; see the server log for reference ${reference}`, {
     reason: "INTERNAL",
     metadata: { reference },

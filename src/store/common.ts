@@ -45,9 +45,12 @@ export function keyCheckOpens(keyring: Keyring, sealed: Buffer): boolean {
 /** A store refusing to open (wrong key, a schema newer than this Lessor): said to the operator as it is. */
 export class StoreRefusal extends Error {}
 
+/** The refusal to open a store with a key that did not seal it. */
+export class KeyMismatchError extends StoreRefusal {}
+
 /** Refusal to start with the wrong key; `hint` says which key file is the right one. */
 export function wrongKeyError(hint: string): StoreRefusal {
-  return new StoreRefusal(`the encryption key does not match this database (it was sealed with another key); ${hint}`);
+  return new KeyMismatchError(`the encryption key does not match this database (it was sealed with another key); ${hint}`);
 }
 
 /**

@@ -66,11 +66,19 @@ export class Keyring {
 
   /** Loads the key file, creating it (owner-only) when it does not exist yet. */
   static loadOrCreate(path: string): Keyring {
-    if (!existsSync(path)) {
-      const ring = Keyring.generate();
-      writeFileSync(path, JSON.stringify(ring.toFile(), null, 2) + "\n", { mode: 0o600, flag: "wx" });
-      return ring;
-    }
+    return existsSync(path) ? Keyring.load(path) : Keyring.create(path);
+  }
+
+  /** A new random key, written to a new owner-only file (never over an existing one). */
+  static create(path: string): Keyring {
+    const ring = Keyring.generate();
+    writeFileSync(path, JSON.stringify(ring.toFile(), null, 2) + "\n", { mode: 0o600, flag: "wx" });
+    chmodSync(path, 0o600);
+    return ring;
+  }
+
+  /** Loads an existing key file (and makes it owner-only). */
+  static load(path: string): Keyring {
     chmodSync(path, 0o600);
     let parsed: unknown;
     try {

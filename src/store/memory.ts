@@ -429,8 +429,9 @@ class MemoryLeases implements LeaseStore {
     );
   }
 
-  due(now: number, limit: number): Promise<LeaseRecord[]> {
-    return this.op(() => this.#dueRows(now, limit, () => true));
+  due(now: number, limit: number, skipMounts: readonly string[] = []): Promise<LeaseRecord[]> {
+    const skip = new Set(skipMounts);
+    return this.op(() => this.#dueRows(now, limit, (l) => !skip.has(l.mountAccessor)));
   }
 
   #dueRows(now: number, limit: number, which: (l: LeaseRow) => boolean): LeaseRecord[] {

@@ -252,6 +252,7 @@ export class PgCluster implements ClusterStore {
     private readonly db: PgDb,
     /** The intents store answers (it opens sealed intents). */
     readonly orphanedIntents: (limit: number) => Promise<IntentRecord[]>,
+    readonly revokeClaimTimeoutMs: number,
   ) {}
 
   async heartbeat(replicaId: string, now: number): Promise<void> {

@@ -222,7 +222,7 @@ class PgStore implements Store {
     this.tokenTree = new PgTokenTree(db);
     this.sealed = new PgSealedData(db, keyring);
     this.jobs = new PgRevocationJobs(db);
-    this.cluster = new PgCluster(db, (limit) => intents.orphaned(limit));
+    this.cluster = new PgCluster(db, (limit) => intents.orphaned(limit), revokeClaimTimeoutMs);
   }
 
   private closed = false;
@@ -342,16 +342,17 @@ class PgLeases implements LeaseStore {
     return rows.map((r) => r.id);
   }
 
-  async due(now: number, limit: number): Promise<LeaseRecord[]> {
+  async due(now: number, limit: number, skipMounts: readonly string[] = []): Promise<LeaseRecord[]> {
     // SKIP LOCKED: a lease another replica is claiming (or revoking) right
     // now is left to it. The claim itself (claimRevocation, dueOnly) is what
     // makes taking a lease exclusive.
     const { rows } = await this.db.query<LeaseRow>(
       {
         name: "lease_due",
-        text: `SELECT ${LEASE_COLUMNS} FROM leases WHERE due_time <= $1 ORDER BY due_time LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        text: `SELECT ${LEASE_COLUMNS} FROM leases WHERE due_time <= $1 AND NOT (mount_accessor = ANY($3::text[]))
+               ORDER BY due_time LIMIT $2 FOR UPDATE SKIP LOCKED`,
       },
-      [now, limit],
+      [now, limit, skipMounts],
     );
     return rows.map((r) => this.row(r));
   }

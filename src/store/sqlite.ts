@@ -355,7 +355,9 @@ class SqliteLeases implements LeaseStore {
                @renewable, 'active', @tokenAccessor, @expireTime)`,
     );
     this.deleteIntent = db.prepare("DELETE FROM intents WHERE id = ? AND claimed_at IS NULL");
-    this.dueRows = db.prepare(`SELECT ${LEASE_COLUMNS} FROM leases WHERE due_time <= ? ORDER BY due_time LIMIT ?`);
+    this.dueRows = db.prepare(
+      `SELECT ${LEASE_COLUMNS} FROM leases WHERE due_time <= ? AND mount_accessor NOT IN (SELECT value FROM json_each(?)) ORDER BY due_time LIMIT ?`,
+    );
     this.nextDue = db.prepare("SELECT MIN(due_time) AS t FROM leases WHERE due_time IS NOT NULL");
     this.toRevoked = db.prepare(
       `UPDATE leases SET state = 'revoked', due_time = NULL, next_attempt_time = NULL, revoke_time = @now, last_error = NULL
@@ -404,8 +406,8 @@ class SqliteLeases implements LeaseStore {
     return rows.map((r) => r.id);
   }
 
-  async due(now: number, limit: number): Promise<LeaseRecord[]> {
-    return this.records(this.dueRows.all(now, limit));
+  async due(now: number, limit: number, skipMounts: readonly string[] = []): Promise<LeaseRecord[]> {
+    return this.records(this.dueRows.all(now, JSON.stringify(skipMounts), limit));
   }
 
   async nextDueTime(): Promise<number | null> {

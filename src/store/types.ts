@@ -123,8 +123,11 @@ export interface LeaseStore {
   insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean>;
   /** Ids of leases in the given states whose id starts with prefix, at most limit. */
   idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]>;
-  /** Leases whose expiry or next retry is due at `now`, oldest first. */
-  due(now: number, limit: number): Promise<LeaseRecord[]>;
+  /**
+   * Leases whose expiry or next retry is due at `now`, oldest first; with
+   * `skipMounts`, none of those mounts' (the scheduler has enough of theirs).
+   */
+  due(now: number, limit: number, skipMounts?: readonly string[]): Promise<LeaseRecord[]>;
   /** Earliest time any lease will be due, or null. */
   nextDueTime(): Promise<number | null>;
   markRevoked(id: string, now: number, reason: RevokeReason): Promise<void>;
@@ -288,6 +291,11 @@ export interface Store {
 
 /** What replicas sharing one store need to know of each other. */
 export interface ClusterStore {
+  /**
+   * How long a claimed revocation stays reserved to its replica: an attempt
+   * must end before it, or another replica may take the lease up meanwhile.
+   */
+  readonly revokeClaimTimeoutMs: number;
   /** Records this replica as alive at `now` (called every few seconds). */
   heartbeat(replicaId: string, now: number): Promise<void>;
   /** Ids of the other replicas whose last heartbeat is at or after `since`. */

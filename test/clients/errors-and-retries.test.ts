@@ -24,6 +24,13 @@ test("BadRequest field violations, ErrorInfo reason and metadata, and RetryInfo 
   assert.equal(invalid.method, "SecretsService/Write");
   assert.ok(invalid.fieldViolations.length >= 1);
   assert.ok(invalid.fieldViolations.some((v) => v.field === "credential_type" && v.description !== ""), JSON.stringify(invalid.fieldViolations));
+  assert.ok(invalid.fieldViolations.every((v) => v.reason === "FIELD_INVALID"), "each violation keeps the reason the server sent");
+  // What a logger prints of it: JSON.stringify keeps the message and the code's name.
+  const logged = JSON.parse(JSON.stringify({ err: invalid })) as { err: Record<string, unknown> };
+  assert.equal(logged.err.message, invalid.message);
+  assert.equal(logged.err.codeName, "INVALID_ARGUMENT");
+  assert.deepEqual([logged.err.name, logged.err.code, logged.err.reason, logged.err.method], ["LessorClientError", Code.INVALID_ARGUMENT, "FIELD_INVALID", "SecretsService/Write"]);
+  assert.deepEqual(logged.err.fieldViolations, invalid.fieldViolations);
 
   const creds = await client.aws.creds("deploy");
   const missing = await failure(client.leases.lookup(creds.lease.id.slice(0, -3)));

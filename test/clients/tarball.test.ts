@@ -1,16 +1,17 @@
-// The published package as a user gets it: `npm pack` in clients/ts, the
-// tarball installed into a fresh project outside the repository (with the
-// real AWS SDK beside it), a small program type-checked against the
-// package's declarations with tsc, then run against a live server: read
-// creds through the emulator, renew, revoke, the SDK credential provider.
+// The published package as a user gets it: clients/ts copied out of the
+// repository and built there on its own (`npm install && npm pack`: its own
+// devDependencies and tsconfig, nothing from the workspace), the tarball
+// installed into a fresh project (with the real AWS SDK beside it), a small
+// program type-checked against the package's declarations with tsc, then run
+// against a live server: read creds through the emulator, renew, revoke, the
+// SDK credential provider.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { REPO_ROOT } from "../helpers/processes.js";
+import { REPO_ROOT, tempDir } from "../helpers/processes.js";
 import { awsSetup } from "./setup.js";
 
 const run = promisify(execFile);
@@ -74,14 +75,18 @@ const TSCONFIG = {
 };
 
 test("the packed tarball installs outside the repository, type-checks, and works against a live server", async (t) => {
-  const work = mkdtempSync(join(tmpdir(), "lessor-consumer-"));
+  const work = tempDir("consumer");
   assert.ok(!work.startsWith(REPO_ROOT), "outside the repository");
 
-  const packed = await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: join(REPO_ROOT, "clients", "ts") });
+  // The package's sources alone, away from the workspace's node_modules and tsconfig.base.json.
+  const source = join(work, "lessor-client");
+  cpSync(join(REPO_ROOT, "clients", "ts"), source, { recursive: true, filter: (path) => !/[/\\](dist|node_modules)$/.test(path) });
+  await run("npm", ["install", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: source, timeout: 300_000 });
+  const packed = await run("npm", ["pack", "--json", "--pack-destination", work], { cwd: source, timeout: 120_000 });
   const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
   assert.ok(info);
   const files = info.files.map((f) => f.path);
-  for (const f of ["README.md", "package.json", "dist/index.js", "dist/index.d.ts", "dist/renewer.d.ts", "dist/aws-credentials.d.ts", "dist/watch.js"]) {
+  for (const f of ["README.md", "LICENSE", "package.json", "dist/index.js", "dist/index.d.ts", "dist/renewer.d.ts", "dist/aws-credentials.d.ts", "dist/watch.js"]) {
     assert.ok(files.includes(f), `${f} in the tarball`);
   }
   assert.ok(!files.some((f) => f.endsWith(".tsbuildinfo")), "no build state in the tarball");

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runCli, startServer, tempDir } from "../helpers/processes.js";
+import { REPO_ROOT, runCli, startServer, tempDir } from "../helpers/processes.js";
 
 test("the CLI against a dev server", async (t) => {
   const home = tempDir("home");
@@ -75,10 +75,52 @@ test("the CLI against a dev server", async (t) => {
   assert.match(r.stderr, /"novalue" is not key=value/);
 
   r = await cli(["frobnicate"]);
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /Unknown argument: frobnicate/);
+  assert.deepEqual([r.code, r.stderr], [1, 'Error: unknown command "frobnicate"\nRun "lessor --help" for the commands.\n']);
+
+  // Vault's `write -f`: a write with no data goes to the server (kv refuses it there); without -f the CLI refuses.
+  r = await cli(["write", "secret/empty"]);
+  assert.deepEqual([r.code, r.stderr], [1, "Error writing to secret/empty: must supply data (key=value fields) or use -force\n"]);
+  for (const flag of ["-f", "-force"]) {
+    r = await cli(["write", flag, "secret/empty"]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /Code: INVALID_ARGUMENT\. Errors:\n\n\* data: is empty/);
+  }
 
   r = await runCli(["secrets", "list"], { env: { ...env, LESSOR_TOKEN: "lsr.wrong" } });
   assert.equal(r.code, 2);
   assert.match(r.stderr, /Code: UNAUTHENTICATED\. Errors:\n\n\* invalid token/);
+});
+
+test("the CLI's own help: usage, version, unknown commands, missing arguments, no server", async () => {
+  const home = tempDir("home");
+  // Nothing listens on port 1: every call fails to connect.
+  const cli = (args: string[]) => runCli(args, { env: { HOME: home, LESSOR_ADDR: "127.0.0.1:1", LESSOR_TOKEN: "" } });
+  const version = `Lessor v${(JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { version: string }).version}\n`;
+
+  let r = await cli([]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^Usage: lessor <command> \[args\]\n[\s\S]*Commands:\n[\s\S]*lessor read <path>/);
+  for (const args of [["--version"], ["-version"], ["version"]]) {
+    r = await cli(args);
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, version, ""], args.join(" "));
+  }
+
+  r = await cli(["raed", "secret/x"]);
+  assert.deepEqual([r.code, r.stderr], [1, 'Error: unknown command "raed"; did you mean read?\nRun "lessor --help" for the commands.\n']);
+  r = await cli(["lease", "reneww", "x"]);
+  assert.deepEqual([r.code, r.stderr], [1, 'Error: unknown command "reneww"; did you mean renew?\nRun "lessor lease --help" for the commands.\n']);
+  r = await cli(["lease"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^lessor lease\n\nLook up, renew, revoke, list and tidy leases\n\nCommands:\n/);
+
+  r = await cli(["read"]);
+  assert.deepEqual([r.code, r.stderr], [1, 'Error: missing <path>\nUsage: lessor read <path> [data..]\nRun "lessor read --help" for its options.\n']);
+  r = await cli(["policy", "write", "deployer"]);
+  assert.deepEqual([r.code, r.stderr], [1, 'Error: missing <file>\nUsage: lessor policy write <name> <file>\nRun "lessor policy write --help" for its options.\n']);
+
+  r = await cli(["read", "secret/x"]);
+  assert.deepEqual(
+    [r.code, r.stderr],
+    [2, "Error reading secret/x: no server answered at 127.0.0.1:1 (connect ECONNREFUSED 127.0.0.1:1); start one with `lessor server -dev` or set LESSOR_ADDR\n"],
+  );
 });

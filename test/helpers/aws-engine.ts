@@ -72,10 +72,12 @@ export async function awsSetup(
   options: {
     asIamUser?: boolean;
     server?: StartServerOptions;
+    /** Makes the root client (default: plaintext to the server's address). */
+    connect?: (server: ServerProcess) => LessorClient;
     mount?: { defaultLeaseTtlSeconds?: number; maxLeaseTtlSeconds?: number };
   } = {},
 ): Promise<AwsSetup> {
-  const { emulator, server, client } = await startWithEmulator(t, options.server);
+  const { emulator, server, client } = await startWithEmulator(t, options.server, options.connect);
   const iam = rootIam(emulator);
   t.after(() => Promise.resolve(iam.destroy()));
   await client.mounts.enable("aws", options.mount ?? {});

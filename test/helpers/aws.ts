@@ -14,14 +14,18 @@ export function awsEnv(emulator: AwsEmulator): NodeJS.ProcessEnv {
   return { ...env, AWS_ENDPOINT_URL: emulator.endpoint, AWS_EC2_METADATA_DISABLED: "true" };
 }
 
-/** A fresh emulator and a server whose AWS SDK talks to it, with a root client; all stopped after the test. */
+/**
+ * A fresh emulator and a server whose AWS SDK talks to it, with a root client
+ * (made by `connect`: a TLS server needs its CA); all stopped after the test.
+ */
 export async function startWithEmulator(
   t: { after: (fn: () => Promise<void>) => void },
   options: StartServerOptions = {},
+  connect: (server: ServerProcess) => LessorClient = clientFor,
 ): Promise<{ emulator: AwsEmulator; server: ServerProcess; client: LessorClient }> {
   const emulator = await startAwsEmulator({ port: 0 });
   const server = await startServer({ ...options, env: { ...awsEnv(emulator), ...options.env } });
-  const client = clientFor(server);
+  const client = connect(server);
   t.after(async () => {
     client.close();
     await server.stop();

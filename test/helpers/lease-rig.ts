@@ -31,6 +31,8 @@ export class ControlledEngine {
   private rollbackFailures = 0;
   private gate: Promise<void> | undefined;
   private openGate: (() => void) | undefined;
+  /** Which revocations the gate holds (all when unset). */
+  private held: ((lease: { id: string; mountAccessor: string }) => boolean) | undefined;
 
   /** The next `times` revocations fail with `error`. */
   failNext(times: number, error?: () => Error): void {
@@ -43,8 +45,9 @@ export class ControlledEngine {
     this.rollbackFailures = times;
   }
 
-  /** Revocations hang (after they began) until release(). */
-  hold(): void {
+  /** Revocations hang (after they began) until release(): all, or those `which` picks. */
+  hold(which?: (lease: { id: string; mountAccessor: string }) => boolean): void {
+    this.held = which;
     this.gate ??= new Promise((resolve) => (this.openGate = resolve));
   }
 
@@ -52,18 +55,19 @@ export class ControlledEngine {
     this.openGate?.();
     this.gate = undefined;
     this.openGate = undefined;
+    this.held = undefined;
   }
 
   attemptsOn(leaseId: string): number {
     return this.calls.filter((c) => c.leaseId === leaseId).length;
   }
 
-  async revoke(lease: { id: string }): Promise<void> {
+  async revoke(lease: { id: string; mountAccessor: string }): Promise<void> {
     this.calls.push({ leaseId: lease.id, at: Date.now() });
     this.running++;
     this.maxRunning = Math.max(this.maxRunning, this.running);
     try {
-      await this.gate;
+      if (this.held === undefined || this.held(lease)) await this.gate;
       if (this.failures > 0) {
         this.failures--;
         throw this.failure();
@@ -77,11 +81,11 @@ export class ControlledEngine {
   readonly factory: EngineFactory = {
     type: "controlled",
     synopsis: "an engine whose revocations the test controls",
-    create: () => ({
+    create: (ctx) => ({
       paths: [],
       secrets: {
         [SECRET_TYPE]: {
-          revoke: (lease: { id: string }) => this.revoke(lease),
+          revoke: (lease: { id: string }) => this.revoke({ id: lease.id, mountAccessor: ctx.mount.accessor }),
           renew: async (_lease: { id: string }, incrementSeconds: number) => ({ ttlSeconds: this.renewTtlSeconds ?? incrementSeconds }),
         },
       },

@@ -1,9 +1,10 @@
 // Real processes for tests: the `lessor` server and CLI, run exactly as a
 // user runs them (node bin/lessor.js), on free loopback ports.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 import { LessorClient } from "@lessor/client";
 import { storageArgs } from "./store.js";
@@ -11,8 +12,24 @@ import { storageArgs } from "./store.js";
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const LESSOR_BIN = join(REPO_ROOT, "bin", "lessor.js");
 
+/** Directories made by tempDir in this process, removed when it is done with them. */
+const tempDirs: string[] = [];
+
+function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+// In a test file (node --test runs each in a process of its own, with
+// NODE_TEST_CONTEXT set): after its last test, when every server it started
+// has been stopped by its test's t.after. Elsewhere (the demo): at exit.
+if (process.env.NODE_TEST_CONTEXT !== undefined) after(removeTempDirs);
+else process.once("exit", removeTempDirs);
+
+/** A new directory under the system's temporary directory, removed after the file's tests. */
 export function tempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `lessor-test-${prefix}-`));
+  const dir = mkdtempSync(join(tmpdir(), `lessor-test-${prefix}-`));
+  tempDirs.push(dir);
+  return dir;
 }
 
 export interface ServerProcess {
@@ -38,6 +55,8 @@ export interface StartServerOptions {
   home?: string;
   /** Instead of 127.0.0.1:0. */
   listenAddress?: string;
+  /** A -config file that gives the data directory (`dataDir`) and listen address instead of flags. */
+  configFile?: string;
 }
 
 /**
@@ -50,7 +69,9 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const dataDir = options.dataDir ?? tempDir("data");
   const args = options.dev
     ? ["server", "-dev", "-dev-listen-address=127.0.0.1:0"]
-    : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
+    : options.configFile !== undefined
+      ? ["server", `-config=${options.configFile}`]
+      : ["server", `-data-dir=${dataDir}`, `-listen-address=${options.listenAddress ?? "127.0.0.1:0"}`];
   // A test that picks its own storage (replicas sharing one database) says so with -storage-url or LESSOR_STORAGE_URL.
   const ownStorage = (options.args ?? []).some((a) => /^--?storage-url(=|$)/.test(a)) || options.env?.LESSOR_STORAGE_URL !== undefined;
   const storage = ownStorage ? [] : await storageArgs(dataDir);

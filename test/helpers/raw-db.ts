@@ -123,3 +123,25 @@ export async function storedBytes(dataDir: string): Promise<string> {
   }
   return parts.join("");
 }
+
+/**
+ * PostgreSQL's write-ahead log as one latin1 string: the segments of the
+ * cluster's pg_wal written since `since` (after a CHECKPOINT, so what was
+ * committed is in them). Every change a database makes passes through it,
+ * row data included, whatever happens to the tables afterwards.
+ */
+export async function walBytes(since: number): Promise<string> {
+  const cluster = testCluster();
+  await cluster.query("CHECKPOINT");
+  const [setting] = await cluster.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir");
+  const dir = join(setting?.dir ?? "", "pg_wal");
+  const parts: string[] = [];
+  for (const file of readdirSync(dir)) {
+    const path = join(dir, file);
+    const stat = statSync(path);
+    // Segment files are named by 24 hex digits; a second of slack for file times.
+    if (/^[0-9A-F]{24}$/.test(file) && stat.isFile() && stat.mtimeMs >= since - 1_000) parts.push(readFileSync(path).toString("latin1"));
+  }
+  if (parts.length === 0) throw new Error(`no WAL segment in ${dir} was written since the test began`);
+  return parts.join("");
+}

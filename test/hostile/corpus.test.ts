@@ -5,14 +5,15 @@
 // record contains a secret value.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Client, Metadata, credentials } from "@grpc/grpc-js";
 import { WriteRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
-import { LessorClientError, type LessorClient } from "@lessor/client";
+import { LessorClient, LessorClientError } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
 import { openRawDb } from "../helpers/raw-db.js";
+import { issueServerCertificate, issueSvid, makeCa } from "../helpers/certificates.js";
 
 interface ApiCase {
   name: string;
@@ -339,6 +340,55 @@ function policyCases(): ApiCase[] {
   return cases;
 }
 
+/** Logins and auth method roles: bad encodings, oversized and garbage fields, huge certificate bundles. */
+function loginCases(caPem: string): ApiCase[] {
+  const b64 = (text: string) => Buffer.from(text).toString("base64");
+  const signed = {
+    role: "deploy",
+    iam_http_request_method: "POST",
+    iam_request_url: b64("https://sts.amazonaws.com/"),
+    iam_request_body: b64("Action=GetCallerIdentity&Version=2011-06-15"),
+    iam_request_headers: b64(JSON.stringify({ authorization: [`AWS4-HMAC-SHA256 ${PLANTED}`] })),
+  };
+  const awsLogin = (name: string, fields: Record<string, unknown>, code: string, message: RegExp): ApiCase => ({
+    name: `aws login: ${name}`,
+    call: (c) => c.none.login("aws", { ...signed, ...fields }),
+    code,
+    message,
+  });
+  const certRole = (name: string, certificate: string, message: RegExp): ApiCase => ({
+    name: `cert role: ${name}`,
+    call: (c) => c.root.write("auth/cert/certs/hostile", { certificate }),
+    code: "INVALID_ARGUMENT",
+    message,
+  });
+  let deep = "1";
+  for (let i = 0; i < 200; i++) deep = `{"a":${deep}}`;
+  return [
+    awsLogin("url not base64", { iam_request_url: "%%%not-base64%%%" }, "INVALID_ARGUMENT", /iam_request_url: is not base64/),
+    awsLogin("body of 20 KiB", { iam_request_body: "A".repeat(20_480) }, "INVALID_ARGUMENT", /iam_request_body: is longer than 16384 characters/),
+    awsLogin("headers of 1 MiB", { iam_request_headers: "A".repeat(1 << 20) }, "INVALID_ARGUMENT", /iam_request_headers: is longer than 16384 characters/),
+    awsLogin("headers garbage", { iam_request_headers: b64("\u0000\u00ff{{{") }, "INVALID_ARGUMENT", /iam_request_headers: is not a JSON object/),
+    awsLogin("headers deep JSON", { iam_request_headers: b64(deep) }, "INVALID_ARGUMENT", /iam_request_headers: must be a JSON object whose values are strings/),
+    awsLogin("header with CRLF", { iam_request_headers: b64(JSON.stringify({ "x-a": `b\r\nHost: evil.example ${PLANTED}` })) }, "INVALID_ARGUMENT", /iam_request_headers: the value of x-a holds a line break/),
+    awsLogin("method GET", { iam_http_request_method: "GET" }, "INVALID_ARGUMENT", /iam_http_request_method: "GET" is not one of: POST/),
+    awsLogin("garbage body", { iam_request_body: b64(`\u0000garbage=${PLANTED}&&&`) }, "PERMISSION_DENIED", /^permission denied: the login was refused$/),
+    awsLogin("another host", { iam_request_url: b64(`https://${PLANTED}.example/`) }, "PERMISSION_DENIED", /^permission denied: the login was refused$/),
+    awsLogin("unknown field", { pkcs7: PLANTED }, "INVALID_ARGUMENT", /pkcs7: unknown field/),
+    {
+      name: "aws role: any principal",
+      call: (c) => c.root.write("auth/aws/role/hostile", { bound_iam_principal_arn: "*" }),
+      code: "INVALID_ARGUMENT",
+      message: /bound_iam_principal_arn: "\*" is not an IAM principal ARN/,
+    },
+    certRole("bundle of 40 certificates", caPem.repeat(40), /certificate: (holds 40 certificates; at most 16 are accepted|is longer than 65536 characters)/),
+    certRole("bundle of 1 MiB", "A".repeat(1 << 20), /certificate: is longer than 65536 characters/),
+    certRole("garbage PEM", `-----BEGIN CERTIFICATE-----\n${b64(PLANTED)}\n-----END CERTIFICATE-----`, /certificate: certificate 1 of 1 is not a valid X\.509 certificate/),
+    certRole("no PEM", PLANTED, /certificate: holds no PEM certificate/),
+    { name: "cert login without a certificate", call: (c) => c.none.login("cert", {}), code: "PERMISSION_DENIED", message: /^permission denied: the login was refused$/ },
+  ];
+}
+
 function tokenCases(): ApiCase[] {
   const who: Array<[keyof Clients, string, RegExp]> = [
     ["none", "no token", /missing token: send `authorization: Bearer <token>`/],
@@ -424,7 +474,7 @@ function cliCases(): CliCase[] {
     { name: "quota write per_token junk", args: ["quota", "write", "q", "rate=1", "per_token=maybe"], exit: 1, stderr: /per_token must be true or false/ },
     { name: "quota write negative rate", args: ["quota", "write", "q", "rate=-1"], exit: 2, stderr: /rate: must be a number of requests greater than 0/ },
     { name: "generate-root no data dir", args: ["operator", "generate-root", "-data-dir=/nonexistent"], exit: 1, stderr: /no Lessor database at \/nonexistent\/lessor\.db/ },
-    { name: "unknown command", args: ["frobnicate"], exit: 1, stderr: /Unknown argument: frobnicate/ },
+    { name: "unknown command", args: ["frobnicate"], exit: 1, stderr: /^Error: unknown command "frobnicate"\n/ },
   ];
 }
 
@@ -487,6 +537,9 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
   await root.policies.write("reader", `path "secret/*" { capabilities = ["read", "list"] }\npath "secret/hidden" { capabilities = ["deny"] }`);
   const auditFile = join(tempDir("audit"), "audit.log");
   await root.sys.enableAudit("file", { options: { file_path: auditFile } });
+  await root.write("sys/auth/aws", { type: "aws" });
+  await root.write("sys/auth/cert", { type: "cert" });
+  const ca = makeCa(tempDir("hostile-ca"), "ca");
   const reader = await root.tokens.create({ policies: ["reader"], ttlSeconds: 3600 });
   const expired = await root.tokens.create({ ttlSeconds: 1 });
   const usedUp = await root.tokens.create({ numUses: 1 });
@@ -542,7 +595,7 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
       intents: await db.all("SELECT COUNT(*) AS n FROM intents"),
     });
 
-  const apiCases = [...pathCases(), ...ttlCases(), ...fieldCases(), ...policyCases(), ...tokenCases()];
+  const apiCases = [...pathCases(), ...ttlCases(), ...fieldCases(), ...policyCases(), ...tokenCases(), ...loginCases(ca.pem)];
   const cli = cliCases();
   t.diagnostic(`${apiCases.length} API cases, ${cli.length} CLI cases`);
   assert.ok(apiCases.length + cli.length >= 200, "the corpus has at least 200 cases");
@@ -596,4 +649,35 @@ test("hostile input: clear errors, the server stays up, the store is unchanged, 
     assert.ok(!logs.includes(s), "a log line carries a secret value");
   }
   await root.leases.revoke(issued.lease.id);
+});
+
+test("a client certificate chain of 400 certificates: the handshake or the login fails, the server stays up", async (t) => {
+  const dir = tempDir("hostile-chain");
+  const ca = makeCa(dir, "ca");
+  const server = issueServerCertificate(dir, ca);
+  const svid = issueSvid(dir, ca, "svc", "spiffe://example.org/ns/a/sa/b");
+  const chain = join(dir, "chain.pem");
+  writeFileSync(chain, svid.pem + ca.pem.repeat(400));
+  const lessor = await startServer({ args: [`-tls-cert-file=${server.cert}`, `-tls-key-file=${server.key}`, `-tls-client-ca-file=${ca.cert}`, "-tls-request-client-cert"] });
+  const connect = (token: string, cert?: string) =>
+    new LessorClient({ address: `https://${lessor.address}`, token, caCert: readFileSync(ca.cert), clientCert: cert === undefined ? undefined : readFileSync(cert), clientKey: cert === undefined ? undefined : readFileSync(svid.key), retry: { maxAttempts: 1 }, deadlineMs: 10_000 });
+  const root = connect(lessor.rootToken ?? "");
+  t.after(async () => {
+    root.close();
+    await lessor.stop();
+  });
+  await root.write("sys/auth/cert", { type: "cert" });
+  await root.write("auth/cert/certs/svc", { certificate: ca.pem });
+  const hostile = connect("", chain);
+  const outcome = await hostile.login("cert", {}).then(
+    () => "logged in",
+    (err: unknown) => (err instanceof LessorClientError ? err.codeName : String(err)),
+  );
+  hostile.close();
+  assert.ok(outcome === "UNAVAILABLE" || outcome === "logged in", outcome);
+  // The server still serves, and a workload with a plain certificate still logs in.
+  assert.deepEqual((await root.tokens.lookupSelf()).policies, ["root"]);
+  const plain = connect("", svid.cert);
+  assert.equal((await plain.login("cert", {})).info.meta.cert_name, "svc");
+  plain.close();
 });

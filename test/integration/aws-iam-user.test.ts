@@ -28,6 +28,7 @@ import { rollbackIamUser, LEASE_TAG } from "../../src/engines/aws/iam-user.js";
 import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator, whoAmI } from "../helpers/aws.js";
 import { awsSetup, createAdminUser, lessorUsers, rejects } from "../helpers/aws-engine.js";
 import { clientFor, startServer } from "../helpers/processes.js";
+import { waitFor } from "../helpers/wait.js";
 
 const SSH_KEY =
   "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7Ip2wDY1c1ay4MXyczXr1fLWxXjVPlDJLHkpmfb/x1Mvy3p0yhmOI2Yk6+fxeVxZx9fVc1VYnJNcpYWhgW2l1y2qxg5xZTHOkZCqGCk+2UHSi4D4iuN2Gk4Iv6BEmP2SNzV8G5k9L6IwnvHMb1iYpnmVJ5TgFQCSY8G0KBkMJQ+7j7Rj1BJnm1f3P7tGGHeIyhSyS4sd+pZ0jjxZwnB3wqCyj9wrmEYzOxzMCskFdgpLKnH9WuFVH91UyKS5fV7dk2Hs6XmWk2wK4d1SOT7tNqdTfnzKcOsnRf3vF7J9W0JzKjBPaxLmY8HuAB1T/9wGZ9bGWZH/oF7fzqCd4c9+L lessor@test";
@@ -124,6 +125,29 @@ test("revoking a user someone gave a login profile, an extra group and more by h
   assert.deepEqual(emulator.listUsers(), []);
 });
 
+test("a clean-up listing AWS denies (or does not offer) is skipped: the revocation goes on to DeleteUser and succeeds at once", async (t) => {
+  const { client, emulator, iam, server } = await awsSetup(t);
+  await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  const creds = await client.aws.creds("deploy");
+  const [user] = lessorUsers(emulator);
+  assert.ok(user);
+  // A second key, made by hand: DeleteUser conflicts, so the revocation sweeps the user.
+  await iam.send(new CreateAccessKeyCommand({ UserName: user }));
+  // Vault's documented minimal policy grants none of the optional listings; some IAM-compatible endpoints lack some.
+  emulator.addFault({ action: "ListServiceSpecificCredentials", code: "AccessDenied", status: 403 });
+  emulator.addFault({ action: "ListSSHPublicKeys", code: "InvalidAction", status: 400 });
+  assert.deepEqual(await client.leases.revoke(creds.lease.id), { leaseId: creds.lease.id, revokedNow: true, queued: false, warnings: [] });
+  assert.equal(emulator.getUser(user), undefined, "the user is deleted on the first attempt");
+  const lease = await client.leases.lookup(creds.lease.id);
+  assert.deepEqual([lease.revokeAttempts, lease.lastError], [0, ""]);
+  // Both skipped steps are logged (the server's output arrives through a pipe: wait for it).
+  const logged = () => server.output().split("\n").filter((l) => l.includes("AWS refused an optional clean-up step"));
+  const skippedBoth = (lines: string[]) =>
+    lines.some((l) => l.includes("iam:ListServiceSpecificCredentials") && l.includes("AccessDenied")) &&
+    lines.some((l) => l.includes("iam:ListSSHPublicKeys") && l.includes("InvalidAction"));
+  await waitFor("both skipped steps to be logged", () => skippedBoth(logged()), 5_000);
+});
+
 test("a failure mid-way deletes what was already made: user, policies, group membership, tags", async (t) => {
   const { client, emulator, iam } = await awsSetup(t);
   await iam.send(new CreateGroupCommand({ GroupName: "developers" }));
@@ -144,6 +168,16 @@ test("a failure mid-way deletes what was already made: user, policies, group mem
   await client.write("aws/roles/nogroup", { policy_document: EC2_POLICY, iam_groups: "no-such-group" });
   await rejects(client.aws.creds("nogroup"), Code.FAILED_PRECONDITION, /iam:AddUserToGroup failed: NoSuchEntity/);
   assert.deepEqual(emulator.listUsers(), []);
+
+  // The rollback fails too (AWS refuses its first calls): it is tried again on the revocation
+  // backoff (1 s, then 2 s), not left for the sweep of abandoned issuance minutes later.
+  emulator.addFault({ action: "CreateAccessKey", code: "AccessDenied", status: 403, count: 1 });
+  emulator.addFault({ action: "ListUserTags", code: "AccessDenied", status: 403, count: 2 });
+  await rejects(client.aws.creds("deploy"), Code.PERMISSION_DENIED, /iam:CreateAccessKey failed: AccessDenied/);
+  assert.equal(emulator.listUsers().length, 1, "the half-made user is still there after the failed rollback");
+  await waitFor("the rollback to be retried", () => emulator.listUsers().length === 0, 20_000);
+  assert.equal(emulator.counts().errors.ListUserTags?.AccessDenied, 2);
+
   // Issuance still works afterwards.
   const creds = await client.aws.creds("deploy");
   assert.equal(emulator.listUsers().length, 1);

@@ -1,4 +1,4 @@
-// aws/config/rotate-root through the generated client: the old key stops
+// aws/config/rotate-root through the generated client and the CLI (`write -f`): the old key stops
 // working, the new one works (after IAM's propagation delay), issuance still
 // works; and a clear refusal when the configured key is not an IAM user's.
 import { test } from "node:test";
@@ -6,10 +6,11 @@ import assert from "node:assert/strict";
 import { CreateAccessKeyCommand } from "@aws-sdk/client-iam";
 import { Code } from "@lessor/client";
 import { EC2_POLICY, whoAmI } from "../helpers/aws.js";
+import { runCli } from "../helpers/processes.js";
 import { awsSetup, lessorUsers, rejects } from "../helpers/aws-engine.js";
 
 test("rotate-root: a new key for the configured IAM user, switched to once it works; the old key deleted", async (t) => {
-  const { client, emulator, admin } = await awsSetup(t, { asIamUser: true });
+  const { client, emulator, admin, server } = await awsSetup(t, { asIamUser: true });
   assert.ok(admin);
   await client.write("aws/roles/deploy", { policy_document: EC2_POLICY });
   const before = await client.aws.creds("deploy");
@@ -37,8 +38,11 @@ test("rotate-root: a new key for the configured IAM user, switched to once it wo
   await client.leases.revoke(after.lease.id);
   assert.deepEqual(lessorUsers(emulator, admin), []);
 
-  // Again: each rotation replaces the key in use.
-  const again = String((await client.write("aws/config/rotate-root", {})).data.access_key);
+  // Again, from the CLI as Vault's users write it (-f: a write with no data): each rotation replaces the key in use.
+  const cli = await runCli(["write", "-f", "aws/config/rotate-root"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
+  assert.equal(cli.code, 0, cli.stderr);
+  const again = /^Key\s+Value\n---\s+-----\naccess_key\s+(AKIA[A-Z0-9]{16})\n$/.exec(cli.stdout)?.[1];
+  assert.ok(again, cli.stdout);
   assert.notEqual(again, newKeyId);
   assert.deepEqual(emulator.getUser(admin.userName)?.accessKeys.map((k) => k.accessKeyId), [again]);
   const last = await client.aws.creds("deploy");

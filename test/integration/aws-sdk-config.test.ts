@@ -49,4 +49,13 @@ test("AWS_ENDPOINT_URL_IAM beats AWS_ENDPOINT_URL, and iam_endpoint in config/ro
   assert.equal(err.codeName, "UNAVAILABLE");
   assert.match(err.message, /AWS could not be reached for iam:CreateUser/);
   assert.equal(used.listUsers().length + other.listUsers().length, 0);
+
+  // A host name that does not resolve (as iam.amazonaws.com without network): the error says where the endpoint is set.
+  await client.write("aws/config/root", { iam_endpoint: "http://iam.lessor-test.invalid" });
+  const unresolved = await client.aws.creds("deploy").then(
+    () => assert.fail("expected UNAVAILABLE"),
+    (e: unknown) => e as LessorClientError,
+  );
+  assert.equal(unresolved.codeName, "UNAVAILABLE");
+  assert.match(unresolved.message, /AWS could not be reached for iam:CreateUser: .*ENOTFOUND iam\.lessor-test\.invalid.*iam_endpoint in aws\/config\/root, or AWS_ENDPOINT_URL in the server's environment/);
 });

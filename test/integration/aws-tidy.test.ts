@@ -9,6 +9,7 @@ import { CreateUserCommand } from "@aws-sdk/client-iam";
 import { Code } from "@lessor/client";
 import { EC2_POLICY } from "../helpers/aws.js";
 import { awsSetup, rejects } from "../helpers/aws-engine.js";
+import { runCli } from "../helpers/processes.js";
 
 interface TidyResult {
   scanned: number;
@@ -102,4 +103,25 @@ test("tidy never takes a user whose issuance is still under way", async (t) => {
   const creds = await pending;
   assert.equal(emulator.listUsers().length, 1);
   await client.leases.revoke(creds.lease.id);
+});
+
+test("`lessor write -force aws/tidy` fails, exit code 2, when some orphans could not be deleted, and says which", async (t) => {
+  const { client, emulator, iam, server } = await awsSetup(t);
+  const accessor = (await client.mounts.list()).find((m) => m.path === "aws/")?.accessor ?? "";
+  for (const name of ["orphan-a", "orphan-b"]) {
+    await iam.send(
+      new CreateUserCommand({ UserName: name, Tags: [{ Key: "lessor-lease-id", Value: `aws/creds/x/${randomUUID()}` }, { Key: "lessor-mount", Value: accessor }] }),
+    );
+  }
+  // IAM refuses one of the two deletions.
+  emulator.addFault({ action: "DeleteUser", code: "AccessDenied", status: 403, count: 1 });
+  const r = await runCli(["write", "-force", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
+  assert.equal(r.code, 2, `${r.stdout}${r.stderr}`);
+  assert.match(r.stderr, /Code: PERMISSION_DENIED/);
+  assert.match(r.stderr, /tidy could not delete 1 of 2 IAM users no lease owns \(1 deleted\): orphan-[ab]: AWS denied the request: iam:DeleteUser failed: AccessDenied/);
+  assert.equal(emulator.listUsers().length, 1, "the other orphan was deleted");
+  // Once IAM allows it, tidy finishes and succeeds.
+  const again = await runCli(["write", "-force", "aws/tidy"], { env: { LESSOR_ADDR: server.address, LESSOR_TOKEN: server.rootToken } });
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(emulator.listUsers(), []);
 });

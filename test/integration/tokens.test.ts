@@ -3,7 +3,7 @@
 // generate-root while the server runs.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LessorClientError, type LessorClient } from "@lessor/client";
+import { Code, LessorClientError, type LessorClient } from "@lessor/client";
 import { clientFor, runCli, startServer } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator, whoAmI } from "../helpers/aws.js";
 import { failure } from "../helpers/errors.js";
@@ -156,6 +156,69 @@ test("tokens: policies, children, limits, revocation with leases, sudo", async (
   assert.equal(wrongKey.code, 1);
   assert.match(wrongKey.stderr, /encryption key does not match this database/);
   assert.doesNotMatch(wrongKey.stdout, /Root Token/);
+});
+
+test("a child token never outlives its parent: TTLs capped by the parent's, refused the moment an ancestor expires or is being revoked", async (t) => {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const server = await startServer({ env: awsEnv(emulator) });
+  const root = clientFor(server);
+  const clients: LessorClient[] = [root];
+  const as = (token: string) => {
+    const c = clientFor(server, token);
+    clients.push(c);
+    return c;
+  };
+  t.after(async () => {
+    for (const c of clients) c.close();
+    await server.stop();
+    await emulator.close();
+  });
+  await root.mounts.enable("aws");
+  await root.write("aws/config/root", { access_key: emulator.rootAccessKeyId, secret_key: emulator.rootSecretAccessKey });
+  await root.write("aws/roles/deploy", { policy_document: EC2_POLICY });
+  await root.policies.write("deployer", `path "aws/creds/deploy" { capabilities = ["read"] }\npath "auth/token/create" { capabilities = ["update"] }`);
+  const refused = (token: string) =>
+    as(token).tokens.lookupSelf().then(
+      () => false,
+      (e: unknown) => e instanceof LessorClientError && e.code === Code.UNAUTHENTICATED,
+    );
+
+  // A parent with 2 s left asks for a 768h child: it gets the parent's remaining TTL and max.
+  const parent = await root.tokens.create({ policies: ["deployer"], ttlSeconds: 2, explicitMaxTtlSeconds: 3600 });
+  const child = await as(parent.token).tokens.create({ ttlSeconds: 768 * 3600 });
+  assert.ok(child.info.ttlSeconds <= 2, `the child's TTL is at most its parent's remaining TTL (got ${child.info.ttlSeconds}s)`);
+  assert.ok((child.info.maxExpireTime?.getTime() ?? Infinity) <= (parent.info.maxExpireTime?.getTime() ?? 0), "and its max TTL at most its parent's");
+  const grandchild = await as(child.token).tokens.create({ ttlSeconds: 3600 });
+  assert.ok(grandchild.info.ttlSeconds <= 2);
+  // Renewing the child does not take it past its parent either.
+  const renewed = await as(child.token).tokens.renew({ incrementSeconds: 3600 });
+  assert.ok((renewed.expireTime?.getTime() ?? Infinity) <= (parent.info.expireTime?.getTime() ?? 0), "a child's renewal stops at its parent's expiry");
+  // When the parent expires, the whole tree is refused at once (the sweep of dead tokens runs only every 30 s).
+  await waitFor("the parent to expire", () => refused(parent.token), 10_000);
+  assert.ok(await refused(child.token), "the child is refused once its parent has expired");
+  assert.ok(await refused(grandchild.token), "so is the grandchild");
+
+  // Shortening a parent by renewal shortens its children.
+  const long = await root.tokens.create({ policies: ["deployer"], ttlSeconds: 3600 });
+  const longChild = await as(long.token).tokens.create({ ttlSeconds: 3600 });
+  await root.tokens.renew({ accessor: long.info.accessor, incrementSeconds: 60 });
+  assert.ok((await root.tokens.lookup({ accessor: longChild.info.accessor })).ttlSeconds <= 60);
+
+  // Revoking a tree refuses every token in it at once, before the (slow) revocation of its leases ends.
+  const top = await root.tokens.create({ policies: ["deployer"], ttlSeconds: 3600 });
+  const withLease = await as(top.token).tokens.create({});
+  const sibling = await as(top.token).tokens.create({});
+  await as(withLease.token).aws.creds("deploy");
+  emulator.addFault({ action: "DeleteUser", latencyMs: 1_500 });
+  let revokeDone = false;
+  const revoking = root.tokens.revoke({ accessor: top.info.accessor }).then((r) => {
+    revokeDone = true;
+    return r;
+  });
+  await waitFor("the lease's IAM user deletion to be under way", async () => (emulator.counts().calls.DeleteUser ?? 0) >= 1, 10_000);
+  for (const token of [top.token, withLease.token, sibling.token]) assert.ok(await refused(token), "every token of the tree is refused while its leases are revoked");
+  assert.equal(revokeDone, false, "the revocation was still under way");
+  assert.deepEqual(await revoking, { revokedTokens: 3, revokedLeases: 1 });
 });
 
 test("the token and policy CLI speaks Vault's dialect", async (t) => {

@@ -5,6 +5,7 @@
 // can give it a fast revocation retry policy for the irrevocable event.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { createServer } from "node:net";
 import pino from "pino";
 import { LeaseEventType, LessorClient, watchLeases, type LeaseEvent } from "@lessor/client";
 import { startLessor, type LessorServer } from "../../src/server/app.js";
@@ -65,10 +66,11 @@ function collect(
   client: LessorClient,
   prefix: string,
   options: { reconnectDelayMs?: number } = {},
-): { events: LeaseEvent[]; stop: () => void; ready: Promise<void>; reconnects: () => number } {
+): { events: LeaseEvent[]; stop: () => void; ready: Promise<void>; reconnects: () => number; starts: () => number } {
   const events: LeaseEvent[] = [];
   const abort = new AbortController();
   let reconnects = 0;
+  let starts = 0;
   let opened!: () => void;
   const ready = new Promise<void>((resolve) => (opened = resolve));
   void (async () => {
@@ -76,13 +78,16 @@ function collect(
       prefix,
       signal: abort.signal,
       reconnectDelayMs: options.reconnectDelayMs,
-      onStart: () => opened(),
+      onStart: () => {
+        starts++;
+        opened();
+      },
       onReconnect: () => reconnects++,
     })) {
       events.push(e);
     }
   })();
-  return { events, stop: () => abort.abort(), ready, reconnects: () => reconnects };
+  return { events, stop: () => abort.abort(), ready, reconnects: () => reconnects, starts: () => starts };
 }
 
 const T = LeaseEventType;
@@ -216,4 +221,38 @@ test("the iterator reconnects by itself across a server restart and resumes with
   );
   // The watcher that had seen nothing resumed from where its stream started, not from "now".
   assert.deepEqual(others.events.map((e) => [e.type, e.leaseId]), [[T.LEASE_EVENT_TYPE_CREATED, y.lease.id]]);
+});
+
+test("while the server is away the client tries to reconnect at least every second or so, and the watch resumes once it is back", async (t) => {
+  const dataDir = tempDir("watch");
+  let server = await start(dataDir);
+  const client = new LessorClient({ address: server.address, token: server.rootToken });
+  t.after(async () => {
+    client.close();
+    await server.stop();
+  });
+  const watch = collect(client, "");
+  await watch.ready;
+
+  // Away: a listener on the server's port that drops every connection, so each attempt is seen.
+  const [host, port] = [server.address.slice(0, server.address.lastIndexOf(":")), Number(server.address.slice(server.address.lastIndexOf(":") + 1))];
+  await server.stop();
+  const attempts: number[] = [];
+  const away = createServer((socket) => {
+    attempts.push(Date.now());
+    socket.destroy();
+  });
+  await new Promise<void>((resolve) => away.listen(port, host, resolve));
+  await waitFor("the first reconnection attempt", () => attempts.length > 0);
+  // grpc-js' default backoff (1 s, x1.6, 20% jitter) has a gap over 2 s within 7 s of the first attempt; 1 s bounded, none does.
+  await new Promise((r) => setTimeout(r, 7_000));
+  await new Promise<void>((resolve) => away.close(() => resolve()));
+  const gaps = attempts.slice(1).map((at, i) => at - (attempts[i] as number));
+  assert.ok(gaps.length >= 4, `attempts while away: ${gaps.length + 1}`);
+  assert.ok(Math.max(...gaps) < 2_000, `gaps between attempts (ms): ${gaps.join(", ")}`);
+
+  server = await start(dataDir, `${host}:${port}`);
+  await waitFor("the watch to resume on the restarted server", () => watch.starts() === 2);
+  assert.equal(watch.reconnects(), 1, "one break (the stop); the reopened stream waited for the server");
+  watch.stop();
 });

@@ -8,7 +8,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { LessorClient } from "@lessor/client";
 import { databaseName, freePort } from "../helpers/postgres.js";
@@ -68,9 +68,14 @@ test("a replica with the wrong encryption key refuses to start, says why, and ch
   const before = await dump(db);
   assert.match(before, /"schema_migrations"/, "the dump sees the store's tables");
 
-  // Another data directory, so another key file (made on this start): refused.
-  const out = await refusedStart({ dataDir: tempDir("key-other"), args });
-  assert.match(out, /Error starting the server: the encryption key does not match this database \(it was sealed with another key\)/);
+  // Another data directory, with no key file: refused, naming the key file to copy there, and none is made.
+  const otherDir = tempDir("key-other");
+  const out = await refusedStart({ dataDir: otherDir, args });
+  assert.match(
+    out,
+    /Error starting the server: the key file \S+\/lessor\.key is missing, and the encryption key does not match this database \(it was sealed with another key\): copy the key file the other replicas use/,
+  );
+  assert.equal(existsSync(join(otherDir, "lessor.key")), false, "no key file was made");
   // The key given as LESSOR_SEAL_KEY instead of a file: refused the same way.
   const fromEnv = await refusedStart({ dataDir: tempDir("key-env"), args, env: { LESSOR_SEAL_KEY: randomBytes(32).toString("base64") } });
   assert.match(fromEnv, /the encryption key does not match this database/);

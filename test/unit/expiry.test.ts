@@ -69,7 +69,7 @@ test("after the last attempt a lease is irrevocable, and the scheduler leaves it
 });
 
 test("no more revocations run at once than the pool allows, however long they hang; the rest start as they finish", async (t) => {
-  const rig = await running(t, { expiry: { concurrency: 2 } });
+  const rig = await running(t, { expiry: { concurrency: 2, mountConcurrency: 2 } });
   rig.engine.hold();
   for (let i = 0; i < 5; i++) await rig.record(0);
   await until("two revocations under way", () => rig.engine.running === 2);
@@ -78,6 +78,24 @@ test("no more revocations run at once than the pool allows, however long they ha
   rig.engine.release();
   await until("every lease revoked", () => rig.engine.revoked.length === 5);
   assert.equal(rig.engine.maxRunning, 2);
+});
+
+test("a mount whose revocations hang holds only its lane: another mount's due leases are read and revoked meanwhile", async (t) => {
+  // A small batch: the hung mount's backlog alone would fill every read of the due index.
+  const rig = await running(t, { expiry: { concurrency: 4, mountConcurrency: 2, batchSize: 4 } });
+  const other = await rig.mounts.enable("secret", "controlled", "other/", { defaultTtlSeconds: 3600, maxTtlSeconds: 7200 }, Date.now());
+  rig.engine.hold((lease) => lease.mountAccessor === rig.mount.accessor);
+  const hung: string[] = [];
+  for (let i = 0; i < 10; i++) hung.push(await rig.record(0));
+  await until("the hung mount's lane full", () => rig.engine.running === 2);
+  const others: string[] = [];
+  for (let i = 0; i < 3; i++) others.push(await rig.record(20, { mountAccessor: other.accessor }));
+  await until("the other mount's leases revoked", () => others.every((id) => rig.engine.revoked.includes(id)));
+  assert.equal(rig.engine.running, 2, "the hung mount holds no more than its lane");
+  assert.deepEqual(hung.filter((id) => rig.engine.revoked.includes(id)), [], "(its revocations are still hanging)");
+  rig.engine.release();
+  await until("every lease revoked", () => rig.engine.revoked.length === hung.length + others.length);
+  assert.ok(rig.engine.maxRunning <= 4, "never more than the pool");
 });
 
 test("stop() waits for the revocations under way, and nothing starts after it", async (t) => {

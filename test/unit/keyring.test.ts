@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Keyring } from "../../src/store/encryption.js";
@@ -17,8 +17,9 @@ test("sealed values open only with the same key and the same row", () => {
   assert.throws(() => ring.open(tampered, "leases:a"), /failed authentication/);
 });
 
-test("the key file is created owner-only and read back", () => {
+test("the key file is created owner-only and read back", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "lessor-key-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, "lessor.key");
   const first = Keyring.loadOrCreate(path);
   assert.equal(statSync(path).mode & 0o777, 0o600);

@@ -1,8 +1,8 @@
 /**
  * CLI: `node dist/tools/aws-emulator/main.js --port N [--host H]
  * [--account-id ID] [--root-access-key-id K --root-secret-access-key S]
- * [--key-activation-delay-ms N]`. Prints the endpoint and root key, and stops
- * cleanly on SIGINT/SIGTERM.
+ * [--key-activation-delay-ms N]`. Prints the endpoint and root key as `export`
+ * lines for a shell, and stops cleanly on SIGINT/SIGTERM.
  */
 
 import { parseArgs } from 'node:util';
@@ -44,15 +44,22 @@ async function main(): Promise<void> {
     rootSecretAccessKey: values['root-secret-access-key'],
     keyActivationDelayMs: integer(values['key-activation-delay-ms'], 'key-activation-delay-ms'),
   });
+  // `export` lines, so starting Lessor against the emulator is a paste away
+  // (the server needs AWS_ENDPOINT_URL; the CLI user the keys for aws/config/root).
+  const exports: Array<[string, string]> = [
+    ['AWS_ENDPOINT_URL', emulator.endpoint],
+    ['AWS_ACCESS_KEY_ID', emulator.rootAccessKeyId],
+    ['AWS_SECRET_ACCESS_KEY', emulator.rootSecretAccessKey],
+    ['AWS_REGION', 'us-east-1'],
+  ];
   process.stdout.write(
     [
-      `AWS IAM/STS emulator listening on ${emulator.endpoint}`,
-      `  AWS_ENDPOINT_URL=${emulator.endpoint}`,
-      `  AWS_ACCESS_KEY_ID=${emulator.rootAccessKeyId}`,
-      `  AWS_SECRET_ACCESS_KEY=${emulator.rootSecretAccessKey}`,
-      `  AWS_REGION=us-east-1`,
-      `  account ${emulator.accountId}`,
-      `  admin API ${emulator.endpoint}/_emulator/state`,
+      `AWS IAM/STS emulator listening on ${emulator.endpoint} (account ${emulator.accountId})`,
+      'Run these in each shell that starts `lessor server` or uses these keys:',
+      '',
+      ...exports.map(([name, value]) => `export ${name}='${value}'`),
+      '',
+      `Admin API: ${emulator.endpoint}/_emulator/state`,
       '',
     ].join('\n'),
   );

@@ -172,8 +172,9 @@ function serviceForVersion(version: string | undefined): Service | undefined {
   return undefined;
 }
 
+/** An injected latency: it does not keep the process alive (a test that ends while calls hang need not wait for them). */
 function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 type JsonRecord = Record<string, unknown>;

@@ -9,6 +9,8 @@ export { Code };
 export interface FieldViolation {
   field: string;
   description: string;
+  /** Why the field was refused, as a stable code (e.g. "FIELD_INVALID"); "" when the server sent none. */
+  reason: string;
 }
 
 export class LessorClientError extends Error {
@@ -44,6 +46,25 @@ export class LessorClientError extends Error {
     return Code[this.code] ?? String(this.code);
   }
 
+  /**
+   * What JSON.stringify (and so most loggers) print: an Error's message and
+   * name are not enumerable, and codeName is a getter, so without this they
+   * would be left out.
+   */
+  toJSON(): Record<string, unknown> {
+    return {
+      name: this.name,
+      message: this.message,
+      code: this.code,
+      codeName: this.codeName,
+      method: this.method,
+      reason: this.reason,
+      metadata: this.metadata,
+      fieldViolations: this.fieldViolations,
+      retryDelayMs: this.retryDelayMs,
+    };
+  }
+
   /** Builds the error from whatever grpc-js gave a callback, decoding rich details. */
   static from(err: unknown, method: string): LessorClientError {
     if (err instanceof LessorClientError) return err;
@@ -61,7 +82,7 @@ export class LessorClientError extends Error {
             info.reason = d.reason;
             info.metadata = d.metadata;
           } else if (type === "google.rpc.BadRequest") {
-            info.fieldViolations = BadRequest.decode(any.value).fieldViolations.map((v) => ({ field: v.field, description: v.description }));
+            info.fieldViolations = BadRequest.decode(any.value).fieldViolations.map((v) => ({ field: v.field, description: v.description, reason: v.reason }));
           } else if (type === "google.rpc.RetryInfo") {
             const d = RetryInfo.decode(any.value).retryDelay;
             if (d) info.retryDelayMs = d.seconds * 1000 + Math.round(d.nanos / 1e6);

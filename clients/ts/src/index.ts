@@ -25,3 +25,5 @@ export { watchLeases, AFTER_SEQUENCE_HEADER } from "./watch.js";
 export type { WatchLeasesOptions } from "./watch.js";
 export { IDEMPOTENT_METHODS, isIdempotentRead, CHANNEL_OPTIONS } from "./policy.js";
 export type { RetryOptions, LessorCallOptions } from "./policy.js";
+export { awsIamLoginData, DEFAULT_STS_ENDPOINT, SERVER_ID_HEADER } from "./aws-login.js";
+export type { AwsIamLoginOptions } from "./aws-login.js";

@@ -79,10 +79,17 @@ export function isIdempotentRead(path: string): boolean {
   return segments.slice(1).some((s) => CONFIGURATION_SEGMENTS.has(s));
 }
 
-/** Channel settings: keepalive, so a dead connection under a long watch is noticed, and message sizes. */
+/**
+ * Channel settings: keepalive, so a dead connection under a long watch is
+ * noticed; reconnect attempts at most a second apart (grpc-js' default backoff
+ * grows to two minutes, so a watch resumed many seconds after a restarted
+ * server was back); and message sizes.
+ */
 export const CHANNEL_OPTIONS: ChannelOptions = {
   "grpc.keepalive_time_ms": 30_000,
   "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.initial_reconnect_backoff_ms": 250,
+  "grpc.max_reconnect_backoff_ms": 1_000,
   "grpc.max_receive_message_length": 16 * 1024 * 1024,
   "grpc.max_send_message_length": 4 * 1024 * 1024,
 };

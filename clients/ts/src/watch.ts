@@ -3,8 +3,11 @@
 //   for await (const event of watchLeases(client, { prefix: "aws/creds/" })) { ... }
 //
 // When the stream breaks with UNAVAILABLE (server restart or shutdown, network
-// loss), it reconnects with backoff and resumes after the last sequence it
-// delivered, so no event is lost or repeated. Before the first event it resumes
+// loss), it reconnects and resumes after the last sequence it delivered, so
+// no event is lost or repeated. The new stream waits for the server
+// (wait-for-ready) while the channel retries the connection at most a second
+// apart (CHANNEL_OPTIONS), so it resumes about a second after the server is
+// back however long it was away. Before the first event it resumes
 // after the sequence the server said the stream started at (the
 // `lessor-after-sequence` response header; 0 there means the server had no
 // event yet, and the reconnect asks for `from_oldest`). Any other error ends the iteration
@@ -26,7 +29,12 @@ export interface WatchLeasesOptions {
   fromOldest?: boolean;
   /** Ends the iteration (without an error) when aborted. */
   signal?: AbortSignal;
-  /** First reconnect delay (default 100 ms); doubles up to `maxReconnectDelayMs` (default 5 s), with jitter. */
+  /**
+   * Pause before reopening a stream that broke (default 100 ms); doubles, with
+   * jitter, while the server keeps ending streams at once, up to
+   * `maxReconnectDelayMs` (default 5 s). Waiting for an unreachable server
+   * is the channel's: the reopened stream waits until it connects.
+   */
   reconnectDelayMs?: number;
   maxReconnectDelayMs?: number;
   /**
@@ -50,7 +58,9 @@ export async function* watchLeases(client: LessorClient, options: WatchLeasesOpt
   let attempt = 0;
   while (!options.signal?.aborted) {
     const l = client.raw.leases;
-    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, client.metadata());
+    const metadata = client.metadata();
+    metadata.setOptions({ waitForReady: true });
+    const stream: ClientReadableStream<WatchLeasesResponse> = l.watchLeases({ prefix, afterSequence: fromOldest ? 0 : cursor, fromOldest }, metadata);
     const cancel = (): void => stream.cancel();
     options.signal?.addEventListener("abort", cancel);
     stream.on("metadata", (headers: Metadata) => {

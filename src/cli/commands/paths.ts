@@ -2,7 +2,7 @@
 import type { Argv } from "yargs";
 import { formatValue, columns, secretJson, secretTable, warningsBlock } from "../output.js";
 import { parseKeyValues, UsageError } from "../input.js";
-import { asFormat, processIo as io, withClient } from "../context.js";
+import { asFormat, defineCommand, FORMAT_OPTION, processIo as io, withClient, type GlobalArgs } from "../context.js";
 import type { LessorClient, SecretResult } from "@lessor/client";
 
 function printSecret(res: SecretResult, format: string | undefined, field: string | undefined): void {
@@ -21,79 +21,89 @@ function printSecret(res: SecretResult, format: string | undefined, field: strin
   io.out(secretTable(res.lease, res.data, res.refreshIntervalSeconds));
 }
 
-const pathOptions = <T>(y: Argv<T>) =>
+const pathArgs = (y: Argv<GlobalArgs>) =>
   y
     .positional("path", { type: "string", demandOption: true, describe: "Path, e.g. aws/creds/my-role" })
-    .option("format", { type: "string", describe: "Output format: table or json" })
+    .positional("data", { type: "string", array: true, describe: "key=value fields: key=@file reads a file, key=- standard input, - a JSON object on standard input" })
+    .option("format", FORMAT_OPTION)
     .option("field", { type: "string", describe: "Print only this field's value" });
 
-export function pathCommands<T>(y: Argv<T>): Argv<T> {
-  return y
-    .command(
-      "read <path> [data..]",
-      "Read a path (reading aws/creds/<role> issues credentials)",
-      (b) => pathOptions(b).positional("data", { type: "string", array: true, describe: "key=value request fields" }),
-      (argv) =>
-        withClient({ address: argv.address as string | undefined, format: "table" }, `reading ${argv.path}`, async (c) => {
-          const res = await c.read(argv.path, parseKeyValues(argv.data ?? [], io.stdin));
-          if (Object.keys(res.data).length === 0 && !res.lease && argv.field === undefined) {
-            io.out(`No value found at ${argv.path}`);
-            return;
-          }
-          printSecret(res, argv.format, argv.field);
-        }),
-    )
-    .command(
-      "write <path> [data..]",
-      "Write fields to a path: key=value, key=@file, key=- (stdin), or - (a JSON object on stdin)",
-      (b) => pathOptions(b).positional("data", { type: "string", array: true, describe: "key=value fields" }),
-      (argv) =>
-        withClient({ address: argv.address as string | undefined, format: "table" }, `writing to ${argv.path}`, async (c) => {
-          const res = await c.write(argv.path, parseKeyValues(argv.data ?? [], io.stdin));
-          if (Object.keys(res.data).length === 0 && !res.lease) {
-            if (asFormat(argv.format) === "json") io.out(secretJson(undefined, {}, res.warnings));
-            else {
-              if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
-              io.out(`Success! Data written to: ${argv.path}`);
-            }
-            return;
-          }
-          printSecret(res, argv.format, argv.field);
-        }),
-    )
-    .command(
-      "delete <path>",
-      "Delete a path",
-      (b) => b.positional("path", { type: "string", demandOption: true }),
-      (argv) =>
-        withClient({ address: argv.address as string | undefined, format: "table" }, `deleting ${argv.path}`, async (c) => {
-          const res = await c.delete(argv.path);
+export const readCommand = defineCommand({
+  command: "read <path> [data..]",
+  describe: "Read a path (reading aws/creds/<role> issues credentials)",
+  builder: pathArgs,
+  handler: (argv) =>
+    withClient(argv, `reading ${argv.path}`, async (c) => {
+      const res = await c.read(argv.path, parseKeyValues(argv.data ?? [], io.stdin));
+      if (Object.keys(res.data).length === 0 && !res.lease && argv.field === undefined) {
+        io.out(`No value found at ${argv.path}`);
+        return;
+      }
+      printSecret(res, argv.format, argv.field);
+    }),
+});
+
+export const writeCommand = defineCommand({
+  command: "write <path> [data..]",
+  describe: "Write fields to a path: key=value, key=@file, key=- (stdin), or - (a JSON object on stdin)",
+  builder: (y) =>
+    pathArgs(y).option("force", {
+      type: "boolean",
+      alias: "f",
+      default: false,
+      describe: "Write even with no data (for paths that take none, e.g. aws/config/rotate-root)",
+    }),
+  handler: (argv) =>
+    withClient(argv, `writing to ${argv.path}`, async (c) => {
+      const data = parseKeyValues(argv.data ?? [], io.stdin);
+      // As Vault: a write with nothing to write is a mistake unless -force says it is meant.
+      if (Object.keys(data).length === 0 && !argv.force) {
+        throw new UsageError("must supply data (key=value fields) or use -force");
+      }
+      const res = await c.write(argv.path, data);
+      if (Object.keys(res.data).length === 0 && !res.lease) {
+        if (asFormat(argv.format) === "json") io.out(secretJson(undefined, {}, res.warnings));
+        else {
           if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
-          io.out(`Success! Data deleted (if it existed) at: ${argv.path}`);
-        }),
-    )
-    .command(
-      "list <path>",
-      "List the keys under a path",
-      (b) => b.positional("path", { type: "string", demandOption: true }).option("format", { type: "string" }),
-      (argv) =>
-        withClient({ address: argv.address as string | undefined, format: "table" }, `listing ${argv.path}`, async (c) => {
-          const keys = await c.list(argv.path);
-          if (asFormat(argv.format) === "json") io.out(JSON.stringify(keys, null, 2));
-          else if (keys.length === 0) io.out(`No value found at ${argv.path}`);
-          else io.out(columns(["Keys"], keys.map((k) => [k])));
-        }),
-    )
-    .command(
-      "path-help <path>",
-      "Show what a path accepts (from the engine's declarations)",
-      (b) => b.positional("path", { type: "string", demandOption: true }).option("format", { type: "string" }),
-      (argv) =>
-        withClient({ address: argv.address as string | undefined, format: "table" }, `retrieving help for ${argv.path}`, async (c) => {
-          await printHelp(c, argv.path, argv.format);
-        }),
-    ) as unknown as Argv<T>;
-}
+          io.out(`Success! Data written to: ${argv.path}`);
+        }
+        return;
+      }
+      printSecret(res, argv.format, argv.field);
+    }),
+});
+
+export const deleteCommand = defineCommand({
+  command: "delete <path>",
+  describe: "Delete a path",
+  builder: (y) => y.positional("path", { type: "string", demandOption: true }),
+  handler: (argv) =>
+    withClient(argv, `deleting ${argv.path}`, async (c) => {
+      const res = await c.delete(argv.path);
+      if (res.warnings.length > 0) io.err(warningsBlock(res.warnings));
+      io.out(`Success! Data deleted (if it existed) at: ${argv.path}`);
+    }),
+});
+
+export const listCommand = defineCommand({
+  command: "list <path>",
+  describe: "List the keys under a path",
+  builder: (y) => y.positional("path", { type: "string", demandOption: true }).option("format", FORMAT_OPTION),
+  handler: (argv) =>
+    withClient(argv, `listing ${argv.path}`, async (c) => {
+      const keys = await c.list(argv.path);
+      if (asFormat(argv.format) === "json") io.out(JSON.stringify(keys, null, 2));
+      else if (keys.length === 0) io.out(`No value found at ${argv.path}`);
+      else io.out(columns(["Keys"], keys.map((k) => [k])));
+    }),
+});
+
+export const pathHelpCommand = defineCommand({
+  command: "path-help <path>",
+  describe: "Show what a path accepts (from the engine's declarations)",
+  builder: (y) => y.positional("path", { type: "string", demandOption: true }).option("format", FORMAT_OPTION),
+  handler: (argv) => withClient(argv, `retrieving help for ${argv.path}`, (c) => printHelp(c, argv.path, argv.format)),
+});
 
 async function printHelp(c: LessorClient, path: string, format: string | undefined): Promise<void> {
   const help = await c.pathHelp(path);

@@ -1,228 +1,119 @@
-// `lessor server`: run the server. `-dev` is the easy start: a throw-away data
-// directory, kv at secret/, and the root token printed and saved for the CLI.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { homedir, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Argv } from "yargs";
-import { DEFAULT_LISTEN_ADDRESS, isLoopbackAddress, splitHostPort } from "../../server/listen.js";
-import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
-import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
-import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
-import { formatDuration, parseDuration, parseDurationMs } from "../../util/duration.js";
-import { processIo as io } from "../context.js";
+// `lessor server`: run the server, configured by flags, environment and an
+// optional -config file (in that order of precedence). `-dev` is the easy
+// start: a throw-away data directory, kv at secret/, and the root token
+// printed and saved for the CLI.
+import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
+import { defineCommand, processIo as io } from "../context.js";
+import { EXIT_USAGE } from "../output.js";
+import { ConfigError, readConfigFile } from "../server/config-file.js";
+import { runServer } from "../server/run.js";
+import { DEFAULTS, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, resolveSettings, SettingsError, type ServerInput } from "../server/settings.js";
 
-export function serverCommand<T>(y: Argv<T>): Argv<T> {
-  return y.command(
-    "server",
-    "Run a Lessor server",
-    (b) =>
-      b
-        .option("dev", { type: "boolean", default: false, describe: "Development mode: throw-away data, root token printed and saved" })
-        .option("dev-listen-address", { type: "string", describe: "Listen address in dev mode" })
-        .option("listen-address", { type: "string", describe: `host:port to serve gRPC on (default ${DEFAULT_LISTEN_ADDRESS})` })
-        .option("data-dir", { type: "string", describe: "Directory for lessor.db (and lessor.key unless -key-file)" })
-        .option("key-file", { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key)" })
-        .option("storage-url", {
-          type: "string",
-          describe:
-            "PostgreSQL URL (postgres://user:password@host:port/db?sslmode=verify-full) for a store several replicas share, instead of <data-dir>/lessor.db (env LESSOR_STORAGE_URL)",
-        })
-        .option("storage-ca-file", { type: "string", describe: "CA bundle (PEM) to verify the PostgreSQL server's certificate (env LESSOR_STORAGE_CA_FILE)" })
-        .option("log-level", { type: "string", default: "info", choices: ["trace", "debug", "info", "warn", "error"] })
-        .option("no-expire", { type: "boolean", default: false, describe: "Start with lease expiry paused (after restoring a backup)" })
-        .option("tls-disable", { type: "boolean", default: false, describe: "Allow plaintext on a non-loopback address (dangerous: tokens and secrets in clear)" })
-        .option("tls-cert-file", { type: "string", describe: "TLS: the server's certificate chain (PEM)" })
-        .option("tls-key-file", { type: "string", describe: "TLS: the server's private key (PEM)" })
-        .option("tls-client-ca-file", { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" })
-        .option("metrics-listen-address", {
-          type: "string",
-          describe: "host:port to serve Prometheus metrics on, at GET /metrics (off unless given)",
-        })
-        .option("shutdown-delay", {
-          type: "string",
-          default: "0s",
-          describe: "On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping (e.g. 5s)",
-        })
-        .group(
-          ["revoke-retry-base", "revoke-retry-max", "revoke-max-attempts", "expiry-concurrency", "revoke-rate", "revoke-burst", "lease-retention"],
-          "Lease expiry and revocation:",
-        )
-        .option("revoke-retry-base", {
-          type: "string",
-          default: formatDuration(DEFAULT_RETRY_POLICY.baseMs / 1000),
-          describe: "First delay before retrying a failed revocation (doubles each try, with jitter)",
-        })
-        .option("revoke-retry-max", {
-          type: "string",
-          default: formatDuration(DEFAULT_RETRY_POLICY.capMs / 1000),
-          describe: "Longest delay between two revocation attempts",
-        })
-        .option("revoke-max-attempts", {
-          type: "number",
-          default: DEFAULT_RETRY_POLICY.maxAttempts,
-          describe: "Failed attempts after which a lease is marked irrevocable (retried only when asked, or forced)",
-        })
-        .option("expiry-concurrency", { type: "number", default: DEFAULT_EXPIRY_CONCURRENCY, describe: "Revocations running at once" })
-        .option("revoke-rate", {
-          type: "number",
-          default: DEFAULT_REVOKE_RATE.perSecond,
-          describe: "Revocations per second per engine mount (0: unlimited); keeps mass expiry under AWS IAM throttling",
-        })
-        .option("revoke-burst", { type: "number", default: DEFAULT_REVOKE_RATE.burst, describe: "Revocations a mount may start at once" })
-        .option("lease-retention", {
-          type: "string",
-          default: "168h",
-          describe: "How long revoked leases and lease events are kept before `lessor lease tidy` removes them",
-        }),
-    async (argv) => {
-      const dev = argv.dev === true;
-      let tuning;
-      try {
-        tuning = leaseTuning(argv);
-      } catch (err) {
-        io.err(`Error: ${err instanceof Error ? err.message : String(err)}`);
-        process.exitCode = 1;
-        return;
-      }
-      for (const flag of ["storage-url", "storage-ca-file"]) {
-        if (Array.isArray(argv[flag])) {
-          io.err(`Error: -${flag} was given more than once`);
-          process.exitCode = 1;
-          return;
-        }
-      }
-      if (!dev && !argv["data-dir"]) {
-        io.err("Error: -data-dir is required (or use -dev for a throw-away development server)");
-        process.exitCode = 1;
-        return;
-      }
-      const shutdownDelay = parseDuration(argv["shutdown-delay"] as string);
-      if ("error" in shutdownDelay) {
-        io.err(`Error: -shutdown-delay ${shutdownDelay.error}`);
-        process.exitCode = 1;
-        return;
-      }
-      const dataDir = dev ? mkdtempSync(join(tmpdir(), "lessor-dev-")) : resolve(argv["data-dir"] as string);
-      const listenAddress = (dev ? argv["dev-listen-address"] : undefined) ?? argv["listen-address"] ?? process.env.LESSOR_LISTEN_ADDRESS ?? DEFAULT_LISTEN_ADDRESS;
-      const { default: pino } = await import("pino");
-      const logger = pino({ name: "lessor", level: argv["log-level"] as string });
-      // Loaded only when this command runs, so the other commands start fast.
-      const { startLessor } = await import("../../server/app.js");
-      const storageUrl = (argv["storage-url"] as string | undefined) ?? (process.env.LESSOR_STORAGE_URL || undefined);
-      const storageCaFile = (argv["storage-ca-file"] as string | undefined) ?? (process.env.LESSOR_STORAGE_CA_FILE || undefined);
-      let server;
-      try {
-        server = await startLessor({
-          dataDir,
-          listenAddress,
-          keyFile: argv["key-file"] as string | undefined,
-          sealKey: process.env.LESSOR_SEAL_KEY,
-          mountDefaultKv: dev,
-          noExpire: argv["no-expire"] === true,
-          allowPlaintextNonLoopback: argv["tls-disable"] === true,
-          tlsCertFile: argv["tls-cert-file"] as string | undefined,
-          tlsKeyFile: argv["tls-key-file"] as string | undefined,
-          tlsClientCaFile: argv["tls-client-ca-file"] as string | undefined,
-          shutdownDelayMs: shutdownDelay.seconds * 1000,
-          metricsListenAddress: (argv["metrics-listen-address"] as string | undefined) ?? process.env.LESSOR_METRICS_LISTEN_ADDRESS,
-          storageUrl,
-          storageCaFile,
-          logger,
-          ...tuning,
-        });
-      } catch (err) {
-        io.err(`Error starting the server: ${err instanceof Error ? err.message : String(err)}`);
-        if (dev) rmSync(dataDir, { recursive: true, force: true });
-        process.exitCode = 1;
-        return;
-      }
-      const { describeStorage } = await import("../../store/open.js");
-      io.out(banner(dev, server.address, describeStorage({ dataDir, storageUrl }), server.rootToken, server.transport, server.metricsAddress));
+const env = (key: keyof ServerInput): string => (ENVIRONMENT[key] ? `; env ${ENVIRONMENT[key]}` : "");
+const fallback = (key: keyof typeof DEFAULTS): string => `default ${DEFAULTS[key]}${env(key)}`;
 
-      let stopping = false;
-      const stop = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        logger.info({ signal }, "shutting down");
-        void server.stop().finally(() => {
-          if (dev) rmSync(dataDir, { recursive: true, force: true });
-          process.exit(0);
-        });
-      };
-      process.on("SIGINT", () => stop("SIGINT"));
-      process.on("SIGTERM", () => stop("SIGTERM"));
-    },
-  ) as unknown as Argv<T>;
-}
+/**
+ * The flags, without yargs defaults: a flag not given must not hide the
+ * environment or the file, so defaults are applied in settings.ts.
+ */
+const OPTIONS = {
+  config: { type: "string", describe: "Configuration file (HCL: listener, storage, key_file, telemetry, log_level, log_format, expiry); flags and environment override it" },
+  dev: { type: "boolean", describe: "Development mode: throw-away data, root token printed and saved" },
+  "dev-listen-address": { type: "string", describe: "Listen address in dev mode" },
+  "listen-address": { type: "string", describe: `host:port to serve gRPC on (default ${DEFAULT_LISTEN_ADDRESS}${env("listen-address")})` },
+  "data-dir": { type: "string", describe: "Directory for lessor.db (and lessor.key unless -key-file)" },
+  "key-file": { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key; or the key itself in env LESSOR_SEAL_KEY)" },
+  "storage-url": {
+    type: "string",
+    describe: `PostgreSQL URL (postgres://user:password@host:port/db?sslmode=verify-full) for a store several replicas share, instead of <data-dir>/lessor.db${env("storage-url")}`,
+  },
+  "storage-ca-file": { type: "string", describe: `CA bundle (PEM) to verify the PostgreSQL server's certificate${env("storage-ca-file")}` },
+  "log-level": { type: "string", choices: LOG_LEVELS, describe: `Log level (${fallback("log-level")})` },
+  "log-format": { type: "string", choices: LOG_FORMATS, describe: `Log format: text (readable lines) or json (default: text on a terminal, else json${env("log-format")})` },
+  "no-expire": { type: "boolean", describe: "Start with lease expiry paused (after restoring a backup)" },
+  "tls-disable": { type: "boolean", describe: "Allow plaintext on a non-loopback address (dangerous: tokens and secrets in clear)" },
+  "tls-cert-file": { type: "string", describe: "TLS: the server's certificate chain (PEM); SIGHUP reads it again" },
+  "tls-key-file": { type: "string", describe: "TLS: the server's private key (PEM); SIGHUP reads it again" },
+  "tls-client-ca-file": { type: "string", describe: "mTLS: CA bundle (PEM) client certificates must chain to" },
+  "tls-request-client-cert": {
+    type: "boolean",
+    describe: "Ask for a client certificate without requiring one (for the cert auth method); verified against -tls-client-ca-file",
+  },
+  "metrics-listen-address": { type: "string", describe: `host:port to serve Prometheus metrics on, at GET /metrics (off unless given${env("metrics-listen-address")})` },
+  "shutdown-delay": { type: "string", describe: `On SIGTERM/SIGINT, keep answering calls this long with health NOT_SERVING before stopping, e.g. 5s (${fallback("shutdown-delay")})` },
+  "revoke-retry-base": { type: "string", group: "Lease expiry and revocation:", describe: `First delay before retrying a failed revocation; doubles each try, with jitter (${fallback("revoke-retry-base")})` },
+  "revoke-retry-max": { type: "string", group: "Lease expiry and revocation:", describe: `Longest delay between two revocation attempts (${fallback("revoke-retry-max")})` },
+  "revoke-max-attempts": {
+    type: "number",
+    group: "Lease expiry and revocation:",
+    describe: `Failed attempts after which a lease is marked irrevocable, retried only when asked or forced (${fallback("revoke-max-attempts")})`,
+  },
+  "expiry-concurrency": { type: "number", group: "Lease expiry and revocation:", describe: `Revocations running at once, all mounts together (${fallback("expiry-concurrency")})` },
+  "expiry-mount-concurrency": {
+    type: "number",
+    group: "Lease expiry and revocation:",
+    describe: "Revocations running at once for one engine mount; a mount whose endpoint hangs holds no more than this (default half of -expiry-concurrency)",
+  },
+  "revoke-rate": {
+    type: "number",
+    group: "Lease expiry and revocation:",
+    describe: `Revocations per second per engine mount, 0: unlimited; keeps mass expiry under AWS IAM throttling (${fallback("revoke-rate")})`,
+  },
+  "revoke-burst": { type: "number", group: "Lease expiry and revocation:", describe: `Revocations a mount may start at once (${fallback("revoke-burst")})` },
+  "lease-retention": {
+    type: "string",
+    group: "Lease expiry and revocation:",
+    describe: `How long revoked leases and lease events are kept before \`lessor lease tidy\` removes them (${fallback("lease-retention")})`,
+  },
+  "max-connections": {
+    type: "number",
+    group: "Connections:",
+    describe: `Connections open at once; at the cap the oldest one still in its handshake makes room, else a new one is refused (${fallback("max-connections")})`,
+  },
+  "connection-handshake-timeout": {
+    type: "string",
+    group: "Connections:",
+    describe: `Time a new connection has to finish TLS and send the HTTP/2 preface, or it is closed (${fallback("connection-handshake-timeout")})`,
+  },
+  "connection-idle-timeout": {
+    type: "string",
+    group: "Connections:",
+    describe: `A connection with no call for this long is closed; clients reconnect when they need to (${fallback("connection-idle-timeout")})`,
+  },
+  "max-connection-age": {
+    type: "string",
+    group: "Connections:",
+    describe: `Connections are asked to go away after this long, calls under way get 30s to finish; 0s: never (${fallback("max-connection-age")})`,
+  },
+  "max-concurrent-streams": { type: "number", group: "Connections:", describe: `Calls at once on one connection (${fallback("max-concurrent-streams")})` },
+} as const;
 
-function banner(
-  dev: boolean,
-  address: string,
-  storage: string,
-  rootToken: string | undefined,
-  transport: string,
-  metricsAddress: string | undefined,
-): string {
-  const loopback = isLoopbackAddress(splitHostPort(address).host);
-  const listener =
-    transport === "plaintext" ? `gRPC, plaintext, ${loopback ? "loopback" : "NOT ENCRYPTED (-tls-disable)"}` : `gRPC, ${transport}`;
-  const lines = [
-    `==> Lessor server started${dev ? " in dev mode" : ""}! Log data will stream in below:`,
-    "",
-    `          Listener: ${address} (${listener})`,
-    `           Storage: ${storage}`,
-  ];
-  if (metricsAddress !== undefined) lines.push(`           Metrics: http://${metricsAddress}/metrics`);
-  if (rootToken !== undefined) lines.push(`        Root Token: ${rootToken}`);
-  lines.push("");
-  if (dev) {
-    let saved = true;
-    if (rootToken !== undefined) {
-      try {
-        writeFileSync(join(process.env.HOME ?? homedir(), ".lessor-token"), `${rootToken}\n`, { mode: 0o600 });
-      } catch {
-        saved = false;
-      }
-    }
-    lines.push(
-      "WARNING! Dev mode is enabled: data lives in a throw-away directory that is",
-      "deleted on exit, and the root token is printed. Never run dev mode in production.",
-      "",
-      saved ? "The root token was saved to ~/.lessor-token, so the CLI is already signed in. Point it here with:" : "Point the CLI here with:",
-      "",
-      `    $ export LESSOR_ADDR='${transport === "plaintext" ? "" : "https://"}${address}'`,
-      "",
-    );
-  } else if (rootToken !== undefined) {
-    lines.push(
-      "This is the first start: the root token above is shown once and never again.",
-      "Store it safely; Lessor keeps only its hash.",
-      "",
-    );
+type ServerFlags = ServerInput & { config?: string; dev?: boolean; "dev-listen-address"?: string };
+
+/** The flags, each given at most once (yargs makes a repeated flag a list, whatever its declared type). */
+function givenFlags<T extends ServerFlags & Record<string, unknown>>(argv: T): T {
+  for (const key of Object.keys(OPTIONS)) {
+    if (Array.isArray(argv[key])) throw new SettingsError(`-${key} was given more than once`);
   }
-  return lines.join("\n");
+  return argv;
 }
 
-/** The lease tuning flags, checked: each error names its flag. */
-function leaseTuning(argv: Record<string, unknown>) {
-  const duration = (flag: string): number => {
-    const parsed = parseDurationMs(String(argv[flag]));
-    if ("error" in parsed) throw new Error(`-${flag} ${parsed.error}`);
-    return parsed.ms;
-  };
-  const count = (flag: string, min: number): number => {
-    const n = Number(argv[flag]);
-    if (!Number.isFinite(n) || n < min) throw new Error(`-${flag} must be a number of at least ${min}`);
-    return n;
-  };
-  const baseMs = duration("revoke-retry-base");
-  const capMs = duration("revoke-retry-max");
-  if (baseMs < 1) throw new Error("-revoke-retry-base must be at least 1ms");
-  if (capMs < baseMs) throw new Error("-revoke-retry-max must not be shorter than -revoke-retry-base");
-  return {
-    retry: { baseMs, capMs, maxAttempts: Math.floor(count("revoke-max-attempts", 1)) },
-    expiry: { concurrency: Math.floor(count("expiry-concurrency", 1)) },
-    revokeRate: { perSecond: count("revoke-rate", 0), burst: Math.floor(count("revoke-burst", 1)) },
-    leaseRetentionMs: duration("lease-retention"),
-  };
-}
+export const serverCommand = defineCommand({
+  command: "server",
+  describe: "Run a Lessor server",
+  builder: (y) => y.options(OPTIONS),
+  handler: async (argv) => {
+    let settings;
+    try {
+      const flags = givenFlags(argv);
+      const file = flags.config === undefined ? undefined : readConfigFile(flags.config);
+      settings = resolveSettings(flags, process.env, file);
+    } catch (err) {
+      if (!(err instanceof SettingsError || err instanceof ConfigError)) throw err;
+      io.err(`Error: ${err.message}`);
+      process.exitCode = EXIT_USAGE;
+      return;
+    }
+    await runServer(settings);
+  },
+});

@@ -1,10 +1,10 @@
 // token create|lookup|renew|revoke, with Vault's flags and tables.
-import type { Argv } from "yargs";
 import type { TokenInfo } from "@lessor/client";
 import { formatDuration, parseDuration } from "../../util/duration.js";
 import { columns, formatValue } from "../output.js";
 import { UsageError } from "../input.js";
-import { asFormat, processIo as io, withClient } from "../context.js";
+import { asFormat, defineCommand, FORMAT_OPTION, processIo as io, withClient } from "../context.js";
+import { NO_COMMAND } from "../usage.js";
 
 function seconds(flag: string, value: string | undefined): number {
   if (value === undefined) return 0;
@@ -105,92 +105,99 @@ function printAuth(token: string, info: TokenInfo, format: unknown, field: unkno
   else io.out(columns(["Key", "Value"], authRows(token, info)));
 }
 
-export function tokenCommands<T>(y: Argv<T>): Argv<T> {
-  const target = (argv: { token?: string; accessor?: boolean }) =>
-    argv.token === undefined ? {} : argv.accessor ? { accessor: argv.token } : { token: argv.token };
-  return y.command("token", "Create, look up, renew and revoke tokens", (t) =>
-    t
-      .command(
-        "create",
-        "Create a token (a child of yours unless -orphan)",
-        (b) =>
-          b
-            .option("policy", { type: "string", array: true, describe: "Policy to attach (repeatable); default: yours" })
-            .option("ttl", { type: "string", describe: "Initial TTL, e.g. 1h (default 768h)" })
-            .option("explicit-max-ttl", { type: "string", describe: "Hard limit on renewals, e.g. 24h" })
-            .option("renewable", { type: "boolean", default: true, describe: "Allow renewals" })
-            .option("use-limit", { type: "number", default: 0, describe: "Uses before the token stops working (0: unlimited)" })
-            .option("display-name", { type: "string", default: "" })
-            .option("orphan", { type: "boolean", default: false, describe: "No parent: survives yours (needs sudo)" })
-            .option("metadata", { type: "string", array: true, describe: "key=value (repeatable)" })
-            .option("format", { type: "string" })
-            .option("field", { type: "string" }),
-        (argv) =>
-          withClient({ address: argv.address as string | undefined, format: "table" }, "creating token", async (c) => {
-            const useLimit = argv["use-limit"];
-            if (!Number.isSafeInteger(useLimit) || useLimit < 0) throw new UsageError("-use-limit must be zero or a positive whole number");
-            const res = await c.tokens.create({
-              policies: asList(argv.policy),
-              ttlSeconds: seconds("ttl", argv.ttl),
-              explicitMaxTtlSeconds: seconds("explicit-max-ttl", argv["explicit-max-ttl"]),
-              renewable: argv.renewable,
-              numUses: useLimit,
-              displayName: argv["display-name"],
-              orphan: argv.orphan,
-              meta: metadata(argv.metadata),
-            });
-            printAuth(res.token, res.info, argv.format, argv.field);
-          }),
-      )
-      .command(
-        "lookup [token]",
-        "Show a token (yours when none is given)",
-        (b) =>
-          b
-            .positional("token", { type: "string" })
-            .option("accessor", { type: "boolean", default: false, describe: "The argument is an accessor" })
-            .option("format", { type: "string" }),
-        (argv) =>
-          withClient({ address: argv.address as string | undefined, format: "table" }, "looking up token", async (c) => {
-            const info = argv.token === undefined ? await c.tokens.lookupSelf() : await c.tokens.lookup(target(argv));
-            const data = lookupData(info);
-            if (asFormat(argv.format) === "json") io.out(JSON.stringify({ data }, null, 2));
-            else io.out(columns(["Key", "Value"], Object.entries(data).map(([k, v]) => [k, formatValue(v)])));
-          }),
-      )
-      .command(
-        "renew [token]",
-        "Extend a token's TTL (yours when none is given)",
-        (b) =>
-          b
-            .positional("token", { type: "string" })
-            .option("accessor", { type: "boolean", default: false })
-            .option("increment", { type: "string", alias: "i", describe: "Requested extension, e.g. 1h (default: the token's TTL)" })
-            .option("format", { type: "string" })
-            .option("field", { type: "string" }),
-        (argv) =>
-          withClient({ address: argv.address as string | undefined, format: "table" }, "renewing token", async (c) => {
-            const info = await c.tokens.renew({ ...target(argv), incrementSeconds: seconds("increment", argv.increment) });
-            printAuth(argv.accessor ? "" : (argv.token ?? ""), info, argv.format, argv.field);
-          }),
-      )
-      .command(
-        "revoke [token]",
-        "Revoke a token, its children and the leases they created",
-        (b) =>
-          b
-            .positional("token", { type: "string" })
-            .option("accessor", { type: "boolean", default: false })
-            .option("self", { type: "boolean", default: false, describe: "Revoke your own token" })
-            .option("mode", { type: "string", choices: ["", "orphan"], default: "", describe: "orphan: keep the children (needs sudo)" }),
-        (argv) =>
-          withClient({ address: argv.address as string | undefined, format: "table" }, "revoking token", async (c) => {
-            if (argv.token === undefined && !argv.self) throw new UsageError("give a token (or -accessor and an accessor), or -self");
-            if (argv.token !== undefined && argv.self) throw new UsageError("-self takes no token argument");
-            await c.tokens.revoke({ ...target(argv), orphan: argv.mode === "orphan" });
-            io.out("Success! Revoked token (if it existed)");
-          }),
-      )
-      .demandCommand(1, "Say what to do: create, lookup, renew or revoke"),
-  ) as unknown as Argv<T>;
+/** Which token a command acts on: the argument as a token, as an accessor (-accessor), or the caller's own. */
+function target(argv: { token?: string; accessor?: boolean }): { token?: string; accessor?: string } {
+  return argv.token === undefined ? {} : argv.accessor ? { accessor: argv.token } : { token: argv.token };
 }
+
+const createCommand = defineCommand({
+  command: "create",
+  describe: "Create a token (a child of yours unless -orphan)",
+  builder: (y) =>
+    y
+      .option("policy", { type: "string", array: true, describe: "Policy to attach (repeatable); default: yours" })
+      .option("ttl", { type: "string", describe: "Initial TTL, e.g. 1h (default 768h)" })
+      .option("explicit-max-ttl", { type: "string", describe: "Hard limit on renewals, e.g. 24h" })
+      .option("renewable", { type: "boolean", default: true, describe: "Allow renewals" })
+      .option("use-limit", { type: "number", default: 0, describe: "Uses before the token stops working (0: unlimited)" })
+      .option("display-name", { type: "string", default: "" })
+      .option("orphan", { type: "boolean", default: false, describe: "No parent: survives yours (needs sudo)" })
+      .option("metadata", { type: "string", array: true, describe: "key=value (repeatable)" })
+      .option("format", FORMAT_OPTION)
+      .option("field", { type: "string" }),
+  handler: (argv) =>
+    withClient(argv, "creating token", async (c) => {
+      const useLimit = argv["use-limit"];
+      if (!Number.isSafeInteger(useLimit) || useLimit < 0) throw new UsageError("-use-limit must be zero or a positive whole number");
+      const res = await c.tokens.create({
+        policies: asList(argv.policy),
+        ttlSeconds: seconds("ttl", argv.ttl),
+        explicitMaxTtlSeconds: seconds("explicit-max-ttl", argv["explicit-max-ttl"]),
+        renewable: argv.renewable,
+        numUses: useLimit,
+        displayName: argv["display-name"],
+        orphan: argv.orphan,
+        meta: metadata(argv.metadata),
+      });
+      printAuth(res.token, res.info, argv.format, argv.field);
+    }),
+});
+
+const lookupCommand = defineCommand({
+  command: "lookup [token]",
+  describe: "Show a token (yours when none is given)",
+  builder: (y) =>
+    y
+      .positional("token", { type: "string" })
+      .option("accessor", { type: "boolean", default: false, describe: "The argument is an accessor" })
+      .option("format", FORMAT_OPTION),
+  handler: (argv) =>
+    withClient(argv, "looking up token", async (c) => {
+      const info = argv.token === undefined ? await c.tokens.lookupSelf() : await c.tokens.lookup(target(argv));
+      const data = lookupData(info);
+      if (asFormat(argv.format) === "json") io.out(JSON.stringify({ data }, null, 2));
+      else io.out(columns(["Key", "Value"], Object.entries(data).map(([k, v]) => [k, formatValue(v)])));
+    }),
+});
+
+const renewCommand = defineCommand({
+  command: "renew [token]",
+  describe: "Extend a token's TTL (yours when none is given)",
+  builder: (y) =>
+    y
+      .positional("token", { type: "string" })
+      .option("accessor", { type: "boolean", default: false })
+      .option("increment", { type: "string", alias: "i", describe: "Requested extension, e.g. 1h (default: the token's TTL)" })
+      .option("format", FORMAT_OPTION)
+      .option("field", { type: "string" }),
+  handler: (argv) =>
+    withClient(argv, "renewing token", async (c) => {
+      const info = await c.tokens.renew({ ...target(argv), incrementSeconds: seconds("increment", argv.increment) });
+      printAuth(argv.accessor ? "" : (argv.token ?? ""), info, argv.format, argv.field);
+    }),
+});
+
+const revokeCommand = defineCommand({
+  command: "revoke [token]",
+  describe: "Revoke a token, its children and the leases they created",
+  builder: (y) =>
+    y
+      .positional("token", { type: "string" })
+      .option("accessor", { type: "boolean", default: false })
+      .option("self", { type: "boolean", default: false, describe: "Revoke your own token" })
+      .option("mode", { type: "string", choices: ["", "orphan"], default: "", describe: "orphan: keep the children (needs sudo)" }),
+  handler: (argv) =>
+    withClient(argv, "revoking token", async (c) => {
+      if (argv.token === undefined && !argv.self) throw new UsageError("give a token (or -accessor and an accessor), or -self");
+      if (argv.token !== undefined && argv.self) throw new UsageError("-self takes no token argument");
+      await c.tokens.revoke({ ...target(argv), orphan: argv.mode === "orphan" });
+      io.out("Success! Revoked token (if it existed)");
+    }),
+});
+
+export const tokenCommand = defineCommand({
+  command: "token",
+  describe: "Create, look up, renew and revoke tokens",
+  builder: (y) => y.command(createCommand).command(lookupCommand).command(renewCommand).command(revokeCommand).demandCommand(1, NO_COMMAND),
+  handler: () => undefined,
+});

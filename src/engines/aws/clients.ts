@@ -20,9 +20,39 @@ export const rootConfigSchema = z.object({
   /** Retries after the first attempt; -1 or absent: the SDK's default. */
   max_retries: z.number().optional(),
   username_template: z.string().optional(),
+  /** Seconds to open a connection to an AWS endpoint; absent: DEFAULT_CONNECTION_TIMEOUT_SECONDS. */
+  connection_timeout: z.number().optional(),
+  /** Seconds one HTTP request to AWS may take, answer included; absent: DEFAULT_REQUEST_TIMEOUT_SECONDS. */
+  request_timeout: z.number().optional(),
 });
 
 export type RootConfig = z.infer<typeof rootConfigSchema>;
+
+/**
+ * An endpoint that does not accept a connection in this time is unreachable
+ * (a refused or reset connection fails at once); the SDK retries with backoff.
+ */
+export const DEFAULT_CONNECTION_TIMEOUT_SECONDS = 5;
+/**
+ * One IAM or STS request normally answers in well under a second; one that
+ * has not answered in this time is abandoned as failed (and retried by the
+ * SDK within its attempts), so a hung endpoint never holds a call for longer.
+ */
+export const DEFAULT_REQUEST_TIMEOUT_SECONDS = 15;
+
+/** The HTTP handler settings for the SDK clients: both timeouts, and a request timeout that fails the request. */
+export function httpHandlerOptions(config: Pick<RootConfig, "connection_timeout" | "request_timeout">): {
+  connectionTimeout: number;
+  requestTimeout: number;
+  throwOnRequestTimeout: true;
+} {
+  return {
+    connectionTimeout: (config.connection_timeout ?? DEFAULT_CONNECTION_TIMEOUT_SECONDS) * 1000,
+    requestTimeout: (config.request_timeout ?? DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000,
+    // Without it the SDK only logs a warning when requestTimeout passes, and keeps waiting.
+    throwOnRequestTimeout: true,
+  };
+}
 
 export interface StaticCredentials {
   accessKeyId: string;
@@ -130,7 +160,9 @@ export async function buildClients(config: RootConfig, telemetry?: EngineTelemet
   // undefined credentials: the SDK's default chain (environment, shared config, instance role).
   // Resolve each command's middleware stack once, not on every call: it was the
   // largest cost of issuing a credential (nothing here edits the stack).
-  const common = { ...attempts, credentials: configured, cacheMiddleware: true };
+  // Every request is bounded: connecting, and the whole request with its answer.
+  const requestHandler = httpHandlerOptions(config);
+  const common = { ...attempts, credentials: configured, cacheMiddleware: true, requestHandler };
   const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...common, retryStrategy }));
   const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...common, retryStrategy }));
   if (telemetry) {
@@ -140,7 +172,7 @@ export async function buildClients(config: RootConfig, telemetry?: EngineTelemet
   return {
     iam,
     sts,
-    stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1, cacheMiddleware: true }),
+    stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1, cacheMiddleware: true, requestHandler }),
     async credentials() {
       const c = await iam.config.credentials();
       return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };

@@ -5,13 +5,16 @@ import { LessorError } from "../../errors.js";
 import { z } from "zod";
 import { definePath, type PathSpec } from "../framework/types.js";
 import type { AwsBackend } from "./index.js";
-import type { RootConfig } from "./clients.js";
+import { DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_REQUEST_TIMEOUT_SECONDS, type RootConfig } from "./clients.js";
 import { checkTemplate } from "./usernames.js";
 
 const ENDPOINT = /^https?:\/\/[^\s/$.?#][^\s]*$/i;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
 /** Retries beyond this only delay a failure the caller should see. */
 const MAX_RETRIES_LIMIT = 20;
+/** Longest timeouts accepted: beyond them a hung endpoint would hold revocations for too long. */
+const MAX_CONNECTION_TIMEOUT_SECONDS = 60;
+const MAX_REQUEST_TIMEOUT_SECONDS = 300;
 /** Role name used to try a global username_template out when it is written. */
 const SAMPLE_ROLE = "sample-role";
 
@@ -29,7 +32,7 @@ export function configRootPath(backend: AwsBackend): PathSpec {
     pattern: "config/root",
     synopsis: "Configure the AWS credentials and endpoints the engine uses.",
     description:
-      "The access key and secret key of an IAM user (or none, to use the server's default AWS credential chain: environment, shared config, instance role), the regions, optional IAM/STS endpoints, retries and the default username template. Writing updates only the fields given; an empty value unsets one. The secret key is write-only: reading this path is refused.",
+      "The access key and secret key of an IAM user (or none, to use the server's default AWS credential chain: environment, shared config, instance role), the regions, optional IAM/STS endpoints, retries, timeouts and the default username template. Writing updates only the fields given; an empty value unsets one. The secret key is write-only: reading this path is refused.",
     fields: {
       access_key: { type: "string", description: "AWS access key id. Empty: the AWS SDK's default credential chain." },
       secret_key: { type: "string", writeOnly: true, description: "AWS secret access key (write-only)." },
@@ -41,6 +44,16 @@ export function configRootPath(backend: AwsBackend): PathSpec {
         type: "int",
         description: `Retries of a failed AWS call (throttling, network errors), with adaptive backoff; -1 (the default): the SDK's own setting (AWS_MAX_ATTEMPTS, else 2 retries). At most ${MAX_RETRIES_LIMIT}.`,
         check: (v) => ((v as number) < -1 || (v as number) > MAX_RETRIES_LIMIT ? `must be -1 (the SDK's default) or 0 to ${MAX_RETRIES_LIMIT}` : undefined),
+      },
+      connection_timeout: {
+        type: "duration",
+        description: `Longest wait to connect to an AWS endpoint (IAM, STS), e.g. "5s"; a failed connection is retried with backoff. 0: the default, ${DEFAULT_CONNECTION_TIMEOUT_SECONDS}s. At most ${MAX_CONNECTION_TIMEOUT_SECONDS}s.`,
+        check: (v) => ((v as number) > MAX_CONNECTION_TIMEOUT_SECONDS ? `must be at most ${MAX_CONNECTION_TIMEOUT_SECONDS}s` : undefined),
+      },
+      request_timeout: {
+        type: "duration",
+        description: `Longest time one request to AWS may take, its answer included, e.g. "15s"; a request that takes longer is abandoned as failed and retried with backoff (a hung endpoint never stalls the engine). 0: the default, ${DEFAULT_REQUEST_TIMEOUT_SECONDS}s. At most ${MAX_REQUEST_TIMEOUT_SECONDS}s.`,
+        check: (v) => ((v as number) > MAX_REQUEST_TIMEOUT_SECONDS ? `must be at most ${MAX_REQUEST_TIMEOUT_SECONDS}s` : undefined),
       },
       username_template: {
         type: "string",
@@ -58,6 +71,9 @@ export function configRootPath(backend: AwsBackend): PathSpec {
           if (typeof value === "string") (next as Record<string, unknown>)[name] = value === "" ? undefined : value;
         }
         if (req.provided.has("max_retries")) next.max_retries = req.fields.max_retries === -1 ? undefined : req.fields.max_retries;
+        for (const name of ["connection_timeout", "request_timeout"] as const) {
+          if (req.provided.has(name)) next[name] = req.fields[name] === 0 ? undefined : req.fields[name];
+        }
         if ((next.access_key === undefined) !== (next.secret_key === undefined)) {
           throw LessorError.invalidField(
             next.access_key === undefined ? "access_key" : "secret_key",

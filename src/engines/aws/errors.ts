@@ -44,6 +44,20 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
   if (!e || status === undefined) {
     // No HTTP answer at all: DNS, refused connection, timeout, or no credentials found.
     const text = e ? `${e.name}: ${e.message}` : String(err);
+    if (e?.name === "AbortError") {
+      // The operation's own deadline ended the call (a revocation attempt that ran out of time).
+      return LessorError.unavailable(`AWS call ${action} was abandoned: the operation ran out of time; it will be retried`, "AWS_CALL_ABANDONED", {
+        aws_action: action,
+      });
+    }
+    // The SDK names a reset connection (ECONNRESET, EPIPE) TimeoutError too: that one is "unreachable".
+    if (e?.name === "TimeoutError" && e.code !== "ECONNRESET" && e.code !== "EPIPE") {
+      return LessorError.unavailable(
+        `AWS did not answer ${action} in time (${oneLine(e.message)}); see connection_timeout and request_timeout in ${mountPath}config/root`,
+        "AWS_TIMEOUT",
+        { aws_action: action },
+      );
+    }
     if (e && (e.name === "CredentialsProviderError" || /credential/i.test(e.message))) {
       return LessorError.failedPrecondition(
         `no AWS credentials for ${action}: write access_key, secret_key and region to ${mountPath}config/root, or give the server credentials through the AWS SDK's default chain (environment, shared config, instance role) (${oneLine(text)})`,
@@ -51,7 +65,7 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
         { aws_action: action },
       );
     }
-    return LessorError.unavailable(`AWS could not be reached for ${action}: ${oneLine(text)}`, "AWS_UNREACHABLE", {
+    return LessorError.unavailable(`AWS could not be reached for ${action}: ${oneLine(text)}; ${endpointHint(action, mountPath)}`, "AWS_UNREACHABLE", {
       aws_action: action,
     });
   }
@@ -83,6 +97,16 @@ export function mapAwsError(err: unknown, action: string, mountPath: string): Le
   }
   if (status >= 500) return LessorError.unavailable(`AWS failed: ${detail}`, "AWS_SERVER_ERROR", metadata);
   return LessorError.failedPrecondition(`AWS refused the request: ${detail}`, "AWS_REQUEST_REFUSED", metadata);
+}
+
+/**
+ * Where the endpoint that did not answer comes from, so the fix is in the
+ * message: a first try without network (or with the emulator but without
+ * AWS_ENDPOINT_URL) fails on AWS's own host name.
+ */
+function endpointHint(action: string, mountPath: string): string {
+  const service = action.startsWith("sts:") ? "sts" : "iam";
+  return `check the network, or point Lessor at another endpoint: ${service}_endpoint in ${mountPath}config/root, or AWS_ENDPOINT_URL in the server's environment (as for the bundled emulator)`;
 }
 
 function oneLine(s: string): string {

@@ -4,6 +4,7 @@
 // treating "already gone" as done, so it can run any number of times.
 import { z } from "zod";
 import type { IAMClient } from "@aws-sdk/client-iam";
+import type { Logger } from "pino";
 import type { AwsClients } from "./clients.js";
 import { LessorError } from "../../errors.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
@@ -114,6 +115,17 @@ export async function createIamUser(
   };
 }
 
+/** How a deletion runs: a deadline for its calls, and where skipped steps are reported. */
+export interface DeleteOptions {
+  /** Ends the deletion's AWS calls (the revocation attempt's deadline). */
+  signal?: AbortSignal;
+  /** Told of clean-up steps AWS refused and that were skipped. */
+  logger?: Pick<Logger, "warn">;
+}
+
+/** Codes for an action the caller may not use (Vault's documented minimal policy grants no optional listing) or the endpoint does not offer. */
+const REFUSED_OR_UNSUPPORTED = new Set(["AccessDenied", "UnauthorizedOperation", "InvalidAction", "NotImplemented", "UnsupportedOperation"]);
+
 /** Runs an IAM call where "already gone" counts as done. */
 async function ignoreGone(action: string, mountPath: string, run: () => Promise<unknown>): Promise<void> {
   try {
@@ -129,40 +141,63 @@ async function ignoreGone(action: string, mountPath: string, run: () => Promise<
  * the user still holds something (DeleteConflict: someone added a login
  * profile, a group, a key by hand), the full sweep lists and removes it all.
  */
-export async function deleteIamUser(iam: IAMClient, internal: Partial<IamUserInternal> & { username: string }, mountPath: string): Promise<void> {
+export async function deleteIamUser(
+  iam: IAMClient,
+  internal: Partial<IamUserInternal> & { username: string },
+  mountPath: string,
+  options: DeleteOptions = {},
+): Promise<void> {
   const { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, RemoveUserFromGroupCommand } = await iamSdk();
   const user = internal.username;
+  const sendOptions = { abortSignal: options.signal };
   if (internal.access_key_id) {
     await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
-      iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id })),
+      iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id }), sendOptions),
     );
   }
   if (internal.inline_policy) {
     await ignoreGone("iam:DeleteUserPolicy", mountPath, () =>
-      iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME })),
+      iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME }), sendOptions),
     );
   }
   for (const arn of internal.policy_arns ?? []) {
-    await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn })));
+    await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn }), sendOptions));
   }
   for (const group of internal.groups ?? []) {
     await ignoreGone("iam:RemoveUserFromGroup", mountPath, () =>
-      iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: group })),
+      iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: group }), sendOptions),
     );
   }
   try {
-    await iam.send(new DeleteUserCommand({ UserName: user }));
+    await iam.send(new DeleteUserCommand({ UserName: user }), sendOptions);
     return;
   } catch (err) {
     if (isNoSuchEntity(err)) return;
     if (awsErrorCode(err) !== "DeleteConflict") throw mapAwsError(err, "iam:DeleteUser", mountPath);
   }
-  await sweepUser(iam, user, mountPath);
-  await ignoreGone("iam:DeleteUser", mountPath, () => iam.send(new DeleteUserCommand({ UserName: user })));
+  const skipped = await sweepUser(iam, user, mountPath, options);
+  try {
+    await iam.send(new DeleteUserCommand({ UserName: user }), sendOptions);
+  } catch (err) {
+    if (isNoSuchEntity(err)) return;
+    const mapped = mapAwsError(err, "iam:DeleteUser", mountPath);
+    const [first] = skipped;
+    if (first === undefined) throw mapped;
+    // What stops the deletion is most likely behind the step AWS refused: that is the error to show.
+    throw new LessorError(first.code, `${first.message}; the step was skipped, and then ${mapped.message}`, {
+      reason: first.reason,
+      metadata: { ...first.metadata, skipped_actions: skipped.map((e) => e.metadata.aws_action).join(",") },
+    });
+  }
 }
 
-/** Removes everything IAM lets a user hold that blocks DeleteUser. */
-async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promise<void> {
+/**
+ * Removes everything IAM lets a user hold that blocks DeleteUser. A step the
+ * caller may not take or the endpoint does not offer (AccessDenied,
+ * InvalidAction) is logged and skipped: the user may hold nothing of that
+ * kind, and DeleteUser decides. Returns the errors of the skipped steps.
+ */
+async function sweepUser(iam: IAMClient, user: string, mountPath: string, options: DeleteOptions): Promise<LessorError[]> {
   const {
     DeactivateMFADeviceCommand,
     DeleteAccessKeyCommand,
@@ -182,55 +217,64 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string): Promi
     ListUserPoliciesCommand,
     RemoveUserFromGroupCommand,
   } = await iamSdk();
-  const gone = (action: string, run: () => Promise<unknown>) => ignoreGone(action, mountPath, run);
-  const list = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
+  const o = { abortSignal: options.signal };
+  const skipped: LessorError[] = [];
+  /** One step: "already gone" is done; refused or unsupported is skipped; anything else fails the deletion. */
+  const step = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
     try {
       return await run();
     } catch (err) {
       if (isNoSuchEntity(err)) return undefined;
+      const code = awsErrorCode(err);
+      if (code !== undefined && REFUSED_OR_UNSUPPORTED.has(code.replace(/Exception$/, ""))) {
+        skipped.push(mapAwsError(err, action, mountPath));
+        options.logger?.warn({ user, aws_action: action, aws_error_code: code }, "AWS refused an optional clean-up step of an IAM user's deletion; skipped");
+        return undefined;
+      }
       throw mapAwsError(err, action, mountPath);
     }
   };
 
-  const keys = await list("iam:ListAccessKeys", () => iam.send(new ListAccessKeysCommand({ UserName: user })));
+  const keys = await step("iam:ListAccessKeys", () => iam.send(new ListAccessKeysCommand({ UserName: user }), o));
   for (const k of keys?.AccessKeyMetadata ?? []) {
-    await gone("iam:DeleteAccessKey", () => iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: k.AccessKeyId })));
+    await step("iam:DeleteAccessKey", () => iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: k.AccessKeyId }), o));
   }
-  const inline = await list("iam:ListUserPolicies", () => iam.send(new ListUserPoliciesCommand({ UserName: user })));
+  const inline = await step("iam:ListUserPolicies", () => iam.send(new ListUserPoliciesCommand({ UserName: user }), o));
   for (const name of inline?.PolicyNames ?? []) {
-    await gone("iam:DeleteUserPolicy", () => iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name })));
+    await step("iam:DeleteUserPolicy", () => iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name }), o));
   }
-  const attached = await list("iam:ListAttachedUserPolicies", () => iam.send(new ListAttachedUserPoliciesCommand({ UserName: user })));
+  const attached = await step("iam:ListAttachedUserPolicies", () => iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }), o));
   for (const p of attached?.AttachedPolicies ?? []) {
-    await gone("iam:DetachUserPolicy", () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: p.PolicyArn })));
+    await step("iam:DetachUserPolicy", () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: p.PolicyArn }), o));
   }
-  const groups = await list("iam:ListGroupsForUser", () => iam.send(new ListGroupsForUserCommand({ UserName: user })));
+  const groups = await step("iam:ListGroupsForUser", () => iam.send(new ListGroupsForUserCommand({ UserName: user }), o));
   for (const g of groups?.Groups ?? []) {
-    await gone("iam:RemoveUserFromGroup", () => iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: g.GroupName })));
+    await step("iam:RemoveUserFromGroup", () => iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: g.GroupName }), o));
   }
-  await gone("iam:DeleteLoginProfile", () => iam.send(new DeleteLoginProfileCommand({ UserName: user })));
-  const mfa = await list("iam:ListMFADevices", () => iam.send(new ListMFADevicesCommand({ UserName: user })));
+  await step("iam:DeleteLoginProfile", () => iam.send(new DeleteLoginProfileCommand({ UserName: user }), o));
+  const mfa = await step("iam:ListMFADevices", () => iam.send(new ListMFADevicesCommand({ UserName: user }), o));
   for (const d of mfa?.MFADevices ?? []) {
-    await gone("iam:DeactivateMFADevice", () => iam.send(new DeactivateMFADeviceCommand({ UserName: user, SerialNumber: d.SerialNumber })));
+    await step("iam:DeactivateMFADevice", () => iam.send(new DeactivateMFADeviceCommand({ UserName: user, SerialNumber: d.SerialNumber }), o));
   }
-  const certs = await list("iam:ListSigningCertificates", () => iam.send(new ListSigningCertificatesCommand({ UserName: user })));
+  const certs = await step("iam:ListSigningCertificates", () => iam.send(new ListSigningCertificatesCommand({ UserName: user }), o));
   for (const c of certs?.Certificates ?? []) {
-    await gone("iam:DeleteSigningCertificate", () =>
-      iam.send(new DeleteSigningCertificateCommand({ UserName: user, CertificateId: c.CertificateId })),
+    await step("iam:DeleteSigningCertificate", () =>
+      iam.send(new DeleteSigningCertificateCommand({ UserName: user, CertificateId: c.CertificateId }), o),
     );
   }
-  const ssh = await list("iam:ListSSHPublicKeys", () => iam.send(new ListSSHPublicKeysCommand({ UserName: user })));
+  const ssh = await step("iam:ListSSHPublicKeys", () => iam.send(new ListSSHPublicKeysCommand({ UserName: user }), o));
   for (const k of ssh?.SSHPublicKeys ?? []) {
-    await gone("iam:DeleteSSHPublicKey", () => iam.send(new DeleteSSHPublicKeyCommand({ UserName: user, SSHPublicKeyId: k.SSHPublicKeyId })));
+    await step("iam:DeleteSSHPublicKey", () => iam.send(new DeleteSSHPublicKeyCommand({ UserName: user, SSHPublicKeyId: k.SSHPublicKeyId }), o));
   }
-  const service = await list("iam:ListServiceSpecificCredentials", () =>
-    iam.send(new ListServiceSpecificCredentialsCommand({ UserName: user })),
+  const service = await step("iam:ListServiceSpecificCredentials", () =>
+    iam.send(new ListServiceSpecificCredentialsCommand({ UserName: user }), o),
   );
   for (const c of service?.ServiceSpecificCredentials ?? []) {
-    await gone("iam:DeleteServiceSpecificCredential", () =>
-      iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId })),
+    await step("iam:DeleteServiceSpecificCredential", () =>
+      iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId }), o),
     );
   }
+  return skipped;
 }
 
 /** The user's Lessor tags (lease id, mount), or undefined when the user does not exist. */
@@ -238,11 +282,12 @@ export async function lessorTagsOf(
   iam: IAMClient,
   user: string,
   mountPath: string,
+  signal?: AbortSignal,
 ): Promise<{ leaseId: string | undefined; mount: string | undefined } | undefined> {
   const { ListUserTagsCommand } = await iamSdk();
   try {
     // A user holds at most 50 tags: one page.
-    const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }));
+    const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }), { abortSignal: signal });
     const value = (key: string) => out.Tags?.find((t) => t.Key?.toLowerCase() === key)?.Value;
     return { leaseId: value(LEASE_TAG), mount: value(MOUNT_TAG) };
   } catch (err) {
@@ -257,11 +302,11 @@ export async function lessorTagsOf(
  * that repeats itself) be someone else's: only a user tagged with this very
  * lease id is deleted.
  */
-export async function rollbackIamUser(iam: IAMClient, user: string, leaseId: string, mountPath: string): Promise<void> {
+export async function rollbackIamUser(iam: IAMClient, user: string, leaseId: string, mountPath: string, options: DeleteOptions = {}): Promise<void> {
   if (user === "") return;
-  const tags = await lessorTagsOf(iam, user, mountPath);
+  const tags = await lessorTagsOf(iam, user, mountPath, options.signal);
   if (tags?.leaseId !== leaseId) return;
-  await deleteIamUser(iam, { username: user }, mountPath);
+  await deleteIamUser(iam, { username: user }, mountPath, options);
 }
 
 /**

@@ -110,7 +110,7 @@ export const awsEngine: EngineFactory = {
       ],
       secrets: {
         [ACCESS_KEYS_SECRET]: {
-          revoke: async (lease) => deleteIamUser(await iam(), iamUserInternalSchema.parse(lease.internal), mount.path),
+          revoke: async (lease, signal) => deleteIamUser(await iam(), iamUserInternalSchema.parse(lease.internal), mount.path, { signal, logger }),
         },
         [STS_SECRET]: {
           // STS has no call that ends temporary credentials early: they expire
@@ -124,7 +124,7 @@ export const awsEngine: EngineFactory = {
         const data: JsonObject = intent.data;
         if (intent.secretType === ROOT_ROTATION) return rollbackRotation(backend, data);
         // An IAM user: the intent names it before it was made.
-        await rollbackIamUser(await iam(), String(data.username ?? ""), intent.leaseId, mount.path);
+        await rollbackIamUser(await iam(), String(data.username ?? ""), intent.leaseId, mount.path, { logger });
       },
     };
   },

@@ -83,21 +83,49 @@ export function tidyPath(backend: AwsBackend): PathSpec {
         const deleted: string[] = [];
         const failed: Record<string, string> = {};
         if (!req.fields.dry_run) {
+          const errors = new Map<string, LessorError>();
           await mapLimit(orphans, CONCURRENCY, async (o) => {
             try {
-              await deleteIamUser(iam, { username: o.user_name }, backend.mountPath);
+              await deleteIamUser(iam, { username: o.user_name }, backend.mountPath, { logger: backend.logger });
               deleted.push(o.user_name);
             } catch (err) {
-              failed[o.user_name] = err instanceof LessorError ? err.message : "internal error";
+              const mapped = err instanceof LessorError ? err : mapAwsError(err, "iam:DeleteUser", backend.mountPath);
+              errors.set(o.user_name, mapped);
+              failed[o.user_name] = mapped.message;
             }
           });
           deleted.sort();
           if (deleted.length > 0) backend.logger.info({ users: deleted.length }, "tidy deleted IAM users no lease owned");
+          if (errors.size > 0) throw tidyFailed(deleted, errors);
         }
         return { data: { scanned, orphans: orphans, deleted, failed } };
       },
     },
   });
+}
+
+/** Users named in a tidy failure's message, at most; the rest are counted. */
+const FAILURES_SHOWN = 20;
+
+/**
+ * A tidy write that could not delete every orphan fails (so the CLI exits
+ * non-zero and a program sees an error status), saying what was deleted and
+ * what was not, with the first failure's code.
+ */
+function tidyFailed(deleted: string[], errors: Map<string, LessorError>): LessorError {
+  const names = [...errors.keys()].sort();
+  const shown = names.slice(0, FAILURES_SHOWN).map((name) => `${name}: ${(errors.get(name) as LessorError).message}`);
+  const more = names.length > FAILURES_SHOWN ? `; and ${names.length - FAILURES_SHOWN} more` : "";
+  const first = errors.get(names[0] as string) as LessorError;
+  return new LessorError(
+    first.code,
+    `tidy could not delete ${names.length} of ${names.length + deleted.length} IAM users no lease owns (${deleted.length} deleted): ${shown.join("; ")}${more}`,
+    {
+      reason: "TIDY_INCOMPLETE",
+      metadata: { deleted: String(deleted.length), failed: String(names.length), failed_users: names.slice(0, FAILURES_SHOWN).join(",") },
+      retryDelayMs: first.retryDelayMs,
+    },
+  );
 }
 
 function checkPrefix(prefix: string): string {

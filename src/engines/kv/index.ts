@@ -3,7 +3,7 @@
 // the refresh interval, as Vault's kv v1 does.
 import { parseDuration } from "../../util/duration.js";
 import { LessorError } from "../../errors.js";
-import { jsonObjectSchema } from "../../util/json.js";
+import { isJsonObject } from "../../util/json.js";
 import { definePath, type EngineFactory, type JsonObject } from "../framework/types.js";
 
 const DEFAULT_REFRESH_SECONDS = 768 * 3600;
@@ -24,9 +24,8 @@ export const kvEngine: EngineFactory = {
       },
       operations: {
         async read(req) {
-          const stored = await storage.get(keyOf(req.params.path));
-          const data = stored === undefined ? undefined : jsonObjectSchema.parse(stored);
-          if (data === undefined) throw LessorError.notFound(`no value found at ${req.mount.path}${req.path}`, "SECRET_NOT_FOUND");
+          const data = await storage.get(keyOf(req.params.path));
+          if (!isJsonObject(data)) throw LessorError.notFound(`no value found at ${req.mount.path}${req.path}`, "SECRET_NOT_FOUND");
           return { data, refreshSeconds: kvRefreshSeconds(data) };
         },
         async write(req) {
