@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { LeaseEventType } from "./types.js";
 import { LessorError } from "../errors.js";
 import type { LeaseChangeHooks } from "./common.js";
-import { storeError } from "./pg-connect.js";
+import { isConnectionError, storeError } from "./pg-connect.js";
 
 /**
  * Lease events are numbered after commit, in batches, one batch at a time
@@ -159,6 +159,26 @@ export class PgDb {
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
+  /**
+   * The writes of a kind as one statement, committed on its own (retried
+   * from the start on deadlock, as a transaction is). Throws what PostgreSQL
+   * or the connection threw, unwrapped (see GroupCommit).
+   */
+  async write<I, O, R extends QueryResultRow>(kind: WriteKind<I, O, R>, inputs: I[]): Promise<O[]> {
+    const { sql, values } = kind.statement(inputs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.pool.query<R>(config(sql, values));
+        if (kind.queuesEvents) this.eventCommits++;
+        if (writesLeases(sql)) this.hooks.emit();
+        return kind.outcomes(r.rows, inputs);
+      } catch (err) {
+        if (!retryable(err) || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  }
+
   async connect(): Promise<PoolClient> {
     try {
       return await this.pool.connect();
@@ -299,23 +319,75 @@ export class BatchedLookup<K, R> extends Batcher<Lookup<K, R>> {
 }
 
 /**
- * A kind of write of which many can be made by a few multi-row statements
- * (unnest of arrays) instead of a few statements each: the hot writes, so
- * a group costs a few round trips whatever its size.
+ * A kind of write of which many are made by one statement (multi-row, from
+ * arrays), committed on its own (BatchedWrites): the hot writes, so the writes
+ * of a kind that arrive together cost one round trip whatever their number. A statement that queues lease
+ * events queues them itself, after the changes they describe (what the draft
+ * numbers of lease_event_queue rely on).
  */
-export interface WriteKind<I, O> {
-  /** Makes the writes of `inputs` in tx; one outcome per input, in order. */
-  many(tx: Tx, inputs: I[]): Promise<O[]>;
+export interface WriteKind<I, O, R extends QueryResultRow = QueryResultRow> {
+  statement(inputs: I[]): { sql: Sql; values: unknown[] };
+  /** One outcome per input, in order, from the statement's rows. */
+  outcomes(rows: R[], inputs: I[]): O[];
+  /** Whether the statement queues lease events (numbered after it commits). */
+  readonly queuesEvents: boolean;
 }
 
 interface Pending {
-  /** The write alone (also how a write of a kind runs in a savepoint). */
   work: (tx: Tx) => Promise<unknown>;
-  /** Set for a write of a kind: the group makes all of a kind together. */
-  kind?: WriteKind<unknown, unknown>;
-  input?: unknown;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+interface PendingOf<I, O> {
+  input: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Writes of one kind that arrive together: one statement for all of them,
+ * committed on its own. If it fails as a whole (nothing of it committed),
+ * each write runs alone, so only a failing one fails.
+ */
+export class BatchedWrites<I, O, R extends QueryResultRow> extends Batcher<PendingOf<I, O>> {
+  constructor(
+    private readonly db: PgDb,
+    private readonly kind: WriteKind<I, O, R>,
+  ) {
+    super(4, 200);
+  }
+
+  run(input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => this.add({ input, resolve, reject }));
+  }
+
+  protected async runBatch(batch: Array<PendingOf<I, O>>): Promise<void> {
+    try {
+      const outcomes = await this.db.write(
+        this.kind,
+        batch.map((op) => op.input),
+      );
+      batch.forEach((op, i) => op.resolve(outcomes[i] as O));
+      return;
+    } catch (err) {
+      // A lost connection leaves the outcome unknown: every write fails, none is made twice.
+      if (batch.length === 1 || isConnectionError(err)) {
+        for (const op of batch) op.reject(this.db.wrap(err));
+        return;
+      }
+    }
+    await Promise.all(
+      batch.map(async (op) => {
+        try {
+          const [outcome] = await this.db.write(this.kind, [op.input]);
+          op.resolve(outcome as O);
+        } catch (err) {
+          op.reject(this.db.wrap(err));
+        }
+      }),
+    );
+  }
 }
 
 /**
@@ -337,17 +409,6 @@ export class GroupCommit extends Batcher<Pending> {
 
   run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => this.add({ work, resolve: resolve as (value: unknown) => void, reject }));
-  }
-
-  /** A write of a kind: made with the group's other writes of that kind, in one go. */
-  runKind<I, O>(kind: WriteKind<I, O>, input: I): Promise<O> {
-    const work = async (tx: Tx): Promise<O> => {
-      const [outcome] = await kind.many(tx, [input]);
-      return outcome as O;
-    };
-    return new Promise<O>((resolve, reject) =>
-      this.add({ work, kind: kind as WriteKind<unknown, unknown>, input, resolve: resolve as (value: unknown) => void, reject }),
-    );
   }
 
   protected async runBatch(batch: Pending[]): Promise<void> {
@@ -392,13 +453,17 @@ export class GroupCommit extends Batcher<Pending> {
     try {
       values = await this.db.tx(async (tx) => {
         writeFailed = false;
-        try {
-          return await this.runAll(tx, batch);
-        } catch (error) {
-          // A deadlock or serialization failure is retried whole by PgDb.tx.
-          if (!retryable(error)) writeFailed = true;
-          throw error;
+        const out: unknown[] = [];
+        for (const op of batch) {
+          try {
+            out.push(await op.work(tx));
+          } catch (error) {
+            // A deadlock or serialization failure is retried whole by PgDb.tx.
+            if (!retryable(error)) writeFailed = true;
+            throw error;
+          }
         }
+        return out;
       });
     } catch (err) {
       if (writeFailed) return false;
@@ -408,29 +473,6 @@ export class GroupCommit extends Batcher<Pending> {
     }
     values.forEach((value, i) => batch[i]?.resolve(value));
     return true;
-  }
-
-  /** Every write of the batch, those of a kind together; outcomes in the batch's order. */
-  private async runAll(tx: Tx, batch: Pending[]): Promise<unknown[]> {
-    const out: unknown[] = new Array<unknown>(batch.length);
-    const kinds = new Map<WriteKind<unknown, unknown>, number[]>();
-    for (const [i, op] of batch.entries()) {
-      if (op.kind) {
-        const at = kinds.get(op.kind) ?? [];
-        at.push(i);
-        kinds.set(op.kind, at);
-      } else {
-        out[i] = await op.work(tx);
-      }
-    }
-    for (const [kind, at] of kinds) {
-      const outcomes = await kind.many(
-        tx,
-        at.map((i) => batch[i]?.input),
-      );
-      at.forEach((i, k) => (out[i] = outcomes[k]));
-    }
-    return out;
   }
 
   private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {

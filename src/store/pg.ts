@@ -5,6 +5,7 @@
 // UPDATEs or row locks, never a read in one statement and a write in another
 // that another replica could slip between.
 import pg from "pg";
+import type { QueryResultRow } from "pg";
 import type { Logger } from "pino";
 import { Keyring } from "./encryption.js";
 import {
@@ -40,7 +41,7 @@ import {
   type TokenRow,
 } from "./common.js";
 import { parsePgUrl } from "./pg-connect.js";
-import { BatchedLookup, GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx, type WriteKind } from "./pg-db.js";
+import { BatchedLookup, BatchedWrites, GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx, type WriteKind } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
 import { EventSequencer } from "./pg-sequencer.js";
 import { bumpConfig, PgAuditDevices, PgCluster, PgPolicies, PgQuotas, PgSealedData, PgSettings, PgTokenTree } from "./pg-security.js";
@@ -316,7 +317,11 @@ class PgLeases implements LeaseStore {
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
     private readonly claimTimeoutMs: number,
-  ) {}
+  ) {
+    this.inserts = new BatchedWrites(db, leasesFromIntents);
+  }
+
+  private readonly inserts: BatchedWrites<LeaseInsert, boolean, { id: string }>;
 
   private row(r: LeaseRow): LeaseRecord {
     return leaseRecord(r, this.keyring);
@@ -330,7 +335,7 @@ class PgLeases implements LeaseStore {
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
     const internal = this.keyring.sealJson(lease.internal, aad.lease(lease.id));
-    return this.writes.runKind(leasesFromIntents, { lease, internal, intentId });
+    return this.inserts.run({ lease, internal, intentId });
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
@@ -573,74 +578,78 @@ class PgLeases implements LeaseStore {
   }
 }
 
-/** Records leases with their created events, each ending its intent (null: none), as insertFromIntent. */
-const leasesFromIntents: WriteKind<{ lease: NewLease; internal: Buffer; intentId: string | null }, boolean> = {
-  async many(tx, items) {
-    // The DELETE locks each intent row: a rollback's claim (an UPDATE of the
-    // same row) either committed first, and this deletes nothing, or waits
-    // and then finds no row.
-    const intentIds = items.flatMap((i) => (i.intentId === null ? [] : [i.intentId]));
-    const taken = new Set<string>();
-    if (intentIds.length > 0) {
-      const { rows } = await tx.query<{ id: string }>(
-        { name: "intents_take", text: "DELETE FROM intents WHERE id = ANY($1::text[]) AND claimed_at IS NULL RETURNING id" },
-        [intentIds],
-      );
-      for (const r of rows) taken.add(r.id);
-    }
-    const made = items.map((i) => i.intentId === null || taken.has(i.intentId));
-    const leases = items.filter((_, k) => made[k]).map((i) => ({ ...i.lease, internal: i.internal }));
-    if (leases.length === 0) return made;
-    await tx.query(
-      {
-        name: "leases_insert",
-        text: `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+/**
+ * Records leases with their created events, each ending its intent (null:
+ * none), as insertFromIntent; the outcome says whether it was recorded. The
+ * DELETE locks each intent row: a rollback's claim (an UPDATE of the same
+ * row) either committed first, and this deletes nothing (nor records that
+ * lease), or waits and then finds no row.
+ */
+type LeaseInsert = { lease: NewLease; internal: Buffer; intentId: string | null };
+const leasesFromIntents: WriteKind<LeaseInsert, boolean, { id: string }> = {
+  queuesEvents: true,
+  statement: (items) => ({
+    sql: {
+      name: "leases_from_intents",
+      text: `WITH l AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[],
+                                    $8::boolean[], $9::text[], $10::bigint[], $11::text[])
+                 AS l(id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, renewable, token_accessor, ttl, intent_id)),
+             taken AS (
+               DELETE FROM intents WHERE id IN (SELECT intent_id FROM l) AND claimed_at IS NULL RETURNING id),
+             made AS (
+               INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
                                    renewable, state, token_accessor, due_time, ttl)
                SELECT id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
                       renewable, 'active', token_accessor, expire_time, ttl
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[],
-                           $8::boolean[], $9::text[], $10::bigint[])
-                 AS l(id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, renewable, token_accessor, ttl)`,
-      },
-      [
-        leases.map((l) => l.id),
-        leases.map((l) => l.mountAccessor),
-        leases.map((l) => l.secretType),
-        leases.map((l) => l.internal),
-        leases.map((l) => l.issueTime),
-        leases.map((l) => l.expireTime),
-        leases.map((l) => l.maxExpireTime),
-        leases.map((l) => l.renewable),
-        leases.map((l) => l.tokenAccessor),
-        leases.map((l) => l.ttlSeconds),
-      ],
-    );
-    for (const l of leases) tx.event("created", l.id, l.issueTime, l.expireTime);
-    return made;
+               FROM l WHERE intent_id IS NULL OR intent_id IN (SELECT id FROM taken)
+               RETURNING id, issue_time, expire_time),
+             queued AS (
+               INSERT INTO lease_event_queue (type, lease_id, time, expire_time, detail)
+               SELECT 'created', id, issue_time, expire_time, NULL FROM made)
+           SELECT id FROM made`,
+    },
+    values: [
+      items.map((i) => i.lease.id),
+      items.map((i) => i.lease.mountAccessor),
+      items.map((i) => i.lease.secretType),
+      items.map((i) => i.internal),
+      items.map((i) => i.lease.issueTime),
+      items.map((i) => i.lease.expireTime),
+      items.map((i) => i.lease.maxExpireTime),
+      items.map((i) => i.lease.renewable),
+      items.map((i) => i.lease.tokenAccessor),
+      items.map((i) => i.lease.ttlSeconds),
+      items.map((i) => i.intentId),
+    ],
+  }),
+  outcomes(rows, items) {
+    const made = new Set(rows.map((r) => r.id));
+    return items.map((i) => made.has(i.lease.id));
   },
 };
 
 /** Records issuance intents (sealed data), as intents.insert. */
-const intentInserts: WriteKind<{ intent: IntentRecord; data: Buffer; owner: number }, void> = {
-  async many(tx, items) {
-    await tx.query(
-      {
-        name: "intents_insert",
-        text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
-               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[])`,
-      },
-      [
-        items.map((i) => i.intent.id),
-        items.map((i) => i.intent.leaseId),
-        items.map((i) => i.intent.mountAccessor),
-        items.map((i) => i.intent.secretType),
-        items.map((i) => i.data),
-        items.map((i) => i.intent.createdAt),
-        items.map((i) => i.owner),
-      ],
-    );
-    return items.map(() => undefined);
-  },
+type IntentInsert = { intent: IntentRecord; data: Buffer; owner: number };
+const intentInserts: WriteKind<IntentInsert, void> = {
+  queuesEvents: false,
+  statement: (items) => ({
+    sql: {
+      name: "intents_insert",
+      text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[])`,
+    },
+    values: [
+      items.map((i) => i.intent.id),
+      items.map((i) => i.intent.leaseId),
+      items.map((i) => i.intent.mountAccessor),
+      items.map((i) => i.intent.secretType),
+      items.map((i) => i.data),
+      items.map((i) => i.intent.createdAt),
+      items.map((i) => i.owner),
+    ],
+  }),
+  outcomes: (_, items) => items.map(() => undefined),
 };
 
 /** Marks a lease revoking, due at $2 (queued for the scheduler). */
@@ -713,11 +722,15 @@ class PgIntents implements IntentStore {
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
     private readonly owner: number,
-  ) {}
+  ) {
+    this.inserts = new BatchedWrites(db, intentInserts);
+  }
+
+  private readonly inserts: BatchedWrites<IntentInsert, void, QueryResultRow>;
 
   async insert(intent: IntentRecord): Promise<void> {
     const data = this.keyring.sealJson(intent.data, aad.intent(intent.id));
-    await this.writes.runKind(intentInserts, { intent, data, owner: this.owner });
+    await this.inserts.run({ intent, data, owner: this.owner });
   }
 
   async claim(id: string, now: number, staleClaimBefore: number): Promise<boolean> {
