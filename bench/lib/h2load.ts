@@ -30,6 +30,10 @@ export function grpcFrame(message: Uint8Array): Buffer {
 export interface H2loadRun {
   /** Requests per second over the measured period. */
   rps: number;
+  /** Length of the measured period, in seconds. */
+  seconds: number;
+  /** Requests answered (with any status). */
+  done: number;
   succeeded: number;
   failed: number;
   errored: number;
@@ -43,8 +47,11 @@ export interface H2loadOptions {
   body: Uint8Array;
   bodyFile: string;
   token?: string;
-  seconds: number;
-  warmupSeconds: number;
+  /** Timing-based: this long after a warm-up of warmupSeconds. */
+  seconds?: number;
+  warmupSeconds?: number;
+  /** Count-based instead: exactly this many requests (none abandoned at the end), no warm-up. */
+  requests?: number;
   clients: number;
   streams: number;
   /** CPU to pin h2load to (taskset), or undefined. */
@@ -57,8 +64,7 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadRun> {
     "-t", "1",
     "-c", String(o.clients),
     "-m", String(o.streams),
-    "-D", String(o.seconds),
-    `--warm-up-time=${o.warmupSeconds}`,
+    ...(o.requests !== undefined ? ["-n", String(o.requests)] : ["-D", String(o.seconds), `--warm-up-time=${o.warmupSeconds}`]),
     "-H", "content-type: application/grpc",
     "-H", "te: trailers",
     ...(o.token ? ["-H", `authorization: Bearer ${o.token}`] : []),
@@ -74,13 +80,17 @@ export async function runH2load(o: H2loadOptions): Promise<H2loadRun> {
     proc.on("error", reject);
     proc.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`h2load exited ${code}:\n${out}`))));
   });
-  const rps = Number(/finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(raw)?.[1]);
+  const finished = /finished in ([\d.]+)(\w*), ([\d.]+) req\/s/.exec(raw);
+  const rps = Number(finished?.[3]);
+  const unit = finished?.[2] === "ms" ? 1e-3 : finished?.[2] === "us" ? 1e-6 : 1;
   const req = /requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(raw);
   const data = /traffic: .*?, .*? headers .*?, .*?\((\d+)\) data/.exec(raw);
   if (!req || !Number.isFinite(rps)) throw new Error(`could not read h2load's output:\n${raw}`);
   const done = Number(req[2]);
   return {
     rps,
+    seconds: Number(finished?.[1]) * unit,
+    done,
     succeeded: Number(req[3]),
     failed: Number(req[4]),
     errored: Number(req[5]),

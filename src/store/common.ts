@@ -195,11 +195,17 @@ export const LEASE_COLUMNS = `id, mount_accessor, secret_type, internal, issue_t
   renewable, state, attempts, next_attempt_time, last_error, token_accessor, revoke_time`;
 
 export function leaseRecord(r: LeaseRow, keyring: Keyring): LeaseRecord {
+  // Opened when first read, not with the row: most readers never look at it
+  // (listing, lookup, and the expiry scheduler, which reads again the due
+  // leases it has queued and skips them).
+  let internal: JsonObject | undefined;
   return {
     id: r.id,
     mountAccessor: r.mount_accessor,
     secretType: r.secret_type,
-    internal: keyring.openJson<JsonObject>(r.internal, aad.lease(r.id)),
+    get internal(): JsonObject {
+      return (internal ??= keyring.openJson<JsonObject>(r.internal, aad.lease(r.id)));
+    },
     issueTime: r.issue_time,
     expireTime: r.expire_time,
     maxExpireTime: r.max_expire_time,

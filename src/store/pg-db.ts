@@ -1,5 +1,5 @@
-// The PostgreSQL plumbing under the store: a pool, transactions that write
-// their lease events in sequence order, group commit for hot writes, and the
+// The PostgreSQL plumbing under the store: a pool, transactions that queue
+// their lease events for numbering, group commit for hot writes, and the
 // lease change hooks told after each commit that wrote leases.
 import { randomInt } from "node:crypto";
 import pg from "pg";
@@ -8,24 +8,29 @@ import type { Logger } from "pino";
 import type { LeaseEventType } from "./types.js";
 import { LessorError } from "../errors.js";
 import type { LeaseChangeHooks } from "./common.js";
-import { storeError } from "./pg-connect.js";
+import { isConnectionError, storeError } from "./pg-connect.js";
 
 /**
- * Held (transaction-scoped) from a transaction's first lease event to its
- * commit. Why: lease_events.sequence comes from an identity sequence, and two
- * transactions can draw 10 and 11 yet commit 11 first; a watcher reading
- * "after 9" would then see 11, move its cursor there, and never see 10. With
- * this lock, no transaction can draw an event sequence number while another
- * holds drawn-but-uncommitted ones, so events become visible in sequence order
- * and `after(sequence)` never skips one.
+ * Lease events are numbered after commit, in batches, one batch at a time
+ * (pg-sequencer.ts, lessor_number_lease_events in pg-migrations.ts): the
+ * numbering call holds this transaction lock for its own run only, on the
+ * database side, across no round trip. Why numbers are not drawn at insert:
+ * two transactions can draw 10 and 11 yet commit 11 first; a watcher reading
+ * "after 9" would then see 11, move its cursor there, and never see 10.
+ * Numbering only committed events, one batch at a time, makes numbers
+ * visible in increasing order.
  *
- * The cost: the tail of event-writing transactions (the event INSERT and the
- * commit with its WAL flush) is serialized across every replica. Events are
- * therefore written last in each transaction (the lock is never held while
- * waiting for a row lock, so it cannot take part in a deadlock), and hot
- * writes are grouped (GroupCommit) so one lock/commit covers many of them.
+ * Lessor before schema version 4 drew numbers at insert and held this lock
+ * from its event INSERT to its COMMIT; the numbering call takes the same
+ * lock, so such a replica stays correct beside new ones during an upgrade.
  */
 export const EVENT_LOCK = 0x4c45_5645; // "LEVE"
+/**
+ * Session advisory lock held by the one replica that numbers every replica's
+ * events (the sequencer, pg-sequencer.ts). When its session ends, another
+ * replica takes it.
+ */
+export const SEQUENCER_LOCK = 0x4c53_4551; // "LSEQ"
 /**
  * Class of the two-key session advisory lock (OWNER_LOCK_CLASS, owner) each
  * process holds on a connection of its own while it has the store open. When
@@ -83,23 +88,31 @@ export class Tx {
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
-  /** Queues a lease event: written at commit, under EVENT_LOCK. */
+  /** Queues a lease event: written last, just before commit, and numbered after it. */
   event(type: LeaseEventType, leaseId: string, time: number, expireTime: number | null = null, detail: string | null = null): void {
     this.changesLeases = true;
     this.events.push({ type, leaseId, time, expireTime, detail });
   }
 
+  /** Whether this transaction queued events (they are unnumbered until a numbering call after its commit). */
+  queuedEvents = false;
+
+  /**
+   * Last, after every other statement: the draft number each event draws here
+   * is then larger than those of every transaction whose committed change
+   * this one saw, which the numbering follows (see lease_event_queue).
+   */
   async writeEvents(): Promise<void> {
     if (this.events.length === 0) return;
     const e = this.events;
-    await this.client.query({ name: "event_lock", text: "SELECT pg_advisory_xact_lock($1)", values: [EVENT_LOCK] });
     await this.client.query({
-      name: "events_insert",
-      text: `INSERT INTO lease_events (type, lease_id, time, expire_time, detail)
+      name: "events_queue",
+      text: `INSERT INTO lease_event_queue (type, lease_id, time, expire_time, detail)
              SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[])`,
       values: [e.map((x) => x.type), e.map((x) => x.leaseId), e.map((x) => x.time), e.map((x) => x.expireTime), e.map((x) => x.detail)],
     });
     this.events.length = 0;
+    this.queuedEvents = true;
   }
 }
 
@@ -146,6 +159,26 @@ export class PgDb {
     return { rows: r.rows, rowCount: r.rowCount ?? 0 };
   }
 
+  /**
+   * The writes of a kind as one statement, committed on its own (retried
+   * from the start on deadlock, as a transaction is). Throws what PostgreSQL
+   * or the connection threw, unwrapped (see GroupCommit).
+   */
+  async write<I, O, R extends QueryResultRow>(kind: WriteKind<I, O, R>, inputs: I[]): Promise<O[]> {
+    const { sql, values } = kind.statement(inputs);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const r = await this.pool.query<R>(config(sql, values));
+        if (kind.queuesEvents) this.eventCommits++;
+        if (writesLeases(sql)) this.hooks.emit();
+        return kind.outcomes(r.rows, inputs);
+      } catch (err) {
+        if (!retryable(err) || attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+      }
+    }
+  }
+
   async connect(): Promise<PoolClient> {
     try {
       return await this.pool.connect();
@@ -155,9 +188,16 @@ export class PgDb {
   }
 
   /**
-   * Runs work in one READ COMMITTED transaction; its lease events are written
-   * last, under EVENT_LOCK. Retried (from the start) on deadlock or
-   * serialization failure, so work must not have effects outside the database.
+   * Transactions committed by this process that queued lease events: the
+   * sequencer numbers up to the count it read before a numbering call, so a
+   * reader here can have its own events numbered before it reads.
+   */
+  eventCommits = 0;
+
+  /**
+   * Runs work in one READ COMMITTED transaction; its lease events are queued
+   * last. Retried (from the start) on deadlock or serialization failure, so
+   * work must not have effects outside the database.
    */
   async tx<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
@@ -169,6 +209,7 @@ export class PgDb {
         const value = await work(tx);
         await tx.writeEvents();
         await client.query("COMMIT");
+        if (tx.queuedEvents) this.eventCommits++;
         if (tx.changesLeases) this.hooks.emit();
         return value;
       } catch (err) {
@@ -193,36 +234,29 @@ export class PgDb {
   }
 }
 
-interface Pending {
-  work: (tx: Tx) => Promise<unknown>;
-  resolve: (value: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 /**
- * Group commit, as in the SQLite store: writes that arrive together share one
- * transaction (each in its own savepoint, so one that fails is undone alone),
- * so they pay for one commit and one turn of EVENT_LOCK. A caller's promise
- * settles only after the shared transaction committed. A few groups may be in
- * flight at once (each on its own connection).
+ * Work items that arrive together (in one turn of the event loop) are handed
+ * to runBatch together, at most maxBatch at a time and maxInFlight batches at
+ * once (each on its own connection); items arriving while that many batches
+ * run wait for the next, so batches grow with the load.
  */
-export class GroupCommit {
-  private queue: Pending[] = [];
+abstract class Batcher<T> {
+  private queue: T[] = [];
   private inFlight = 0;
   private scheduled = false;
 
   constructor(
-    private readonly db: PgDb,
-    private readonly maxInFlight = 4,
-    private readonly maxBatch = 200,
+    private readonly maxInFlight: number,
+    private readonly maxBatch: number,
   ) {}
 
-  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.schedule();
-    });
+  protected add(item: T): void {
+    this.queue.push(item);
+    this.schedule();
   }
+
+  /** Settles every item of the batch (never throws). */
+  protected abstract runBatch(batch: T[]): Promise<void>;
 
   private schedule(): void {
     if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxInFlight) return;
@@ -245,8 +279,140 @@ export class GroupCommit {
       this.schedule();
     }
   }
+}
 
-  private async runBatch(batch: Pending[]): Promise<void> {
+interface Lookup<K, R> {
+  key: K;
+  resolve: (value: R | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Lookups by key that arrive together become one query (`WHERE key =
+ * ANY($1)`): under load a replica makes one round trip for many requests'
+ * lookups instead of one each. Nothing is kept: each lookup is answered by a
+ * query sent after it was asked, so it sees every write resolved before it.
+ */
+export class BatchedLookup<K, R> extends Batcher<Lookup<K, R>> {
+  constructor(
+    /** Reads the rows of these keys; returns them by keyOf. */
+    private readonly read: (keys: K[]) => Promise<Map<string, R>>,
+    private readonly keyOf: (key: K) => string,
+  ) {
+    super(2, 500);
+  }
+
+  get(key: K): Promise<R | undefined> {
+    return new Promise((resolve, reject) => this.add({ key, resolve, reject }));
+  }
+
+  protected async runBatch(batch: Array<Lookup<K, R>>): Promise<void> {
+    const unique = new Map<string, K>();
+    for (const l of batch) unique.set(this.keyOf(l.key), l.key);
+    try {
+      const found = await this.read([...unique.values()]);
+      for (const l of batch) l.resolve(found.get(this.keyOf(l.key)));
+    } catch (err) {
+      for (const l of batch) l.reject(err);
+    }
+  }
+}
+
+/**
+ * A kind of write of which many are made by one statement (multi-row, from
+ * arrays), committed on its own (BatchedWrites): the hot writes, so the writes
+ * of a kind that arrive together cost one round trip whatever their number. A statement that queues lease
+ * events queues them itself, after the changes they describe (what the draft
+ * numbers of lease_event_queue rely on).
+ */
+export interface WriteKind<I, O, R extends QueryResultRow = QueryResultRow> {
+  statement(inputs: I[]): { sql: Sql; values: unknown[] };
+  /** One outcome per input, in order, from the statement's rows. */
+  outcomes(rows: R[], inputs: I[]): O[];
+  /** Whether the statement queues lease events (numbered after it commits). */
+  readonly queuesEvents: boolean;
+}
+
+interface Pending {
+  work: (tx: Tx) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+interface PendingOf<I, O> {
+  input: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Writes of one kind that arrive together: one statement for all of them,
+ * committed on its own. If it fails as a whole (nothing of it committed),
+ * each write runs alone, so only a failing one fails.
+ */
+export class BatchedWrites<I, O, R extends QueryResultRow> extends Batcher<PendingOf<I, O>> {
+  constructor(
+    private readonly db: PgDb,
+    private readonly kind: WriteKind<I, O, R>,
+  ) {
+    super(4, 200);
+  }
+
+  run(input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => this.add({ input, resolve, reject }));
+  }
+
+  protected async runBatch(batch: Array<PendingOf<I, O>>): Promise<void> {
+    try {
+      const outcomes = await this.db.write(
+        this.kind,
+        batch.map((op) => op.input),
+      );
+      batch.forEach((op, i) => op.resolve(outcomes[i] as O));
+      return;
+    } catch (err) {
+      // A lost connection leaves the outcome unknown: every write fails, none is made twice.
+      if (batch.length === 1 || isConnectionError(err)) {
+        for (const op of batch) op.reject(this.db.wrap(err));
+        return;
+      }
+    }
+    await Promise.all(
+      batch.map(async (op) => {
+        try {
+          const [outcome] = await this.db.write(this.kind, [op.input]);
+          op.resolve(outcome as O);
+        } catch (err) {
+          op.reject(this.db.wrap(err));
+        }
+      }),
+    );
+  }
+}
+
+/**
+ * Group commit, as in the SQLite store: writes that arrive together share one
+ * transaction, so they pay for one commit. A group runs first as it is; if one
+ * of its writes fails, the transaction is rolled back and the group runs again
+ * with each write in its own savepoint, so the one that fails is undone alone
+ * (savepoints on every group would cost two more round trips per write). A
+ * caller's promise settles only after the shared transaction committed.
+ */
+export class GroupCommit extends Batcher<Pending> {
+  constructor(
+    private readonly db: PgDb,
+    maxInFlight = 4,
+    maxBatch = 200,
+  ) {
+    super(maxInFlight, maxBatch);
+  }
+
+  run<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.add({ work, resolve: resolve as (value: unknown) => void, reject }));
+  }
+
+  protected async runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length > 1 && (await this.runWhole(batch))) return;
     if (batch.length === 1) {
       const op = batch[0] as Pending;
       try {
@@ -274,6 +440,39 @@ export class GroupCommit {
       if ("error" in outcome) op.reject(this.db.wrap(outcome.error));
       else op.resolve(outcome.value);
     });
+  }
+
+  /**
+   * Runs the group in one transaction with no savepoints. True when that
+   * settled every write; false when a write failed (the transaction was
+   * rolled back: nothing of it committed), to be run again in savepoints.
+   */
+  private async runWhole(batch: Pending[]): Promise<boolean> {
+    let writeFailed = false;
+    let values: unknown[];
+    try {
+      values = await this.db.tx(async (tx) => {
+        writeFailed = false;
+        const out: unknown[] = [];
+        for (const op of batch) {
+          try {
+            out.push(await op.work(tx));
+          } catch (error) {
+            // A deadlock or serialization failure is retried whole by PgDb.tx.
+            if (!retryable(error)) writeFailed = true;
+            throw error;
+          }
+        }
+        return out;
+      });
+    } catch (err) {
+      if (writeFailed) return false;
+      // The transaction itself failed: nothing of the batch is durable.
+      for (const op of batch) op.reject(err);
+      return true;
+    }
+    values.forEach((value, i) => batch[i]?.resolve(value));
+    return true;
   }
 
   private async inSavepoint(tx: Tx, work: (tx: Tx) => Promise<unknown>): Promise<{ value: unknown } | { error: unknown }> {

@@ -8,6 +8,7 @@
 // range (ids, paths, names) use COLLATE "C", so ordering is by code point as
 // in SQLite and prefix ranges (prefix <= id < prefix || U+10FFFF) hold
 // whatever the database's default collation.
+import { EVENT_LOCK } from "./pg-db.js";
 
 export const PG_MIGRATIONS: readonly string[] = [
   // 1: the whole schema of SQLite's migrations 1-3, plus what replicas share.
@@ -163,5 +164,60 @@ export const PG_MIGRATIONS: readonly string[] = [
   // as SQLite's migration 5.
   `
   ALTER TABLE tokens ADD COLUMN bound_cidrs TEXT NOT NULL DEFAULT '[]';
+  `,
+  // 4: lease events numbered after commit (pg-sequencer.ts). A writing
+  // transaction queues its events, holding no lock; lessor_number_lease_events
+  // moves the committed ones into lease_events, numbered in the order they
+  // were queued, one call at a time (EVENT_LOCK, held for the call only).
+  // Existing events keep their numbers and the identity sequence goes on from
+  // them; a replica still running the version before this one (it inserts
+  // into lease_events under EVENT_LOCK) stays correct beside the new ones.
+  `
+  CREATE TABLE lease_event_queue (
+    -- Drawn when the event is queued, at the end of its transaction, after
+    -- every statement that transaction ran: an event whose transaction saw
+    -- another's committed change draws a larger value than that change's
+    -- events. The numbering follows it within one call.
+    draft       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    type        TEXT NOT NULL,
+    lease_id    TEXT COLLATE "C" NOT NULL,
+    time        BIGINT NOT NULL,
+    expire_time BIGINT,
+    detail      TEXT
+  );
+
+  -- Numbers up to batch_size committed queued events (oldest draft first)
+  -- into lease_events and returns how many. Calls take turns on EVENT_LOCK,
+  -- each statement reading with a snapshot taken after the previous call
+  -- committed: numbers become visible in increasing order, every queued event
+  -- is numbered exactly once, and an event of a transaction still in flight
+  -- (invisible here) waits for a later call.
+  CREATE FUNCTION lessor_number_lease_events(batch_size integer) RETURNS integer
+  LANGUAGE plpgsql AS $fn$
+  DECLARE
+    seq regclass := pg_get_serial_sequence('lease_events', 'sequence')::regclass;
+    drafts bigint[];
+    n integer;
+    first_sequence bigint;
+  BEGIN
+    PERFORM pg_advisory_xact_lock(${EVENT_LOCK});
+    SELECT array_agg(draft ORDER BY draft) INTO drafts
+      FROM (SELECT draft FROM lease_event_queue ORDER BY draft LIMIT batch_size) AS oldest;
+    n := coalesce(cardinality(drafts), 0);
+    IF n = 0 THEN
+      RETURN 0;
+    END IF;
+    -- Under EVENT_LOCK nothing else draws from the sequence: a block of n.
+    first_sequence := nextval(seq);
+    IF n > 1 THEN
+      PERFORM setval(seq, first_sequence + n - 1);
+    END IF;
+    INSERT INTO lease_events (sequence, type, lease_id, time, expire_time, detail) OVERRIDING SYSTEM VALUE
+      SELECT first_sequence + d.i - 1, q.type, q.lease_id, q.time, q.expire_time, q.detail
+      FROM unnest(drafts) WITH ORDINALITY AS d(draft, i) JOIN lease_event_queue AS q ON q.draft = d.draft;
+    DELETE FROM lease_event_queue WHERE draft = ANY(drafts);
+    RETURN n;
+  END
+  $fn$;
   `,
 ];

@@ -5,6 +5,7 @@
 // UPDATEs or row locks, never a read in one statement and a write in another
 // that another replica could slip between.
 import pg from "pg";
+import type { QueryResultRow } from "pg";
 import type { Logger } from "pino";
 import { Keyring } from "./encryption.js";
 import {
@@ -41,8 +42,9 @@ import {
   type TokenRow,
 } from "./common.js";
 import { parsePgUrl } from "./pg-connect.js";
-import { GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx } from "./pg-db.js";
+import { BatchedLookup, BatchedWrites, GroupCommit, MIGRATION_LOCK, OWNER_LOCK_CLASS, OwnerLock, PgDb, type Tx, type WriteKind } from "./pg-db.js";
 import { PG_MIGRATIONS } from "./pg-migrations.js";
+import { EventSequencer } from "./pg-sequencer.js";
 import { bumpConfig, PgAuditDevices, PgCluster, PgPolicies, PgQuotas, PgSealedData, PgSettings, PgTokenTree } from "./pg-security.js";
 import type {
   AuditDeviceStore,
@@ -110,7 +112,9 @@ export async function openPgStore(options: PgStoreOptions): Promise<Store> {
     throw err;
   }
   db.opened = true;
-  return new PgStore(db, hooks, ownerLock, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
+  const sequencer = new EventSequencer(db, { config: conn.config, display: conn.display, secrets: conn.secrets, logger: options.logger });
+  sequencer.start();
+  return new PgStore(db, hooks, ownerLock, sequencer, options.keyring, options.revokeClaimTimeoutMs ?? conn.revokeClaimTimeoutMs);
 }
 
 /**
@@ -199,6 +203,7 @@ class PgStore implements Store {
     private readonly db: PgDb,
     hooks: LeaseChangeHooks,
     private readonly ownerLock: OwnerLock,
+    private readonly sequencer: EventSequencer,
     keyring: Keyring,
     revokeClaimTimeoutMs: number,
   ) {
@@ -208,7 +213,7 @@ class PgStore implements Store {
     this.mounts = new PgMounts(db);
     this.entries = new PgEntries(db, keyring);
     this.leases = new PgLeases(db, keyring, writes, revokeClaimTimeoutMs);
-    this.events = new PgEvents(db);
+    this.events = new PgEvents(db, sequencer);
     const intents = new PgIntents(db, keyring, writes, ownerLock.owner);
     this.intents = intents;
     this.tokens = new PgTokens(db);
@@ -227,6 +232,7 @@ class PgStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.sequencer.close();
     await this.db.end();
     await this.ownerLock.release();
   }
@@ -342,7 +348,11 @@ class PgLeases implements LeaseStore {
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
     private readonly claimTimeoutMs: number,
-  ) {}
+  ) {
+    this.inserts = new BatchedWrites(db, leasesFromIntents);
+  }
+
+  private readonly inserts: BatchedWrites<LeaseInsert, boolean, { id: string }>;
 
   private row(r: LeaseRow): LeaseRecord {
     return leaseRecord(r, this.keyring);
@@ -356,37 +366,7 @@ class PgLeases implements LeaseStore {
 
   async insertFromIntent(lease: NewLease, intentId: string | null): Promise<boolean> {
     const internal = this.keyring.sealJson(lease.internal, aad.lease(lease.id));
-    return this.writes.run(async (tx) => {
-      // The DELETE locks the intent row: a rollback's claim (an UPDATE of the
-      // same row) either committed first, and this deletes nothing, or waits
-      // and then finds no row.
-      if (intentId !== null) {
-        const d = await tx.query({ name: "intent_take", text: "DELETE FROM intents WHERE id = $1 AND claimed_at IS NULL" }, [intentId]);
-        if (d.rowCount === 0) return false;
-      }
-      await tx.query(
-        {
-          name: "lease_insert",
-          text: `INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
-                                     renewable, state, token_accessor, due_time, ttl)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $6, $10)`,
-        },
-        [
-          lease.id,
-          lease.mountAccessor,
-          lease.secretType,
-          internal,
-          lease.issueTime,
-          lease.expireTime,
-          lease.maxExpireTime,
-          lease.renewable,
-          lease.tokenAccessor,
-          lease.ttlSeconds,
-        ],
-      );
-      tx.event("created", lease.id, lease.issueTime, lease.expireTime);
-      return true;
-    });
+    return this.inserts.run({ lease, internal, intentId });
   }
 
   async idsWithPrefix(prefix: string, states: LeaseState[], limit: number): Promise<string[]> {
@@ -629,6 +609,80 @@ class PgLeases implements LeaseStore {
   }
 }
 
+/**
+ * Records leases with their created events, each ending its intent (null:
+ * none), as insertFromIntent; the outcome says whether it was recorded. The
+ * DELETE locks each intent row: a rollback's claim (an UPDATE of the same
+ * row) either committed first, and this deletes nothing (nor records that
+ * lease), or waits and then finds no row.
+ */
+type LeaseInsert = { lease: NewLease; internal: Buffer; intentId: string | null };
+const leasesFromIntents: WriteKind<LeaseInsert, boolean, { id: string }> = {
+  queuesEvents: true,
+  statement: (items) => ({
+    sql: {
+      name: "leases_from_intents",
+      text: `WITH l AS (
+               SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[], $6::bigint[], $7::bigint[],
+                                    $8::boolean[], $9::text[], $10::bigint[], $11::text[])
+                 AS l(id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time, renewable, token_accessor, ttl, intent_id)),
+             taken AS (
+               DELETE FROM intents WHERE id IN (SELECT intent_id FROM l) AND claimed_at IS NULL RETURNING id),
+             made AS (
+               INSERT INTO leases (id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+                                   renewable, state, token_accessor, due_time, ttl)
+               SELECT id, mount_accessor, secret_type, internal, issue_time, expire_time, max_expire_time,
+                      renewable, 'active', token_accessor, expire_time, ttl
+               FROM l WHERE intent_id IS NULL OR intent_id IN (SELECT id FROM taken)
+               RETURNING id, issue_time, expire_time),
+             queued AS (
+               INSERT INTO lease_event_queue (type, lease_id, time, expire_time, detail)
+               SELECT 'created', id, issue_time, expire_time, NULL FROM made)
+           SELECT id FROM made`,
+    },
+    values: [
+      items.map((i) => i.lease.id),
+      items.map((i) => i.lease.mountAccessor),
+      items.map((i) => i.lease.secretType),
+      items.map((i) => i.internal),
+      items.map((i) => i.lease.issueTime),
+      items.map((i) => i.lease.expireTime),
+      items.map((i) => i.lease.maxExpireTime),
+      items.map((i) => i.lease.renewable),
+      items.map((i) => i.lease.tokenAccessor),
+      items.map((i) => i.lease.ttlSeconds),
+      items.map((i) => i.intentId),
+    ],
+  }),
+  outcomes(rows, items) {
+    const made = new Set(rows.map((r) => r.id));
+    return items.map((i) => made.has(i.lease.id));
+  },
+};
+
+/** Records issuance intents (sealed data), as intents.insert. */
+type IntentInsert = { intent: IntentRecord; data: Buffer; owner: number };
+const intentInserts: WriteKind<IntentInsert, void> = {
+  queuesEvents: false,
+  statement: (items) => ({
+    sql: {
+      name: "intents_insert",
+      text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bytea[], $6::bigint[], $7::int[])`,
+    },
+    values: [
+      items.map((i) => i.intent.id),
+      items.map((i) => i.intent.leaseId),
+      items.map((i) => i.intent.mountAccessor),
+      items.map((i) => i.intent.secretType),
+      items.map((i) => i.data),
+      items.map((i) => i.intent.createdAt),
+      items.map((i) => i.owner),
+    ],
+  }),
+  outcomes: (_, items) => items.map(() => undefined),
+};
+
 /** Marks a lease revoking, due at $2 (queued for the scheduler). */
 const enqueueSql = {
   name: "lease_enqueue",
@@ -649,10 +703,20 @@ async function forceOne(tx: Tx, id: string, now: number, note: string): Promise<
   return r.rowCount;
 }
 
+/**
+ * Reads numbered events (lease_events). Before reading, events this process
+ * committed that are not numbered yet are numbered (pg-sequencer.ts), so a
+ * write that has resolved is readable here at once; other replicas' events
+ * within the sequencer's interval.
+ */
 class PgEvents implements LeaseEventStore {
-  constructor(private readonly db: PgDb) {}
+  constructor(
+    private readonly db: PgDb,
+    private readonly sequencer: EventSequencer,
+  ) {}
 
   async after(sequence: number, prefix: string, limit: number): Promise<LeaseEventRecord[]> {
+    await this.sequencer.catchUp();
     const { rows } =
       prefix === ""
         ? await this.db.query<EventRow>(
@@ -670,6 +734,7 @@ class PgEvents implements LeaseEventStore {
   }
 
   async latestSequence(): Promise<number> {
+    await this.sequencer.catchUp();
     const { rows } = await this.db.query<{ s: number }>({
       name: "events_latest",
       text: "SELECT COALESCE(MAX(sequence), 0)::bigint AS s FROM lease_events",
@@ -688,20 +753,15 @@ class PgIntents implements IntentStore {
     private readonly keyring: Keyring,
     private readonly writes: GroupCommit,
     private readonly owner: number,
-  ) {}
+  ) {
+    this.inserts = new BatchedWrites(db, intentInserts);
+  }
+
+  private readonly inserts: BatchedWrites<IntentInsert, void, QueryResultRow>;
 
   async insert(intent: IntentRecord): Promise<void> {
     const data = this.keyring.sealJson(intent.data, aad.intent(intent.id));
-    await this.writes.run((tx) =>
-      tx.query(
-        {
-          name: "intent_insert",
-          text: `INSERT INTO intents (id, lease_id, mount_accessor, secret_type, data, created_at, owner)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-        },
-        [intent.id, intent.leaseId, intent.mountAccessor, intent.secretType, data, intent.createdAt, this.owner],
-      ),
-    );
+    await this.inserts.run({ intent, data, owner: this.owner });
   }
 
   async claim(id: string, now: number, staleClaimBefore: number): Promise<boolean> {
@@ -756,6 +816,18 @@ class PgIntents implements IntentStore {
 class PgTokens implements TokenStore {
   constructor(private readonly db: PgDb) {}
 
+  /** Every request reads its token: those read together share one query. */
+  private readonly byHash = new BatchedLookup<Buffer, TokenRow>(
+    async (hashes) => {
+      const { rows } = await this.db.query<TokenRow & { hash: Buffer }>(
+        { name: "tokens_by_hashes", text: `SELECT hash, ${TOKEN_COLUMNS} FROM tokens WHERE hash = ANY($1::bytea[])` },
+        [hashes],
+      );
+      return new Map(rows.map((r) => [r.hash.toString("hex"), r]));
+    },
+    (hash) => hash.toString("hex"),
+  );
+
   async insert(hash: Buffer, t: TokenRecord): Promise<void> {
     const json = tokenJsonColumns(t);
     await this.db.query(
@@ -782,8 +854,7 @@ class PgTokens implements TokenStore {
   }
 
   async getByHash(hash: Buffer): Promise<TokenRecord | undefined> {
-    const { rows } = await this.db.query<TokenRow>({ name: "token_by_hash", text: `SELECT ${TOKEN_COLUMNS} FROM tokens WHERE hash = $1` }, [hash]);
-    const r = rows[0];
+    const r = await this.byHash.get(hash);
     return r ? tokenRecord(r) : undefined;
   }
 

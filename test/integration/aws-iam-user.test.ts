@@ -24,7 +24,8 @@ import {
 import { Code } from "@lessor/client";
 import { TEST_CERTIFICATES } from "../aws-emulator/certificates.js";
 import { buildClients } from "../../src/engines/aws/clients.js";
-import { rollbackIamUser, LEASE_TAG } from "../../src/engines/aws/iam-user.js";
+import { deleteIamUser, rollbackIamUser, LEASE_TAG } from "../../src/engines/aws/iam-user.js";
+import { LessorError } from "../../src/errors.js";
 import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator, whoAmI } from "../helpers/aws.js";
 import { awsSetup, createAdminUser, lessorUsers, rejects } from "../helpers/aws-engine.js";
 import { clientFor, startServer } from "../helpers/processes.js";
@@ -207,6 +208,43 @@ test("rollback deletes only a user tagged with its own lease", async (t) => {
     emulator.listUsers().map((u) => u.userName).sort(),
     ["other-lease", "someone-else"],
   );
+});
+
+test("a revocation whose attempt is abandoned closes the IAM request it has under way and sends no more; the next attempt deletes the user", { timeout: 30_000 }, async (t) => {
+  const emulator = await startAwsEmulator({ port: 0 });
+  const iam = rootIam(emulator);
+  // Requests may take a minute: only the signal can end the held one within the test's time.
+  const clients = await buildClients({
+    access_key: emulator.rootAccessKeyId,
+    secret_key: emulator.rootSecretAccessKey,
+    region: "us-east-1",
+    iam_endpoint: emulator.endpoint,
+    request_timeout: 60,
+    max_retries: 0,
+  });
+  t.after(async () => {
+    clients.destroy();
+    iam.destroy();
+    await emulator.close();
+  });
+  await iam.send(new CreateUserCommand({ UserName: "held" }));
+  const key = await iam.send(new CreateAccessKeyCommand({ UserName: "held" }));
+  const internal = { username: "held", access_key_id: key.AccessKey?.AccessKeyId };
+  // A first deletion (no signal) goes through the same client before and after, as every other revocation does.
+  await iam.send(new CreateUserCommand({ UserName: "plain" }));
+  await deleteIamUser(clients.iam, { username: "plain" }, "aws/");
+
+  emulator.addFault({ action: "DeleteAccessKey", latencyMs: 60_000, count: 1 });
+  const attempt = new AbortController();
+  const deletion = deleteIamUser(clients.iam, internal, "aws/", { signal: attempt.signal });
+  await waitFor("DeleteAccessKey to reach IAM", () => (emulator.counts().calls.DeleteAccessKey ?? 0) > 0, 10_000, 10);
+  attempt.abort();
+  await assert.rejects(deletion, (err: unknown) => err instanceof LessorError && err.reason === "AWS_CALL_ABANDONED", "the held call ends with the attempt");
+  assert.equal(emulator.counts().calls.DeleteUser ?? 0, 1, "no DeleteUser sent for the abandoned attempt (only the plain user's)");
+  assert.ok(emulator.getUser("held"), "the user is still there");
+
+  await deleteIamUser(clients.iam, internal, "aws/", { signal: new AbortController().signal });
+  assert.equal(emulator.getUser("held"), undefined, "the next attempt deleted it");
 });
 
 test("config/lease sets iam_user lease durations; a request's ttl is honoured within lease_max", async (t) => {

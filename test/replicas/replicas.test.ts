@@ -9,7 +9,8 @@
 //    short leases that expire), replicas killed with SIGKILL three times
 //    mid-way, each time while it is known to be issuing (an IAM user made,
 //    its lease not yet recorded), and started again on the same database and
-//    address. Each kill interrupted that issuance: its user is rolled back
+//    address; the first killed is the one numbering every replica's lease
+//    events (the sequencer), so another must take that over. Each kill interrupted that issuance: its user is rolled back
 //    and no lease records it. Afterwards, once expiry and rollback have
 //    settled (bounded waits): every lease is live or revoked; no IAM user was
 //    deleted twice (the emulator counts every DeleteUser call per user when
@@ -25,6 +26,7 @@ import { randomBytes } from "node:crypto";
 import { Code, LeaseEventType, LeaseState, LessorClient, LessorClientError, watchLeases, type LeaseEvent, type LeaseInfo } from "@lessor/client";
 import { CreateGroupCommand } from "@aws-sdk/client-iam";
 import { awsEnv, EC2_POLICY, rootIam, startAwsEmulator, type AwsEmulator } from "../helpers/aws.js";
+import { SEQUENCER_LOCK } from "../../src/store/pg-db.js";
 import { databaseName } from "../helpers/postgres.js";
 import { startServer, tempDir, type ServerProcess } from "../helpers/processes.js";
 import { onPostgres, testCluster } from "../helpers/store.js";
@@ -53,8 +55,11 @@ const ROLLBACK_WAIT_MS = 20_000;
  * window before the kill, and sent again after it, is excused.
  */
 const KILL_WINDOW_MS = 2_000;
-/** Replicas killed, in turn, during the load (both watched ones; r1 stays up). */
-const VICTIMS = [2, 1, 2];
+/**
+ * Replicas killed, in turn, during the load: first the sequencer, whichever
+ * it is, then both watched ones (r2, r3) if it was not one of them.
+ */
+const VICTIMS = ["sequencer", 1, 2] as const;
 /** The revocation claim in the kill test: a killed replica's claimed revocations are taken up this soon. */
 const CLAIM_SECONDS = 8;
 /** The probe role's group; the emulator holds every AddUserToGroup this long, so a probe issuance is under way when its replica is killed. */
@@ -69,6 +74,8 @@ interface Replica {
 }
 
 interface Cluster {
+  /** The database the replicas share. */
+  database: string;
   emulator: AwsEmulator;
   replicas: Replica[];
   token: string;
@@ -79,7 +86,8 @@ interface Cluster {
 
 async function startCluster(t: { after: (fn: () => Promise<void>) => void }, options: { revokeClaimTimeoutSeconds?: number } = {}): Promise<Cluster> {
   const pg = testCluster();
-  const created = new URL(await pg.createDatabase(databaseName(`replicas_${randomBytes(4).toString("hex")}`)));
+  const database = databaseName(`replicas_${randomBytes(4).toString("hex")}`);
+  const created = new URL(await pg.createDatabase(database));
   if (options.revokeClaimTimeoutSeconds !== undefined) created.searchParams.set("revoke_claim_timeout", String(options.revokeClaimTimeoutSeconds));
   const url = created.toString();
   const emulator = await startAwsEmulator({ port: 0 });
@@ -105,7 +113,22 @@ async function startCluster(t: { after: (fn: () => Promise<void>) => void }, opt
     assert.match(server.output(), /Storage: postgresql \(127\.0\.0\.1:\d+\/replicas_[0-9a-f]+\)/);
     replicas.push({ ...d, server, client: new LessorClient({ address: server.address, token }) });
   }
-  return { emulator, replicas, token, start, watches };
+  return { database, emulator, replicas, token, start, watches };
+}
+
+/** Which replica numbers every replica's lease events now (holds SEQUENCER_LOCK; its connection is named with its process id). */
+async function sequencer(c: Cluster): Promise<number> {
+  const rows = await testCluster().query<{ name: string }>(
+    `SELECT a.application_name AS name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objid::int8 = $1 AND l.objsubid = 1
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
+    [SEQUENCER_LOCK],
+    c.database,
+  );
+  const pid = Number(/^lessor sequencer (\d+)$/.exec(rows[0]?.name ?? "")?.[1]);
+  const index = c.replicas.findIndex((r) => r.server.proc.pid === pid);
+  assert.ok(index >= 0, `the sequencer is one of the replicas (${rows[0]?.name ?? "none"})`);
+  return index;
 }
 
 function replica(c: Cluster, i: number): Replica {
@@ -381,8 +404,10 @@ test("three replicas under load, killed with SIGKILL mid-issuance three times an
   }
 
   async function crashes(): Promise<void> {
-    for (const [i, victim] of VICTIMS.entries()) {
+    for (const [i, which] of VICTIMS.entries()) {
       await waitFor(`${((i + 1) * 100) / (VICTIMS.length + 1)}% of the load to be done`, () => opsDone >= ((i + 1) * WORKERS * OPS_PER_WORKER) / (VICTIMS.length + 1), 60_000, 10);
+      // Its death must leave no event unnumbered (another replica takes the role) and none delivered twice.
+      const victim = which === "sequencer" ? await waitFor("a replica to be the sequencer", () => sequencer(c).catch(() => undefined), 10_000, 100) : which;
       await crashAndRestart(victim);
     }
   }
@@ -404,7 +429,7 @@ test("three replicas under load, killed with SIGKILL mid-issuance three times an
   const loadSeconds = (Date.now() - loadStarted) / 1000;
   assert.deepEqual(failures, [], "no call failed except calls to a killed replica while it was down");
   assert.equal(kills.length, VICTIMS.length, "every kill happened");
-  for (const victim of new Set(VICTIMS)) assert.doesNotMatch(replica(c, victim).server.output(), /Error/, "a restarted replica logs no error");
+  for (const victim of new Set(kills.map((k) => k.victim))) assert.doesNotMatch(replica(c, victim).server.output(), /Error/, "a restarted replica logs no error");
   emulator.clearFaults();
 
   // Expiry settles: nothing active past its expiry, nothing revoking.

@@ -201,6 +201,11 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     // The store goes on working.
     await insert(store, lease("aws/creds/r/2"));
     assert.equal((await store.leases.countByState()).active, 2);
+    // Writes arriving together (one group commit, one multi-row statement), one of them failing: only that one fails.
+    const together = await Promise.allSettled(["aws/creds/r/3", "aws/creds/r/1", "aws/creds/r/4"].map((id) => store.leases.insertFromIntent(lease(id), null)));
+    assert.deepEqual(together.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+    assert.deepEqual((await store.leases.page("aws/creds/r/", null, 10)).leases.map((l) => l.id), ["aws/creds/r/1", "aws/creds/r/2", "aws/creds/r/3", "aws/creds/r/4"]);
+    assert.deepEqual((await eventsOf(store)).map(([, id]) => id).sort(), ["aws/creds/r/1", "aws/creds/r/2", "aws/creds/r/3", "aws/creds/r/4"], "one created event each");
   },
 
   async "idsWithPrefix: ids under the prefix in the given states, in id order, at most limit"({ store }) {

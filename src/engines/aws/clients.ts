@@ -7,7 +7,7 @@ import type { STSClient } from "@aws-sdk/client-sts";
 import type { AdaptiveRetryStrategy } from "@smithy/core/retry";
 import type { EngineTelemetry } from "../framework/types.js";
 import { awsErrorCode } from "./errors.js";
-import { iamSdk, retrySdk, stsSdk } from "./sdk.js";
+import { httpSdk, iamSdk, retrySdk, stsSdk, type HttpSdk } from "./sdk.js";
 
 /** config/root as stored (sealed). */
 export const rootConfigSchema = z.object({
@@ -126,6 +126,51 @@ function failureCode(err: unknown): string {
 }
 
 /** A middleware that reports every command failing after the SDK's retries (outermost step: one report per call). */
+/** Abort signals of commands in flight (see abortable), by their input object. */
+const commandSignals = new WeakMap<object, AbortSignal>();
+/** The same signals, by the HTTP request each attempt of such a command makes. */
+const requestSignals = new WeakMap<object, AbortSignal>();
+
+/**
+ * A command that `signal` can abandon (its HTTP request is closed, and no
+ * further attempt starts), for `client.send(abortable(command, signal))`. Not
+ * through send()'s options: with any, the SDK builds the command's middleware
+ * stack again on every call (cacheMiddleware applies only without), which
+ * cost a revocation more CPU than signing its three calls.
+ */
+export function abortable<C extends { input: object }>(command: C, signal: AbortSignal | undefined): C {
+  if (signal) commandSignals.set(command.input, signal);
+  return command;
+}
+
+/** The innermost middleware (every attempt's request passes it): ties the request to its command's signal. */
+function attachSignal<A extends { input: unknown; request?: unknown }, R>(next: (args: A) => Promise<R>) {
+  return async (args: A): Promise<R> => {
+    const signal = typeof args.input === "object" && args.input !== null ? commandSignals.get(args.input) : undefined;
+    if (signal) {
+      signal.throwIfAborted();
+      if (typeof args.request === "object" && args.request !== null) requestSignals.set(args.request, signal);
+    }
+    return next(args);
+  };
+}
+
+type NodeHttpHandler = InstanceType<HttpSdk["NodeHttpHandler"]>;
+let abortableHandler: Promise<new (options: ReturnType<typeof httpHandlerOptions>) => NodeHttpHandler> | undefined;
+
+/** The SDK's HTTP handler, closing a request when its command's signal aborts (see abortable). */
+async function httpHandler(options: ReturnType<typeof httpHandlerOptions>): Promise<NodeHttpHandler> {
+  abortableHandler ??= httpSdk().then(
+    ({ NodeHttpHandler }) =>
+      class AbortableHttpHandler extends NodeHttpHandler {
+        override handle(request: Parameters<NodeHttpHandler["handle"]>[0], handlerOptions: Parameters<NodeHttpHandler["handle"]>[1] = {}) {
+          return super.handle(request, { ...handlerOptions, abortSignal: requestSignals.get(request) ?? handlerOptions.abortSignal });
+        }
+      },
+  );
+  return new (await abortableHandler)(options);
+}
+
 function failureReport(service: string, telemetry: EngineTelemetry) {
   return <A, R>(next: (args: A) => Promise<R>, context: { commandName?: string }) =>
     async (args: A): Promise<R> => {
@@ -161,10 +206,13 @@ export async function buildClients(config: RootConfig, telemetry?: EngineTelemet
   // Resolve each command's middleware stack once, not on every call: it was the
   // largest cost of issuing a credential (nothing here edits the stack).
   // Every request is bounded: connecting, and the whole request with its answer.
-  const requestHandler = httpHandlerOptions(config);
-  const common = { ...attempts, credentials: configured, cacheMiddleware: true, requestHandler };
-  const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...common, retryStrategy }));
-  const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...common, retryStrategy }));
+  const handlerOptions = httpHandlerOptions(config);
+  const common = { ...attempts, credentials: configured, cacheMiddleware: true };
+  const [iamHandler, stsHandler] = await Promise.all([httpHandler(handlerOptions), httpHandler(handlerOptions)]);
+  const iam = withRetry((retryStrategy) => new IAMClient({ ...iamOptions, ...common, retryStrategy, requestHandler: iamHandler }));
+  const sts = withRetry((retryStrategy) => new STSClient({ ...stsOptions, ...common, retryStrategy, requestHandler: stsHandler }));
+  iam.middlewareStack.add(attachSignal, { step: "deserialize", priority: "low", name: "lessorAbortSignal" });
+  sts.middlewareStack.add(attachSignal, { step: "deserialize", priority: "low", name: "lessorAbortSignal" });
   if (telemetry) {
     iam.middlewareStack.add(failureReport("iam", telemetry), { step: "initialize", name: "lessorFailureReport" });
     sts.middlewareStack.add(failureReport("sts", telemetry), { step: "initialize", name: "lessorFailureReport" });
@@ -172,7 +220,7 @@ export async function buildClients(config: RootConfig, telemetry?: EngineTelemet
   return {
     iam,
     sts,
-    stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1, cacheMiddleware: true, requestHandler }),
+    stsWith: (creds) => new STSClient({ ...stsOptions, credentials: creds, maxAttempts: 1, cacheMiddleware: true, requestHandler: handlerOptions }),
     async credentials() {
       const c = await iam.config.credentials();
       return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };

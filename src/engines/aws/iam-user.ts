@@ -5,7 +5,7 @@
 import { z } from "zod";
 import type { IAMClient } from "@aws-sdk/client-iam";
 import type { Logger } from "pino";
-import type { AwsClients } from "./clients.js";
+import { abortable, type AwsClients } from "./clients.js";
 import { LessorError } from "../../errors.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 import { iamSdk, stsSdk } from "./sdk.js";
@@ -149,27 +149,27 @@ export async function deleteIamUser(
 ): Promise<void> {
   const { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, RemoveUserFromGroupCommand } = await iamSdk();
   const user = internal.username;
-  const sendOptions = { abortSignal: options.signal };
+  const signal = options.signal;
   if (internal.access_key_id) {
     await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
-      iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id }), sendOptions),
+      iam.send(abortable(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id }), signal)),
     );
   }
   if (internal.inline_policy) {
     await ignoreGone("iam:DeleteUserPolicy", mountPath, () =>
-      iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME }), sendOptions),
+      iam.send(abortable(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME }), signal)),
     );
   }
   for (const arn of internal.policy_arns ?? []) {
-    await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn }), sendOptions));
+    await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(abortable(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn }), signal)));
   }
   for (const group of internal.groups ?? []) {
     await ignoreGone("iam:RemoveUserFromGroup", mountPath, () =>
-      iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: group }), sendOptions),
+      iam.send(abortable(new RemoveUserFromGroupCommand({ UserName: user, GroupName: group }), signal)),
     );
   }
   try {
-    await iam.send(new DeleteUserCommand({ UserName: user }), sendOptions);
+    await iam.send(abortable(new DeleteUserCommand({ UserName: user }), signal));
     return;
   } catch (err) {
     if (isNoSuchEntity(err)) return;
@@ -177,7 +177,7 @@ export async function deleteIamUser(
   }
   const skipped = await sweepUser(iam, user, mountPath, options);
   try {
-    await iam.send(new DeleteUserCommand({ UserName: user }), sendOptions);
+    await iam.send(abortable(new DeleteUserCommand({ UserName: user }), signal));
   } catch (err) {
     if (isNoSuchEntity(err)) return;
     const mapped = mapAwsError(err, "iam:DeleteUser", mountPath);
@@ -217,7 +217,7 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string, option
     ListUserPoliciesCommand,
     RemoveUserFromGroupCommand,
   } = await iamSdk();
-  const o = { abortSignal: options.signal };
+  const signal = options.signal;
   const skipped: LessorError[] = [];
   /** One step: "already gone" is done; refused or unsupported is skipped; anything else fails the deletion. */
   const step = async <T>(action: string, run: () => Promise<T>): Promise<T | undefined> => {
@@ -235,43 +235,43 @@ async function sweepUser(iam: IAMClient, user: string, mountPath: string, option
     }
   };
 
-  const keys = await step("iam:ListAccessKeys", () => iam.send(new ListAccessKeysCommand({ UserName: user }), o));
+  const keys = await step("iam:ListAccessKeys", () => iam.send(abortable(new ListAccessKeysCommand({ UserName: user }), signal)));
   for (const k of keys?.AccessKeyMetadata ?? []) {
-    await step("iam:DeleteAccessKey", () => iam.send(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: k.AccessKeyId }), o));
+    await step("iam:DeleteAccessKey", () => iam.send(abortable(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: k.AccessKeyId }), signal)));
   }
-  const inline = await step("iam:ListUserPolicies", () => iam.send(new ListUserPoliciesCommand({ UserName: user }), o));
+  const inline = await step("iam:ListUserPolicies", () => iam.send(abortable(new ListUserPoliciesCommand({ UserName: user }), signal)));
   for (const name of inline?.PolicyNames ?? []) {
-    await step("iam:DeleteUserPolicy", () => iam.send(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name }), o));
+    await step("iam:DeleteUserPolicy", () => iam.send(abortable(new DeleteUserPolicyCommand({ UserName: user, PolicyName: name }), signal)));
   }
-  const attached = await step("iam:ListAttachedUserPolicies", () => iam.send(new ListAttachedUserPoliciesCommand({ UserName: user }), o));
+  const attached = await step("iam:ListAttachedUserPolicies", () => iam.send(abortable(new ListAttachedUserPoliciesCommand({ UserName: user }), signal)));
   for (const p of attached?.AttachedPolicies ?? []) {
-    await step("iam:DetachUserPolicy", () => iam.send(new DetachUserPolicyCommand({ UserName: user, PolicyArn: p.PolicyArn }), o));
+    await step("iam:DetachUserPolicy", () => iam.send(abortable(new DetachUserPolicyCommand({ UserName: user, PolicyArn: p.PolicyArn }), signal)));
   }
-  const groups = await step("iam:ListGroupsForUser", () => iam.send(new ListGroupsForUserCommand({ UserName: user }), o));
+  const groups = await step("iam:ListGroupsForUser", () => iam.send(abortable(new ListGroupsForUserCommand({ UserName: user }), signal)));
   for (const g of groups?.Groups ?? []) {
-    await step("iam:RemoveUserFromGroup", () => iam.send(new RemoveUserFromGroupCommand({ UserName: user, GroupName: g.GroupName }), o));
+    await step("iam:RemoveUserFromGroup", () => iam.send(abortable(new RemoveUserFromGroupCommand({ UserName: user, GroupName: g.GroupName }), signal)));
   }
-  await step("iam:DeleteLoginProfile", () => iam.send(new DeleteLoginProfileCommand({ UserName: user }), o));
-  const mfa = await step("iam:ListMFADevices", () => iam.send(new ListMFADevicesCommand({ UserName: user }), o));
+  await step("iam:DeleteLoginProfile", () => iam.send(abortable(new DeleteLoginProfileCommand({ UserName: user }), signal)));
+  const mfa = await step("iam:ListMFADevices", () => iam.send(abortable(new ListMFADevicesCommand({ UserName: user }), signal)));
   for (const d of mfa?.MFADevices ?? []) {
-    await step("iam:DeactivateMFADevice", () => iam.send(new DeactivateMFADeviceCommand({ UserName: user, SerialNumber: d.SerialNumber }), o));
+    await step("iam:DeactivateMFADevice", () => iam.send(abortable(new DeactivateMFADeviceCommand({ UserName: user, SerialNumber: d.SerialNumber }), signal)));
   }
-  const certs = await step("iam:ListSigningCertificates", () => iam.send(new ListSigningCertificatesCommand({ UserName: user }), o));
+  const certs = await step("iam:ListSigningCertificates", () => iam.send(abortable(new ListSigningCertificatesCommand({ UserName: user }), signal)));
   for (const c of certs?.Certificates ?? []) {
     await step("iam:DeleteSigningCertificate", () =>
-      iam.send(new DeleteSigningCertificateCommand({ UserName: user, CertificateId: c.CertificateId }), o),
+      iam.send(abortable(new DeleteSigningCertificateCommand({ UserName: user, CertificateId: c.CertificateId }), signal)),
     );
   }
-  const ssh = await step("iam:ListSSHPublicKeys", () => iam.send(new ListSSHPublicKeysCommand({ UserName: user }), o));
+  const ssh = await step("iam:ListSSHPublicKeys", () => iam.send(abortable(new ListSSHPublicKeysCommand({ UserName: user }), signal)));
   for (const k of ssh?.SSHPublicKeys ?? []) {
-    await step("iam:DeleteSSHPublicKey", () => iam.send(new DeleteSSHPublicKeyCommand({ UserName: user, SSHPublicKeyId: k.SSHPublicKeyId }), o));
+    await step("iam:DeleteSSHPublicKey", () => iam.send(abortable(new DeleteSSHPublicKeyCommand({ UserName: user, SSHPublicKeyId: k.SSHPublicKeyId }), signal)));
   }
   const service = await step("iam:ListServiceSpecificCredentials", () =>
-    iam.send(new ListServiceSpecificCredentialsCommand({ UserName: user }), o),
+    iam.send(abortable(new ListServiceSpecificCredentialsCommand({ UserName: user }), signal)),
   );
   for (const c of service?.ServiceSpecificCredentials ?? []) {
     await step("iam:DeleteServiceSpecificCredential", () =>
-      iam.send(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId }), o),
+      iam.send(abortable(new DeleteServiceSpecificCredentialCommand({ UserName: user, ServiceSpecificCredentialId: c.ServiceSpecificCredentialId }), signal)),
     );
   }
   return skipped;
@@ -287,7 +287,7 @@ export async function lessorTagsOf(
   const { ListUserTagsCommand } = await iamSdk();
   try {
     // A user holds at most 50 tags: one page.
-    const out = await iam.send(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }), { abortSignal: signal });
+    const out = await iam.send(abortable(new ListUserTagsCommand({ UserName: user, MaxItems: 100 }), signal));
     const value = (key: string) => out.Tags?.find((t) => t.Key?.toLowerCase() === key)?.Value;
     return { leaseId: value(LEASE_TAG), mount: value(MOUNT_TAG) };
   } catch (err) {
