@@ -30,7 +30,7 @@ import type { Store } from "../store/types.js";
 import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { grpcConnectionOptions, listenGuarded } from "./connections.js";
-import { GrpcBinding } from "./grpc-binding.js";
+import { GrpcBinding, type RpcObserver } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
 import { checkVaultHttp, serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -120,7 +120,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const pipeline = requestPipeline(options, storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
-  const grpc = await serveGrpc(pipeline, listener, health, logger);
+  const grpc = await serveGrpc(pipeline, listener, health, logger, storage.metrics);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
   let http: VaultHttpServer | undefined;
   let metricsServer: Awaited<ReturnType<LessorMetrics["serve"]>> | undefined;
@@ -360,7 +360,13 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
 }
 
 /** The gRPC server: every declared service through the pipeline, then health and reflection. */
-async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, health: HealthReporter, logger: Logger) {
+async function serveGrpc(
+  pipeline: RequestPipeline,
+  listener: ReturnType<typeof listenerCredentials>,
+  health: HealthReporter,
+  logger: Logger,
+  observer: RpcObserver | undefined,
+) {
   const server = new LessorGrpcServer({
     ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
@@ -369,7 +375,7 @@ async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof 
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  const binding = new GrpcBinding(pipeline, logger);
+  const binding = new GrpcBinding(pipeline, logger, observer);
   for (const service of API) {
     const bound = binding.bind(service);
     server.addService(bound.definition, bound.implementation);

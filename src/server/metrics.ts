@@ -5,17 +5,20 @@
 // hold counts and times only, never a secret, a lease id or a token.
 import { createServer, type Server } from "node:http";
 import { performance } from "node:perf_hooks";
+import { status as GrpcCode } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineTelemetry } from "../engines/framework/types.js";
 import type { LeaseObserver } from "../leases/manager.js";
 import type { LeaseState, RevokeReason, Store } from "../store/types.js";
+import type { RpcObserver } from "./grpc-binding.js";
 import { splitHostPort } from "./listen.js";
 
 /** Counting leases by state reads every lease: done at most this often, whatever the scrape rate. */
 const LEASE_COUNT_MAX_AGE_MS = 10_000;
 
-export class LessorMetrics implements LeaseObserver, EngineTelemetry {
+export class LessorMetrics implements LeaseObserver, EngineTelemetry, RpcObserver {
   readonly registry = new Registry();
+  private readonly handledTotal: Counter<"grpc_service" | "grpc_method" | "grpc_code">;
   private readonly issuedTotal: Counter<"engine" | "secret_type">;
   private readonly issueSeconds: Histogram<"engine">;
   private readonly rolledBackTotal: Counter<"engine">;
@@ -52,6 +55,13 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry {
       async collect() {
         this.set(await store.leases.countDue(Date.now()));
       },
+    });
+    // The name and labels of go-grpc-prometheus and its kin, which dashboards already know.
+    this.handledTotal = new Counter({
+      name: "grpc_server_handled_total",
+      help: "gRPC calls completed, by service, method and status code",
+      labelNames: ["grpc_service", "grpc_method", "grpc_code"],
+      registers,
     });
     this.issuedTotal = new Counter({
       name: "lessor_leases_issued_total",
@@ -104,6 +114,12 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
+  }
+
+  handled(path: string, code: GrpcCode): void {
+    // "/lessor.v1.SecretsService/Read": the service and method from the descriptor's path.
+    const slash = path.lastIndexOf("/");
+    this.handledTotal.inc({ grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1), grpc_code: GrpcCode[code] });
   }
 
   issued(engine: string, secretType: string, seconds: number): void {
