@@ -98,9 +98,12 @@ export class TokenAuthority {
     this.recent.clear();
   }
 
-  /** Makes a root token and returns it; the only time it is ever seen in clear. */
-  async createRoot(now: number): Promise<string> {
-    const token = newToken();
+  /**
+   * Makes a root token and returns it; the only time it is ever seen in clear.
+   * `chosen` (dev mode's -dev-root-token-id) is taken as the token instead of a random one.
+   */
+  async createRoot(now: number, chosen?: string): Promise<string> {
+    const token = chosen ?? newToken();
     const record: TokenRecord = {
       accessor: newAccessor(),
       policies: ["root"],

@@ -70,6 +70,8 @@ export interface LessorServerOptions extends ListenerOptions {
   /** How long revoked leases, finished jobs and lease events are kept (tidy purges older ones). */
   leaseRetentionMs?: number;
   prefixJobs?: PrefixJobOptions;
+  /** Dev mode only: the root token to make on a new store, instead of a random one. */
+  devRootToken?: string;
   /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsListenAddress?: string;
   /** PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...): a store several replicas share, instead of <dataDir>/lessor.db. */
@@ -213,7 +215,7 @@ async function loadConfiguration(options: LessorServerOptions, storage: Storage,
   const { store, metrics } = storage;
   const cluster = store.cluster;
   const tokens = new TokenAuthority(store, cluster === undefined);
-  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(Date.now()) : undefined;
+  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(Date.now(), options.devRootToken) : undefined;
   // Read before the copies below are loaded, so a change made meanwhile is reloaded, not missed.
   const configVersion = cluster ? await cluster.configVersion() : 0;
   const mounts = new MountTable(
