@@ -38,6 +38,11 @@ await build({
     "grpc-health-check",
     "@grpc/reflection",
     "@grpc/proto-loader",
+    // The AWS SDK (lessor login -method=aws signs with it) resolves parts of
+    // itself at run time; it works only loaded as published.
+    "@aws-sdk/*",
+    "@smithy/*",
+    "@aws-crypto/*",
   ],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as __lessorCreateRequire } from 'node:module'; const require = __lessorCreateRequire(import.meta.url);" },

@@ -26,6 +26,8 @@ export interface BenchServer {
   proc: ChildProcess;
   pid: number;
   output(): string;
+  /** Its Prometheus endpoint, when asked for (`metrics`). */
+  metricsUrl: string | undefined;
   /** Resolves when the banner (and the root token, on a first start) was printed. */
   ready: Promise<{ rootToken: string | undefined }>;
   stop(): Promise<void>;
@@ -39,12 +41,15 @@ export interface BenchServerOptions {
   /** Modules loaded before the server (node --import). */
   preload?: string[];
   nodeFlags?: string[];
+  /** Serve Prometheus metrics (the benchmarks count every call's outcome from them). */
+  metrics?: boolean;
 }
 
 export async function spawnServer(o: BenchServerOptions): Promise<BenchServer> {
   mkdirSync(o.dataDir, { recursive: true });
   const port = await freePort();
   const address = `127.0.0.1:${port}`;
+  const metricsAddress = o.metrics ? `127.0.0.1:${await freePort()}` : undefined;
   const node = [
     ...(o.nodeFlags ?? []),
     // BENCH_SERVER_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the servers under test.
@@ -54,6 +59,7 @@ export async function spawnServer(o: BenchServerOptions): Promise<BenchServer> {
     "server",
     `-data-dir=${o.dataDir}`,
     `-listen-address=${address}`,
+    ...(metricsAddress ? [`-metrics-listen-address=${metricsAddress}`] : []),
     ...(o.args ?? []),
   ];
   const [cmd, argv] = o.cpu === undefined ? [process.execPath, node] : ["taskset", ["-c", String(o.cpu), process.execPath, ...node]];
@@ -79,6 +85,7 @@ export async function spawnServer(o: BenchServerOptions): Promise<BenchServer> {
     proc,
     pid: proc.pid as number,
     output: () => out,
+    metricsUrl: metricsAddress && `http://${metricsAddress}/metrics`,
     ready,
     async stop() {
       if (proc.exitCode === null) proc.kill("SIGTERM");

@@ -2,7 +2,7 @@
 // is a second, non-secret id that names a token in logs, audit and leases.
 import { hash as oneShotHash, randomBytes } from "node:crypto";
 import { BlockList, isIPv6 } from "node:net";
-import type { IssuedToken, LoginIdentity } from "../engines/framework/types.js";
+import type { IssuedToken, LoginIdentity, TokenCreateRequest } from "../engines/framework/types.js";
 import { LessorError } from "../errors.js";
 import type { Store, TokenRecord } from "../store/types.js";
 import { MAX_DURATION_SECONDS } from "../util/duration.js";
@@ -98,9 +98,12 @@ export class TokenAuthority {
     this.recent.clear();
   }
 
-  /** Makes a root token and returns it; the only time it is ever seen in clear. */
-  async createRoot(now: number): Promise<string> {
-    const token = newToken();
+  /**
+   * Makes a root token and returns it; the only time it is ever seen in clear.
+   * `chosen` (dev mode's -dev-root-token-id) is taken as the token instead of a random one.
+   */
+  async createRoot(now: number, chosen?: string): Promise<string> {
+    const token = chosen ?? newToken();
     const record: TokenRecord = {
       accessor: newAccessor(),
       policies: ["root"],
@@ -366,16 +369,6 @@ export interface LeaseRevoker {
   revokeByToken(accessor: string): Promise<number>;
 }
 
-export interface TokenCreateRequest {
-  policies: string[];
-  ttlSeconds: number;
-  explicitMaxTtlSeconds: number;
-  renewable: boolean;
-  numUses: number;
-  displayName: string;
-  orphan: boolean;
-  meta: Record<string, string>;
-}
 
 /** Vault's defaults: tokens live 768h unless told otherwise, and never longer. */
 export const DEFAULT_TOKEN_TTL_SECONDS = 768 * 3600;

@@ -24,12 +24,15 @@ export function defineCommand<U>(module: CommandModule<GlobalArgs, U>): CommandM
 
 export interface Io {
   out(text: string): void;
+  /** One raw value (-field): as Vault prints it, with no newline when piped, so `$(...)` and files get the value alone. */
+  raw(text: string): void;
   err(text: string): void;
   stdin(): string;
 }
 
 export const processIo: Io = {
   out: (text) => process.stdout.write(text.endsWith("\n") ? text : `${text}\n`),
+  raw: (text) => process.stdout.write(process.stdout.isTTY ? `${text}\n` : text),
   err: (text) => process.stderr.write(text.endsWith("\n") ? text : `${text}\n`),
   stdin: () => {
     throw new Error("replaced in main");

@@ -30,7 +30,7 @@ import type { Store } from "../store/types.js";
 import { BackgroundTasks } from "./background.js";
 import { ReplicaMembership, type ReplicaOptions } from "./cluster.js";
 import { grpcConnectionOptions, listenGuarded } from "./connections.js";
-import { GrpcBinding } from "./grpc-binding.js";
+import { GrpcBinding, type RpcObserver } from "./grpc-binding.js";
 import { HealthReporter } from "./health.js";
 import { checkVaultHttp, serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
@@ -70,6 +70,8 @@ export interface LessorServerOptions extends ListenerOptions {
   /** How long revoked leases, finished jobs and lease events are kept (tidy purges older ones). */
   leaseRetentionMs?: number;
   prefixJobs?: PrefixJobOptions;
+  /** Dev mode only: the root token to make on a new store, instead of a random one. */
+  devRootToken?: string;
   /** host:port to serve Prometheus metrics on (GET /metrics); none when absent. */
   metricsListenAddress?: string;
   /** PostgreSQL URL (postgres://user:password@host:port/db?sslmode=...): a store several replicas share, instead of <dataDir>/lessor.db. */
@@ -120,7 +122,7 @@ export async function startLessor(options: LessorServerOptions): Promise<LessorS
   const pipeline = requestPipeline(options, storage, config, leases, server, logger);
   const tasks = backgroundTasks(options, storage, config, leases, logger);
   await tasks.start();
-  const grpc = await serveGrpc(pipeline, listener, health, logger);
+  const grpc = await serveGrpc(pipeline, listener, health, logger, storage.metrics);
   logger.info({ address: grpc.address, data_dir: options.dataDir, transport: listener.transport }, "lessor listening");
   let http: VaultHttpServer | undefined;
   let metricsServer: Awaited<ReturnType<LessorMetrics["serve"]>> | undefined;
@@ -213,7 +215,7 @@ async function loadConfiguration(options: LessorServerOptions, storage: Storage,
   const { store, metrics } = storage;
   const cluster = store.cluster;
   const tokens = new TokenAuthority(store, cluster === undefined);
-  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(Date.now()) : undefined;
+  const rootToken = (await shouldCreateRoot(store, tokens)) ? await tokens.createRoot(Date.now(), options.devRootToken) : undefined;
   // Read before the copies below are loaded, so a change made meanwhile is reloaded, not missed.
   const configVersion = cluster ? await cluster.configVersion() : 0;
   const mounts = new MountTable(
@@ -360,7 +362,13 @@ function backgroundTasks(options: LessorServerOptions, storage: Storage, config:
 }
 
 /** The gRPC server: every declared service through the pipeline, then health and reflection. */
-async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof listenerCredentials>, health: HealthReporter, logger: Logger) {
+async function serveGrpc(
+  pipeline: RequestPipeline,
+  listener: ReturnType<typeof listenerCredentials>,
+  health: HealthReporter,
+  logger: Logger,
+  observer: RpcObserver | undefined,
+) {
   const server = new LessorGrpcServer({
     ...grpcConnectionOptions(listener.limits),
     "grpc.max_receive_message_length": 4 * 1024 * 1024,
@@ -369,7 +377,7 @@ async function serveGrpc(pipeline: RequestPipeline, listener: ReturnType<typeof 
     "grpc.keepalive_timeout_ms": 20_000,
     "grpc.keepalive_permit_without_calls": 1,
   });
-  const binding = new GrpcBinding(pipeline, logger);
+  const binding = new GrpcBinding(pipeline, logger, observer);
   for (const service of API) {
     const bound = binding.bind(service);
     server.addService(bound.definition, bound.implementation);

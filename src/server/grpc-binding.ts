@@ -24,6 +24,11 @@ import { toServiceError } from "./status.js";
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown>;
 
+/** Told how each call ended (the metrics count calls by method and status code). */
+export interface RpcObserver {
+  handled(path: string, code: GrpcCode): void;
+}
+
 /** The method's short name for logs and audit: "/lessor.v1.SecretsService/Read" → "SecretsService/Read". */
 export function methodName(path: string): string {
   return path.replace(/^\/[^/]*\.(?=[^./]+\/[^/]+$)/, "");
@@ -97,6 +102,7 @@ export class GrpcBinding {
   constructor(
     private readonly pipeline: RequestPipeline,
     private readonly logger: Logger,
+    private readonly observer?: RpcObserver,
   ) {}
 
   /** The definition (with safe decoding) and implementation of a declared service. */
@@ -120,9 +126,10 @@ export class GrpcBinding {
         .then(
           (res) => {
             callback(null, rpc.response(res, call.request));
+            this.observer?.handled(method.path, GrpcCode.OK);
             if (this.logger.isLevelEnabled("debug")) this.logger.debug({ method: name, peer: call.getPeer(), code: "OK", ms: since(started) }, "rpc");
           },
-          (err: unknown) => callback(this.failed(name, call, started, err), null),
+          (err: unknown) => callback(this.failed(method.path, name, call, started, err), null),
         )
         .finally(() => caller.done());
     };
@@ -152,10 +159,15 @@ export class GrpcBinding {
       void this.run(name, call, rpc.request.bind(rpc), caller, send)
         .then(
           () => {
-            if (!caller.signal.aborted) call.end();
+            if (caller.signal.aborted) this.observer?.handled(method.path, GrpcCode.CANCELLED);
+            else {
+              call.end();
+              this.observer?.handled(method.path, GrpcCode.OK);
+            }
           },
           (err: unknown) => {
-            if (!caller.signal.aborted) call.emit("error", this.failed(name, call, started, err));
+            const failed = this.failed(method.path, name, call, started, err);
+            if (!caller.signal.aborted) call.emit("error", failed);
           },
         )
         .finally(() => caller.done());
@@ -187,8 +199,9 @@ export class GrpcBinding {
   }
 
   /** Maps and logs a failed call; returns what to send to the caller. */
-  private failed(method: string, call: AnyCall, started: number, err: unknown) {
+  private failed(path: string, method: string, call: AnyCall, started: number, err: unknown) {
     const mapped = toServiceError(err);
+    this.observer?.handled(path, mapped.code);
     const fields = { method, peer: call.getPeer(), code: GrpcCode[mapped.code], ms: since(started) };
     if (mapped.reference) {
       // Internal errors: the detail goes to the log only, under the reference the caller saw.

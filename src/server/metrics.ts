@@ -5,17 +5,23 @@
 // hold counts and times only, never a secret, a lease id or a token.
 import { createServer, type Server } from "node:http";
 import { performance } from "node:perf_hooks";
+import { status as GrpcCode } from "@grpc/grpc-js";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineTelemetry } from "../engines/framework/types.js";
 import type { LeaseObserver } from "../leases/manager.js";
 import type { LeaseState, RevokeReason, Store } from "../store/types.js";
+import type { RpcObserver } from "./grpc-binding.js";
 import { splitHostPort } from "./listen.js";
+
+/** The areas of a store whose methods are timed (every property but the lifecycle ones). */
+type StoreArea = Exclude<keyof Store, "cluster" | "onLeaseChange" | "close">;
 
 /** Counting leases by state reads every lease: done at most this often, whatever the scrape rate. */
 const LEASE_COUNT_MAX_AGE_MS = 10_000;
 
-export class LessorMetrics implements LeaseObserver, EngineTelemetry {
+export class LessorMetrics implements LeaseObserver, EngineTelemetry, RpcObserver {
   readonly registry = new Registry();
+  private readonly handledTotal: Counter<"grpc_service" | "grpc_method" | "grpc_code">;
   private readonly issuedTotal: Counter<"engine" | "secret_type">;
   private readonly issueSeconds: Histogram<"engine">;
   private readonly rolledBackTotal: Counter<"engine">;
@@ -52,6 +58,13 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry {
       async collect() {
         this.set(await store.leases.countDue(Date.now()));
       },
+    });
+    // The name and labels of go-grpc-prometheus and its kin, which dashboards already know.
+    this.handledTotal = new Counter({
+      name: "grpc_server_handled_total",
+      help: "gRPC calls completed, by service, method and status code",
+      labelNames: ["grpc_service", "grpc_method", "grpc_code"],
+      registers,
     });
     this.issuedTotal = new Counter({
       name: "lessor_leases_issued_total",
@@ -106,6 +119,12 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry {
     });
   }
 
+  handled(path: string, code: GrpcCode): void {
+    // "/lessor.v1.SecretsService/Read": the service and method from the descriptor's path.
+    const slash = path.lastIndexOf("/");
+    this.handledTotal.inc({ grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1), grpc_code: GrpcCode[code] });
+  }
+
   issued(engine: string, secretType: string, seconds: number): void {
     this.issuedTotal.inc({ engine, secret_type: secretType });
     this.issueSeconds.observe({ engine }, seconds);
@@ -130,30 +149,46 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry {
 
   /**
    * The same store, every method of every area (leases, tokens, ...) timed.
-   * Built once (not a Proxy), so the cost per call is one closure and a clock read.
+   * Built once (not a Proxy), so the cost per call is one closure and a clock
+   * read. Areas are listed, so a new one cannot be missed (the type says so).
    */
   timedStore(store: Store): Store {
-    const timed = Object.create(store) as Record<string, unknown>;
-    for (const [area, target] of Object.entries(store as unknown as Record<string, unknown>)) {
-      if (typeof target !== "object" || target === null) continue;
-      timed[area] = this.timedArea(area, target);
-    }
-    return timed as unknown as Store;
+    const area = <K extends StoreArea>(name: K): Store[K] => this.timedArea(name, store[name]);
+    return {
+      mounts: area("mounts"),
+      entries: area("entries"),
+      leases: area("leases"),
+      events: area("events"),
+      intents: area("intents"),
+      tokens: area("tokens"),
+      policies: area("policies"),
+      quotas: area("quotas"),
+      auditDevices: area("auditDevices"),
+      settings: area("settings"),
+      tokenTree: area("tokenTree"),
+      sealed: area("sealed"),
+      jobs: area("jobs"),
+      cluster: store.cluster && this.timedArea("cluster", store.cluster),
+      onLeaseChange: (listener) => store.onLeaseChange(listener),
+      close: () => store.close(),
+    };
   }
 
-  private timedArea(area: string, target: object): object {
-    const timed = Object.create(target) as Record<string, unknown>;
+  /** An object that inherits from `target` and times each of its methods. */
+  private timedArea<T extends object>(area: string, target: T): T {
+    const timed: T = Object.create(target);
     for (const name of methodNames(target)) {
-      const method = (target as Record<string, unknown>)[name] as (...args: unknown[]) => unknown;
+      const method: unknown = Reflect.get(target, name);
+      if (typeof method !== "function") continue;
       const histogram = this.storeSeconds.labels({ operation: `${area}.${name}` });
-      timed[name] = (...args: unknown[]): unknown => {
+      Reflect.set(timed, name, (...args: unknown[]): unknown => {
         const start = performance.now();
         const done = () => histogram.observe((performance.now() - start) / 1000);
-        const result = method.apply(target, args);
+        const result: unknown = method.apply(target, args);
         if (result instanceof Promise) return result.finally(done);
         done();
         return result;
-      };
+      });
     }
     return timed;
   }

@@ -180,11 +180,21 @@ export class EventSequencer {
     });
   }
 
-  /** Stops the sequencer (its session and lock end with its connection). */
+  /**
+   * Stops the sequencer (its session and lock end with its connection), after
+   * numbering what this process committed: a replica that stops (the last one,
+   * or one whose store a tool opened) leaves none of its events waiting for
+   * another replica's next round.
+   */
   async close(): Promise<void> {
     this.closed = true;
     this.wakeSleep?.();
     await this.loop;
     await this.running?.catch(() => undefined);
+    await this.catchUp().catch((err: unknown) => {
+      // Not lost: another replica, or this one's next start, numbers them.
+      const message = storeError(err, this.options.display, this.options.secrets).message;
+      this.options.logger?.warn({ err: message }, "lease event sequencer: could not number this replica's last events before stopping");
+    });
   }
 }

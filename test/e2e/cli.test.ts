@@ -25,8 +25,9 @@ test("the CLI against a dev server", async (t) => {
   r = await cli(["read", "secret/app/db"]);
   assert.equal(r.stdout, "Key                 Value\n---                 -----\nrefresh_interval    30m\npassword            hunter2\nttl                 30m\nuser                admin\n");
 
+  // As Vault's: the value alone, no newline, when piped.
   r = await cli(["read", "-field=password", "secret/app/db"]);
-  assert.equal(r.stdout, "hunter2\n");
+  assert.equal(r.stdout, "hunter2");
 
   r = await cli(["read", "-format=json", "secret/app/db"]);
   const json = JSON.parse(r.stdout) as { data: Record<string, string>; lease_duration: number };

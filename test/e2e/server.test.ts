@@ -68,3 +68,22 @@ test("a bad -config file is refused before anything starts, naming the file, lin
   r = await runCli(["server", `-config=${join(dir, "missing.hcl")}`]);
   assert.deepEqual([r.code, r.stderr], [1, `Error: cannot read the configuration file ${join(dir, "missing.hcl")}: ENOENT\n`]);
 });
+
+test("-dev-root-token-id: the dev server's root token is the one given, and works; without -dev it is refused", async (t) => {
+  const home = tempDir("home");
+  const server = await startServer({ dev: true, home, args: ["-dev-root-token-id=root"] });
+  t.after(() => server.stop());
+  assert.equal(server.rootToken, "root");
+  const env = { LESSOR_ADDR: server.address, LESSOR_TOKEN: "root", HOME: home };
+  const written = await runCli(["write", "secret/app", "password=s3cret"], { env });
+  assert.equal(written.code, 0, written.stderr);
+  const read = await runCli(["read", "-field=password", "secret/app"], { env });
+  assert.equal(read.stdout, "s3cret");
+  // The token saved for the CLI is the same one.
+  const viaSaved = await runCli(["token", "lookup"], { env: { LESSOR_ADDR: server.address, HOME: home } });
+  assert.match(viaSaved.stdout, /^policies\s+\[root\]$/m, viaSaved.stderr);
+
+  const refused = await runCli(["server", "-data-dir", tempDir("data"), "-dev-root-token-id=root"]);
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /-dev-root-token-id is for -dev only/);
+});

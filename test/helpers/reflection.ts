@@ -264,9 +264,8 @@ export async function grpcurl(args: string[]): Promise<GrpcurlResult> {
       return { code: 0, stdout: described, stderr: "" };
     }
     // An invocation: address Service/Method (or Service.Method).
-    const m = /^(.+)[/.]([^/.]+)$/.exec(verb);
-    if (!m || symbol) return { code: 2, stdout: "", stderr: `not a method: ${verb}` };
-    const [, serviceName, methodName] = m as unknown as [string, string, string];
+    const [, serviceName, methodName] = /^(.+)[/.]([^/.]+)$/.exec(verb) ?? [];
+    if (serviceName === undefined || methodName === undefined || symbol) return { code: 2, stdout: "", stderr: `not a method: ${verb}` };
     const { registry } = await reflection.registryFor(serviceName);
     const method = registry.getService(serviceName)?.methods.find((x) => x.name === methodName);
     if (!method) return { code: 1, stdout: "", stderr: `service "${serviceName}" does not include a method named "${methodName}"` };

@@ -15,7 +15,7 @@ import { clientFor, startServer, tempDir, type ServerProcess } from "../helpers/
 import { storeOptions } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";
 
-const RANDOM_KILLS = 12;
+const RANDOM_KILLS = 6;
 const READS_PER_ROUND = 3;
 /** How long the emulator holds the IAM call a kill is aimed at. */
 const HOLD_MS = 800;

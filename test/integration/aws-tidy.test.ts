@@ -7,16 +7,19 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { CreateUserCommand } from "@aws-sdk/client-iam";
 import { Code } from "@lessor/client";
+import { z } from "zod";
 import { EC2_POLICY } from "../helpers/aws.js";
 import { awsSetup, rejects } from "../helpers/aws-engine.js";
 import { runCli } from "../helpers/processes.js";
 
-interface TidyResult {
-  scanned: number;
-  orphans: Array<{ user_name: string; path: string; lease_id: string }>;
-  deleted: string[];
-  failed: Record<string, string>;
-}
+/** What aws/tidy answers, parsed rather than assumed. */
+const TidyResult = z.object({
+  scanned: z.number(),
+  orphans: z.array(z.object({ user_name: z.string(), path: z.string(), lease_id: z.string() })),
+  deleted: z.array(z.string()),
+  failed: z.record(z.string(), z.string()),
+});
+const tidy = (answer: { data: unknown }) => TidyResult.parse(answer.data);
 
 test("tidy finds exactly the orphans, deletes them when asked, and nothing else", async (t) => {
   const { client, emulator, iam } = await awsSetup(t);
@@ -59,18 +62,18 @@ test("tidy finds exactly the orphans, deletes them when asked, and nothing else"
   ].sort((a, b) => a.user_name.localeCompare(b.user_name));
   const usersBefore = emulator.listUsers().map((u) => u.userName).sort();
 
-  const listed = (await client.read("aws/tidy")).data as unknown as TidyResult;
+  const listed = tidy(await client.read("aws/tidy"));
   assert.deepEqual(listed.orphans, expected);
   assert.equal(listed.scanned, usersBefore.length);
   assert.deepEqual(listed.deleted, []);
 
-  const underPath = (await client.read("aws/tidy", { path_prefix: "/lessor/" })).data as unknown as TidyResult;
+  const underPath = tidy(await client.read("aws/tidy", { path_prefix: "/lessor/" }));
   assert.deepEqual(underPath.orphans, expected.filter((o) => o.path === "/lessor/"));
-  const dry = (await client.write("aws/tidy", { dry_run: true })).data as unknown as TidyResult;
+  const dry = tidy(await client.write("aws/tidy", { dry_run: true }));
   assert.deepEqual([dry.orphans, dry.deleted], [expected, []]);
   assert.deepEqual(emulator.listUsers().map((u) => u.userName).sort(), usersBefore, "listing deletes nothing");
 
-  const done = (await client.write("aws/tidy", {})).data as unknown as TidyResult;
+  const done = tidy(await client.write("aws/tidy", {}));
   assert.deepEqual(done.deleted, expected.map((o) => o.user_name).sort());
   assert.deepEqual(done.failed, {});
   const left = new Set(emulator.listUsers().map((u) => u.userName));
@@ -79,7 +82,7 @@ test("tidy finds exactly the orphans, deletes them when asked, and nothing else"
     expected.map((o) => o.user_name).sort(),
     "exactly the orphans are gone",
   );
-  assert.deepEqual(((await client.read("aws/tidy")).data as unknown as TidyResult).orphans, []);
+  assert.deepEqual(tidy(await client.read("aws/tidy")).orphans, []);
 
   // The live lease's user still works as before.
   emulator.removeFault(fault);
@@ -98,7 +101,7 @@ test("tidy never takes a user whose issuance is still under way", async (t) => {
     assert.ok(Date.now() < deadline, "the user appears");
     await new Promise((r) => setTimeout(r, 20));
   }
-  const during = (await client.write("aws/tidy", {})).data as unknown as TidyResult;
+  const during = tidy(await client.write("aws/tidy", {}));
   assert.deepEqual([during.orphans, during.deleted], [[], []]);
   const creds = await pending;
   assert.equal(emulator.listUsers().length, 1);

@@ -57,6 +57,11 @@ test("metrics: leases by state, issuance, revocation, AWS errors by code, store 
   assert.equal(sample(text, "lessor_issuance_rollbacks_total", { engine: "aws" }), 1);
   assert.equal(sample(text, "lessor_external_errors_total", { service: "iam", operation: "AddUserToGroup", code: "NoSuchEntity" }), 1);
   assert.equal(sample(text, "lessor_expiry_backlog"), 0);
+  // Calls by status code, under the names gRPC dashboards know (awsSetup's own writes count too).
+  const handled = (service: string, method: string, code: string) => sample(text, "grpc_server_handled_total", { grpc_service: service, grpc_method: method, grpc_code: code });
+  assert.equal(handled("lessor.v1.SecretsService", "Read", "OK"), 2);
+  assert.equal(handled("lessor.v1.SecretsService", "Read", "FAILED_PRECONDITION"), 1);
+  assert.equal(handled("lessor.v1.LeaseService", "RevokeLease", "OK"), 1);
   assert.ok((sample(text, "lessor_store_operation_duration_seconds_count", { operation: "leases.insertFromIntent" }) ?? 0) >= 2);
   assert.ok((sample(text, "lessor_process_resident_memory_bytes") ?? 0) > 0);
 

@@ -248,7 +248,7 @@ test("the token and policy CLI speaks Vault's dialect", async (t) => {
   const token = /token {16}(\S+)/.exec(r.stdout)?.[1] as string;
   const accessor = /token_accessor {7}(\S+)/.exec(r.stdout)?.[1] as string;
   r = await cli(["token", "create", "-policy=readers", "-field=token"]);
-  assert.match(r.stdout, /^lsr\.\S+\n$/);
+  assert.match(r.stdout, /^lsr\.\S+$/);
 
   r = await cli(["token", "lookup"], undefined, token);
   assert.equal(r.code, 0, r.stderr);

@@ -3,7 +3,7 @@
 // with the same framework as every backend. The token authority does the
 // work; this only maps paths onto it. TokenService's typed methods map here.
 import { LessorError } from "../../errors.js";
-import { definePath, type Caller, type Engine, type FieldSpecs, type IssuedToken, type JsonObject, type PathsSpecial, type PathSpec, type Request } from "../../engines/framework/types.js";
+import { definePath, type Caller, type Engine, type FieldSpecs, type IssuedToken, type JsonObject, type PathsSpecial, type PathSpec, type Request, type TokenCreateRequest } from "../../engines/framework/types.js";
 import type { TokenRecord } from "../../store/types.js";
 
 /** Where the backend is mounted. */
@@ -12,20 +12,10 @@ export const TOKEN_PATH = "auth/token/";
 /** Orphans (tokens with no parent) need sudo, to make and to leave behind. */
 export const TOKEN_SPECIAL: PathsSpecial = { root: ["create-orphan", "revoke-orphan"] };
 
-export interface TokenCreateFields {
-  policies: string[];
-  ttlSeconds: number;
-  explicitMaxTtlSeconds: number;
-  renewable: boolean;
-  numUses: number;
-  displayName: string;
-  orphan: boolean;
-  meta: Record<string, string>;
-}
 
 /** What the token backend needs of the token authority. */
 export interface TokenStoreParts {
-  create(caller: Caller, request: TokenCreateFields, now: number): Promise<{ issued: IssuedToken; record: TokenRecord }>;
+  create(caller: Caller, request: TokenCreateRequest, now: number): Promise<{ issued: IssuedToken; record: TokenRecord }>;
   lookupByToken(token: string, now: number): Promise<TokenRecord>;
   lookupByAccessor(accessor: string, now: number): Promise<TokenRecord>;
   lookupSelf(caller: Caller): Promise<TokenRecord>;

@@ -14,7 +14,7 @@ function printSecret(res: SecretResult, format: string | undefined, field: strin
     const value =
       field === "lease_id" ? res.lease?.id : field === "lease_duration" ? res.lease?.durationSeconds : res.data[field];
     if (value === undefined) throw new UsageError(`field "${field}" not present in the response`);
-    io.out(typeof value === "string" ? value : formatValue(value));
+    io.raw(typeof value === "string" ? value : formatValue(value));
     return;
   }
   if (asFormat(format) === "json") {

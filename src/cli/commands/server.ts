@@ -18,6 +18,7 @@ const OPTIONS = {
   config: { type: "string", describe: "Configuration file (HCL: listener, storage, key_file, telemetry, log_level, log_format, expiry); flags and environment override it" },
   dev: { type: "boolean", describe: "Development mode: throw-away data, root token printed and saved" },
   "dev-listen-address": { type: "string", describe: "Listen address in dev mode" },
+  "dev-root-token-id": { type: "string", describe: "The root token dev mode makes, as given (env LESSOR_DEV_ROOT_TOKEN_ID); for scripts and demos, never production" },
   "listen-address": { type: "string", describe: `host:port to serve gRPC on (default ${DEFAULT_LISTEN_ADDRESS}${env("listen-address")})` },
   "data-dir": { type: "string", describe: "Directory for lessor.db (and lessor.key unless -key-file)" },
   "key-file": { type: "string", describe: "Encryption key file (default <data-dir>/lessor.key; or the key itself in env LESSOR_SEAL_KEY)" },
@@ -100,7 +101,7 @@ const OPTIONS = {
   },
 } as const;
 
-type ServerFlags = ServerInput & { config?: string; dev?: boolean; "dev-listen-address"?: string };
+type ServerFlags = ServerInput & { config?: string; dev?: boolean; "dev-listen-address"?: string; "dev-root-token-id"?: string };
 
 /** The flags, each given at most once (yargs makes a repeated flag a list, whatever its declared type). */
 function givenFlags<T extends ServerFlags & Record<string, unknown>>(argv: T): T {

@@ -102,7 +102,7 @@ export function printAuth(token: string, info: TokenInfo, format: unknown, field
   if (typeof field === "string") {
     const row = authRows(token, info).find(([k]) => k === field);
     if (!row) throw new UsageError(`field "${field}" not present in the response`);
-    io.out(row[1] as string);
+    io.raw(row[1] as string);
     return;
   }
   if (asFormat(format) === "json") io.out(authJson(token, info));

@@ -96,7 +96,7 @@ export class SettingsError extends Error {}
 
 /** Flags over environment over file; checked. `flags` holds only the flags given. */
 export function resolveSettings(
-  flags: ServerInput & { dev?: boolean; "dev-listen-address"?: string },
+  flags: ServerInput & { dev?: boolean; "dev-listen-address"?: string; "dev-root-token-id"?: string },
   env: NodeJS.ProcessEnv,
   file: { input: ServerInput; sources: ConfigSources } = { input: {}, sources: {} },
 ): ServerSettings {
@@ -119,6 +119,11 @@ export function resolveSettings(
     throw new SettingsError("-data-dir is required (or a storage block's path in -config, or -dev for a throw-away development server)");
   }
   const listenAddress = (dev ? flags["dev-listen-address"] : undefined) ?? pick("listen-address") ?? DEFAULTS["listen-address"];
+  const rootTokenId = flags["dev-root-token-id"] ?? (env.LESSOR_DEV_ROOT_TOKEN_ID || undefined);
+  if (rootTokenId !== undefined && !dev) throw new SettingsError("-dev-root-token-id is for -dev only: a real server's root token is random and shown once");
+  if (rootTokenId !== undefined && !/^[\x21-\x7e]{1,256}$/.test(rootTokenId)) {
+    throw new SettingsError("-dev-root-token-id must be 1 to 256 printable characters without spaces");
+  }
   return {
     dev,
     dataDir,
@@ -128,6 +133,7 @@ export function resolveSettings(
       keyFile: pick("key-file"),
       sealKey: env.LESSOR_SEAL_KEY || undefined,
       mountDefaultKv: dev,
+      devRootToken: rootTokenId,
       noExpire: pick("no-expire") === true,
       allowPlaintextNonLoopback: pick("tls-disable") === true,
       tlsCertFile: pick("tls-cert-file"),

@@ -164,6 +164,18 @@ export interface LoginIdentity {
   boundCidrs: string[];
 }
 
+/** What auth/token/create asks of the token store (the token backend parses it from the request). */
+export interface TokenCreateRequest {
+  policies: string[];
+  ttlSeconds: number;
+  explicitMaxTtlSeconds: number;
+  renewable: boolean;
+  numUses: number;
+  displayName: string;
+  orphan: boolean;
+  meta: Record<string, string>;
+}
+
 /** A token a request made (auth/token/create, or a login): returned once, never stored in clear. */
 export interface IssuedToken {
   token: string;
