@@ -743,6 +743,8 @@ class PgEvents implements LeaseEventStore {
   }
 
   async prune(time: number): Promise<number> {
+    // Numbered first, as for a read: an event this process committed before is in the history to prune.
+    await this.sequencer.catchUp();
     return (await this.db.query("DELETE FROM lease_events WHERE time < $1", [time])).rowCount;
   }
 }
