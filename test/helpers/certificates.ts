@@ -49,3 +49,18 @@ export function issueServerCertificate(dir: string, ca: IssuedCertificate): Issu
 export function issueSvid(dir: string, ca: IssuedCertificate, name: string, spiffeId: string, commonName = name): IssuedCertificate {
   return issueCertificate(dir, ca, name, `/O=Example/OU=workloads/CN=${commonName}`, [`subjectAltName=URI:${spiffeId}`, "extendedKeyUsage=clientAuth"]);
 }
+
+/**
+ * grpc-js sends an IP-literal address as the TLS server name (SNI), and Node
+ * warns of that once per process (DEP0123); the server's certificate is still
+ * checked against its IP SAN. Tests that connect over TLS to 127.0.0.1 drop
+ * that one warning, and only it, so their output stays clean.
+ */
+export function ignoreIpServernameWarning(): void {
+  const emit = process.emitWarning.bind(process);
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const code = typeof rest[0] === "object" && rest[0] !== null && "code" in rest[0] ? rest[0].code : rest[1];
+    if (code === "DEP0123") return;
+    Reflect.apply(emit, process, [warning, ...rest]);
+  }) as typeof process.emitWarning;
+}

@@ -17,7 +17,9 @@ import { LessorClient, LessorClientError } from "@lessor/client";
 import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js";
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
 import { openRawDb } from "../helpers/raw-db.js";
-import { issueServerCertificate, issueSvid, makeCa } from "../helpers/certificates.js";
+import { issueServerCertificate, issueSvid, ignoreIpServernameWarning, makeCa } from "../helpers/certificates.js";
+
+ignoreIpServernameWarning();
 
 interface ApiCase {
   name: string;

@@ -13,9 +13,11 @@ import { join } from "node:path";
 import { Code, LessorClient } from "@lessor/client";
 import { z } from "zod";
 import { awsSetup, rejects } from "../helpers/aws-engine.js";
-import { issueCertificate, issueServerCertificate, issueSvid, makeCa, type IssuedCertificate } from "../helpers/certificates.js";
+import { ignoreIpServernameWarning, issueCertificate, issueServerCertificate, issueSvid, makeCa, type IssuedCertificate } from "../helpers/certificates.js";
 import { checkLoginTokenScope, DEPLOY_POLICY, expectLogged, prepareCredsRoles } from "../helpers/login-scope.js";
 import { runCli, tempDir, type ServerProcess } from "../helpers/processes.js";
+
+ignoreIpServernameWarning();
 
 /** Debian's curl; its standard output. */
 function curl(args: string[]): Promise<string> {
