@@ -29,7 +29,7 @@ import { SEQUENCER_INTERVAL_MS } from "../src/store/pg-sequencer.js";
 import { openStore } from "../src/store/open.js";
 import { startPostgres, type Postgres } from "../test/helpers/postgres.js";
 import { runH2load, type H2loadRun } from "./lib/h2load.js";
-import { cpuSeconds, spawnServer, type BenchServer } from "./lib/processes.js";
+import { commitMeasured, cpuSeconds, spawnServer, type BenchServer } from "./lib/processes.js";
 
 export interface ReplicaBenchRow {
   what: string;
@@ -567,16 +567,6 @@ function abbreviate(sql: string): string {
   return text.length <= 60 ? text : `${text.slice(0, 57)}…`;
 }
 
-/** The commit measured (with "+changes" when the tree differs from it). */
-function commit(): string {
-  try {
-    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }).trim() !== "";
-    return dirty ? `${head}+changes` : head;
-  } catch {
-    return "unknown";
-  }
-}
 
 /** Runs the replicas benchmark; returns the RESULTS.md section (markdown). */
 export async function benchReplicas(o: ReplicaBenchOptions): Promise<string> {
@@ -651,7 +641,7 @@ export async function benchReplicas(o: ReplicaBenchOptions): Promise<string> {
     return [
       "## Replicas on PostgreSQL (issues 8 and 17)",
       "",
-      `Run: ${new Date().toISOString()} (\`npm run bench -- replicas\`), commit ${commit()}.`,
+      `Run: ${new Date().toISOString()} (\`npm run bench -- replicas\`), commit ${commitMeasured()}.`,
       "",
       "| Measurement | Result | Target | Met |",
       "| --- | --- | --- | --- |",

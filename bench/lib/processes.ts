@@ -1,7 +1,7 @@
 // Processes for the benchmarks: the real `lessor server`, optionally pinned to
 // a CPU and with a preload module, on a port chosen up front so a client can
 // knock before the banner is printed.
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -106,4 +106,13 @@ export function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   // utime and stime are fields 14 and 15 of /proc/PID/stat, in clock ticks (100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** The commit the code under test came from, and whether the working tree differed from it. */
+export function commitMeasured(): string {
+  const git = (...args: string[]) => execFileSync("git", args, { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+  const commit = git("rev-parse", "--short", "HEAD");
+  // Only what runs in a measurement counts: the server, the client, the CLI bundle script, the benchmarks.
+  const dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "clients/ts/src", "scripts", "bench", "package.json", "package-lock.json") !== "";
+  return dirty ? `${commit} with uncommitted changes` : commit;
 }
