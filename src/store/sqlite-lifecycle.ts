@@ -5,7 +5,7 @@
 // to leases goes through the store's group commit.
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
 import { jobRecord, LEASE_COLUMNS, prefixEnd, TIDY_COLUMNS, type JobRow } from "./common.js";
-import type { GroupCommit } from "./sqlite.js";
+import type { GroupCommit } from "./sqlite-group-commit.js";
 import type { LeaseEventType, LeaseStateRow, PrefixBatch, RevocationJobRecord, RevocationJobStore } from "./types.js";
 
 export interface LifecycleStatements {

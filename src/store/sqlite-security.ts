@@ -2,7 +2,7 @@
 // sealed settings, the token tree, and re-encryption for key rotation.
 import type { Database as SqliteDatabase, Statement } from "better-sqlite3";
 import { Keyring } from "./encryption.js";
-import type { GroupCommit } from "./sqlite.js";
+import type { GroupCommit } from "./sqlite-group-commit.js";
 import {
   aad,
   auditDeviceRecord,

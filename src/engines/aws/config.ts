@@ -2,9 +2,8 @@
 // (written, never read back: the secret key is write-only). aws/config/lease:
 // the lease duration and maximum of IAM-user credentials.
 import { LessorError } from "../../errors.js";
-import { z } from "zod";
 import { definePath, type PathSpec } from "../framework/types.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend, LeaseConfig } from "./backend.js";
 import { DEFAULT_CONNECTION_TIMEOUT_SECONDS, DEFAULT_REQUEST_TIMEOUT_SECONDS, type RootConfig } from "./clients.js";
 import { checkTemplate } from "./usernames.js";
 
@@ -22,10 +21,6 @@ const checkEndpoint = (v: unknown) => (typeof v === "string" && (v === "" || END
 const checkRegion = (v: unknown) =>
   typeof v === "string" && (v === "" || REGION.test(v)) ? undefined : 'must be an AWS region name such as "us-east-1"';
 
-/** config/lease as stored: seconds. */
-export const leaseConfigSchema = z.object({ lease: z.number(), lease_max: z.number() });
-
-export type LeaseConfig = z.infer<typeof leaseConfigSchema>;
 
 export function configRootPath(backend: AwsBackend): PathSpec {
   return definePath({

@@ -6,7 +6,7 @@ import { LessorError } from "../../errors.js";
 import { definePath, type PathSpec, type Response } from "../framework/types.js";
 import { issueIamUser } from "./creds-iam-user.js";
 import { issueSts } from "./creds-sts.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend } from "./backend.js";
 import { CREDS_FIELDS, type CredsRequest } from "./issuance.js";
 import { type CredentialType, loadRole, type RoleEntry, roleNotFound, STS_TYPES } from "./roles.js";
 import { checkName } from "./usernames.js";

@@ -6,7 +6,7 @@ import { LessorError } from "../../errors.js";
 import type { FieldSpecs, Request } from "../framework/types.js";
 import type { AwsClients } from "./clients.js";
 import { mapAwsError } from "./errors.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend } from "./backend.js";
 import { CREDENTIAL_TYPES, type CredentialType, type RoleEntry } from "./roles.js";
 import { makeName, NameError, type NameKind } from "./usernames.js";
 

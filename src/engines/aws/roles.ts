@@ -20,7 +20,7 @@ import {
   POLICY_ARN,
   ROLE_ARN,
 } from "./arns.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend } from "./backend.js";
 import { LESSOR_TAGS } from "./iam-user.js";
 import { checkPolicyDocument, compactPolicy } from "./policy-document.js";
 import { checkTemplate, type NameKind } from "./usernames.js";

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { definePath, type JsonObject, type PathSpec } from "../framework/types.js";
 import { awsErrorCode, isNoSuchEntity, mapAwsError } from "./errors.js";
 import { waitForKey } from "./iam-user.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend } from "./backend.js";
 import { iamSdk, stsSdk } from "./sdk.js";
 
 /** Intent type of a rotation under way. */

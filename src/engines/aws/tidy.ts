@@ -10,7 +10,7 @@ import { definePath, type PathSpec } from "../framework/types.js";
 import { IAM_PATH } from "./arns.js";
 import { mapAwsError } from "./errors.js";
 import { deleteIamUser, lessorTagsOf } from "./iam-user.js";
-import type { AwsBackend } from "./index.js";
+import type { AwsBackend } from "./backend.js";
 import { iamSdk } from "./sdk.js";
 
 /** Users checked at once: ListUserTags calls in flight. */
