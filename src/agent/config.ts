@@ -25,7 +25,7 @@ import { parseDurationMs } from "../util/duration.js";
 import { ConfigError, parseHclConfig, readConfigText } from "../util/hcl-config.js";
 
 export { agentHome };
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../cli/server/settings.js";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../util/log-options.js";
 
 import { AUTH_METHODS, DEFAULT_AGENT_ADDRESS, ROLE_NAME } from "./names.js";
 

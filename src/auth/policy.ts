@@ -5,7 +5,7 @@
 // the path and what is wrong; rules are compiled once into the matchers
 // acl.ts evaluates on every request.
 import { LessorError } from "../errors.js";
-import { HclError, HCL_LIMITS, parseHcl, type HclBody, type HclValue } from "./hcl.js";
+import { HclError, HCL_LIMITS, parseHcl, type HclBody, type HclValue } from "../util/hcl.js";
 
 export const CAPABILITIES = ["create", "read", "update", "delete", "list", "sudo", "deny"] as const;
 export type PolicyCapability = (typeof CAPABILITIES)[number];

@@ -6,7 +6,7 @@
 // the key.
 import { readFileSync } from "node:fs";
 import type { z } from "zod";
-import { HclError, parseHcl, type HclBody, type HclValue } from "../auth/hcl.js";
+import { HclError, parseHcl, type HclBody, type HclValue } from "./hcl.js";
 
 /** Largest configuration file read (a real one is a few hundred bytes). */
 export const MAX_CONFIG_BYTES = 64 * 1024;

@@ -11,7 +11,7 @@ import { DEFAULT_ADDRESS } from "@lessor/client";
 import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
-import { LOG_FORMATS, LOG_LEVELS } from "../server/settings.js";
+import { LOG_FORMATS, LOG_LEVELS } from "../../util/log-options.js";
 
 /** How the agent logs in to Lessor (also `lessor aws exec`'s). */
 export const AUTH_OPTIONS = {

@@ -9,7 +9,7 @@ import { silenceAwsSdkNodeNotice } from "../../util/aws-sdk-notice.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
 import { AUTH_OPTIONS } from "./agent.js";
-import { LOG_LEVELS } from "../server/settings.js";
+import { LOG_LEVELS } from "../../util/log-options.js";
 import { NO_COMMAND } from "../usage.js";
 
 /** Where credential-process looks for a running agent unless told: LESSOR_AGENT_FILE, else ~/.lessor/agent.json. */

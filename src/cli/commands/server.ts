@@ -5,7 +5,8 @@
 import { DEFAULT_LISTEN_ADDRESS } from "../../server/listen.js";
 import { defineCommand, processIo as io } from "../context.js";
 import { EXIT_USAGE } from "../output.js";
-import { DEFAULTS, ENVIRONMENT, LOG_FORMATS, LOG_LEVELS, resolveSettings, SettingsError, type ServerInput } from "../server/settings.js";
+import { LOG_FORMATS, LOG_LEVELS } from "../../util/log-options.js";
+import { DEFAULTS, ENVIRONMENT, resolveSettings, SettingsError, type ServerInput } from "../server/settings.js";
 
 const env = (key: keyof ServerInput): string => (ENVIRONMENT[key] ? `; env ${ENVIRONMENT[key]}` : "");
 const fallback = (key: keyof typeof DEFAULTS): string => `default ${DEFAULTS[key]}${env(key)}`;

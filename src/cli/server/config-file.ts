@@ -17,7 +17,7 @@
 //            revoke_retry_base = "1s"  revoke_retry_max = "5m"  revoke_max_attempts = 15  lease_retention = "168h" }
 import { z } from "zod";
 import { ConfigError, parseHclConfig, readConfigText } from "../../util/hcl-config.js";
-import type { ServerInput } from "./settings.js";
+import type { ConfigSources, ServerInput } from "./settings.js";
 
 const text = z.string();
 const duration = z.union([z.string(), z.number().int()]);
@@ -75,8 +75,6 @@ const schema = z.strictObject({
 
 type ConfigFile = z.infer<typeof schema>;
 
-/** Where each value of the file came from, for messages: "lessor.hcl:7 (listener.address)". */
-export type ConfigSources = Partial<Record<keyof ServerInput, string>>;
 
 export { ConfigError };
 

@@ -5,7 +5,7 @@
 // is never lost.
 import pino, { type DestinationStream, type Logger } from "pino";
 import { prettyFactory } from "pino-pretty";
-import type { LogFormat, LogLevel } from "./settings.js";
+import type { LogFormat, LogLevel } from "../../util/log-options.js";
 
 /** Lines held before the banner; a start that logs more keeps the first ones and counts the rest. */
 const MAX_HELD_LINES = 1_000;

@@ -9,12 +9,8 @@ import { DEFAULT_EXPIRY_CONCURRENCY } from "../../leases/expiry.js";
 import { DEFAULT_RETRY_POLICY } from "../../leases/retry.js";
 import { DEFAULT_REVOKE_RATE } from "../../leases/rate-limit.js";
 import { formatDuration, parseDurationMs } from "../../util/duration.js";
-import type { ConfigSources } from "./config-file.js";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "../../util/log-options.js";
 
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
-export const LOG_FORMATS = ["text", "json"] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /** The settings under their flags' names: what flags, environment and file each give. */
 export interface ServerInput {
@@ -50,6 +46,9 @@ export interface ServerInput {
   "max-streams"?: number;
   "max-streams-per-token"?: number;
 }
+
+/** Where each value of the file came from, for messages: "lessor.hcl:7 (listener.address)". */
+export type ConfigSources = Partial<Record<keyof ServerInput, string>>;
 
 /** The environment variables that stand for flags (the seal key has no flag: it stays out of argv). */
 export const ENVIRONMENT: Partial<Record<keyof ServerInput, string>> = {
