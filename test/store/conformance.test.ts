@@ -11,6 +11,7 @@ import { openStore } from "../../src/store/open.js";
 import type { LeaseRecord, LeaseState, NewLease, Store, TokenRecord } from "../../src/store/types.js";
 import { tempDir } from "../helpers/processes.js";
 import { storedBytes } from "../helpers/raw-db.js";
+import { MINUTE, newLease, T } from "../helpers/lease-fixture.js";
 import { onPostgres, storeOptions } from "../helpers/store.js";
 
 type Kind = "sqlite" | "postgres" | "memory";
@@ -38,25 +39,6 @@ async function open(kind: Kind): Promise<Subject> {
   return { store, keyring, storedBytes: () => storedBytes(dataDir) };
 }
 
-/** A fixed clock: stores compare the times they are given, never their own. */
-const T = 1_800_000_000_000;
-const MINUTE = 60_000;
-
-function lease(id: string, fields: Partial<NewLease> = {}): NewLease {
-  return {
-    id,
-    mountAccessor: "aws_1",
-    secretType: "access_keys",
-    internal: { username: `user-${id}` },
-    issueTime: T,
-    expireTime: T + 10 * MINUTE,
-    maxExpireTime: T + 60 * MINUTE,
-    ttlSeconds: 600,
-    renewable: true,
-    tokenAccessor: null,
-    ...fields,
-  };
-}
 
 async function insert(store: Store, ...leases: NewLease[]): Promise<void> {
   for (const l of leases) assert.equal(await store.leases.insertFromIntent(l, null), true);
@@ -159,7 +141,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     await store.intents.insert({ id: "i2", leaseId: "aws/creds/r/2", mountAccessor: "aws_1", secretType: "access_keys", data, createdAt: T });
     assert.equal(await store.intents.existsForLease("aws/creds/r/1"), true);
 
-    assert.equal(await store.leases.insertFromIntent(lease("aws/creds/r/1", { tokenAccessor: "tok" }), "i1"), true);
+    assert.equal(await store.leases.insertFromIntent(newLease("aws/creds/r/1", { tokenAccessor: "tok" }), "i1"), true);
     assert.equal(await store.intents.existsForLease("aws/creds/r/1"), false);
     const recorded = await get(store, "aws/creds/r/1");
     assert.deepEqual(recorded, {
@@ -182,34 +164,34 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     });
 
     assert.equal(await store.intents.claim("i2", T, T - MINUTE), true);
-    assert.equal(await store.leases.insertFromIntent(lease("aws/creds/r/2"), "i2"), false);
+    assert.equal(await store.leases.insertFromIntent(newLease("aws/creds/r/2"), "i2"), false);
     assert.equal(await store.leases.get("aws/creds/r/2"), undefined);
     assert.equal(await store.intents.existsForLease("aws/creds/r/2"), true, "the rollback still owns the intent");
     // An intent already gone (rolled back and deleted) is refused the same way.
-    assert.equal(await store.leases.insertFromIntent(lease("aws/creds/r/3"), "never-was"), false);
+    assert.equal(await store.leases.insertFromIntent(newLease("aws/creds/r/3"), "never-was"), false);
     assert.deepEqual(await eventsOf(store), [["created", "aws/creds/r/1"]]);
   },
 
   async "a write that fails is undone entirely: the intent it would have ended stays, no event is written"({ store }) {
-    await insert(store, lease("aws/creds/r/1"));
+    await insert(store, newLease("aws/creds/r/1"));
     await store.intents.insert({ id: "i1", leaseId: "aws/creds/r/1", mountAccessor: "aws_1", secretType: "access_keys", data: {}, createdAt: T });
     // The same lease id again: the insert fails after the intent was deleted in the same transaction.
-    await assert.rejects(store.leases.insertFromIntent(lease("aws/creds/r/1", { expireTime: T + 99 * MINUTE }), "i1"));
+    await assert.rejects(store.leases.insertFromIntent(newLease("aws/creds/r/1", { expireTime: T + 99 * MINUTE }), "i1"));
     assert.equal(await store.intents.existsForLease("aws/creds/r/1"), true);
     assert.equal((await get(store, "aws/creds/r/1")).expireTime, T + 10 * MINUTE);
     assert.deepEqual(await eventsOf(store), [["created", "aws/creds/r/1"]]);
     // The store goes on working.
-    await insert(store, lease("aws/creds/r/2"));
+    await insert(store, newLease("aws/creds/r/2"));
     assert.equal((await store.leases.countByState()).active, 2);
     // Writes arriving together (one group commit, one multi-row statement), one of them failing: only that one fails.
-    const together = await Promise.allSettled(["aws/creds/r/3", "aws/creds/r/1", "aws/creds/r/4"].map((id) => store.leases.insertFromIntent(lease(id), null)));
+    const together = await Promise.allSettled(["aws/creds/r/3", "aws/creds/r/1", "aws/creds/r/4"].map((id) => store.leases.insertFromIntent(newLease(id), null)));
     assert.deepEqual(together.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
     assert.deepEqual((await store.leases.page("aws/creds/r/", null, 10)).leases.map((l) => l.id), ["aws/creds/r/1", "aws/creds/r/2", "aws/creds/r/3", "aws/creds/r/4"]);
     assert.deepEqual((await eventsOf(store)).map(([, id]) => id).sort(), ["aws/creds/r/1", "aws/creds/r/2", "aws/creds/r/3", "aws/creds/r/4"], "one created event each");
   },
 
   async "idsWithPrefix: ids under the prefix in the given states, in id order, at most limit"({ store }) {
-    await insert(store, lease("aws/creds/b"), lease("aws/creds/a"), lease("aws/creds/c"), lease("aws/credsX"), lease("kv/x"));
+    await insert(store, newLease("aws/creds/b"), newLease("aws/creds/a"), newLease("aws/creds/c"), newLease("aws/credsX"), newLease("kv/x"));
     await store.leases.forceRevoke("aws/creds/b", T, "gone");
     assert.deepEqual(await store.leases.idsWithPrefix("aws/creds/", ["active", "revoking", "irrevocable"], 10), ["aws/creds/a", "aws/creds/c"]);
     assert.deepEqual(await store.leases.idsWithPrefix("aws/creds/", ["revoked"], 10), ["aws/creds/b"]);
@@ -219,13 +201,13 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "page and pageInState: keyset paging after an id, neither skipping nor repeating when leases come and go between pages"({ store }) {
-    for (const n of [1, 3, 5, 7, 9]) await insert(store, lease(`aws/creds/p/${n}`));
-    await insert(store, lease("aws/creds/q/1"), lease("aws/other"));
+    for (const n of [1, 3, 5, 7, 9]) await insert(store, newLease(`aws/creds/p/${n}`));
+    await insert(store, newLease("aws/creds/q/1"), newLease("aws/other"));
     const first = await store.leases.page("aws/creds/p/", null, 2);
     assert.deepEqual(first.leases.map((l) => l.id), ["aws/creds/p/1", "aws/creds/p/3"]);
     assert.equal(first.next, "aws/creds/p/3");
     // Between pages: one added before the cursor (not seen), one after (seen), one ahead revoked (still listed by page()).
-    await insert(store, lease("aws/creds/p/2"), lease("aws/creds/p/6"));
+    await insert(store, newLease("aws/creds/p/2"), newLease("aws/creds/p/6"));
     await store.leases.forceRevoke("aws/creds/p/5", T, "gone");
     const second = await store.leases.page("aws/creds/p/", first.next, 2);
     assert.deepEqual(second.leases.map((l) => l.id), ["aws/creds/p/5", "aws/creds/p/6"]);
@@ -244,7 +226,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "due, nextDueTime, countDue and dueRevocations follow each lease's due time"({ store }) {
-    await insert(store, lease("a", { expireTime: T + 3 * MINUTE }), lease("b", { expireTime: T + MINUTE }), lease("c", { expireTime: T + 2 * MINUTE }));
+    await insert(store, newLease("a", { expireTime: T + 3 * MINUTE }), newLease("b", { expireTime: T + MINUTE }), newLease("c", { expireTime: T + 2 * MINUTE }));
     assert.equal(await store.leases.nextDueTime(), T + MINUTE);
     assert.deepEqual((await store.leases.due(T, 10)).map((l) => l.id), []);
     assert.deepEqual((await store.leases.due(T + 2 * MINUTE, 10)).map((l) => l.id), ["b", "c"]);
@@ -264,7 +246,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "claimRevocation: a request takes any live lease; dueOnly only one whose time has come; it returns the attempts so far"({ store }) {
-    await insert(store, lease("a", { expireTime: T + MINUTE }), lease("b", { expireTime: T + MINUTE }), lease("c"));
+    await insert(store, newLease("a", { expireTime: T + MINUTE }), newLease("b", { expireTime: T + MINUTE }), newLease("c"));
     // Not expired yet: the scheduler's claim leaves it alone, a request takes it.
     assert.equal(await store.leases.claimRevocation("a", T, T + 5_000, true), null);
     assert.equal((await get(store, "a")).state, "active");
@@ -289,7 +271,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "recordRevokeFailure counts attempts and schedules the retry; irrevocable ends retries with an event"({ store }) {
-    await insert(store, lease("a"));
+    await insert(store, newLease("a"));
     await store.leases.claimRevocation("a", T, T + 5_000, false);
     await store.leases.recordRevokeFailure("a", "AccessDenied", T + 10_000, false);
     assert.deepEqual(pick(await get(store, "a")), { state: "revoking", nextAttemptTime: T + 10_000, attempts: 1 });
@@ -303,7 +285,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "markRevoked once: the event is the reason given, a second call changes nothing"({ store }) {
-    await insert(store, lease("a"), lease("b"));
+    await insert(store, newLease("a"), newLease("b"));
     await store.leases.markRevoked("a", T + 1, "expired");
     await store.leases.markRevoked("a", T + 2, "revoked");
     await store.leases.markRevoked("b", T + 3, "revoked");
@@ -320,7 +302,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "renew extends an active lease only, with a renewed event carrying the new expiry"({ store }) {
-    await insert(store, lease("a"), lease("b"));
+    await insert(store, newLease("a"), newLease("b"));
     await store.leases.renew("a", T + 30 * MINUTE, T + MINUTE);
     const a = await get(store, "a");
     assert.deepEqual([a.expireTime, a.lastRenewalTime, a.ttlSeconds], [T + 30 * MINUTE, T + MINUTE, 600]);
@@ -333,7 +315,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "enqueueRevocation and forceRevoke: live leases only; force keeps its note and writes force_revoked"({ store }) {
-    await insert(store, lease("a"), lease("b"));
+    await insert(store, newLease("a"), newLease("b"));
     assert.equal(await store.leases.enqueueRevocation("a", T + 5), true);
     assert.deepEqual(pick(await get(store, "a")), { state: "revoking", nextAttemptTime: T + 5, attempts: 0 });
     assert.equal(await store.leases.forceRevoke("b", T + 6, "dropped by hand"), true);
@@ -354,11 +336,11 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   async "tidyStep: due times repaired, revoking leases without a next attempt rescheduled, live leases of gone mounts orphaned, a chunk at a time"({ store }) {
     await insert(
       store,
-      lease("a/drift", { expireTime: T + 10 * MINUTE }),
-      lease("b/stuck"),
-      lease("c/fine", { expireTime: T + 11 * MINUTE }),
-      lease("d/orphan", { mountAccessor: "gone_1" }),
-      lease("e/ended", { mountAccessor: "gone_1" }),
+      newLease("a/drift", { expireTime: T + 10 * MINUTE }),
+      newLease("b/stuck"),
+      newLease("c/fine", { expireTime: T + 11 * MINUTE }),
+      newLease("d/orphan", { mountAccessor: "gone_1" }),
+      newLease("e/ended", { mountAccessor: "gone_1" }),
     );
     // Drift a crash could leave: an active lease due at a retry time, a revoking one with no next attempt.
     await store.leases.recordRevokeFailure("a/drift", "x", T + MINUTE, false);
@@ -382,7 +364,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "purgeRevoked forgets revoked leases revoked before a time, at most limit"({ store }) {
-    await insert(store, lease("a"), lease("b"), lease("c"), lease("d"));
+    await insert(store, newLease("a"), newLease("b"), newLease("c"), newLease("d"));
     await store.leases.markRevoked("a", T + 1, "revoked");
     await store.leases.markRevoked("b", T + 2, "revoked");
     await store.leases.forceRevoke("c", T + 3, "gone");
@@ -397,7 +379,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     let writing = true;
     const writer = (async () => {
       for (let i = 0; i < ids.length; i += 20) {
-        await Promise.all(ids.slice(i, i + 20).flatMap((id) => [store.leases.insertFromIntent(lease(id), null)]));
+        await Promise.all(ids.slice(i, i + 20).flatMap((id) => [store.leases.insertFromIntent(newLease(id), null)]));
         await Promise.all(ids.slice(i, i + 20).map((id) => store.leases.renew(id, T + 20 * MINUTE, T + 1)));
       }
     })().finally(() => (writing = false));
@@ -421,13 +403,13 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
 
   async "lease events: prune forgets events older than a time; sequence numbers are never reused"({ store }) {
     assert.equal(await store.events.latestSequence(), 0);
-    await insert(store, lease("a", { issueTime: T }), lease("b", { issueTime: T + 10 }));
+    await insert(store, newLease("a", { issueTime: T }), newLease("b", { issueTime: T + 10 }));
     const before = await store.events.latestSequence();
     assert.equal(await store.events.prune(T + 10), 1);
     assert.deepEqual(await eventsOf(store), [["created", "b"]]);
     assert.equal(await store.events.prune(T + 1_000), 1);
     assert.equal(await store.events.latestSequence(), 0);
-    await insert(store, lease("c"));
+    await insert(store, newLease("c"));
     const [c] = await store.events.after(0, "", 10);
     assert.ok(c && c.sequence > before, "a sequence number is never handed out twice");
   },
@@ -486,8 +468,8 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     assert.deepEqual(await store.tokenTree.children("root"), []);
     assert.equal((await store.tokens.getByAccessor("kid1"))?.parentAccessor, null);
 
-    await insert(store, lease("l/3", { tokenAccessor: "kid1" }), lease("l/1", { tokenAccessor: "kid1" }), lease("l/2", { tokenAccessor: "kid1" }));
-    await insert(store, lease("l/4", { tokenAccessor: "kid2" }));
+    await insert(store, newLease("l/3", { tokenAccessor: "kid1" }), newLease("l/1", { tokenAccessor: "kid1" }), newLease("l/2", { tokenAccessor: "kid1" }));
+    await insert(store, newLease("l/4", { tokenAccessor: "kid2" }));
     await store.leases.markRevoked("l/2", T, "revoked");
     assert.deepEqual(await store.tokenTree.leaseIds("kid1", null, 10), ["l/1", "l/3"]);
     assert.deepEqual(await store.tokenTree.leaseIds("kid1", null, 1), ["l/1"]);
@@ -535,7 +517,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   async "sealed values are never stored in clear, and key rotation re-seals every one of them"({ store, keyring, storedBytes }) {
     const marker = (where: string) => `clear-${where}-f4c1b7`;
     await store.entries.put("kv_1", "k", { password: marker("entry") });
-    await insert(store, lease("a", { internal: { secret: marker("lease") } }));
+    await insert(store, newLease("a", { internal: { secret: marker("lease") } }));
     await store.intents.insert({ id: "i", leaseId: "b", mountAccessor: "aws_1", secretType: "s", data: { secret: marker("intent") }, createdAt: T });
     await store.auditDevices.insert({ path: "file/", type: "file", description: "", options: { hmac_key: marker("audit") } });
     await store.settings.putIfAbsent("hmac", Buffer.from(marker("setting")));
@@ -557,7 +539,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
   },
 
   async "revoke-prefix jobs: markBatch walks the prefix a batch at a time from the cursor, marking live leases (or, with force, ending them)"({ store }) {
-    await insert(store, ...["p/1", "p/2", "p/3", "p/4", "p/5", "q/1"].map((id) => lease(id)));
+    await insert(store, ...["p/1", "p/2", "p/3", "p/4", "p/5", "q/1"].map((id) => newLease(id)));
     await store.leases.markRevoked("p/2", T, "revoked");
     await store.leases.recordRevokeFailure("p/3", "x", null, true);
     await store.jobs.create({ id: "j1", prefix: "p/", force: false, enqueue: true, createdAt: T + 1 });
@@ -618,12 +600,12 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     const unsubscribe = store.onLeaseChange(() => heard++);
     let heardToo = 0;
     store.onLeaseChange(() => heardToo++);
-    await insert(store, lease("a"), lease("b"), lease("c"), lease("p/1"));
+    await insert(store, newLease("a"), newLease("b"), newLease("c"), newLease("p/1"));
     await store.jobs.create({ id: "j", prefix: "p/", force: false, enqueue: true, createdAt: T });
     await settle();
     /** Writes, by the method that makes them: each must be heard. */
     const writes: Record<string, () => Promise<unknown>> = {
-      "leases.insertFromIntent": () => store.leases.insertFromIntent(lease("d"), null),
+      "leases.insertFromIntent": () => store.leases.insertFromIntent(newLease("d"), null),
       "leases.renew": () => store.leases.renew("a", T + 20 * MINUTE, T),
       "leases.claimRevocation": () => store.leases.claimRevocation("a", T, T + 5, false),
       "leases.recordRevokeFailure": () => store.leases.recordRevokeFailure("a", "x", null, false),
@@ -676,7 +658,7 @@ const CASES: Record<string, (s: Subject) => Promise<void>> = {
     assert.equal(heard, before, "reads are not heard");
     assert.ok(heardToo >= Object.keys(writes).length);
     unsubscribe();
-    await insert(store, lease("e"));
+    await insert(store, newLease("e"));
     await settle();
     assert.equal(heard, before, "an unsubscribed listener hears nothing");
   },

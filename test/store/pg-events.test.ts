@@ -22,30 +22,15 @@ import { Keyring } from "../../src/store/encryption.js";
 import { openStore } from "../../src/store/open.js";
 import { EVENT_LOCK, SEQUENCER_LOCK } from "../../src/store/pg-db.js";
 import { PG_MIGRATIONS } from "../../src/store/pg-migrations.js";
-import type { LeaseEventRecord, NewLease, Store } from "../../src/store/types.js";
+import type { LeaseEventRecord, Store } from "../../src/store/types.js";
 import { databaseName } from "../helpers/postgres.js";
 import { tempDir } from "../helpers/processes.js";
+import { newLease, T } from "../helpers/lease-fixture.js";
 import { onPostgres, testCluster } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";
 
 const PG_ONLY = onPostgres() ? false : "PostgreSQL only: numbering after commit is the pg store's (runs in the suite's PostgreSQL pass)";
 
-const T = 1_800_000_000_000;
-
-function lease(id: string): NewLease {
-  return {
-    id,
-    mountAccessor: "aws_1",
-    secretType: "access_keys",
-    internal: { username: `user-${id}` },
-    issueTime: T,
-    expireTime: T + 600_000,
-    maxExpireTime: T + 3_600_000,
-    ttlSeconds: 600,
-    renewable: true,
-    tokenAccessor: null,
-  };
-}
 
 interface Db {
   url: string;
@@ -109,7 +94,7 @@ test("a transaction whose events commit late holds no other write up, and its ev
   await other.query("BEGIN");
   await other.query(QUEUE_EVENT, ["aws/creds/r/late", T]);
   // Writes go on meanwhile (under the global lock this waited for the other transaction's commit).
-  await store.leases.insertFromIntent(lease("aws/creds/r/a"), null);
+  await store.leases.insertFromIntent(newLease("aws/creds/r/a"), null);
   await store.leases.renew("aws/creds/r/a", T + 1_200_000, T + 1);
   const first = await store.events.after(0, "", 100);
   assert.deepEqual(first.map((e) => [e.type, e.leaseId]), [["created", "aws/creds/r/a"], ["renewed", "aws/creds/r/a"]], "the events committed are readable at once");
@@ -129,7 +114,7 @@ test("changes to one lease made through different replicas are delivered in the 
   await Promise.all(
     ids.map(async (id, i) => {
       const [one, two] = i % 2 === 0 ? [a, b] : [b, a];
-      await one.leases.insertFromIntent(lease(id), null);
+      await one.leases.insertFromIntent(newLease(id), null);
       await two.leases.renew(id, T + 1_200_000, T + 1);
       await one.leases.markRevoked(id, T + 2, "revoked");
     }),
@@ -196,7 +181,7 @@ test("a database written before numbering after commit keeps its events' numbers
 
   const store = await db.open();
   assert.deepEqual((await store.events.after(0, "", 10)).map((e) => [e.sequence, e.leaseId]), [[1, "aws/creds/o/1"], [2, "aws/creds/o/2"]], "old events keep their numbers");
-  await store.leases.insertFromIntent(lease("aws/creds/n/1"), null);
+  await store.leases.insertFromIntent(newLease("aws/creds/n/1"), null);
   assert.equal((await store.events.after(2, "", 10)).length, 1);
   // A replica of the old version, still running during the upgrade, writes as it did (numbers
   // drawn at insert, under the same lock the numbering takes: the two never hand out one number twice).
@@ -204,7 +189,7 @@ test("a database written before numbering after commit keeps its events' numbers
   await raw.query("SELECT pg_advisory_xact_lock($1)", [EVENT_LOCK]);
   await raw.query("INSERT INTO lease_events (type, lease_id, time) VALUES ('created', 'aws/creds/o/4', $1)", [T]);
   await raw.query("COMMIT");
-  await store.leases.insertFromIntent(lease("aws/creds/n/2"), null);
+  await store.leases.insertFromIntent(newLease("aws/creds/n/2"), null);
   const events = await store.events.after(2, "", 10);
   assert.deepEqual(events.map((e) => e.leaseId), ["aws/creds/n/1", "aws/creds/o/4", "aws/creds/n/2"], "in the order they were made");
   assert.ok((events[0]?.sequence ?? 0) > 3, "no number handed out before (even of a pruned event) is used again");
