@@ -132,17 +132,16 @@ function runPass(store: TestStoreKind, files: string[], env: NodeJS.ProcessEnv, 
         // the group has gone
       }
     };
-    const forward = (signal: NodeJS.Signals) => killGroup(signal);
-    process.on("SIGINT", forward);
-    process.on("SIGTERM", forward);
+    process.on("SIGINT", killGroup);
+    process.on("SIGTERM", killGroup);
     const limit = setTimeout(() => {
       console.error(`\n${store} pass: still running after ${PASS_LIMIT_MS / 60_000} minutes; ending it`);
       killGroup("SIGKILL");
     }, PASS_LIMIT_MS);
     child.on("exit", (code, signal) => {
       clearTimeout(limit);
-      process.off("SIGINT", forward);
-      process.off("SIGTERM", forward);
+      process.off("SIGINT", killGroup);
+      process.off("SIGTERM", killGroup);
       killGroup("SIGKILL");
       resolve(code ?? (signal ? 128 : null));
     });
