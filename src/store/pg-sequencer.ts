@@ -164,8 +164,12 @@ export class EventSequencer {
     const now = Date.now();
     if (now - this.lastLogged < 5_000) return;
     this.lastLogged = now;
-    const message = storeError(err, this.options.display, this.options.secrets).message;
-    this.options.logger?.warn({ err: message }, "lease event sequencer: lost its PostgreSQL connection; reconnecting");
+    this.warn(err, "lease event sequencer: lost its PostgreSQL connection; reconnecting");
+  }
+
+  /** Logs a failure with the store's error text (no password, no secret). */
+  private warn(err: unknown, what: string): void {
+    this.options.logger?.warn({ err: storeError(err, this.options.display, this.options.secrets).message }, what);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -191,10 +195,7 @@ export class EventSequencer {
     this.wakeSleep?.();
     await this.loop;
     await this.running?.catch(() => undefined);
-    await this.catchUp().catch((err: unknown) => {
-      // Not lost: another replica, or this one's next start, numbers them.
-      const message = storeError(err, this.options.display, this.options.secrets).message;
-      this.options.logger?.warn({ err: message }, "lease event sequencer: could not number this replica's last events before stopping");
-    });
+    // Not lost if this fails: another replica, or this one's next start, numbers them.
+    await this.catchUp().catch((err: unknown) => this.warn(err, "lease event sequencer: could not number this replica's last events before stopping"));
   }
 }
