@@ -35,7 +35,7 @@ import { HealthReporter } from "./health.js";
 import { checkVaultHttp, serveVaultHttp, type VaultHttpServer } from "./http/index.js";
 import { LessorGrpcServer } from "./grpc-server.js";
 import { listenerCredentials, type ListenerOptions, type Transport } from "./listener.js";
-import { LessorMetrics } from "./metrics.js";
+import type { LessorMetrics } from "./metrics.js";
 import { RequestPipeline } from "./pipeline.js";
 import { StreamGuard, type StreamLimits } from "./streams.js";
 import { addReflection } from "./reflection.js";
@@ -193,7 +193,8 @@ async function openStorage(options: LessorServerOptions, logger: Logger): Promis
     logger,
     trace: options.storeTrace,
   });
-  const metrics = options.metricsListenAddress === undefined ? undefined : new LessorMetrics(opened);
+  // prom-client is loaded only when metrics are served: a server without them starts faster.
+  const metrics = options.metricsListenAddress === undefined ? undefined : new (await import("./metrics.js")).LessorMetrics(opened);
   return { store: metrics ? metrics.timedStore(opened) : opened, keyring, keyFile, metrics };
 }
 

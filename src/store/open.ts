@@ -5,7 +5,6 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { KeyMismatchError } from "./common.js";
 import { Keyring } from "./encryption.js";
-import { describeStorageUrl } from "./pg-connect.js";
 import type { Store } from "./types.js";
 
 export interface OpenStoreOptions {
@@ -31,8 +30,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
 }
 
 /** What the banner says of the storage: "sqlite (<path>)" or "postgresql (host:port/db)", never a password. */
-export function describeStorage(options: { dataDir: string; storageUrl?: string }): string {
-  if (options.storageUrl !== undefined && options.storageUrl !== "") return `postgresql (${describeStorageUrl(options.storageUrl)})`;
+export async function describeStorage(options: { dataDir: string; storageUrl?: string }): Promise<string> {
+  // The pg modules are loaded only for a PostgreSQL store.
+  if (options.storageUrl !== undefined && options.storageUrl !== "") return `postgresql (${(await import("./pg-connect.js")).describeStorageUrl(options.storageUrl)})`;
   return `sqlite (${join(options.dataDir, "lessor.db")})`;
 }
 

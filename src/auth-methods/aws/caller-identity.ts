@@ -5,7 +5,7 @@
 // time and in the size of the answer.
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
-import { XMLParser } from "fast-xml-parser";
+import type { XMLParser } from "fast-xml-parser";
 import { z } from "zod";
 import { LessorError } from "../../errors.js";
 import { loginRefused } from "../common.js";
@@ -23,7 +23,12 @@ export interface CallerIdentity {
 }
 
 // Values stay strings: an account ID is twelve digits, leading zeros included.
-const parser = new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: false, removeNSPrefix: true });
+/** The XML parser, made at the first login (fast-xml-parser is not loaded when the server starts). */
+let parser: XMLParser | undefined;
+async function xmlParser(): Promise<XMLParser> {
+  const { XMLParser } = await import("fast-xml-parser");
+  return (parser ??= new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: false, removeNSPrefix: true }));
+}
 
 const identitySchema = z.object({
   GetCallerIdentityResponse: z.object({
@@ -62,9 +67,10 @@ function send(req: ReplayableRequest, signal: AbortSignal): Promise<{ status: nu
   });
 }
 
-function parseXml(text: string): unknown {
+async function parseXml(text: string): Promise<unknown> {
+  const xml = await xmlParser();
   try {
-    return parser.parse(text);
+    return xml.parse(text);
   } catch {
     return undefined;
   }
@@ -84,7 +90,7 @@ export async function callerIdentity(req: ReplayableRequest, callerGone: AbortSi
     if (/larger than|Content-Encoding/.test(why)) throw loginRefused(why);
     throw LessorError.unavailable(`the STS endpoint could not be reached: ${why}`, "STS_UNAVAILABLE");
   }
-  const xml = parseXml(answer.body);
+  const xml = await parseXml(answer.body);
   if (answer.status !== 200) {
     const error = errorSchema.safeParse(xml);
     throw loginRefused(`STS refused the signed request: HTTP ${answer.status} ${error.success ? error.data.ErrorResponse.Error.Code : ""}`.trim());

@@ -143,7 +143,7 @@ function loginPath(
         if (!config) throw LessorError.failedPrecondition(`${ctx.mount.path} is not configured yet: write ${ctx.mount.path}config`, "JWT_NOT_CONFIGURED");
         const roleName = req.fields.role !== "" ? req.fields.role : config.default_role;
         if (roleName === "") throw LessorError.invalidField("role", "is required (no default_role is configured)");
-        const header = jwtHeader(req.fields.jwt);
+        const header = await jwtHeader(req.fields.jwt);
         const role = await loadRole(roleName);
         if (!role) throw loginRefused(`no role named ${roleName}`);
         if (!addressAllowed(role.token_bound_cidrs, req.connection.remoteAddress)) {

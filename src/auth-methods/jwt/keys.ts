@@ -6,7 +6,8 @@
 // configured URLs (and the discovery document's jwks_uri) are ever fetched,
 // never a URL taken from a token.
 import { createPublicKey, type KeyObject } from "node:crypto";
-import { createLocalJWKSet, errors, type CryptoKey, type LocalJWKSet, type ProtectedHeaderParameters } from "jose";
+// jose is loaded at the first key set or login (import() below), not when the server starts.
+import type { CryptoKey, LocalJWKSet, ProtectedHeaderParameters } from "jose";
 import type { Logger } from "pino";
 import { z } from "zod";
 import { fetchJson, FetchError } from "./fetch.js";
@@ -119,7 +120,7 @@ class RemoteKeys implements KeySource {
     logger: Logger,
     private readonly discovered: Cached<Discovery> | undefined,
   ) {
-    this.set = new Cached(async () => jwksFrom(await fetched(await url(), ca)), now, logger, "JWKS");
+    this.set = new Cached(async () => await jwksFrom(await fetched(await url(), ca)), now, logger, "JWKS");
   }
 
   async candidates(header: ProtectedHeaderParameters): Promise<VerificationKey[]> {
@@ -169,9 +170,10 @@ async function fetched(url: string, ca: string | undefined): Promise<unknown> {
   }
 }
 
-function jwksFrom(document: unknown): LocalJWKSet {
+async function jwksFrom(document: unknown): Promise<LocalJWKSet> {
   const parsed = jwksSchema.safeParse(document);
   if (!parsed.success) throw new KeySourceError(`the JWKS is not a JSON Web Key Set of at most ${MAX_JWKS_KEYS} keys`);
+  const { createLocalJWKSet } = await import("jose");
   try {
     return createLocalJWKSet(parsed.data);
   } catch {
@@ -181,6 +183,7 @@ function jwksFrom(document: unknown): LocalJWKSet {
 
 /** The keys of a set that fit the header (kid, alg, key type); none when nothing fits. */
 async function pick(set: LocalJWKSet, header: ProtectedHeaderParameters): Promise<VerificationKey[]> {
+  const { errors } = await import("jose");
   try {
     return [await set(header, undefined)];
   } catch (err) {

@@ -2,7 +2,8 @@
 // the configured algorithms: never "none", never a symmetric algorithm (the
 // allowed list holds asymmetric ones only, so an HS256 token "signed" with a
 // public key is refused before any key is looked at).
-import { compactVerify, decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from "jose";
+// jose is loaded at the first login (import() below), not when the server starts.
+import type { ProtectedHeaderParameters } from "jose";
 import { z } from "zod";
 import { LessorError } from "../../errors.js";
 import { loginRefused } from "../common.js";
@@ -11,7 +12,8 @@ import { KeySourceError, type KeySource } from "./keys.js";
 const claimsSchema = z.record(z.string(), z.unknown());
 
 /** The header of a token shaped like a JWT (three base64url parts, JSON header and payload), or INVALID_ARGUMENT naming the field. */
-export function jwtHeader(token: string): ProtectedHeaderParameters {
+export async function jwtHeader(token: string): Promise<ProtectedHeaderParameters> {
+  const { decodeJwt, decodeProtectedHeader } = await import("jose");
   try {
     decodeJwt(token);
     return decodeProtectedHeader(token);
@@ -32,6 +34,7 @@ export async function verifiedClaims(token: string, header: ProtectedHeaderParam
     throw LessorError.unavailable(`${mountPath} could not get its verification keys: ${err.message}`, "JWT_KEYS_UNAVAILABLE");
   }
   if (candidates.length === 0) throw loginRefused(`no configured key fits the token (kid "${printable(String(header.kid ?? ""))}", alg ${alg})`);
+  const { compactVerify } = await import("jose");
   let failure = "";
   for (const key of candidates) {
     try {

@@ -59,7 +59,7 @@ export const agentCommand = defineCommand({
       return;
     }
     silenceAwsSdkNodeNotice();
-    const { logger, release } = serverLog(settings.logLevel, settings.logFormat);
+    const { logger, release } = await serverLog(settings.logLevel, settings.logFormat);
     const { startAgent } = await import("../../agent/agent.js");
     let agent: RunningAgent;
     try {

@@ -120,7 +120,7 @@ const execCommand = defineCommand({
       // The command gets the environment as it was given, not the notice switch set below for the agent's own SDK.
       const commandBase = { ...process.env };
       silenceAwsSdkNodeNotice();
-      const { logger, release } = serverLog(settings.logLevel, settings.logFormat, process.stderr);
+      const { logger, release } = await serverLog(settings.logLevel, settings.logFormat, process.stderr);
       release();
       const { execWithAgent } = await import("../../agent/exec.js");
       let status: number;

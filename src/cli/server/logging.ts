@@ -4,7 +4,6 @@
 // banner comes first. Writes are synchronous, so the last line before exit
 // is never lost.
 import pino, { type DestinationStream, type Logger } from "pino";
-import { prettyFactory } from "pino-pretty";
 import type { LogFormat, LogLevel } from "../../util/log-options.js";
 
 /** Lines held before the banner; a start that logs more keeps the first ones and counts the rest. */
@@ -19,10 +18,11 @@ export interface ServerLog {
   release(first?: string): void;
 }
 
-export function serverLog(level: LogLevel, format: LogFormat | undefined, stream: NodeJS.WriteStream = process.stdout): ServerLog {
+export async function serverLog(level: LogLevel, format: LogFormat | undefined, stream: NodeJS.WriteStream = process.stdout): Promise<ServerLog> {
   const text = (format ?? (stream.isTTY ? "text" : "json")) === "text";
+  // pino-pretty (and its dependencies) only when lines are rendered as text: a JSON log starts faster without it.
   const pretty = text
-    ? prettyFactory({
+    ? (await import("pino-pretty")).prettyFactory({
         colorize: stream.isTTY === true,
         singleLine: true,
         translateTime: "SYS:yyyy-mm-dd'T'HH:MM:ss.lo",

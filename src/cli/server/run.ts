@@ -14,7 +14,7 @@ import type { ServerSettings } from "./settings.js";
 
 export async function runServer(settings: ServerSettings): Promise<void> {
   silenceAwsSdkNodeNotice();
-  const { logger, release } = serverLog(settings.log.level, settings.log.format);
+  const { logger, release } = await serverLog(settings.log.level, settings.log.format);
   const dataDir = settings.dev || settings.dataDir === undefined ? mkdtempSync(join(tmpdir(), "lessor-dev-")) : resolve(settings.dataDir);
   const cleanUp = (): void => {
     if (settings.dev) rmSync(dataDir, { recursive: true, force: true });
@@ -32,7 +32,7 @@ export async function runServer(settings: ServerSettings): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  const storage = describeStorage({ dataDir, storageUrl: settings.options.storageUrl });
+  const storage = await describeStorage({ dataDir, storageUrl: settings.options.storageUrl });
   const facts = {
     dev: settings.dev,
     address: server.address,
