@@ -7,15 +7,33 @@
 // class exists once. Packages that load native code, start worker threads by
 // file name, or read files next to themselves stay outside, found in
 // node_modules at run time. Run by `npm run build` after tsc; bin/lessor.js
-// runs the bundle for short commands, and the compiled modules as they are
-// for the long-running ones (server, agent, aws).
+// runs the bundle for every command but the agent's (agent, aws), which run
+// the compiled modules as they are.
+//
+// `lessor server` parses its flags in the bundle, then loads the server
+// itself from the compiled modules (dist/src/server/app.js): an engine
+// plugin given to `node --import` registers with dist/src/engines/index.js,
+// and that must be the registry the server reads, not a copy in a chunk.
 import { build } from "esbuild";
 import { rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const compiled = join(root, "dist", "src");
 const outdir = join(root, "dist", "cli");
+
+/** The server's modules, imported by `lessor server` once its flags are read, stay the compiled ones. */
+const serverUnbundled = {
+  name: "server-unbundled",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/\.\.\/(server\/app|store\/open)\.js$/ }, (args) => {
+      if (args.kind !== "dynamic-import" || !args.importer.startsWith(join(compiled, "cli", "server"))) return undefined;
+      // Chunks are written to dist/cli/, so dist/src/... is ../src/... from every one of them.
+      return { path: `../src/${relative(compiled, resolve(dirname(args.importer), args.path))}`, external: true };
+    });
+  },
+};
 
 rmSync(outdir, { recursive: true, force: true });
 await build({
@@ -46,6 +64,7 @@ await build({
   ],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as __lessorCreateRequire } from 'node:module'; const require = __lessorCreateRequire(import.meta.url);" },
+  plugins: [serverUnbundled],
   logLevel: "warning",
   legalComments: "none",
   minify: true,
