@@ -10,6 +10,7 @@ import { clientFor, runCli, startServer, tempDir } from "../helpers/processes.js
 import { awsEnv, EC2_POLICY, startAwsEmulator } from "../helpers/aws.js";
 import { testStore } from "../helpers/store.js";
 import { waitFor } from "../helpers/wait.js";
+import { TEST_LEASE_ENGINE } from "../helpers/lease-engine.js";
 
 test("-config: the file's listener, storage, metrics and log settings, a flag over it; banner first, then readable lines, then stopped", async (t) => {
   const emulator = await startAwsEmulator({ port: 0 });
@@ -86,4 +87,18 @@ test("-dev-root-token-id: the dev server's root token is the one given, and work
   const refused = await runCli(["server", "-data-dir", tempDir("data"), "-dev-root-token-id=root"]);
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /-dev-root-token-id is for -dev only/);
+});
+
+test("an engine plugin given to node --import is mounted and issues leases", async (t) => {
+  const plugin = new URL("../helpers/engine-plugin.js", import.meta.url).href;
+  const server = await startServer({ nodeArgs: ["--import", plugin] });
+  t.after(() => server.stop());
+  const client = clientFor(server);
+  t.after(() => client.close());
+  await client.mounts.enable(TEST_LEASE_ENGINE, { path: "plugged" });
+  const secret = await client.read("plugged/creds/web");
+  assert.equal(secret.data.name, "web");
+  assert.match(secret.lease?.id ?? "", /^plugged\/creds\/web\//);
+  // An engine type no module registered is refused, naming it: the plugin is what made the difference.
+  await assert.rejects(client.mounts.enable("no-such-plugin", { path: "other" }), /no-such-plugin/);
 });

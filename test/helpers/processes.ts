@@ -61,6 +61,8 @@ export interface StartServerOptions {
   configFile?: string;
   /** Serve Vault's HTTP API too, on a free loopback port. */
   http?: boolean;
+  /** Node's own flags, before the script (`--import` an engine plugin). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -81,7 +83,7 @@ export async function startServer(options: StartServerOptions = {}): Promise<Ser
   const ownStorage = (options.args ?? []).some((a) => /^--?storage-url(=|$)/.test(a)) || options.env?.LESSOR_STORAGE_URL !== undefined;
   const storage = ownStorage ? [] : await storageArgs(dataDir);
   args.push(...storage);
-  const proc = spawn(process.execPath, [LESSOR_BIN, ...args, ...(options.args ?? [])], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), LESSOR_BIN, ...args, ...(options.args ?? [])], {
     env: { ...process.env, HOME: options.home ?? tempDir("home"), ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
   });
