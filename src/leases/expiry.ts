@@ -182,13 +182,17 @@ export class ExpiryScheduler {
   }
 
   /**
-   * Mounts not to read more of: a full lane and a queue deep enough to refill
-   * it. Leaving them out of the read is what keeps one mount's backlog (its
+   * Mounts not to read more of: a queue deep enough to refill their lane.
+   * Leaving them out of the read is what keeps one mount's backlog (its
    * endpoint hung, every lease of it due) from hiding the due leases of others.
+   * A full lane alone is no reason: a mount whose queue runs low must be read
+   * again before it empties, or its lane idles; and while it is left out,
+   * every read walks past all of its due leases to find none (with 100,000
+   * due, that walk cost more CPU than the revocations themselves).
    */
   private saturatedMounts(): string[] {
     const deep = Math.max(this.mountConcurrency, Math.floor(this.batchSize / 2));
-    return [...this.queuedByMount].filter(([mount, queued]) => queued >= deep || (queued > 0 && this.laneFull(mount))).map(([mount]) => mount);
+    return [...this.queuedByMount].filter(([, queued]) => queued >= deep).map(([mount]) => mount);
   }
 
   private async refill(): Promise<void> {
