@@ -48,8 +48,8 @@ export class ExpiryScheduler {
   /**
    * Set when a read found nothing startable while every queued lease waited
    * for a full lane: the next such read waits for a wake-up (a lease due, a
-   * revocation ending, the longest sleep) instead of asking the store again
-   * at once.
+   * revocation ending on a mount with nothing queued, the longest sleep)
+   * instead of asking the store again at once.
    */
   private laneReadIdle = false;
   private idle: Array<() => void> = [];
@@ -170,7 +170,10 @@ export class ExpiryScheduler {
         this.running--;
         this.count(this.runningByMount, mount, -1);
         this.taken.delete(lease.id);
-        this.laneReadIdle = false;
+        // Only a mount with nothing queued may have due leases no read has
+        // seen yet; otherwise pump starts its next queued one, and a read
+        // would walk every blocked mount's backlog again to find nothing.
+        if (!this.queuedByMount.has(mount)) this.laneReadIdle = false;
         this.pump();
       });
   }
