@@ -155,3 +155,23 @@ test("each mount's rate limit spaces its revocations", async (t) => {
   // written first), by a varying few ms; unlimited, they would all come within a few ms.
   for (let i = 1; i < calls.length; i++) assert.ok((calls[i] ?? 0) - (calls[i - 1] ?? 0) >= 50, `revocation ${i} waited its turn`);
 });
+
+test("a mount with a full lane is read again before its queue empties, not walked past on every completion", async (t) => {
+  // Record first, start after: the whole backlog is due at once, as in a mass expiry.
+  const rig = await leaseRig();
+  for (let i = 0; i < 40; i++) await rig.record(0);
+  const reads: number[] = [];
+  const due = rig.store.leases.due.bind(rig.store.leases);
+  rig.store.leases.due = async (now, limit, skip) => {
+    const rows = await due(now, limit, skip);
+    reads.push(rows.length);
+    return rows;
+  };
+  const scheduler = new ExpiryScheduler(rig.store, rig.leases, rig.logger, { concurrency: 2, mountConcurrency: 2, batchSize: 8 });
+  scheduler.start();
+  t.after(() => scheduler.stop());
+  await until("every lease revoked", () => rig.engine.revoked.length === 40);
+  // Empty reads come only at the end (each left a slot with nothing due);
+  // leaving the busy mount out of reads while its queue drained made one per completion.
+  assert.ok(reads.filter((n) => n === 0).length <= 4, `reads: ${reads.join(",")}`);
+});
