@@ -31,7 +31,7 @@ const RUN_ONCE = [
   // own tests, pure unit tests, unit tests on the in-memory store (which the
   // conformance suite holds to the others' behaviour).
   /^aws-emulator\//,
-  /^unit\/(acl|agent-config|agent-timing|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files|server-config|expiry|lease-manager)\.test\.js$/,
+  /^unit\/(acl|agent-config|agent-timing|aws-engine|aws-username-template|duration|fields|generated|jwt-claims|keyring|paths|proto-files|server-config|expiry|lease-manager|random)\.test\.js$/,
   /^clients\/protoc\.test\.js$/,
   // Start a server, but test what lies above the store: the CLI's printing
   // (the walkthroughs drive the CLI on both stores), the client package and

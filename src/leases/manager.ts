@@ -3,7 +3,6 @@
 // became a lease. Every change of state is committed before the external
 // call it leads to, so a crash at any point loses nothing and the next start
 // picks up where this one stopped.
-import { v7 as timeOrderedUuid } from "uuid";
 import type { Logger } from "pino";
 import { LessorError, describeError, isLessorError } from "../errors.js";
 import type { IssuedSecret, SecretLease } from "../engines/framework/types.js";
@@ -12,6 +11,7 @@ import { leaseTtls, systemView } from "../mounts/system-view.js";
 import type { IntentRecord, JsonObject, LeaseRecord, RevokeReason, Store } from "../store/types.js";
 import { DEFAULT_RETRY_POLICY, retryDelayMs, type RetryPolicy } from "./retry.js";
 import { MountRateLimiter, type RevokeRateOptions } from "./rate-limit.js";
+import { timeOrderedId } from "../util/random.js";
 
 /** Intents read and rolled back at a time. */
 const ROLLBACK_BATCH = 100;
@@ -119,7 +119,7 @@ export class LeaseManager {
 
   /** Durably notes that external work for lease `leaseId` is about to start. */
   async recordIntent(mountAccessor: string, leaseId: string, secretType: string, data: JsonObject): Promise<string> {
-    const id = timeOrderedUuid();
+    const id = timeOrderedId();
     await this.store.intents.insert({ id, leaseId, mountAccessor, secretType, data, createdAt: this.now() });
     return id;
   }

@@ -7,7 +7,6 @@
 // dynamic secret has the lease manager record the lease in the same step.
 // It checks no permission itself: the request pipeline does, on the route
 // this returns, so the path checked is the path routed.
-import { v7 as timeOrderedUuid } from "uuid";
 import { Code, LessorError } from "../errors.js";
 import { matchPath } from "../engines/framework/paths.js";
 import { validateFields } from "../engines/framework/fields.js";
@@ -26,6 +25,7 @@ import type {
 import type { MountedEngine, MountTable } from "../mounts/table.js";
 import type { IntentRecord } from "../store/types.js";
 import type { LeaseGrant, LeaseManager } from "../leases/manager.js";
+import { timeOrderedId } from "../util/random.js";
 
 /** What the router needs of the lease manager: recording what a request issued. */
 export type IssuanceLedger = Pick<LeaseManager, "recordIntent" | "register" | "rollbackIntent">;
@@ -125,7 +125,7 @@ export class Router {
     // Made on first use: most requests issue no lease. Time-ordered (UUIDv7),
     // so new leases of a path land together in the index.
     let id: string | undefined;
-    const leaseId = (): string => (id ??= `${route.path.replace(/\/+$/, "")}/${timeOrderedUuid()}`);
+    const leaseId = (): string => (id ??= `${route.path.replace(/\/+$/, "")}/${timeOrderedId()}`);
     const accessor = mounted.mount.accessor;
     const request: Request = {
       operation: req.operation,
