@@ -6,8 +6,12 @@ import type { Database as SqliteDatabase } from "better-sqlite3";
 /**
  * Group commit: writes that arrive in the same turn of the event loop share
  * one transaction, so concurrent requests pay for one commit (and one copy of
- * each page they touch in the WAL) instead of one each. Each write still runs
- * in its own savepoint, so one that fails is undone alone; and a caller's
+ * each page they touch in the WAL) instead of one each. A write that fails is
+ * undone alone: the batch runs first as one plain transaction (writes rarely
+ * fail, and a savepoint per write cost two more statements each, which showed
+ * in profiles of lease issuance); if any write throws, that transaction is
+ * rolled back whole and the batch runs again with each write in its own
+ * savepoint. Writes are SQL only, so running one again is safe. A caller's
  * promise settles only after the shared transaction has committed, so "durable
  * before the external call it leads to" still holds. Every write to leases
  * and lease events goes through here.
@@ -17,6 +21,8 @@ export class GroupCommit {
   private scheduled = false;
   private readonly inSavepoint: (work: () => unknown) => unknown;
   private readonly inTransaction: (batch: Array<() => unknown>) => Array<{ value: unknown } | { error: unknown }>;
+  /** The batch in one transaction, without savepoints: all of it commits, or (a write threw) none of it. */
+  private readonly allOrNothing: (batch: Array<() => unknown>) => unknown[];
 
   constructor(db: SqliteDatabase) {
     // A transaction function called inside another one runs in a savepoint.
@@ -33,6 +39,8 @@ export class GroupCommit {
       }),
     );
     this.inTransaction = (batch) => batchTransaction.immediate(batch);
+    const plainTransaction = db.transaction((batch: Array<() => unknown>) => batch.map((work) => work()));
+    this.allOrNothing = (batch) => plainTransaction.immediate(batch);
   }
 
   run<T>(work: () => T): Promise<T> {
@@ -49,9 +57,16 @@ export class GroupCommit {
     const batch = this.queue;
     this.queue = [];
     this.scheduled = false;
-    let outcomes;
+    const works = batch.map((op) => op.work);
+    let outcomes: Array<{ value: unknown } | { error: unknown }>;
     try {
-      outcomes = this.inTransaction(batch.map((op) => op.work));
+      outcomes = this.allOrNothing(works).map((value) => ({ value }));
+    } catch {
+      outcomes = [];
+    }
+    try {
+      // A write threw, and the plain transaction was rolled back: again, each write in its savepoint.
+      if (outcomes.length !== works.length) outcomes = this.inTransaction(works);
     } catch (error) {
       // The commit itself failed: nothing of the batch is durable.
       for (const op of batch) op.reject(error);
