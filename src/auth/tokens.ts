@@ -130,6 +130,15 @@ export class TokenAuthority {
   /** Resolves a bearer token, or throws UNAUTHENTICATED saying why. */
   /** `from`: where the call came from, read only for a token bound to CIDR blocks. */
   async authenticate(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): Promise<AuthenticatedToken> {
+    return this.authenticateSoon(token, now, from);
+  }
+
+  /**
+   * As authenticate(), but a remembered authentication is answered at once,
+   * without a promise (the request pipeline's hot path); errors may be thrown
+   * synchronously as well as rejected.
+   */
+  authenticateSoon(token: string | undefined, now: number, from?: { readonly remoteAddress: string }): AuthenticatedToken | Promise<AuthenticatedToken> {
     if (token === undefined || token === "") {
       throw LessorError.unauthenticated(
         "missing token: send `authorization: Bearer <token>` metadata (the CLI reads LESSOR_TOKEN or ~/.lessor-token)",
@@ -146,6 +155,11 @@ export class TokenAuthority {
       checkBoundCidrs(remembered.boundCidrs, from);
       return remembered.token;
     }
+    return this.lookUp(hash, key, now, from);
+  }
+
+  /** Authenticates from the store, and remembers the authentication when it may. */
+  private async lookUp(hash: Buffer, key: string, now: number, from: { readonly remoteAddress: string } | undefined): Promise<AuthenticatedToken> {
     const generation = this.generation;
     const record = await this.store.tokens.getByHash(hash);
     if (!record) throw LessorError.unauthenticated("invalid token: no such token (it may have been revoked)");

@@ -82,15 +82,26 @@ export class Router {
     return found !== undefined && matchesSpecial(found.mounted.special.unauthenticated, found.rest);
   }
 
-  /** Finds the backend path that answers `path` (clean), or NOT_FOUND saying what exists. */
-  async route(path: string): Promise<Route> {
+  /**
+   * Finds the backend path that answers `path` (clean), or NOT_FOUND saying
+   * what exists. Answered at once (no promise) when the mount is in the table,
+   * as it is for nearly every request; a promise only when it must look again.
+   */
+  route(path: string): Route | Promise<Route> {
+    const found = this.mounts.resolve(path);
+    if (found) return this.routeIn(path, found);
     // A mount just enabled on another replica is loaded here before NOT_FOUND.
-    const found = await this.mounts.fresh(() => this.mounts.resolve(path));
-    if (!found) {
-      throw LessorError.notFound(`no secrets engine is mounted at ${path.split("/")[0]}/ (see \`lessor secrets list\`)`, "MOUNT_NOT_FOUND", {
-        path,
-      });
-    }
+    return this.mounts.fresh(() => this.mounts.resolve(path)).then((again) => {
+      if (!again) {
+        throw LessorError.notFound(`no secrets engine is mounted at ${path.split("/")[0]}/ (see \`lessor secrets list\`)`, "MOUNT_NOT_FOUND", {
+          path,
+        });
+      }
+      return this.routeIn(path, again);
+    });
+  }
+
+  private routeIn(path: string, found: { mounted: MountedEngine; rest: string }): Route {
     const { mounted, rest } = found;
     const match = matchPath(mounted.paths, rest);
     if (!match) {
@@ -104,12 +115,13 @@ export class Router {
    * The capability `operation` needs on the route, and whether sudo is needed
    * too (a root-protected path). UNIMPLEMENTED when the path does not support it.
    */
-  async capability(route: Route, operation: Operation): Promise<{ capability: Capability; sudo: boolean }> {
+  capability(route: Route, operation: Operation): { capability: Capability; sudo: boolean } | Promise<{ capability: Capability; sudo: boolean }> {
     if (!route.spec.operations[operation]) throw LessorError.unsupported(operation, route.path);
     const sudo = matchesRoot(route.mounted.special.root, route.rest, operation);
+    // At once, without a promise, unless a write must ask whether the entry exists.
     if (operation !== "write") return { capability: operation, sudo };
     if (!route.spec.exists) return { capability: "update", sudo };
-    return { capability: (await route.spec.exists(route.params)) ? "update" : "create", sudo };
+    return route.spec.exists(route.params).then((exists) => ({ capability: exists ? "update" : "create", sudo }));
   }
 
   /** Validates the fields and runs the handler; records the lease of a dynamic secret. */
@@ -176,7 +188,8 @@ export class Router {
         await undo();
         throw err;
       }
-    } else {
+    } else if (intent) {
+      // Only a request that recorded an intent has one to undo (most never do: no await for them).
       await undo();
     }
     const token = response.login ? await this.mint(response.login, mounted) : response.token;

@@ -30,6 +30,8 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry, RpcObserve
   private readonly revokeFailuresTotal: Counter<"engine" | "irrevocable">;
   private readonly externalErrorsTotal: Counter<"service" | "operation" | "code">;
   private readonly storeSeconds: Histogram<"operation">;
+  /** grpc_server_handled_total's children by method path and code (a few dozen at most: the declared methods). */
+  private readonly handledChildren = new Map<string, Map<GrpcCode, { inc(): void }>>();
   private leaseCounts: { at: number; counts: Promise<Record<LeaseState, number>> } | undefined;
 
   constructor(store: Store) {
@@ -120,9 +122,18 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry, RpcObserve
   }
 
   handled(path: string, code: GrpcCode): void {
-    // "/lessor.v1.SecretsService/Read": the service and method from the descriptor's path.
-    const slash = path.lastIndexOf("/");
-    this.handledTotal.inc({ grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1), grpc_code: GrpcCode[code] });
+    // The labelled child is looked up once per method and code: prom-client
+    // otherwise builds and hashes the label set on every call (it showed in profiles).
+    let byCode = this.handledChildren.get(path);
+    if (!byCode) this.handledChildren.set(path, (byCode = new Map()));
+    let child = byCode.get(code);
+    if (!child) {
+      // "/lessor.v1.SecretsService/Read": the service and method from the descriptor's path.
+      const slash = path.lastIndexOf("/");
+      child = this.handledTotal.labels({ grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1), grpc_code: GrpcCode[code] });
+      byCode.set(code, child);
+    }
+    child.inc();
   }
 
   issued(engine: string, secretType: string, seconds: number): void {
@@ -183,10 +194,21 @@ export class LessorMetrics implements LeaseObserver, EngineTelemetry, RpcObserve
       const histogram = this.storeSeconds.labels({ operation: `${area}.${name}` });
       Reflect.set(timed, name, (...args: unknown[]): unknown => {
         const start = performance.now();
-        const done = () => histogram.observe((performance.now() - start) / 1000);
         const result: unknown = method.apply(target, args);
-        if (result instanceof Promise) return result.finally(done);
-        done();
+        // then() with both handlers, not finally(): one promise per call instead of three.
+        if (result instanceof Promise) {
+          return result.then(
+            (value: unknown) => {
+              histogram.observe((performance.now() - start) / 1000);
+              return value;
+            },
+            (err: unknown) => {
+              histogram.observe((performance.now() - start) / 1000);
+              throw err;
+            },
+          );
+        }
+        histogram.observe((performance.now() - start) / 1000);
         return result;
       });
     }

@@ -80,9 +80,15 @@ export class RequestPipeline {
     const path = normalizeRequestPath(call.path, call.pathField);
     const unauthenticated = call.operation !== "help" && router.isUnauthenticated(path);
     const audit = new AuditTrail(this.parts.audit, call, path);
+    // Each step below answers at once when it can (a remembered token, a
+    // mounted path, a read): awaiting only real promises saves a promise and
+    // a microtask turn per step on every request.
     let caller: AuthenticatedToken | undefined;
     try {
-      caller = unauthenticated ? undefined : await tokens.authenticate(call.token, Date.now(), call.connection);
+      if (!unauthenticated) {
+        const authenticated = tokens.authenticateSoon(call.token, Date.now(), call.connection);
+        caller = authenticated instanceof Promise ? await authenticated : authenticated;
+      }
     } catch (err) {
       audit.failedBeforeRouting(undefined, err);
       throw err;
@@ -90,8 +96,13 @@ export class RequestPipeline {
     let route: Route;
     let needs: { capability: Capability | "help"; sudo: boolean };
     try {
-      route = await router.route(path);
-      needs = call.operation === "help" ? { capability: "help", sudo: false } : await router.capability(route, call.operation);
+      const routed = router.route(path);
+      route = routed instanceof Promise ? await routed : routed;
+      if (call.operation === "help") needs = { capability: "help", sudo: false };
+      else {
+        const needed = router.capability(route, call.operation);
+        needs = needed instanceof Promise ? await needed : needed;
+      }
     } catch (err) {
       audit.failedBeforeRouting(caller, err);
       throw err;
@@ -111,12 +122,13 @@ export class RequestPipeline {
       audit.response(caller, { error: err });
       throw err;
     }
-    await this.settle(audit, caller, response, call);
+    const settled = this.settle(audit, caller, response, call);
+    if (settled) await settled;
     return response;
   }
 
   /** Runs the handler; a stream is held within its limits and ends with its token. */
-  private async dispatch(route: Route, call: Call, operation: Operation, caller: AuthenticatedToken | undefined): Promise<RouterResponse> {
+  private dispatch(route: Route, call: Call, operation: Operation, caller: AuthenticatedToken | undefined): Promise<RouterResponse> {
     const request = {
       operation,
       data: call.data,
@@ -128,10 +140,16 @@ export class RequestPipeline {
       },
       stream: call.stream,
     };
+    // Not async: the router's promise is returned as it is, without another around it.
     if (!call.stream || !caller) return this.parts.router.dispatch(route, request);
+    return this.dispatchStream(route, call, operation, caller, request.caller);
+  }
+
+  private async dispatchStream(route: Route, call: Call, operation: Operation, caller: AuthenticatedToken, asCaller: Caller): Promise<RouterResponse> {
+    if (!call.stream) throw new Error("dispatchStream without a stream");
     const guarded = this.parts.streams.enter(caller, call.signal);
     try {
-      const response = await this.parts.router.dispatch(route, { operation, data: call.data, caller: request.caller, connection: call.connection, signal: guarded.signal, stream: call.stream });
+      const response = await this.parts.router.dispatch(route, { operation, data: call.data, caller: asCaller, connection: call.connection, signal: guarded.signal, stream: call.stream });
       const ended = guarded.ended();
       if (ended) throw ended;
       return response;
@@ -150,24 +168,31 @@ export class RequestPipeline {
    * Records the response. A lease or token the caller will not get (the
    * record cannot be written) is undone at once: nothing lives without a holder.
    */
-  private async settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse, call: Pick<Call, "signal">): Promise<void> {
+  private settle(audit: AuditTrail, caller: AuthenticatedToken | undefined, response: RouterResponse, call: Pick<Call, "signal">): Promise<void> | undefined {
     try {
       audit.response(caller, { response });
       // The caller went away as the lease was recorded: nobody would hold it.
       if (response.lease && call.signal.aborted) throw callerGone();
     } catch (err) {
-      if (response.lease) {
-        await this.parts.leases.revoke(response.lease.id).catch((revokeErr: unknown) => {
-          this.parts.logger.error({ lease_id: response.lease?.id, err: describeError(revokeErr) }, "revoking an unaudited lease failed; the expiry scheduler will retry it");
-        });
-        throw undelivered(err, "the lease issued for it has been revoked");
-      }
-      if (response.token) {
-        await this.parts.tokens.revoke(response.token.accessor, this.parts.leases, false);
-        throw undelivered(err, "the token made for it has been revoked");
-      }
-      throw err;
+      return this.undeliverable(response, err);
     }
+    // Recorded: nothing to wait for (no promise on the hot path).
+    return undefined;
+  }
+
+  /** A lease or token the caller will not get (its record could not be written) is undone at once. */
+  private async undeliverable(response: RouterResponse, err: unknown): Promise<void> {
+    if (response.lease) {
+      await this.parts.leases.revoke(response.lease.id).catch((revokeErr: unknown) => {
+        this.parts.logger.error({ lease_id: response.lease?.id, err: describeError(revokeErr) }, "revoking an unaudited lease failed; the expiry scheduler will retry it");
+      });
+      throw undelivered(err, "the lease issued for it has been revoked");
+    }
+    if (response.token) {
+      await this.parts.tokens.revoke(response.token.accessor, this.parts.leases, false);
+      throw undelivered(err, "the token made for it has been revoked");
+    }
+    throw err;
   }
 }
 
