@@ -35,6 +35,21 @@ const serverUnbundled = {
   },
 };
 
+/**
+ * yargs 18 and its cliui bring string-width 7 and 8, which build an
+ * Intl.Segmenter and a \p{RGI_Emoji} expression as they load (about 40 ms
+ * at every start, before any help is shown); cli-table3 and cli-progress
+ * already bring string-width 4, which does neither. The bundle carries that
+ * one copy: the CLI's help and tables are ASCII, measured the same by all three.
+ */
+const oneStringWidth = {
+  name: "one-string-width",
+  setup(build) {
+    const stringWidth = join(root, "node_modules", "string-width", "index.js");
+    build.onResolve({ filter: /^string-width$/ }, () => ({ path: stringWidth }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, "dist", "src", "cli", "main.js")],
@@ -64,7 +79,7 @@ await build({
   ],
   // CommonJS packages inside an ES module bundle still call require() for Node's own modules.
   banner: { js: "import { createRequire as __lessorCreateRequire } from 'node:module'; const require = __lessorCreateRequire(import.meta.url);" },
-  plugins: [serverUnbundled],
+  plugins: [serverUnbundled, oneStringWidth],
   logLevel: "warning",
   legalComments: "none",
   minify: true,
