@@ -15,7 +15,7 @@
 // plugin given to `node --import` registers with dist/src/engines/index.js,
 // and that must be the registry the server reads, not a copy in a chunk.
 import { build } from "esbuild";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -46,6 +46,9 @@ const oneStringWidth = {
   name: "one-string-width",
   setup(build) {
     const stringWidth = join(root, "node_modules", "string-width", "index.js");
+    // The copy at the top of node_modules is the lockfile's choice: say so if it is not 4 any more.
+    const { version } = JSON.parse(readFileSync(join(root, "node_modules", "string-width", "package.json"), "utf8"));
+    if (!version.startsWith("4.")) throw new Error(`node_modules/string-width is ${version}, not 4: see oneStringWidth in scripts/bundle-cli.js`);
     build.onResolve({ filter: /^string-width$/ }, () => ({ path: stringWidth }));
   },
 };
