@@ -22,10 +22,29 @@ export function pooledRandomBytes(n: number): Buffer {
   return bytes;
 }
 
+/** The last id's millisecond and counter: ids made in the same millisecond count up from a random start. */
+let lastMs = Number.NEGATIVE_INFINITY;
+let counter = 0;
+
 /**
- * A UUIDv7: the time in milliseconds, then 74 random bits. Ids made in
- * order land together in an index (new leases and intents share pages).
+ * A UUIDv7: the time in milliseconds, a 31-bit counter that starts at random
+ * each millisecond, then random bits. Ids sort in the order they were made,
+ * within a millisecond too (oldest intents are swept first), and new leases
+ * and intents land together in an index. The counter is what uuid keeps when
+ * it draws its own random bytes; handed ours, it leaves the counting to us.
  */
 export function timeOrderedId(): string {
-  return v7({ random: pooledRandomBytes(16) });
+  const random = pooledRandomBytes(16);
+  const now = Date.now();
+  if (now > lastMs) {
+    lastMs = now;
+    counter = random.readUInt32BE(6) & 0x7fffffff;
+  } else if (counter === 0x7fffffff) {
+    // The counter ran out within one millisecond: borrow the next one, as uuid does.
+    lastMs++;
+    counter = 0;
+  } else {
+    counter++;
+  }
+  return v7({ random, msecs: lastMs, seq: counter });
 }
