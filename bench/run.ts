@@ -271,6 +271,17 @@ async function timeToFirstRequest(dataDir: string, token: string, leaseId: strin
   return { ms, rss, rssLater };
 }
 
+/** Starts of each store measured: one start is one sample, and a single sample is at the mercy of the machine. */
+const STARTS = Number(process.env.BENCH_STARTS ?? 5);
+
+/** `STARTS` starts, one after another: the median time and the largest RSS seen. */
+async function startsToFirstRequest(dataDir: string, token: string, leaseId: string): Promise<{ ms: number; times: number[]; rss: number; rssLater: number }> {
+  const runs: Array<{ ms: number; rss: number; rssLater: number }> = [];
+  for (let i = 0; i < STARTS; i++) runs.push(await timeToFirstRequest(dataDir, token, leaseId));
+  const times = runs.map((r) => r.ms);
+  return { ms: median(times), times, rss: Math.max(...runs.map((r) => r.rss)), rssLater: Math.max(...runs.map((r) => r.rssLater)) };
+}
+
 async function benchStartup(): Promise<void> {
   const COUNT = Number(process.env.BENCH_STARTUP_LEASES ?? 1_000_000);
   const dataDir = join(work, "startup");
@@ -302,7 +313,7 @@ async function benchStartup(): Promise<void> {
   await add(0);
   await store.close();
   log("3. start-up with 1 lease...");
-  const empty = await timeToFirstRequest(dataDir, token, idOf(0));
+  const empty = await startsToFirstRequest(dataDir, token, idOf(0));
 
   log(`3. seeding ${fmt(COUNT)} leases through the store API...`);
   const seeding = performance.now();
@@ -332,21 +343,21 @@ async function benchStartup(): Promise<void> {
   const dbMb = Number(execFileSync("du", ["-sm", join(dataDir, "lessor.db")], { encoding: "utf8" }).split("\t")[0]);
 
   log(`3. start-up with ${fmt(COUNT)} leases...`);
-  const full = await timeToFirstRequest(dataDir, token, idOf(COUNT - 1));
+  const full = await startsToFirstRequest(dataDir, token, idOf(COUNT - 1));
   rows.push({
     what: `3. start-up to first served request (LookupLease), ${fmt(COUNT)} leases in the store`,
-    figure: `**${fmt(full.ms)} ms** (1 lease: ${fmt(empty.ms)} ms; ratio ${fmt(full.ms / empty.ms, 2)})`,
+    figure: `**${fmt(full.ms)} ms** (median of ${STARTS} starts, ${fmt(Math.min(...full.times))}–${fmt(Math.max(...full.times))} ms; 1 lease: ${fmt(empty.ms)} ms; ratio ${fmt(full.ms / empty.ms, 2)})`,
     target: "≤ 1 s",
     met: full.ms <= 1000,
   });
   rows.push({
     what: `3. server RSS after that first request, ${fmt(COUNT)} leases (3 s later)`,
-    figure: `**${fmt(full.rss)} MB** (${fmt(full.rssLater)} MB; with 1 lease: ${fmt(empty.rss)} MB)`,
+    figure: `**${fmt(full.rss)} MB** (the largest of ${STARTS} starts; ${fmt(full.rssLater)} MB; with 1 lease: ${fmt(empty.rss)} MB)`,
     target: "≤ 150 MB",
     met: full.rss <= 150 && full.rssLater <= 150,
   });
   notes.push(
-    `Measurement 3 seeds ${fmt(COUNT)} leases through the store's own API (sealed internal data, one lease_events row each) in ${fmt(seedSeconds)} s; the database file is ${fmt(dbMb)} MB. The time runs from spawning \`node bin/lessor.js server\` (process start, module loading, opening and checking the store) to the LookupLease answer of the last lease seeded.`,
+    `Measurement 3 seeds ${fmt(COUNT)} leases through the store's own API (sealed internal data, one lease_events row each) in ${fmt(seedSeconds)} s; the database file is ${fmt(dbMb)} MB. The time runs from spawning \`node bin/lessor.js server\` (process start, module loading, opening and checking the store) to the LookupLease answer of the last lease seeded; each figure is the median of ${STARTS} starts one after another (RSS: the largest).`,
   );
 }
 
