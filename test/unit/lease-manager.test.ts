@@ -48,7 +48,8 @@ test("register refuses once a rollback took the intent, and when the mount went 
 });
 
 test("rollback: abandoned intents are undone through the engine; one whose rollback fails is kept for the next sweep", async () => {
-  const rig = await leaseRig();
+  // The failed rollback's own retry waits a minute here: the sweeps below, not a retry timer racing them, take it.
+  const rig = await leaseRig({ retry: { ...FAST_RETRY, baseMs: 60_000, capMs: 60_000 } });
   for (const n of [1, 2]) await rig.leases.recordIntent(rig.mount.accessor, `test/creds/role/i${n}`, SECRET_TYPE, {});
   rig.engine.failRollbacks(1);
   assert.equal(await rig.leases.rollbackAbandoned(0), 2, "both tried");
