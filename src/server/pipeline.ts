@@ -17,7 +17,7 @@ import type { LeaseManager } from "../leases/manager.js";
 import type { RateLimiter } from "../quotas/rate-limits.js";
 import { describeRoute } from "../router/help.js";
 import { normalizeRequestPath } from "../router/paths.js";
-import { callerGone, type Capability, type Route, type Router, type RouterResponse } from "../router/router.js";
+import { callerGone, type Capability, type Route, type Router, type RouterRequest, type RouterResponse } from "../router/router.js";
 import type { StreamGuard } from "./streams.js";
 
 /** What a request does: a backend operation, or "help" (describe the path; needs only a valid token). */
@@ -142,14 +142,14 @@ export class RequestPipeline {
     };
     // Not async: the router's promise is returned as it is, without another around it.
     if (!call.stream || !caller) return this.parts.router.dispatch(route, request);
-    return this.dispatchStream(route, call, operation, caller, request.caller);
+    return this.dispatchStream(route, request, caller, call.signal);
   }
 
-  private async dispatchStream(route: Route, call: Call, operation: Operation, caller: AuthenticatedToken, asCaller: Caller): Promise<RouterResponse> {
-    if (!call.stream) throw new Error("dispatchStream without a stream");
-    const guarded = this.parts.streams.enter(caller, call.signal);
+  /** A streaming call: held within the stream limits, and ended with its token. */
+  private async dispatchStream(route: Route, request: RouterRequest, caller: AuthenticatedToken, callerSignal: AbortSignal): Promise<RouterResponse> {
+    const guarded = this.parts.streams.enter(caller, callerSignal);
     try {
-      const response = await this.parts.router.dispatch(route, { operation, data: call.data, caller: asCaller, connection: call.connection, signal: guarded.signal, stream: call.stream });
+      const response = await this.parts.router.dispatch(route, { ...request, signal: guarded.signal });
       const ended = guarded.ended();
       if (ended) throw ended;
       return response;
