@@ -343,7 +343,9 @@ export class LeaseManager {
     const outcome = reason ?? (lease.expireTime <= now2 ? "expired" : "revoked");
     await this.store.leases.markRevoked(lease.id, now2, outcome);
     this.observer.revoked(mounted.mount.type, outcome, (this.now() - now) / 1000);
-    this.logger.info({ lease_id: lease.id }, "lease revoked");
+    // Debug, as Vault logs it by default: at info, a mass expiry wrote a line per
+    // lease, and the lease's event already records the revocation.
+    this.logger.debug({ lease_id: lease.id }, "lease revoked");
     return { leaseId: lease.id, revokedNow: true };
   }
 
