@@ -11,6 +11,7 @@ import { cpus, tmpdir, totalmem, release } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { credentials as grpcCredentials, Metadata } from "@grpc/grpc-js";
+import { z } from "zod";
 import { LessorClient } from "@lessor/client";
 import { LeaseServiceClient, LookupLeaseRequest } from "@lessor/client/gen/lessor/v1/leases.js";
 import { ReadRequest } from "@lessor/client/gen/lessor/v1/secrets.js";
@@ -393,7 +394,8 @@ async function benchExpiry(): Promise<void> {
   let deleted = 0;
   while (deleted < COUNT) {
     await sleep(250);
-    deleted = emulator.counts().calls.DeleteUser ?? 0;
+    // Not counts(): it copies the emulator's per-user tallies (100,000 of them), on the emulator's own thread.
+    deleted = emulator.callCount("DeleteUser");
     if (Date.now() - start > 600_000) throw new Error(`only ${deleted} revoked after 10 minutes`);
   }
   // Wait for the last leases to be recorded as revoked.
@@ -416,29 +418,14 @@ async function benchExpiry(): Promise<void> {
 
   log("4. the emulator's own ceiling for the same calls...");
   const CEILING_USERS = Math.min(20_000, COUNT);
-  const users = emulator.seed({ users: CEILING_USERS, prefix: "ceiling-", policyDocument: EC2_POLICY, policyName: INLINE_POLICY_NAME });
-  const specFile = join(work, "ceiling.json");
-  writeFileSync(
-    specFile,
-    JSON.stringify({
-      endpoint: emulator.endpoint,
-      accessKeyId: emulator.rootAccessKeyId,
-      secretAccessKey: emulator.rootSecretAccessKey,
-      policyName: INLINE_POLICY_NAME,
-      concurrency: CONCURRENCY,
-      users: users.map((u) => ({ userName: u.userName, accessKeyId: u.accessKeyId })),
-    }),
-  );
-  const out = await new Promise<string>((resolve, reject) => {
-    const p = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "iam-ceiling.js"), specFile], {
-      stdio: ["ignore", "pipe", "inherit"],
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
-    });
-    let s = "";
-    p.stdout.on("data", (c: Buffer) => (s += c.toString()));
-    p.on("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`iam-ceiling exited ${code}`))));
-  });
-  const ceiling = (JSON.parse(out) as { revocationsPerSecond: number }).revocationsPerSecond;
+  // A ceiling is the most the endpoint answered: the best of a few runs, so a
+  // burst of other load on the machine lowers one run, not the ceiling.
+  const ceilingRuns: CeilingRun[] = [];
+  for (let round = 0; round < CEILING_RUNS; round++) {
+    ceilingRuns.push(await measureCeiling(emulator, CEILING_USERS, CONCURRENCY, `ceiling${round}-`));
+  }
+  const best = ceilingRuns.reduce((a, b) => (b.revocationsPerSecond > a.revocationsPerSecond ? b : a));
+  const ceiling = best.revocationsPerSecond;
   await emulator.close();
 
   const rate = COUNT / seconds;
@@ -450,14 +437,55 @@ async function benchExpiry(): Promise<void> {
     met: seconds <= 30,
   });
   rows.push({
-    what: `4. revocations/s ÷ the IAM endpoint's own ceiling for the same calls (the emulator driven by an SDK client at concurrency ${CONCURRENCY}, ${fmt(CEILING_USERS)} users)`,
-    figure: `${fmt(ceiling)} revocations/s → ${fmt(ceilingSeconds, 1)} s for ${fmt(COUNT)}; Lessor reached **${fmt(rate / ceiling, 2)}** of it`,
+    what: `4. revocations/s ÷ the IAM endpoint's own ceiling for the same calls (the emulator driven by an SDK client at concurrency ${CONCURRENCY} on the server's core, ${fmt(CEILING_USERS)} users a run)`,
+    figure: `${fmt(ceiling)} revocations/s, the best of ${CEILING_RUNS} runs (${ceilingRuns.map((r) => fmt(r.revocationsPerSecond)).join(", ")}; in the best, CPU busy: SDK client ${fmt(best.clientBusy * 100)}%, emulator ${fmt(best.emulatorBusy * 100)}%) → ${fmt(ceilingSeconds, 1)} s for ${fmt(COUNT)}; Lessor reached **${fmt(rate / ceiling, 2)}** of it`,
     target: "≥ 0.8",
     met: rate / ceiling >= 0.8,
   });
   notes.push(
     `Measurement 4 runs the server with \`-revoke-rate=0 -expiry-concurrency=${CONCURRENCY} -expiry-mount-concurrency=${CONCURRENCY}\`: the emulator does not throttle, and the default rate limit (10 revocations/s per mount, for AWS) would take ${fmt(COUNT / 10 / 3600, 1)} h by design. Revoking a plain lease is 3 IAM calls (DeleteAccessKey, DeleteUserPolicy, DeleteUser), each SigV4-signed by the AWS SDK in the server and checked by the emulator.`,
   );
+}
+
+const CEILING_RUNS = 3;
+
+interface CeilingRun {
+  revocationsPerSecond: number;
+  /** Share of its core the SDK client used, and of the other core the emulator (with this runner). */
+  clientBusy: number;
+  emulatorBusy: number;
+}
+
+/** Revokes `users` seeded users straight through the SDK (bench/iam-ceiling.ts), on the core the server had. */
+async function measureCeiling(emulator: AwsEmulator, users: number, concurrency: number, prefix: string): Promise<CeilingRun> {
+  const seeded = emulator.seed({ users, prefix, policyDocument: EC2_POLICY, policyName: INLINE_POLICY_NAME });
+  const specFile = join(work, `${prefix}spec.json`);
+  writeFileSync(
+    specFile,
+    JSON.stringify({
+      endpoint: emulator.endpoint,
+      accessKeyId: emulator.rootAccessKeyId,
+      secretAccessKey: emulator.rootSecretAccessKey,
+      policyName: INLINE_POLICY_NAME,
+      concurrency,
+      users: seeded.map((u) => ({ userName: u.userName, accessKeyId: u.accessKeyId })),
+    }),
+  );
+  const runnerCpu0 = process.cpuUsage();
+  const out = await new Promise<string>((resolve, reject) => {
+    const p = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "iam-ceiling.js"), specFile], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" },
+    });
+    let s = "";
+    p.stdout.on("data", (c: Buffer) => (s += c.toString()));
+    p.on("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`iam-ceiling exited ${code}`))));
+  });
+  const runnerUse = process.cpuUsage(runnerCpu0);
+  const run = z.object({ revocationsPerSecond: z.number(), seconds: z.number(), clientBusy: z.number() }).parse(JSON.parse(out));
+  const left = emulator.state({ userNamePrefix: prefix }).users.length;
+  if (left !== 0) throw new Error(`the ceiling run left ${left} users`);
+  return { revocationsPerSecond: run.revocationsPerSecond, clientBusy: run.clientBusy, emulatorBusy: (runnerUse.user + runnerUse.system) / 1e6 / run.seconds };
 }
 
 // ---- 5. the IAM endpoint down for 60 s while leases expire ------------------------

@@ -50,6 +50,8 @@ export interface AwsEmulator {
   getUser(userName: string): UserSnapshot | undefined;
 
   counts(): CountsSnapshot;
+  /** Calls of one action since the last reset, for polling (counts() copies every per-user tally). */
+  callCount(action: string): number;
   resetCounts(): void;
 
   /** Makes matching calls fail with an AWS error and/or answer late; returns the rule id. */
@@ -112,6 +114,7 @@ export async function startAwsEmulator(options: AwsEmulatorOptions = {}): Promis
     listUsers: () => server.state().users,
     getUser: (name) => server.user(name),
     counts: () => server.counts(),
+    callCount: (action) => server.callCount(action),
     resetCounts: () => server.resetCounts(),
     addFault: (fault) => server.addFault(fault),
     removeFault: (id) => server.removeFault(id),

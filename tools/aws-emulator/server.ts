@@ -414,6 +414,11 @@ export class EmulatorServer {
     byCode.set(code, (byCode.get(code) ?? 0) + 1);
   }
 
+  /** Calls of one action so far: cheap to poll, unlike counts(), which copies every per-user tally. */
+  callCount(action: string): number {
+    return this.calls.get(action) ?? 0;
+  }
+
   counts(): CountsSnapshot {
     const errors: Record<string, Record<string, number>> = {};
     for (const [action, byCode] of this.errors) errors[action] = Object.fromEntries(byCode);
