@@ -1,8 +1,9 @@
 // The emulator's own ceiling for the calls revoking a lease makes: run in its
 // own process (`node dist/bench/iam-ceiling.js <spec.json>`), it deletes
-// seeded users (DeleteAccessKey, DeleteUserPolicy, DeleteUser) through the
-// AWS SDK at a fixed concurrency, as fast as the emulator answers, and prints
-// {"revocationsPerSecond": n}.
+// seeded users (DeleteAccessKey and DeleteUserPolicy together, then
+// DeleteUser) through the AWS SDK at a fixed concurrency, as fast as the
+// emulator answers, and prints {"revocationsPerSecond": n} and how busy its
+// core was.
 import { readFileSync } from "node:fs";
 import { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, IAMClient } from "@aws-sdk/client-iam";
 import { z } from "zod";
@@ -32,8 +33,11 @@ await Promise.all(
     while (next < spec.users.length) {
       const u = spec.users[next++];
       if (u === undefined) break;
-      await iam.send(new DeleteAccessKeyCommand({ UserName: u.userName, AccessKeyId: u.accessKeyId }));
-      await iam.send(new DeleteUserPolicyCommand({ UserName: u.userName, PolicyName: spec.policyName }));
+      // As Lessor revokes: the key and the policy side by side, then the user.
+      await Promise.all([
+        iam.send(new DeleteAccessKeyCommand({ UserName: u.userName, AccessKeyId: u.accessKeyId })),
+        iam.send(new DeleteUserPolicyCommand({ UserName: u.userName, PolicyName: spec.policyName })),
+      ]);
       await iam.send(new DeleteUserCommand({ UserName: u.userName }));
     }
   }),

@@ -150,16 +150,19 @@ export async function deleteIamUser(
   const { DeleteAccessKeyCommand, DeleteUserCommand, DeleteUserPolicyCommand, DetachUserPolicyCommand, RemoveUserFromGroupCommand } = await iamSdk();
   const user = internal.username;
   const signal = options.signal;
-  if (internal.access_key_id) {
-    await ignoreGone("iam:DeleteAccessKey", mountPath, () =>
-      iam.send(abortable(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: internal.access_key_id }), signal)),
-    );
-  }
-  if (internal.inline_policy) {
-    await ignoreGone("iam:DeleteUserPolicy", mountPath, () =>
-      iam.send(abortable(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME }), signal)),
-    );
-  }
+  // The key and the inline policy do not depend on each other: removed side by
+  // side, a plain lease's revocation waits for two round trips to IAM, not three.
+  const accessKeyId = internal.access_key_id;
+  await Promise.all([
+    accessKeyId &&
+      ignoreGone("iam:DeleteAccessKey", mountPath, () =>
+        iam.send(abortable(new DeleteAccessKeyCommand({ UserName: user, AccessKeyId: accessKeyId }), signal)),
+      ),
+    internal.inline_policy &&
+      ignoreGone("iam:DeleteUserPolicy", mountPath, () =>
+        iam.send(abortable(new DeleteUserPolicyCommand({ UserName: user, PolicyName: INLINE_POLICY_NAME }), signal)),
+      ),
+  ]);
   for (const arn of internal.policy_arns ?? []) {
     await ignoreGone("iam:DetachUserPolicy", mountPath, () => iam.send(abortable(new DetachUserPolicyCommand({ UserName: user, PolicyArn: arn }), signal)));
   }
