@@ -40,7 +40,7 @@ try {
   process.env.LESSOR_ADDR = `127.0.0.1:${address.port}`;
   process.env.LESSOR_TOKEN = "code-cache";
   process.argv = [process.argv[0], join(root, "bin", "lessor.js"), "read", "secret/code-cache"];
-  const { runBundle } = await import("../dist/src/cli/bundle-loader.js");
+  const { runBundle } = await import("../dist/src/cli/bundle-loader.cjs");
   await runBundle({ makeCache: true });
 } finally {
   server.close();

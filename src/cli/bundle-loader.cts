@@ -9,16 +9,19 @@
 // is compiled from its source as it would be without a cache: slower, the
 // same result. Nothing is written here at run time; `npm run build` makes
 // the cache (scripts/cli-code-cache.js runs the bundle once to make it).
+//
+// CommonJS, as bin/lessor.js (bin/package.json): a short command then never
+// starts Node's ES module loader, which costs a few milliseconds of its own.
 import { readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { Script } from "node:vm";
-import * as zlib from "node:zlib";
+import { crc32 as zlibCrc32 } from "node:zlib";
 
 /** The bundle: dist/cli/cli.js, from this module's dist/src/cli/. */
-const BUNDLE_URL = new URL("../../cli/cli.js", import.meta.url);
-const BUNDLE = fileURLToPath(BUNDLE_URL);
+const BUNDLE = join(__dirname, "..", "..", "cli", "cli.js");
+const BUNDLE_URL = pathToFileURL(BUNDLE);
 const CACHE = `${BUNDLE}.cache`;
 /** The cache file: the bundle's CRC-32 (4 bytes, big-endian), then V8's data. */
 const CRC_BYTES = 4;
@@ -48,7 +51,7 @@ function isBundleExports(value: object): value is BundleExports {
 
 /** zlib.crc32 came with Node 20.15; without it, no cache (it could not be checked). */
 function crc32(data: Buffer): number | undefined {
-  return "crc32" in zlib && typeof zlib.crc32 === "function" ? zlib.crc32(data) : undefined;
+  return typeof zlibCrc32 === "function" ? zlibCrc32(data) : undefined;
 }
 
 /** The cached data for this exact bundle, if the build left one. */
