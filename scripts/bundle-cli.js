@@ -72,6 +72,17 @@ const oneStringWidth = {
 const WRAPPER_HEAD = '(function (exports, require, module, __filename, __dirname, __lessorImportMetaUrl, __lessorImport) {"use strict";';
 const WRAPPER_TAIL = "\n})";
 
+/** grpc-js gets node:net from dist/src/cli/grpc-net.js, whose isIPv6 skips Node's regular expression for a host with no colon (why: there). */
+const grpcNet = {
+  name: "grpc-net",
+  setup(build) {
+    const grpcJs = join("node_modules", "@grpc", "grpc-js", "");
+    build.onResolve({ filter: /^(node:)?net$/ }, (args) =>
+      args.importer.includes(grpcJs) ? { path: join(compiled, "cli", "grpc-net.js") } : undefined,
+    );
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   entryPoints: [join(root, "dist", "src", "cli", "cli.js")],
@@ -103,7 +114,7 @@ const result = await build({
   define: { "import.meta.url": "__lessorImportMetaUrl" },
   // yargs's `extends` (import.meta.resolve) is not used by the CLI.
   logOverride: { "empty-import-meta": "silent" },
-  plugins: [serverUnbundled, oneStringWidth],
+  plugins: [serverUnbundled, oneStringWidth, grpcNet],
   logLevel: "warning",
   legalComments: "none",
   minify: true,
