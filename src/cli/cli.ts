@@ -24,7 +24,7 @@ import { tokenCommand } from "./commands/tokens.js";
 import { versionCommand } from "./commands/version.js";
 import { EXIT_USAGE } from "./output.js";
 import { STDIN_ARG } from "./input.js";
-import { failureText, NO_COMMAND, VERSION_FLAGS } from "./usage.js";
+import { failureText, NO_COMMAND, skipHelpCache, VERSION_FLAGS } from "./usage.js";
 
 processIo.stdin = () => readFileSync(0, "utf8");
 
@@ -69,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     .command(quotaCommand)
     .command(operatorCommand)
     .command(versionCommand);
+  skipHelpCache(cli);
   await cli.parseAsync();
 }
 
