@@ -1,8 +1,8 @@
 // The `lessor` command: one yargs command module per command or command group
 // (src/cli/commands/). Vault's single-dash flags (-path=aws, -format=json)
 // work as well as --path: yargs is told not to split -abc into -a -b -c.
-// Run by main.ts (the compiled modules) or, bundled, by bundle-loader.ts:
-// no top-level await here, so the bundle can be a CommonJS script.
+// Run by main.ts (the compiled modules) or, bundled, by bundle.ts: no
+// top-level await here, so the bundle can be a CommonJS script.
 import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { hideBin } from "yargs/helpers";

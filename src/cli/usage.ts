@@ -61,8 +61,8 @@ function takesCommand(help: string): boolean {
   return /^Commands:$/m.test(help);
 }
 
-/** The words of the command line that are not flags (only the global flags come before a command). */
-function positionalWords(args: readonly string[]): string[] {
+/** The words of the command line that are not flags (only the global flags come before a command), as yargs reads them before it knows the command. */
+export function positionalWords(args: readonly string[]): string[] {
   const parsed = Parser(args as string[], {
     string: ["address"],
     configuration: { "short-option-groups": false, "camel-case-expansion": false },
