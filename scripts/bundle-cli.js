@@ -73,7 +73,7 @@ const oneStringWidth = {
 };
 
 /**
- * The script's wrapper: what src/cli/bundle-loader.ts passes in, in this
+ * The script's wrapper: what src/cli/bundle-loader.cts passes in, in this
  * order. A script has no import(): the few the bundle keeps (modules
  * outside it, loaded on demand) call __lessorImport, which the loader gives.
  * Strict, as the ES modules it was made from.

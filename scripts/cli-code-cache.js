@@ -3,7 +3,7 @@
 // `lessor read secret/code-cache` from the bundle once, against a stand-in
 // server on a loopback port that answers that one call, so the code a short
 // command runs (yargs, the client, grpc-js, the output) is compiled, then
-// keeps V8's compiled code (src/cli/bundle-loader.ts). Run by
+// keeps V8's compiled code (src/cli/bundle-loader.cts). Run by
 // scripts/bundle-cli.js, in a process of its own with Node's default flags.
 // No token or secret is involved: the stand-in answers with made-up fields.
 import { existsSync, mkdtempSync, rmSync } from "node:fs";

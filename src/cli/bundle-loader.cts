@@ -90,10 +90,14 @@ export async function runBundle(options: { makeCache?: boolean } = {}): Promise<
   wrapper(module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE), BUNDLE_URL.href, dynamicImport);
   if (!isBundleExports(module.exports)) throw new Error(`${BUNDLE} exports no run(): run npm run build`);
   await module.exports.run();
+  if (options.makeCache) writeCache(source, script);
+}
+
+/** Keeps the code V8 compiled for the bundle so far, under the bundle's CRC-32. */
+function writeCache(source: Buffer, script: Script): void {
   const crc = crc32(source);
-  if (options.makeCache && crc !== undefined) {
-    const head = Buffer.alloc(CRC_BYTES);
-    head.writeUInt32BE(crc);
-    writeFileSync(CACHE, Buffer.concat([head, script.createCachedData()]));
-  }
+  if (crc === undefined) return;
+  const head = Buffer.alloc(CRC_BYTES);
+  head.writeUInt32BE(crc);
+  writeFileSync(CACHE, Buffer.concat([head, script.createCachedData()]));
 }
