@@ -61,11 +61,36 @@ function takesCommand(help: string): boolean {
   return /^Commands:$/m.test(help);
 }
 
-/** The words of the command line that are not flags (only the global flags come before a command). */
-function positionalWords(args: readonly string[]): string[] {
+/** The words of the command line that are not flags (only the global flags come before a command), as yargs reads them before it knows the command. */
+export function positionalWords(args: readonly string[]): string[] {
   const parsed = Parser(args as string[], {
     string: ["address"],
     configuration: { "short-option-groups": false, "camel-case-expansion": false },
   });
   return parsed._.map(String);
+}
+
+/** Whether `value` has a method `key` (for reaching into yargs's internals, which its types leave out). */
+function hasMethod<K extends string>(value: unknown, key: K): value is Record<K, () => unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const member: unknown = Reflect.get(value, key);
+  return typeof member === "function";
+}
+
+/**
+ * After running a command's handler, yargs renders that command's help and
+ * keeps it (usage.cacheHelpMessage), for a handler that shows help once it
+ * has run. None here does: a mistake on the command line is reported before
+ * any handler runs, and a handler's error is not one. The rendering cost
+ * about 5 ms of every `lessor read` and some 70 ms of a server's start (40
+ * options), so it is skipped. yargs has no option for it; if its internals
+ * change shape, this does nothing.
+ */
+export function skipHelpCache(cli: object): void {
+  if (!hasMethod(cli, "getInternalMethods")) return;
+  const internals = cli.getInternalMethods();
+  if (!hasMethod(internals, "getUsageInstance")) return;
+  const usage = internals.getUsageInstance();
+  if (!hasMethod(usage, "cacheHelpMessage")) return;
+  usage.cacheHelpMessage = () => undefined;
 }
