@@ -417,12 +417,13 @@ async function benchExpiry(): Promise<void> {
   if (states.revoked !== COUNT || left !== 0) throw new Error(`lost leases: ${JSON.stringify(states)}, ${left} users left`);
 
   log("4. the emulator's own ceiling for the same calls...");
-  const CEILING_USERS = Math.min(20_000, COUNT);
+  const warmup = Math.min(CEILING_WARMUP_USERS, Math.floor(COUNT / 10));
+  const CEILING_USERS = Math.min(20_000 + warmup, COUNT);
   // A ceiling is the most the endpoint answered: the best of a few runs, so a
   // burst of other load on the machine lowers one run, not the ceiling.
   const ceilingRuns: CeilingRun[] = [];
   for (let round = 0; round < CEILING_RUNS; round++) {
-    ceilingRuns.push(await measureCeiling(emulator, CEILING_USERS, CONCURRENCY, `ceiling${round}-`));
+    ceilingRuns.push(await measureCeiling(emulator, { users: CEILING_USERS, warmup, concurrency: CONCURRENCY, prefix: `ceiling${round}-` }));
   }
   const best = ceilingRuns.reduce((a, b) => (b.revocationsPerSecond > a.revocationsPerSecond ? b : a));
   const ceiling = best.revocationsPerSecond;
@@ -437,7 +438,7 @@ async function benchExpiry(): Promise<void> {
     met: seconds <= 30,
   });
   rows.push({
-    what: `4. revocations/s ÷ the IAM endpoint's own ceiling for the same calls (the emulator driven by an SDK client at concurrency ${CONCURRENCY} on the server's core, ${fmt(CEILING_USERS)} users a run)`,
+    what: `4. revocations/s ÷ the IAM endpoint's own ceiling for the same calls (the emulator driven by an SDK client at concurrency ${CONCURRENCY} on the server's core, ${fmt(CEILING_USERS - warmup)} users a run timed after ${fmt(warmup)} untimed)`,
     figure: `${fmt(ceiling)} revocations/s, the best of ${CEILING_RUNS} runs (${ceilingRuns.map((r) => fmt(r.revocationsPerSecond)).join(", ")}; in the best, CPU busy: SDK client ${fmt(best.clientBusy * 100)}%, emulator ${fmt(best.emulatorBusy * 100)}%) → ${fmt(ceilingSeconds, 1)} s for ${fmt(COUNT)}; Lessor reached **${fmt(rate / ceiling, 2)}** of it`,
     target: "≥ 0.8",
     met: rate / ceiling >= 0.8,
@@ -448,6 +449,8 @@ async function benchExpiry(): Promise<void> {
 }
 
 const CEILING_RUNS = 3;
+/** Revoked by each ceiling run before its timing starts (the server's figure, over 100,000, is mostly warm). */
+const CEILING_WARMUP_USERS = 2_000;
 
 interface CeilingRun {
   revocationsPerSecond: number;
@@ -457,7 +460,10 @@ interface CeilingRun {
 }
 
 /** Revokes `users` seeded users straight through the SDK (bench/iam-ceiling.ts), on the core the server had. */
-async function measureCeiling(emulator: AwsEmulator, users: number, concurrency: number, prefix: string): Promise<CeilingRun> {
+async function measureCeiling(
+  emulator: AwsEmulator,
+  { users, warmup, concurrency, prefix }: { users: number; warmup: number; concurrency: number; prefix: string },
+): Promise<CeilingRun> {
   const seeded = emulator.seed({ users, prefix, policyDocument: EC2_POLICY, policyName: INLINE_POLICY_NAME });
   const specFile = join(work, `${prefix}spec.json`);
   writeFileSync(
@@ -469,9 +475,11 @@ async function measureCeiling(emulator: AwsEmulator, users: number, concurrency:
       policyName: INLINE_POLICY_NAME,
       concurrency,
       users: seeded.map((u) => ({ userName: u.userName, accessKeyId: u.accessKeyId })),
+      warmupUsers: warmup,
     }),
   );
   const runnerCpu0 = process.cpuUsage();
+  const wall0 = performance.now();
   const out = await new Promise<string>((resolve, reject) => {
     const p = spawn("taskset", ["-c", String(SERVER_CPU), process.execPath, join(BENCH_DIR, "iam-ceiling.js"), specFile], {
       stdio: ["ignore", "pipe", "inherit"],
@@ -482,10 +490,11 @@ async function measureCeiling(emulator: AwsEmulator, users: number, concurrency:
     p.on("close", (code) => (code === 0 ? resolve(s) : reject(new Error(`iam-ceiling exited ${code}`))));
   });
   const runnerUse = process.cpuUsage(runnerCpu0);
+  const wallSeconds = (performance.now() - wall0) / 1000;
   const run = z.object({ revocationsPerSecond: z.number(), seconds: z.number(), clientBusy: z.number() }).parse(JSON.parse(out));
   const left = emulator.state({ userNamePrefix: prefix }).users.length;
   if (left !== 0) throw new Error(`the ceiling run left ${left} users`);
-  return { revocationsPerSecond: run.revocationsPerSecond, clientBusy: run.clientBusy, emulatorBusy: (runnerUse.user + runnerUse.system) / 1e6 / run.seconds };
+  return { revocationsPerSecond: run.revocationsPerSecond, clientBusy: run.clientBusy, emulatorBusy: (runnerUse.user + runnerUse.system) / 1e6 / wallSeconds };
 }
 
 // ---- 5. the IAM endpoint down for 60 s while leases expire ------------------------
